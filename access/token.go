@@ -1,0 +1,147 @@
+package access
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// issuer is the JWT "iss" of every Lectern token.
+const issuer = "lectern"
+
+// maxTokenLen bounds the work done on a token from outside before any parsing.
+const maxTokenLen = 8 << 10
+
+// Grant is what a token allows in one room.
+type Grant struct {
+	Permissions Permissions
+	// Tier is the member's effective resolution tier in the room.
+	Tier Tier
+}
+
+// Claims is the content of an access token.
+type Claims struct {
+	ID        string
+	Identity  string
+	Name      string
+	Rooms     map[string]Grant
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Grant returns what c allows in room, or ErrWrongRoom.
+func (c Claims) Grant(room string) (Grant, error) {
+	g, ok := c.Rooms[room]
+	if !ok {
+		return Grant{}, ErrWrongRoom
+	}
+	return g, nil
+}
+
+// Issuer signs and verifies access tokens (JWT, HS256) with one secret key.
+// It is safe for concurrent use.
+type Issuer struct {
+	key []byte
+	now func() time.Time
+}
+
+// NewIssuer returns an Issuer for key, which must be at least 32 bytes.
+func NewIssuer(key []byte) (*Issuer, error) {
+	if len(key) < 32 {
+		return nil, fmt.Errorf("access: signing key is %d bytes, want at least 32", len(key))
+	}
+	return &Issuer{key: key, now: time.Now}, nil
+}
+
+// jwtClaims is the wire form of Claims.
+type jwtClaims struct {
+	jwt.RegisteredClaims
+	Name  string              `json:"name,omitempty"`
+	Rooms map[string]jwtGrant `json:"rooms"`
+}
+
+type jwtGrant struct {
+	Permissions string `json:"p"`
+	Tier        string `json:"t,omitempty"`
+}
+
+// Sign returns the signed token for c. ID, IssuedAt and ExpiresAt must be set.
+func (i *Issuer) Sign(c Claims) (string, error) {
+	if c.ID == "" || c.Identity == "" || c.ExpiresAt.IsZero() {
+		return "", errors.New("access: sign: id, identity and expiry are required")
+	}
+	rooms := make(map[string]jwtGrant, len(c.Rooms))
+	for id, g := range c.Rooms {
+		rooms[id] = jwtGrant{Permissions: g.Permissions.String(), Tier: string(g.Tier)}
+	}
+	jc := jwtClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    issuer,
+			Subject:   c.Identity,
+			ID:        c.ID,
+			IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
+			ExpiresAt: jwt.NewNumericDate(c.ExpiresAt),
+		},
+		Name:  c.Name,
+		Rooms: rooms,
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jc).SignedString(i.key)
+	if err != nil {
+		return "", fmt.Errorf("access: sign: %w", err)
+	}
+	return s, nil
+}
+
+// Verify checks the token's signature, issuer and expiry and returns its claims.
+// Errors are ErrTokenMalformed, ErrTokenExpired or ErrTokenInvalid.
+func (i *Issuer) Verify(token string) (Claims, error) {
+	if token == "" || len(token) > maxTokenLen {
+		return Claims{}, ErrTokenMalformed
+	}
+	var jc jwtClaims
+	_, err := jwt.ParseWithClaims(token, &jc, func(*jwt.Token) (any, error) { return i.key, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(i.now),
+	)
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return Claims{}, ErrTokenMalformed
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return Claims{}, ErrTokenExpired
+	default:
+		return Claims{}, ErrTokenInvalid
+	}
+	if jc.Subject == "" || jc.ID == "" {
+		return Claims{}, ErrTokenInvalid
+	}
+	c := Claims{
+		ID:        jc.ID,
+		Identity:  jc.Subject,
+		Name:      jc.Name,
+		Rooms:     make(map[string]Grant, len(jc.Rooms)),
+		ExpiresAt: jc.ExpiresAt.Time,
+	}
+	if jc.IssuedAt != nil {
+		c.IssuedAt = jc.IssuedAt.Time
+	}
+	for id, g := range jc.Rooms {
+		p, err := ParsePermissions(g.Permissions)
+		if err != nil {
+			return Claims{}, ErrTokenInvalid
+		}
+		var t Tier
+		if g.Tier != "" {
+			if t, err = ParseTier(g.Tier); err != nil {
+				return Claims{}, ErrTokenInvalid
+			}
+		}
+		c.Rooms[id] = Grant{Permissions: p, Tier: t}
+	}
+	return c, nil
+}

@@ -1,0 +1,100 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"lectern/access"
+	"lectern/storage"
+)
+
+// Error is an API error: an HTTP status, a stable machine code and a sentence for
+// people. Handlers return it (or any error, which becomes "internal").
+type Error struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// RetryAfter, when positive, is sent as the Retry-After header in seconds.
+	RetryAfter int `json:"-"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Stable error codes. Clients may rely on these strings.
+const (
+	codeInvalidJSON       = "invalid_json"
+	codeBodyTooLarge      = "body_too_large"
+	codeInvalidRoom       = "invalid_room"
+	codeInvalidMember     = "invalid_member"
+	codeInvalidToken      = "invalid_token_request"
+	codeInvalidJoin       = "invalid_join"
+	codeUnauthorized      = "unauthorized"
+	codeInvalidAPIKey     = "invalid_api_key"
+	codeTokenMalformed    = "token_malformed"
+	codeTokenExpired      = "token_expired"
+	codeTokenInvalid      = "token_invalid"
+	codeTokenWrongRoom    = "token_wrong_room"
+	codeAdminRequired     = "admin_required"
+	codePermissionDenied  = "permission_denied"
+	codeWrongPIN          = "wrong_pin"
+	codeTooManyAttempts   = "too_many_attempts"
+	codeRoomNotFound      = "room_not_found"
+	codeMemberNotFound    = "member_not_found"
+	codeRoomExists        = "room_exists"
+	codeMemberExists      = "member_exists"
+	codeNotFound          = "not_found"
+	codeMethodNotAllowed  = "method_not_allowed"
+	codeInternal          = "internal"
+	codeDatabaseUnhealthy = "database_unavailable"
+)
+
+// apiError maps any error a handler returns to an *Error. This is the one place
+// where package errors become HTTP statuses and codes.
+func apiError(err error) *Error {
+	var e *Error
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.As(err, &tooLarge):
+		return errorf(http.StatusRequestEntityTooLarge, codeBodyTooLarge, "request body is larger than %d bytes", tooLarge.Limit)
+	case errors.Is(err, access.ErrTokenMalformed):
+		return errorf(http.StatusUnauthorized, codeTokenMalformed, "the access token is malformed")
+	case errors.Is(err, access.ErrTokenExpired):
+		return errorf(http.StatusUnauthorized, codeTokenExpired, "the access token has expired")
+	case errors.Is(err, access.ErrTokenInvalid):
+		return errorf(http.StatusUnauthorized, codeTokenInvalid, "the access token's signature or claims are invalid")
+	case errors.Is(err, access.ErrWrongRoom):
+		return errorf(http.StatusUnauthorized, codeTokenWrongRoom, "the access token is not valid for this room")
+	default:
+		return errorf(http.StatusInternalServerError, codeInternal, "internal error")
+	}
+}
+
+// abort writes err as the JSON error response and stops the handler chain.
+// Internal errors are logged with the request ID; their text never reaches the client.
+func (s *Server) abort(c *gin.Context, err error) {
+	e := apiError(err)
+	if e.Code == codeInternal {
+		s.log.Error("request failed", "request_id", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
+	}
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", fmt.Sprint(e.RetryAfter))
+	}
+	c.AbortWithStatusJSON(e.Status, e)
+}
+
+// notFound reports a missing room or member as its own code; other storage errors pass through.
+func notFound(err error, code, what string) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return errorf(http.StatusNotFound, code, "%s not found", what)
+	}
+	return err
+}

@@ -1,0 +1,196 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"lectern/access"
+	"lectern/storage"
+)
+
+// memberJSON is a member as the API shows it.
+type memberJSON struct {
+	Identity    string             `json:"identity"`
+	Name        string             `json:"name"`
+	Permissions access.Permissions `json:"permissions"`
+	// Tier is the member's override; empty means the room's tier.
+	Tier      string    `json:"tier,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func memberView(m storage.Member) (memberJSON, error) {
+	p, err := access.ParsePermissions(m.Permissions)
+	if err != nil {
+		return memberJSON{}, err
+	}
+	return memberJSON{Identity: m.Identity, Name: m.Name, Permissions: p, Tier: m.Tier,
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}, nil
+}
+
+// memberRequest is the body of POST (identity required) and PATCH on members.
+type memberRequest struct {
+	Identity *string `json:"identity"`
+	Name     *string `json:"name"`
+	Tier     *string `json:"tier"`
+	permissionChoice
+}
+
+// apply validates req against room r and writes it into m.
+func (req memberRequest) apply(r storage.Room, m *storage.Member) error {
+	if req.Name != nil {
+		name, err := displayName("name", *req.Name, 64, codeInvalidMember)
+		if err != nil {
+			return err
+		}
+		m.Name = name
+	}
+	if req.Tier != nil {
+		t, err := memberTier(r, *req.Tier, codeInvalidMember)
+		if err != nil {
+			return err
+		}
+		m.Tier = t
+	}
+	current, err := access.ParsePermissions(m.Permissions)
+	if err != nil {
+		return err
+	}
+	p, err := req.resolve(current, codeInvalidMember)
+	if err != nil {
+		return err
+	}
+	m.Permissions = p.String()
+	return nil
+}
+
+// room loads the path's room or aborts with room_not_found.
+func (s *Server) room(c *gin.Context) (storage.Room, bool) {
+	r, err := s.db.Room(c.Request.Context(), c.Param("room"))
+	if err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return storage.Room{}, false
+	}
+	return r, true
+}
+
+// respondMember writes m with status.
+func (s *Server) respondMember(c *gin.Context, status int, m storage.Member) {
+	v, err := memberView(m)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	c.JSON(status, v)
+}
+
+func (s *Server) listMembers(c *gin.Context) {
+	r, ok := s.room(c)
+	if !ok {
+		return
+	}
+	members, err := s.db.Members(c.Request.Context(), r.ID)
+	if err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return
+	}
+	out := make([]memberJSON, len(members))
+	for i, m := range members {
+		if out[i], err = memberView(m); err != nil {
+			s.abort(c, err)
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"members": out})
+}
+
+func (s *Server) createMember(c *gin.Context) {
+	var req memberRequest
+	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
+		s.abort(c, err)
+		return
+	}
+	if req.Identity == nil || !identityPattern.MatchString(*req.Identity) {
+		s.abort(c, errorf(http.StatusBadRequest, codeInvalidMember,
+			"identity: must be 1 to 128 letters, digits or . _ @ -"))
+		return
+	}
+	r, ok := s.room(c)
+	if !ok {
+		return
+	}
+	m := storage.Member{RoomID: r.ID, Identity: *req.Identity, Name: *req.Identity,
+		Permissions: defaultPermissions(r.Mode).String()}
+	if err := req.apply(r, &m); err != nil {
+		s.abort(c, err)
+		return
+	}
+	created, err := s.db.CreateMember(c.Request.Context(), m)
+	switch {
+	case errors.Is(err, storage.ErrConflict):
+		err = errorf(http.StatusConflict, codeMemberExists, "member %q already exists in this room", m.Identity)
+	case errors.Is(err, storage.ErrNotFound):
+		err = errorf(http.StatusNotFound, codeRoomNotFound, "room not found")
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.log.Info("member created", "room", r.ID, "identity", m.Identity, "permissions", m.Permissions)
+	c.Header("Location", "/api/v1/rooms/"+r.ID+"/members/"+m.Identity)
+	s.respondMember(c, http.StatusCreated, created)
+}
+
+func (s *Server) getMember(c *gin.Context) {
+	m, err := s.db.Member(c.Request.Context(), c.Param("room"), c.Param("identity"))
+	if err != nil {
+		s.abort(c, notFound(err, codeMemberNotFound, "member"))
+		return
+	}
+	s.respondMember(c, http.StatusOK, m)
+}
+
+func (s *Server) updateMember(c *gin.Context) {
+	var req memberRequest
+	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
+		s.abort(c, err)
+		return
+	}
+	if req.Identity != nil {
+		s.abort(c, errorf(http.StatusBadRequest, codeInvalidMember, "identity: cannot be changed"))
+		return
+	}
+	r, ok := s.room(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	m, err := s.db.Member(ctx, r.ID, c.Param("identity"))
+	if err != nil {
+		s.abort(c, notFound(err, codeMemberNotFound, "member"))
+		return
+	}
+	if err := req.apply(r, &m); err != nil {
+		s.abort(c, err)
+		return
+	}
+	updated, err := s.db.UpdateMember(ctx, m)
+	if err != nil {
+		s.abort(c, notFound(err, codeMemberNotFound, "member"))
+		return
+	}
+	s.log.Info("member updated", "room", r.ID, "identity", m.Identity, "permissions", m.Permissions)
+	s.respondMember(c, http.StatusOK, updated)
+}
+
+func (s *Server) deleteMember(c *gin.Context) {
+	if err := s.db.DeleteMember(c.Request.Context(), c.Param("room"), c.Param("identity")); err != nil {
+		s.abort(c, notFound(err, codeMemberNotFound, "member"))
+		return
+	}
+	s.log.Info("member deleted", "room", c.Param("room"), "identity", c.Param("identity"))
+	c.Status(http.StatusNoContent)
+}

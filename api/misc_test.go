@@ -1,0 +1,74 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"lectern/storage/storagetest"
+)
+
+func TestObservability(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.must(http.StatusOK, "GET", "/healthz", "", nil)
+	if r := a.must(http.StatusOK, "GET", "/readyz", "", nil); r.str("database") != "sqlite" {
+		t.Errorf("readyz = %s", r.raw)
+	}
+	r := a.do("GET", "/api/v1/nowhere", "", nil)
+	if r.status != 404 || r.code() != "not_found" || len(r.header.Get("X-Request-ID")) == 0 {
+		t.Errorf("unknown route: %d %s %v", r.status, r.raw, r.header)
+	}
+	if r := a.do("PUT", "/api/v1/rooms", a.adminKey, nil); r.status != 405 || r.code() != "method_not_allowed" {
+		t.Errorf("wrong method: %d %s", r.status, r.raw)
+	}
+	m := a.must(http.StatusOK, "GET", "/metrics", "", nil)
+	for _, want := range []string{
+		`lectern_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
+		`lectern_http_requests_total{code="200",method="GET",route="/readyz"} 1`,
+		`lectern_db_open_connections{backend="sqlite"}`,
+	} {
+		if !strings.Contains(string(m.raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	page := a.must(http.StatusOK, "GET", "/", "", nil)
+	if !strings.Contains(string(page.raw), "<title>Lectern</title>") {
+		t.Errorf("landing page: %.200s", page.raw)
+	}
+}
+
+func TestRequestIDIsEchoed(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", a.url+"/healthz", nil)
+	req.Header.Set("X-Request-ID", "abc-123")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("X-Request-ID"); got != "abc-123" {
+		t.Errorf("X-Request-ID = %q", got)
+	}
+}
+
+func TestThrottleWindow(t *testing.T) {
+	now := time.Unix(1000, 0)
+	th := newJoinThrottle(2, 3, time.Minute, func() time.Time { return now })
+	th.fail("1.1.1.1", "a")
+	th.fail("1.1.1.1", "a")
+	if w := th.retryAfter("1.1.1.1", "a"); w != time.Minute {
+		t.Errorf("after 2 failures: wait %v", w)
+	}
+	if w := th.retryAfter("2.2.2.2", "b"); w != 0 {
+		t.Errorf("another address and room: wait %v", w)
+	}
+	th.fail("2.2.2.2", "a")
+	if w := th.retryAfter("3.3.3.3", "a"); w != time.Minute {
+		t.Errorf("room limit: wait %v", w)
+	}
+	now = now.Add(time.Minute)
+	if w := th.retryAfter("1.1.1.1", "a"); w != 0 {
+		t.Errorf("after the window: wait %v", w)
+	}
+}

@@ -1,0 +1,16 @@
+package api
+
+import (
+	_ "embed"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// openAPI serves the OpenAPI document of every route.
+func (s *Server) openAPI(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json", openAPIDoc)
+}

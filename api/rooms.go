@@ -1,0 +1,233 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"lectern/access"
+	"lectern/storage"
+)
+
+// Room modes.
+const (
+	modeConference = "conference"
+	modeWebinar    = "webinar"
+)
+
+// broadcastJSON is a room's broadcast settings.
+type broadcastJSON struct {
+	HLS    bool `json:"hls"`
+	Record bool `json:"record"`
+}
+
+// roomJSON is a room as the API shows it. PINs are shown to admins and moderators only.
+type roomJSON struct {
+	ID         string        `json:"id"`
+	Name       string        `json:"name"`
+	Mode       string        `json:"mode"`
+	Tier       string        `json:"tier"`
+	PIN        string        `json:"pin,omitempty"`
+	SpeakerPIN string        `json:"speaker_pin,omitempty"`
+	Broadcast  broadcastJSON `json:"broadcast"`
+	CreatedAt  time.Time     `json:"created_at"`
+	UpdatedAt  time.Time     `json:"updated_at"`
+}
+
+func roomView(r storage.Room, withPINs bool) roomJSON {
+	v := roomJSON{
+		ID: r.ID, Name: r.Name, Mode: r.Mode, Tier: r.Tier,
+		Broadcast: broadcastJSON{HLS: r.BroadcastHLS, Record: r.BroadcastRecord},
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+	if withPINs {
+		v.PIN, v.SpeakerPIN = r.PIN, r.SpeakerPIN
+	}
+	return v
+}
+
+// roomRequest is the body of POST (all fields) and PATCH (any field) on rooms.
+type roomRequest struct {
+	ID        *string `json:"id"`
+	Name      *string `json:"name"`
+	Mode      *string `json:"mode"`
+	Tier      *string `json:"tier"`
+	Broadcast *struct {
+		HLS    *bool `json:"hls"`
+		Record *bool `json:"record"`
+	} `json:"broadcast"`
+}
+
+// apply validates req and writes its fields into r.
+func (req roomRequest) apply(r *storage.Room) error {
+	if req.Name != nil {
+		name, err := displayName("name", *req.Name, 100, codeInvalidRoom)
+		if err != nil {
+			return err
+		}
+		r.Name = name
+	}
+	if req.Mode != nil {
+		if *req.Mode != modeConference && *req.Mode != modeWebinar {
+			return errorf(http.StatusBadRequest, codeInvalidRoom, "mode: %q is not conference or webinar", *req.Mode)
+		}
+		r.Mode = *req.Mode
+	}
+	if req.Tier != nil {
+		if _, err := access.ParseTier(*req.Tier); err != nil {
+			return errorf(http.StatusBadRequest, codeInvalidRoom, "tier: %q is not sd, hd, fhd or 4k", *req.Tier)
+		}
+		r.Tier = *req.Tier
+	}
+	if b := req.Broadcast; b != nil {
+		if b.HLS != nil {
+			r.BroadcastHLS = *b.HLS
+		}
+		if b.Record != nil {
+			r.BroadcastRecord = *b.Record
+		}
+	}
+	return nil
+}
+
+func (s *Server) createRoom(c *gin.Context) {
+	var req roomRequest
+	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
+		s.abort(c, err)
+		return
+	}
+	r := storage.Room{ID: newRoomID(), Mode: modeConference, Tier: string(access.HD),
+		PIN: newDigits(pinDigits), SpeakerPIN: newDigits(speakerPINDigits)}
+	if req.ID != nil {
+		if !roomIDPattern.MatchString(*req.ID) {
+			s.abort(c, errorf(http.StatusBadRequest, codeInvalidRoom,
+				"id: must be 1 to 64 lowercase letters, digits and inner hyphens"))
+			return
+		}
+		r.ID = *req.ID
+	}
+	if req.Name == nil {
+		s.abort(c, errorf(http.StatusBadRequest, codeInvalidRoom, "name: is required"))
+		return
+	}
+	if err := req.apply(&r); err != nil {
+		s.abort(c, err)
+		return
+	}
+	created, err := s.db.CreateRoom(c.Request.Context(), r)
+	if errors.Is(err, storage.ErrConflict) {
+		err = errorf(http.StatusConflict, codeRoomExists, "room %q already exists", r.ID)
+	}
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	s.log.Info("room created", "room", created.ID, "mode", created.Mode, "tier", created.Tier)
+	c.Header("Location", "/api/v1/rooms/"+created.ID)
+	c.JSON(http.StatusCreated, roomView(created, true))
+}
+
+func (s *Server) listRooms(c *gin.Context) {
+	rooms, err := s.db.Rooms(c.Request.Context())
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	out := make([]roomJSON, len(rooms))
+	for i, r := range rooms {
+		out[i] = roomView(r, true)
+	}
+	c.JSON(http.StatusOK, gin.H{"rooms": out})
+}
+
+func (s *Server) getRoom(c *gin.Context) {
+	r, err := s.db.Room(c.Request.Context(), c.Param("room"))
+	if err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return
+	}
+	p := caller(c)
+	withPINs := p.admin
+	if g, err := p.claims.Grant(r.ID); err == nil && g.Permissions.Has(access.Moderate) {
+		withPINs = true
+	}
+	c.JSON(http.StatusOK, roomView(r, withPINs))
+}
+
+func (s *Server) updateRoom(c *gin.Context) {
+	var req roomRequest
+	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
+		s.abort(c, err)
+		return
+	}
+	if req.ID != nil {
+		s.abort(c, errorf(http.StatusBadRequest, codeInvalidRoom, "id: cannot be changed"))
+		return
+	}
+	ctx := c.Request.Context()
+	r, err := s.db.Room(ctx, c.Param("room"))
+	if err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return
+	}
+	if err := req.apply(&r); err != nil {
+		s.abort(c, err)
+		return
+	}
+	updated, err := s.db.UpdateRoom(ctx, r)
+	if err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return
+	}
+	c.JSON(http.StatusOK, roomView(updated, true))
+}
+
+func (s *Server) deleteRoom(c *gin.Context) {
+	if err := s.db.DeleteRoom(c.Request.Context(), c.Param("room")); err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return
+	}
+	s.log.Info("room deleted", "room", c.Param("room"))
+	c.Status(http.StatusNoContent)
+}
+
+// pinsRequest chooses which PINs to rotate; an empty body rotates both.
+type pinsRequest struct {
+	Which string `json:"which"`
+}
+
+func (s *Server) rotatePINs(c *gin.Context) {
+	req := pinsRequest{Which: "both"}
+	if c.Request.ContentLength != 0 {
+		if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
+			s.abort(c, err)
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	r, err := s.db.Room(ctx, c.Param("room"))
+	if err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return
+	}
+	switch req.Which {
+	case "both", "":
+		r.PIN, r.SpeakerPIN = newDigits(pinDigits), newDigits(speakerPINDigits)
+	case "pin":
+		r.PIN = newDigits(pinDigits)
+	case "speaker_pin":
+		r.SpeakerPIN = newDigits(speakerPINDigits)
+	default:
+		s.abort(c, errorf(http.StatusBadRequest, codeInvalidRoom, "which: %q is not pin, speaker_pin or both", req.Which))
+		return
+	}
+	updated, err := s.db.UpdateRoom(ctx, r)
+	if err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return
+	}
+	s.log.Info("room PINs rotated", "room", r.ID, "which", req.Which)
+	c.JSON(http.StatusOK, roomView(updated, true))
+}

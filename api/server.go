@@ -1,0 +1,150 @@
+// Package api is Lectern's HTTP surface: the REST API under /api/v1, health and
+// metrics endpoints, and (in later work) websockets, WHIP/WHEP, HLS and the pages.
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"lectern/access"
+	"lectern/storage"
+	"lectern/webui"
+)
+
+// Config is the API's configuration.
+type Config struct {
+	// PublicURL is the externally reachable base URL, used in links the API returns.
+	PublicURL string
+	// TokenTTL is the default lifetime of tokens minted by join and /tokens.
+	TokenTTL time.Duration
+	// MaxTokenTTL caps the lifetime an API key holder may ask for.
+	MaxTokenTTL time.Duration
+	// MaxBodyBytes caps every JSON request body.
+	MaxBodyBytes int64
+	// JoinFailuresPerAddr and JoinFailuresPerRoom are how many wrong PINs a client
+	// address, and a room from all addresses together, may send per minute before
+	// further joins get 429.
+	JoinFailuresPerAddr int
+	JoinFailuresPerRoom int
+	// TrustedProxies are the proxy addresses (CIDRs) whose X-Forwarded-For is
+	// believed for the client address. Empty: the connection's address is used.
+	TrustedProxies []string
+}
+
+// DefaultConfig returns the defaults a newcomer gets.
+func DefaultConfig() Config {
+	return Config{
+		TokenTTL:            6 * time.Hour,
+		MaxTokenTTL:         7 * 24 * time.Hour,
+		MaxBodyBytes:        64 << 10,
+		JoinFailuresPerAddr: 5,
+		JoinFailuresPerRoom: 50,
+	}
+}
+
+// Validate reports the first invalid field, naming its configuration key.
+func (c Config) Validate() error {
+	switch {
+	case c.TokenTTL < time.Minute:
+		return errors.New("token_ttl: must be at least 1m")
+	case c.MaxTokenTTL < c.TokenTTL:
+		return errors.New("max_token_ttl: must be at least token_ttl")
+	case c.MaxBodyBytes < 1024:
+		return errors.New("max_body_bytes: must be at least 1024")
+	case c.JoinFailuresPerAddr < 1 || c.JoinFailuresPerRoom < 1:
+		return errors.New("join_failures: must be at least 1")
+	}
+	return nil
+}
+
+// Server serves the HTTP API. Build it with New; it holds no goroutines of its own.
+type Server struct {
+	cfg      Config
+	db       *storage.DB
+	issuer   *access.Issuer
+	log      *slog.Logger
+	metrics  *metrics
+	throttle *joinThrottle
+	engine   *gin.Engine
+}
+
+// New builds the API on db, signing tokens with issuer and registering its
+// metrics in reg.
+func New(cfg Config, db *storage.DB, issuer *access.Issuer, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg, db)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		db:       db,
+		issuer:   issuer,
+		log:      log,
+		metrics:  m,
+		throttle: newJoinThrottle(cfg.JoinFailuresPerAddr, cfg.JoinFailuresPerRoom, time.Minute, time.Now),
+	}
+	if err := s.buildEngine(reg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+func (s *Server) buildEngine(reg *prometheus.Registry) error {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
+		return errors.New("trusted_proxies: " + err.Error())
+	}
+	e.Use(s.requestID, s.observe, s.recover)
+	e.NoRoute(func(c *gin.Context) {
+		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	e.NoMethod(func(c *gin.Context) {
+		s.abort(c, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s is not allowed here", c.Request.Method))
+	})
+	s.engine = e
+	s.routes(reg)
+	return nil
+}
+
+// routes registers every endpoint. openapi.json must describe exactly these
+// (TestOpenAPIMatchesRoutes).
+func (s *Server) routes(reg *prometheus.Registry) {
+	e := s.engine
+	pages := gin.WrapH(webui.Handler())
+	e.GET("/", pages)
+	e.GET("/style.css", pages)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", gin.WrapH(metricsHandler(reg)))
+
+	v1 := e.Group("/api/v1")
+	v1.GET("/openapi.json", s.openAPI)
+	v1.POST("/tokens", s.admin, s.createToken)
+
+	v1.GET("/rooms", s.admin, s.listRooms)
+	v1.POST("/rooms", s.admin, s.createRoom)
+	v1.GET("/rooms/:room", s.adminOr(0), s.getRoom)
+	v1.PATCH("/rooms/:room", s.admin, s.updateRoom)
+	v1.DELETE("/rooms/:room", s.admin, s.deleteRoom)
+	v1.POST("/rooms/:room/pins", s.admin, s.rotatePINs)
+	v1.POST("/rooms/:room/join", s.join)
+
+	v1.GET("/rooms/:room/members", s.adminOr(access.Moderate), s.listMembers)
+	v1.POST("/rooms/:room/members", s.adminOr(access.Moderate), s.createMember)
+	v1.GET("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.getMember)
+	v1.PATCH("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.updateMember)
+	v1.DELETE("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.deleteMember)
+}

@@ -1,0 +1,132 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"lectern/access"
+	"lectern/storage"
+)
+
+// maxTokenRooms bounds the rooms one token may name.
+const maxTokenRooms = 50
+
+// tokenRequest asks for a token for any identity in any rooms (API key only).
+type tokenRequest struct {
+	Identity   string                      `json:"identity"`
+	Name       string                      `json:"name"`
+	TTLSeconds int64                       `json:"ttl_seconds"`
+	Rooms      map[string]tokenRoomRequest `json:"rooms"`
+}
+
+// tokenRoomRequest sets the grant in one room. Without permissions or preset the
+// member's stored permissions apply, or the room's default.
+type tokenRoomRequest struct {
+	Tier string `json:"tier"`
+	permissionChoice
+}
+
+type grantJSON struct {
+	Permissions access.Permissions `json:"permissions"`
+	Tier        access.Tier        `json:"tier"`
+}
+
+type tokenResponse struct {
+	Token     string               `json:"token"`
+	ExpiresAt time.Time            `json:"expires_at"`
+	Identity  string               `json:"identity"`
+	Name      string               `json:"name"`
+	Rooms     map[string]grantJSON `json:"rooms"`
+}
+
+func (s *Server) createToken(c *gin.Context) {
+	var req tokenRequest
+	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
+		s.abort(c, err)
+		return
+	}
+	if !identityPattern.MatchString(req.Identity) {
+		s.abort(c, errorf(http.StatusBadRequest, codeInvalidToken, "identity: must be 1 to 128 letters, digits or . _ @ -"))
+		return
+	}
+	name := req.Identity
+	if req.Name != "" {
+		var err error
+		if name, err = displayName("name", req.Name, 64, codeInvalidToken); err != nil {
+			s.abort(c, err)
+			return
+		}
+	}
+	ttl := s.cfg.TokenTTL
+	if req.TTLSeconds != 0 {
+		ttl = time.Duration(req.TTLSeconds) * time.Second
+		if req.TTLSeconds < 60 || ttl > s.cfg.MaxTokenTTL {
+			s.abort(c, errorf(http.StatusBadRequest, codeInvalidToken, "ttl_seconds: must be 60 to %d", int64(s.cfg.MaxTokenTTL.Seconds())))
+			return
+		}
+	}
+	if len(req.Rooms) == 0 || len(req.Rooms) > maxTokenRooms {
+		s.abort(c, errorf(http.StatusBadRequest, codeInvalidToken, "rooms: must name 1 to %d rooms", maxTokenRooms))
+		return
+	}
+	resp := tokenResponse{Identity: req.Identity, Name: name, Rooms: make(map[string]grantJSON, len(req.Rooms))}
+	grants := make(map[string]access.Grant, len(req.Rooms))
+	for roomID, rr := range req.Rooms {
+		g, err := s.grant(c.Request.Context(), roomID, req.Identity, rr)
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		grants[roomID] = g
+		resp.Rooms[roomID] = grantJSON{Permissions: g.Permissions, Tier: g.Tier}
+	}
+	now := time.Now()
+	claims := access.Claims{ID: randomHex(12), Identity: req.Identity, Name: name, Rooms: grants,
+		IssuedAt: now, ExpiresAt: now.Add(ttl)}
+	tok, err := s.issuer.Sign(claims)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	resp.Token, resp.ExpiresAt = tok, claims.ExpiresAt.UTC().Truncate(time.Second)
+	s.log.Info("token minted", "identity", req.Identity, "rooms", len(grants), "token_id", claims.ID)
+	c.JSON(http.StatusCreated, resp)
+}
+
+// grant works out what identity may do in roomID: the request's choice, else the
+// stored member's, else the room's default; the tier likewise, capped by the room.
+func (s *Server) grant(ctx context.Context, roomID, identity string, rr tokenRoomRequest) (access.Grant, error) {
+	r, err := s.db.Room(ctx, roomID)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return access.Grant{}, errorf(http.StatusNotFound, codeRoomNotFound, "rooms: room %q not found", roomID)
+		}
+		return access.Grant{}, err
+	}
+	fallback := defaultPermissions(r.Mode)
+	tier := ""
+	m, err := s.db.Member(ctx, roomID, identity)
+	switch {
+	case err == nil:
+		if fallback, err = access.ParsePermissions(m.Permissions); err != nil {
+			return access.Grant{}, err
+		}
+		tier = m.Tier
+	case !errors.Is(err, storage.ErrNotFound):
+		return access.Grant{}, err
+	}
+	p, err := rr.resolve(fallback, codeInvalidToken)
+	if err != nil {
+		return access.Grant{}, err
+	}
+	if rr.Tier != "" {
+		if tier, err = memberTier(r, rr.Tier, codeInvalidToken); err != nil {
+			return access.Grant{}, err
+		}
+	}
+	return access.Grant{Permissions: p, Tier: effectiveTier(r, tier)}, nil
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// config is everything the server can be told. The YAML keys, LECTERN_*
+// environment variables and flags are public names (README, "Configuration").
+type config struct {
+	HTTPAddr        string        `yaml:"http_addr"`
+	RTSPAddr        string        `yaml:"rtsp_addr"`
+	WebRTCUDPPort   int           `yaml:"webrtc_udp_port"`
+	DataDir         string        `yaml:"data_dir"`
+	DatabaseURL     string        `yaml:"database_url"`
+	AdminKey        string        `yaml:"admin_key"`
+	PublicURL       string        `yaml:"public_url"`
+	TLSCert         string        `yaml:"tls_cert"`
+	TLSKey          string        `yaml:"tls_key"`
+	TrustedProxies  []string      `yaml:"trusted_proxies"`
+	TokenTTL        time.Duration `yaml:"token_ttl"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	LogLevel        string        `yaml:"log_level"`
+}
+
+func defaultConfig() config {
+	return config{
+		HTTPAddr:        ":8080",
+		RTSPAddr:        ":8554",
+		WebRTCUDPPort:   7881,
+		DataDir:         "./data",
+		TokenTTL:        6 * time.Hour,
+		ShutdownTimeout: 10 * time.Second,
+		LogLevel:        "info",
+	}
+}
+
+// setting binds one configuration key to its environment variable and flag.
+type setting struct {
+	key, env, flag, usage string
+	set                   func(c *config, v string) error
+}
+
+func str(f func(c *config) *string) func(*config, string) error {
+	return func(c *config, v string) error { *f(c) = v; return nil }
+}
+
+var settings = []setting{
+	{"http_addr", "LECTERN_HTTP_ADDR", "http", "HTTP listen address (API, pages, HLS, WHIP/WHEP)", str(func(c *config) *string { return &c.HTTPAddr })},
+	{"rtsp_addr", "LECTERN_RTSP_ADDR", "rtsp", "RTSP listen address", str(func(c *config) *string { return &c.RTSPAddr })},
+	{"webrtc_udp_port", "LECTERN_WEBRTC_UDP_PORT", "webrtc-udp-port", "UDP port for all WebRTC media (ICE UDP mux)", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a port number", v)
+		}
+		c.WebRTCUDPPort = n
+		return nil
+	}},
+	{"data_dir", "LECTERN_DATA_DIR", "data-dir", "directory for the SQLite file and recordings", str(func(c *config) *string { return &c.DataDir })},
+	{"database_url", "LECTERN_DATABASE_URL", "database-url", "PostgreSQL URL (empty: SQLite in the data dir)", str(func(c *config) *string { return &c.DatabaseURL })},
+	{"admin_key", "LECTERN_ADMIN_KEY", "admin-key", "admin API key (empty: generated on first start)", str(func(c *config) *string { return &c.AdminKey })},
+	{"public_url", "LECTERN_PUBLIC_URL", "public-url", "externally reachable base URL (empty: derived from the listen address)", str(func(c *config) *string { return &c.PublicURL })},
+	{"tls_cert", "LECTERN_TLS_CERT", "tls-cert", "TLS certificate file (PEM); serves HTTPS with tls_key", str(func(c *config) *string { return &c.TLSCert })},
+	{"tls_key", "LECTERN_TLS_KEY", "tls-key", "TLS private key file (PEM)", str(func(c *config) *string { return &c.TLSKey })},
+	{"trusted_proxies", "LECTERN_TRUSTED_PROXIES", "trusted-proxies", "comma-separated proxy CIDRs whose X-Forwarded-For is believed", func(c *config, v string) error {
+		c.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+		}
+		return nil
+	}},
+	{"token_ttl", "LECTERN_TOKEN_TTL", "token-ttl", "lifetime of access tokens from join", duration(func(c *config) *time.Duration { return &c.TokenTTL })},
+	{"shutdown_timeout", "LECTERN_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long shutdown waits for requests to finish", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
+	{"log_level", "LECTERN_LOG_LEVEL", "log-level", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
+}
+
+func duration(f func(c *config) *time.Duration) func(*config, string) error {
+	return func(c *config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration like 90s or 6h", v)
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
+// loadConfig builds the configuration: defaults, then the YAML file named by
+// --config or LECTERN_CONFIG, then LECTERN_* variables, then flags. Errors name the key.
+func loadConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
+	fs := flag.NewFlagSet("lectern", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	configPath := fs.String("config", getenv("LECTERN_CONFIG"), "YAML configuration file (unknown keys are errors)")
+	flagValues := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		flagValues[s.flag] = fs.String(s.flag, "", fmt.Sprintf("%s (env %s)", s.usage, s.env))
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c := defaultConfig()
+	if *configPath != "" {
+		if err := c.readYAML(*configPath); err != nil {
+			return config{}, err
+		}
+	}
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			if err := s.set(&c, v); err != nil {
+				return config{}, fmt.Errorf("%s (%s): %w", s.key, s.env, err)
+			}
+		}
+	}
+	var flagErr error
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.flag == f.Name && flagErr == nil {
+				if err := s.set(&c, *flagValues[s.flag]); err != nil {
+					flagErr = fmt.Errorf("%s (--%s): %w", s.key, s.flag, err)
+				}
+			}
+		}
+	})
+	if flagErr != nil {
+		return config{}, flagErr
+	}
+	return c, c.validate()
+}
+
+func (c *config) readYAML(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// validate reports the first invalid value, naming its key.
+func (c config) validate() error {
+	for key, addr := range map[string]string{"http_addr": c.HTTPAddr, "rtsp_addr": c.RTSPAddr} {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return fmt.Errorf("%s: %q is not host:port (for example :8080)", key, addr)
+		}
+	}
+	switch {
+	case c.WebRTCUDPPort < 0 || c.WebRTCUDPPort > 65535:
+		return fmt.Errorf("webrtc_udp_port: %d is not a port number", c.WebRTCUDPPort)
+	case c.DataDir == "":
+		return errors.New("data_dir: must not be empty")
+	case c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		return errors.New("database_url: must start with postgres:// or postgresql:// (or be empty for SQLite)")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("tls_cert, tls_key: give both or neither")
+	case c.TokenTTL < time.Minute:
+		return errors.New("token_ttl: must be at least 1m")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("shutdown_timeout: must be positive")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("public_url: %q is not an http(s) URL", c.PublicURL)
+		}
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}

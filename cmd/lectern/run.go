@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"lectern/access"
+	"lectern/api"
+	"lectern/storage"
+)
+
+// signingKeyName names the token signing key in the store; every node sharing
+// the database signs and verifies with it.
+const signingKeyName = "token_signing_key"
+
+// run serves until ctx is done, then shuts down within the configured deadline.
+// When ready is not nil it receives the public URL once the server listens.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+	cfg, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(cfg.LogLevel)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	db, err := storage.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log.Info("database opened", "backend", db.Backend(), "path", db.Path())
+
+	newKey, err := api.EnsureAdminKey(ctx, db, cfg.AdminKey)
+	if err != nil {
+		return err
+	}
+	key, err := db.Secret(ctx, signingKeyName, func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return err
+	}
+	issuer, err := access.NewIssuer(key)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	apiCfg := api.DefaultConfig()
+	apiCfg.TokenTTL = max(cfg.TokenTTL, time.Minute)
+	apiCfg.MaxTokenTTL = max(apiCfg.MaxTokenTTL, apiCfg.TokenTTL)
+	apiCfg.TrustedProxies = cfg.TrustedProxies
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http_addr: %w", err)
+	}
+	tls := cfg.TLSCert != ""
+	apiCfg.PublicURL = cfg.PublicURL
+	if apiCfg.PublicURL == "" {
+		apiCfg.PublicURL = derivePublicURL(ln.Addr(), tls)
+	}
+	srv, err := api.New(apiCfg, db, issuer, reg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() {
+		if tls {
+			served <- hs.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			served <- hs.Serve(ln)
+		}
+	}()
+	printBanner(stdout, apiCfg.PublicURL, newKey)
+	log.Info("lectern started", "http", ln.Addr().String(), "public_url", apiCfg.PublicURL, "database", db.Backend())
+	if ready != nil {
+		ready <- apiCfg.PublicURL
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "deadline", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		hs.Close()
+		log.Warn("shutdown deadline passed; connections closed", "err", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("lectern stopped")
+	return nil
+}
+
+// derivePublicURL turns the listen address into a URL a browser on this machine
+// can open: an unspecified host becomes localhost, where browsers allow cameras over http.
+func derivePublicURL(addr net.Addr, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// printBanner tells a newcomer where to go. The admin key is printed only when it
+// was just generated; it is stored hashed and cannot be shown again.
+func printBanner(w io.Writer, publicURL, newKey string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nLectern is running.\n\n  Open:      %s/\n  API:       %s/api/v1  (OpenAPI: %s/api/v1/openapi.json)\n", publicURL, publicURL, publicURL)
+	if newKey != "" {
+		fmt.Fprintf(&b, "  Admin key: %s\n\n  This key is shown once and stored hashed: keep it. Use it as\n  Authorization: Bearer <admin key>\n\n", newKey)
+	} else {
+		fmt.Fprintf(&b, "  Admin key: set earlier (shown once on first start; LECTERN_ADMIN_KEY adds one)\n\n")
+	}
+	io.WriteString(w, b.String())
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log_level: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,123 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Room is a stored room. Its text fields are opaque here; the API validates
+// them.
+type Room struct {
+	ID         string
+	Name       string
+	Mode       string
+	Tier       string
+	PIN        string
+	SpeakerPIN string
+	// BroadcastHLS and BroadcastRecord are the broadcast settings: whether
+	// the room is served over HLS and whether its broadcast is recorded.
+	BroadcastHLS    bool
+	BroadcastRecord bool
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+const roomColumns = `id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, created_at, updated_at`
+
+func scanRoom(s rowScanner) (Room, error) {
+	var r Room
+	var created, updated int64
+	err := s.Scan(&r.ID, &r.Name, &r.Mode, &r.Tier, &r.PIN, &r.SpeakerPIN,
+		&r.BroadcastHLS, &r.BroadcastRecord, &created, &updated)
+	r.CreatedAt, r.UpdatedAt = fromMillis(created), fromMillis(updated)
+	return r, err
+}
+
+// CreateRoom stores a new room, setting its CreatedAt and UpdatedAt to now,
+// and returns it. It returns ErrConflict if a room with r.ID exists.
+func (d *DB) CreateRoom(ctx context.Context, r Room) (Room, error) {
+	now := d.clock()
+	r.CreatedAt, r.UpdatedAt = now, now
+	_, err := d.writer.ExecContext(ctx, `INSERT INTO rooms (`+roomColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		r.ID, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
+		r.BroadcastHLS, r.BroadcastRecord, millis(now), millis(now))
+	if isUniqueViolation(err) {
+		err = ErrConflict
+	}
+	if err != nil {
+		return Room{}, fmt.Errorf("storage: create room %q: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// Room returns the room with the given id, or ErrNotFound.
+func (d *DB) Room(ctx context.Context, id string) (Room, error) {
+	r, err := scanRoom(d.reader.QueryRowContext(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Room{}, fmt.Errorf("storage: room %q: %w", id, err)
+	}
+	return r, nil
+}
+
+// Rooms returns every room, oldest first (ties broken by id). It returns an
+// empty slice, not nil, when there are none.
+func (d *DB) Rooms(ctx context.Context) ([]Room, error) {
+	rows, err := d.reader.QueryContext(ctx, `SELECT `+roomColumns+` FROM rooms ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("storage: rooms: %w", err)
+	}
+	defer rows.Close()
+	rooms := []Room{}
+	for rows.Next() {
+		r, err := scanRoom(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: rooms: %w", err)
+		}
+		rooms = append(rooms, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: rooms: %w", err)
+	}
+	return rooms, nil
+}
+
+// UpdateRoom writes every field of r but ID and CreatedAt to the room with
+// r.ID, sets its UpdatedAt to now and returns the stored room. It returns
+// ErrNotFound if there is no such room.
+func (d *DB) UpdateRoom(ctx context.Context, r Room) (Room, error) {
+	row := d.writer.QueryRowContext(ctx, `UPDATE rooms SET
+			name = $2, mode = $3, tier = $4, pin = $5, speaker_pin = $6,
+			broadcast_hls = $7, broadcast_record = $8, updated_at = $9
+		WHERE id = $1
+		RETURNING `+roomColumns,
+		r.ID, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
+		r.BroadcastHLS, r.BroadcastRecord, millis(d.clock()))
+	stored, err := scanRoom(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Room{}, fmt.Errorf("storage: update room %q: %w", r.ID, err)
+	}
+	return stored, nil
+}
+
+// DeleteRoom deletes the room with the given id, and with it its members and
+// chat messages. It returns ErrNotFound if there is no such room.
+func (d *DB) DeleteRoom(ctx context.Context, id string) error {
+	res, err := d.writer.ExecContext(ctx, `DELETE FROM rooms WHERE id = $1`, id)
+	if err == nil {
+		err = rowsAffectedOrNotFound(res)
+	}
+	if err != nil {
+		return fmt.Errorf("storage: delete room %q: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+)
+
+// readerConns is the size of the SQLite read pool. WAL readers do not block
+// each other or the writer, so a few cover a 2-core machine.
+const readerConns = 4
+
+// OpenSQLite opens (creating if needed) the SQLite database at path and
+// applies pending migrations. Writes go through one connection; reads through
+// a small query-only pool.
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("storage: open sqlite: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	writer, err := openSQLitePool(ctx, abs, false)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	d := &DB{dialect: sqliteDialect, writer: writer, reader: writer, path: path, now: time.Now}
+	if err := d.migrate(ctx); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	// The reader opens after migrating: by then the file exists and is in WAL
+	// mode, which query-only connections could not set up themselves.
+	reader, err := openSQLitePool(ctx, abs, true)
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	d.reader = reader
+	return d, nil
+}
+
+// openSQLitePool opens and pings a pool on the file at the absolute path abs.
+func openSQLitePool(ctx context.Context, abs string, readOnly bool) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", sqliteDSN(abs, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	if readOnly {
+		db.SetMaxOpenConns(readerConns)
+		db.SetMaxIdleConns(readerConns)
+	} else {
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// sqliteDSN returns the modernc.org/sqlite data source name for the file at
+// abs. Pragmas go in the DSN because the driver runs them on every new
+// connection; a PRAGMA statement would reach only one connection of the pool.
+func sqliteDSN(abs string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		// Take the write lock at BEGIN: a deferred transaction that reads
+		// first and writes later can fail with SQLITE_BUSY when another
+		// process wrote in between, without waiting for busy_timeout.
+		q.Set("_txlock", "immediate")
+	}
+	// A file: URI, so that a '?' or '#' in the path is escaped rather than
+	// taken for the start of the parameters.
+	return "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath() + "?" + q.Encode()
+}
