@@ -53,10 +53,13 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"unknown scheme", "mysql://root:hunter2@db:3306/lectern", t.TempDir(), `"mysql"`},
 		{"sqlite scheme", "sqlite:///var/lib/lectern.db", t.TempDir(), `"sqlite"`},
-		{"no scheme", "user:hunter2@localhost/lectern", t.TempDir(), "scheme"},
+		{"no scheme", "localhost/lectern", t.TempDir(), "no scheme"},
+		{"user taken for scheme", "lectern:hunter2@localhost/lectern", t.TempDir(), `"lectern"`},
 		{"no data dir", "", "", "data directory"},
-		{"bad port", "postgres://lectern:hunter2@localhost:notaport/lectern", "", "invalid PostgreSQL URL"},
-		{"bad option", "postgresql://lectern:hunter2@localhost/lectern?sslmode=bogus", "", "invalid PostgreSQL URL"},
+		{"bad port", "postgres://lectern:hunter2@localhost:notaport/lectern", "", "invalid port"},
+		{"bad option", "postgresql://lectern:hunter2@localhost/lectern?sslmode=bogus", "", "sslmode"},
+		{"password in query", "postgres://localhost:notaport/lectern?password=hunter2", "", "invalid port"},
+		{"unreachable", "postgres://lectern:hunter2@127.0.0.1:1/lectern?sslmode=disable", "", "connect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,6 +68,7 @@ func TestOpenErrors(t *testing.T) {
 				db.Close()
 				t.Fatal("Open succeeded")
 			}
+			t.Logf("error: %v", err)
 			if !strings.Contains(err.Error(), tt.wantInError) {
 				t.Errorf("error %q does not contain %q", err, tt.wantInError)
 			}
@@ -175,7 +179,7 @@ func TestPlaceholders(t *testing.T) {
 		db := storagetest.Open(t, b)
 		var x, y, z string
 		var n int64
-		err := storage.QueryRow(t.Context(), db, `SELECT $3, $1, $3, $2`, "one", int64(2), "three").Scan(&x, &y, &z, &n)
+		err := storage.QueryRow(t.Context(), db, `SELECT CAST($3 AS TEXT), CAST($1 AS TEXT), CAST($3 AS TEXT), CAST($2 AS BIGINT)`, "one", int64(2), "three").Scan(&x, &y, &z, &n)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,14 +32,12 @@ func (d dialect) String() string {
 // "lectern" in ASCII.
 const migrationLockID = 0x6c656374_65726e
 
-var pgMigrationLock = "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrationLockID, 10) + ")"
-
 // lockMigrations returns the statement that serializes migrations across
 // processes, run first in every migration transaction. SQLite needs none: its
 // write transactions begin IMMEDIATE and so already exclude each other.
 func (d dialect) lockMigrations() string {
 	if d == postgresDialect {
-		return pgMigrationLock
+		return "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrationLockID, 10) + ")"
 	}
 	return ""
 }

@@ -72,9 +72,9 @@ func (d *DB) Member(ctx context.Context, roomID, identity string) (Member, error
 func (d *DB) Members(ctx context.Context, roomID string) ([]Member, error) {
 	members, err := d.members(ctx, roomID)
 	if err == nil && len(members) == 0 {
-		// An empty result needs telling apart from a missing room. Asking
-		// after the list is race-free enough: a room seen here existed when
-		// it had no members, or was created since, empty.
+		// An empty list may mean a missing room. Asking afterwards rather
+		// than in one transaction is good enough: at worst a room created
+		// and filled in between is reported empty, as if asked earlier.
 		var n int
 		err = d.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM rooms WHERE id = $1`, roomID).Scan(&n)
 		if err == nil && n == 0 {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,11 +11,16 @@ import (
 // TestSQLitePragmas checks the settings that every SQLite connection must
 // have, on the writer and on the reader.
 func TestSQLitePragmas(t *testing.T) {
-	d, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "a?b#c %d.db"))
+	// A name that means something in a URI: the DSN must escape it.
+	path := filepath.Join(t.TempDir(), "a?b#c %d.db")
+	d, err := OpenSQLite(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database file: %v", err)
+	}
 	ctx := t.Context()
 
 	tests := []struct {
