@@ -32,6 +32,17 @@ type config struct {
 	TokenTTL        time.Duration `yaml:"token_ttl"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string        `yaml:"log_level"`
+	S3              s3Config      `yaml:",inline"`
+}
+
+// s3Config names the object store for recordings. Empty endpoint: recordings stay
+// in the data directory.
+type s3Config struct {
+	Endpoint  string `yaml:"s3_endpoint"`
+	Bucket    string `yaml:"s3_bucket"`
+	AccessKey string `yaml:"s3_access_key"`
+	SecretKey string `yaml:"s3_secret_key"`
+	UseSSL    bool   `yaml:"s3_use_ssl"`
 }
 
 func defaultConfig() config {
@@ -85,6 +96,18 @@ var settings = []setting{
 	{"token_ttl", "LECTERN_TOKEN_TTL", "token-ttl", "lifetime of access tokens from join", duration(func(c *config) *time.Duration { return &c.TokenTTL })},
 	{"shutdown_timeout", "LECTERN_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long shutdown waits for requests to finish", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"log_level", "LECTERN_LOG_LEVEL", "log-level", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
+	{"s3_endpoint", "LECTERN_S3_ENDPOINT", "s3-endpoint", "MinIO/S3 endpoint host:port for recordings (empty: data dir)", str(func(c *config) *string { return &c.S3.Endpoint })},
+	{"s3_bucket", "LECTERN_S3_BUCKET", "s3-bucket", "MinIO/S3 bucket for recordings", str(func(c *config) *string { return &c.S3.Bucket })},
+	{"s3_access_key", "LECTERN_S3_ACCESS_KEY", "s3-access-key", "MinIO/S3 access key", str(func(c *config) *string { return &c.S3.AccessKey })},
+	{"s3_secret_key", "LECTERN_S3_SECRET_KEY", "s3-secret-key", "MinIO/S3 secret key", str(func(c *config) *string { return &c.S3.SecretKey })},
+	{"s3_use_ssl", "LECTERN_S3_USE_SSL", "s3-use-ssl", "use HTTPS to reach MinIO/S3 (true or false)", func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		c.S3.UseSSL = b
+		return nil
+	}},
 }
 
 func duration(f func(c *config) *time.Duration) func(*config, string) error {
@@ -176,6 +199,10 @@ func (c config) validate() error {
 		return errors.New("token_ttl: must be at least 1m")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("shutdown_timeout: must be positive")
+	case c.S3.Endpoint != "" && (c.S3.Bucket == "" || c.S3.AccessKey == "" || c.S3.SecretKey == ""):
+		return errors.New("s3_bucket, s3_access_key, s3_secret_key: required with s3_endpoint")
+	case strings.Contains(c.S3.Endpoint, "/"):
+		return fmt.Errorf("s3_endpoint: %q must be host:port, without a scheme or path (use s3_use_ssl for HTTPS)", c.S3.Endpoint)
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -65,14 +66,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	apiCfg.MaxTokenTTL = max(apiCfg.MaxTokenTTL, apiCfg.TokenTTL)
 	apiCfg.TrustedProxies = cfg.TrustedProxies
 
+	var tlsConfig *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls_cert, tls_key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http_addr: %w", err)
 	}
-	tls := cfg.TLSCert != ""
 	apiCfg.PublicURL = cfg.PublicURL
 	if apiCfg.PublicURL == "" {
-		apiCfg.PublicURL = derivePublicURL(ln.Addr(), tls)
+		apiCfg.PublicURL = derivePublicURL(ln.Addr(), tlsConfig != nil)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	srv, err := api.New(apiCfg, db, issuer, reg, log)
 	if err != nil {
@@ -86,13 +97,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() {
-		if tls {
-			served <- hs.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
-		} else {
-			served <- hs.Serve(ln)
-		}
-	}()
+	go func() { served <- hs.Serve(ln) }()
 	printBanner(stdout, apiCfg.PublicURL, newKey)
 	log.Info("lectern started", "http", ln.Addr().String(), "public_url", apiCfg.PublicURL, "database", db.Backend())
 	if ready != nil {
