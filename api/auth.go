@@ -32,6 +32,30 @@ func bearerToken(r *http.Request) (string, bool) {
 	return cred, cred != ""
 }
 
+// participant verifies the access token of a request for the path's room and
+// returns its claims and the grant in that room. The token comes from the
+// Authorization header or, for clients that cannot set headers (browser
+// websockets, media players), from the "token" query parameter.
+func (s *Server) participant(c *gin.Context) (access.Claims, access.Grant, error) {
+	tok, ok := bearerToken(c.Request)
+	if !ok {
+		tok = c.Query("token")
+	}
+	if tok == "" {
+		return access.Claims{}, access.Grant{}, errorf(http.StatusUnauthorized, codeUnauthorized,
+			"send an access token as Authorization: Bearer <token> or ?token=<token>")
+	}
+	claims, err := s.issuer.Verify(tok)
+	if err != nil {
+		return access.Claims{}, access.Grant{}, err
+	}
+	g, err := claims.Grant(c.Param("room"))
+	if err != nil {
+		return access.Claims{}, access.Grant{}, err
+	}
+	return claims, g, nil
+}
+
 // authenticate identifies the caller from the Authorization header. A credential
 // with the shape of a JWT is verified as an access token; anything else is looked
 // up as an API key.
