@@ -1,0 +1,196 @@
+package sfu
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// downTrack forwards one published track to one subscriber. It implements
+// webrtc.TrackLocal so that pion binds it to the subscriber's RTP sender. The
+// forwarding state (layer, sequence and timestamp offsets) is guarded by mu:
+// every layer's reader writes through it.
+type downTrack struct {
+	track *Track
+	sub   *Participant
+	// streamID groups a publisher's tracks in the subscriber's SDP (msid).
+	streamID string
+
+	bound  atomic.Pointer[binding]
+	paused atomic.Bool
+	// auto is true while the layer follows network conditions, not a request.
+	auto atomic.Bool
+
+	mu      sync.Mutex
+	current int // forwarded layer, -1 before the first keyframe
+	target  int // wanted layer
+	maxLay  int // highest layer the subscriber's tier allows
+	// subTier and roomTier decide maxLay as layers come and go.
+	subTier, roomTier Tier
+	// calm counts low-loss reports; estimateCap is the layer the bandwidth
+	// estimate allows (-1: no estimate yet).
+	calm        int
+	estimateCap int
+	waiting     bool
+	seqOff      uint16
+	tsOff       uint32
+	lastSeq     uint16
+	lastTS      uint32
+	lastAt      time.Time
+	started     bool
+	sender      *webrtc.RTPSender
+}
+
+// binding is what pion gives a track when it is negotiated.
+type binding struct {
+	ssrc  uint32
+	pt    uint8
+	write webrtc.TrackLocalWriter
+}
+
+func newDownTrack(t *Track, sub *Participant, subTier, roomTier Tier) *downTrack {
+	d := &downTrack{track: t, sub: sub, streamID: t.owner.id, current: -1, waiting: true, subTier: subTier, roomTier: roomTier, estimateCap: -1}
+	d.auto.Store(true)
+	d.layersChanged(t.layerCount())
+	return d
+}
+
+// layersChanged recomputes the highest allowed layer when the publisher's
+// encodings change; in automatic mode the target follows it.
+func (d *downTrack) layersChanged(n int) {
+	d.mu.Lock()
+	d.maxLay = layerFor(n, d.subTier, d.roomTier)
+	if d.auto.Load() || d.target > d.maxLay {
+		d.target = d.maxLay
+	}
+	d.mu.Unlock()
+}
+
+// ID, RID, StreamID and Kind implement webrtc.TrackLocal.
+func (d *downTrack) ID() string                { return d.track.id }
+func (d *downTrack) RID() string               { return "" }
+func (d *downTrack) StreamID() string          { return d.streamID }
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
+
+// Bind picks the publisher's codec among those the subscriber negotiated.
+func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	want := d.track.codec
+	for _, c := range ctx.CodecParameters() {
+		if !strings.EqualFold(c.MimeType, want.MimeType) {
+			continue
+		}
+		if strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) && fmtpValue(c.SDPFmtpLine, "packetization-mode") != fmtpValue(want.SDPFmtpLine, "packetization-mode") {
+			continue
+		}
+		d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), write: ctx.WriteStream()})
+		d.resync()
+		return c, nil
+	}
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// Unbind stops writing.
+func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.bound.Store(nil)
+	return nil
+}
+
+// write forwards one packet of layer idx. Packets of other layers are dropped;
+// a layer switch, a resume or the first packet wait for a keyframe.
+func (d *downTrack) write(pkt *rtp.Packet, idx int, keyframe bool) {
+	b := d.bound.Load()
+	if b == nil || d.paused.Load() {
+		return
+	}
+	d.mu.Lock()
+	audio := d.track.keyframe == nil
+	switch {
+	case audio && d.waiting:
+		d.startAt(pkt)
+		d.current = idx
+	case d.waiting || d.target != d.current:
+		if idx != d.target || !keyframe {
+			if idx != d.current || d.waiting {
+				d.mu.Unlock()
+				return
+			}
+			break // keep the old layer until the new one has a keyframe
+		}
+		d.startAt(pkt)
+		d.current = d.target
+	case idx != d.current:
+		d.mu.Unlock()
+		return
+	}
+	seq := pkt.SequenceNumber + d.seqOff
+	ts := pkt.Timestamp + d.tsOff
+	if d.started && int16(seq-d.lastSeq) <= 0 {
+		d.mu.Unlock()
+		return // older than a switch point: would repeat a sequence number
+	}
+	d.started, d.lastSeq, d.lastTS, d.lastAt = true, seq, ts, time.Now()
+	d.mu.Unlock()
+
+	h := pkt.Header
+	h.SSRC, h.PayloadType, h.SequenceNumber, h.Timestamp = b.ssrc, b.pt, seq, ts
+	h.Extensions, h.Extension, h.ExtensionProfile = nil, false, 0
+	_, _ = b.write.WriteRTP(&h, pkt.Payload)
+}
+
+// startAt computes offsets that continue the outgoing sequence and timestamps
+// from pkt on, so the subscriber sees one stream across switches and pauses.
+func (d *downTrack) startAt(pkt *rtp.Packet) {
+	d.waiting = false
+	if !d.started {
+		return // the first packet goes out with the publisher's numbers
+	}
+	gap := uint32(1)
+	if clock := d.track.codec.ClockRate; clock > 0 {
+		gap = max(1, uint32(time.Since(d.lastAt).Seconds()*float64(clock)))
+	}
+	d.seqOff = d.lastSeq + 1 - pkt.SequenceNumber
+	d.tsOff = d.lastTS + gap - pkt.Timestamp
+}
+
+// resync makes the next forwarded packet a keyframe of the target layer.
+func (d *downTrack) resync() {
+	d.mu.Lock()
+	d.waiting = true
+	target := d.target
+	d.mu.Unlock()
+	d.track.requestKeyframe(target)
+}
+
+// setTarget chooses the layer to forward; the switch happens at its next keyframe.
+func (d *downTrack) setTarget(i int) {
+	d.mu.Lock()
+	i = min(max(i, 0), d.maxLay)
+	changed := d.target != i
+	d.target = i
+	d.mu.Unlock()
+	if changed {
+		d.track.requestKeyframe(i)
+	}
+}
+
+// layers returns the current and target layer.
+func (d *downTrack) layers() (current, target int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.current, d.target
+}
+
+// fmtpValue returns the value of key in an fmtp line.
+func fmtpValue(line, key string) string {
+	for _, kv := range strings.Split(line, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return ""
+}

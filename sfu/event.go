@@ -1,0 +1,84 @@
+package sfu
+
+import "github.com/pion/webrtc/v4"
+
+// Event types sent to participants. The API writes them to the websocket as
+// they are; docs/protocol.md describes each.
+const (
+	EventParticipantJoined  = "participant_joined"
+	EventParticipantLeft    = "participant_left"
+	EventParticipantUpdated = "participant_updated"
+	EventTrackPublished     = "track_published"
+	EventTrackUnpublished   = "track_unpublished"
+	EventTrackUpdated       = "track_updated"
+	EventOffer              = "offer"
+	EventPermissions        = "permissions_changed"
+	EventLayer              = "layer_changed"
+	EventRemoved            = "removed"
+)
+
+// Event is one message from the SFU to a participant.
+type Event struct {
+	Type        string                   `json:"type"`
+	Room        string                   `json:"room,omitempty"`
+	Participant *ParticipantInfo         `json:"participant,omitempty"`
+	Track       *TrackInfo               `json:"track,omitempty"`
+	SDP         string                   `json:"sdp,omitempty"`
+	Target      string                   `json:"target,omitempty"`
+	Candidate   *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	Permissions *Permissions             `json:"permissions,omitempty"`
+	// Tracks maps the track IDs of an offer to what they are, so that a
+	// subscriber without the list permission still knows camera from screen.
+	Tracks map[string]TrackInfo `json:"tracks,omitempty"`
+	Layer  string               `json:"layer,omitempty"`
+	Reason string               `json:"reason,omitempty"`
+}
+
+// ParticipantInfo describes a participant in roster events.
+type ParticipantInfo struct {
+	ID       string      `json:"id"`
+	Identity string      `json:"identity"`
+	Name     string      `json:"name"`
+	Kind     string      `json:"kind"`
+	Tracks   []TrackInfo `json:"tracks"`
+}
+
+// TrackInfo describes a published track.
+type TrackInfo struct {
+	ID          string   `json:"id"`
+	Participant string   `json:"participant"`
+	Kind        string   `json:"kind"`
+	Source      string   `json:"source"`
+	Codec       string   `json:"codec"`
+	Muted       bool     `json:"muted"`
+	Layers      []string `json:"layers,omitempty"`
+	// WebRTC is false for tracks that WebRTC subscribers cannot receive (AAC
+	// from an RTSP encoder); Note says why.
+	WebRTC bool   `json:"webrtc"`
+	Note   string `json:"note,omitempty"`
+}
+
+// Permissions are what the SFU enforces for a participant in its room.
+type Permissions struct {
+	Publish   bool `json:"publish"`
+	Subscribe bool `json:"subscribe"`
+	List      bool `json:"list"`
+	Moderate  bool `json:"moderate"`
+}
+
+// Track sources.
+const (
+	SourceCamera      = "camera"
+	SourceMicrophone  = "microphone"
+	SourceScreen      = "screen"
+	SourceScreenAudio = "screen_audio"
+)
+
+// ValidSource reports whether s is a track source name.
+func ValidSource(s string) bool {
+	switch s {
+	case SourceCamera, SourceMicrophone, SourceScreen, SourceScreenAudio:
+		return true
+	}
+	return false
+}

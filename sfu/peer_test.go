@@ -1,0 +1,259 @@
+package sfu
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Test helpers: an SFU on a loopback port, and real pion peers that publish
+// synthetic RTP and count what they receive.
+
+func newTestSFU(t testing.TB) *SFU {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := New(Config{UDPPort: 0, ListenIP: "127.0.0.1", Loopback: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func join(t testing.TB, r *Room, identity string, perms Permissions) *Participant {
+	t.Helper()
+	p, err := r.Join(ParticipantOptions{Identity: identity, Name: identity, Kind: KindBrowser, Permissions: perms, AutoSubscribe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close("test over") })
+	return p
+}
+
+var everyone = Permissions{Publish: true, Subscribe: true, List: true}
+
+// testPublisher sends synthetic media from a pion peer through Publish.
+type testPublisher struct {
+	pc     *webrtc.PeerConnection
+	tracks map[string]*webrtc.TrackLocalStaticRTP
+}
+
+// publishTracks negotiates one track per source; video is VP8 unless mime says otherwise.
+func publishTracks(t testing.TB, p *Participant, mime string, sources ...string) *testPublisher {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	tp := &testPublisher{pc: pc, tracks: map[string]*webrtc.TrackLocalStaticRTP{}}
+	names := map[string]string{}
+	for _, src := range sources {
+		codec := webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}
+		if src == SourceMicrophone || src == SourceScreenAudio {
+			codec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+		}
+		if mime == webrtc.MimeTypeH264 && codec.ClockRate == 90000 {
+			codec.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+		}
+		tr, err := webrtc.NewTrackLocalStaticRTP(codec, "id-"+src, "stream-"+p.identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			t.Fatal(err)
+		}
+		tp.tracks[src] = tr
+		names["id-"+src] = src
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	answer, err := p.Publish(pc.LocalDescription().SDP, names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	return tp
+}
+
+// vp8Key and vp8Delta are minimal VP8 payloads: descriptor S=1, then a frame
+// header whose P bit says keyframe or not.
+var (
+	vp8Key   = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
+	vp8Delta = []byte{0x10, 0x01, 0x00, 0x00, 0x00}
+)
+
+// pump writes packets to every track of tp every 5 ms until stop is closed. Video
+// sends a keyframe every 10th packet.
+func (tp *testPublisher) pump(stop <-chan struct{}) {
+	seq := uint16(0)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		seq++
+		for src, tr := range tp.tracks {
+			payload := vp8Delta
+			if i%10 == 0 {
+				payload = vp8Key
+			}
+			if src == SourceMicrophone || src == SourceScreenAudio {
+				payload = []byte{0xfc, 0xff, 0xfe}
+			}
+			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(i) * 450, Marker: true}, Payload: payload})
+		}
+	}
+}
+
+// testSubscriber answers the SFU's offers for a participant and counts packets by source.
+type testSubscriber struct {
+	t  testing.TB
+	p  *Participant
+	pc *webrtc.PeerConnection
+
+	mu       sync.Mutex
+	counts   map[string]int // by source
+	sources  map[string]string
+	events   []Event
+	got      chan string // source of each received packet, non-blocking
+	payloads chan []byte
+}
+
+func subscribe(t testing.TB, p *Participant) *testSubscriber {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	s := &testSubscriber{t: t, p: p, pc: pc, counts: map[string]int{}, sources: map[string]string{},
+		got: make(chan string, 4096), payloads: make(chan []byte, 4096)}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		go func() {
+			for {
+				pkt, _, err := tr.ReadRTP()
+				if err != nil {
+					return
+				}
+				s.mu.Lock()
+				src := s.sources[tr.ID()]
+				s.counts[src]++
+				s.mu.Unlock()
+				select {
+				case s.got <- src:
+				default:
+				}
+				select {
+				case s.payloads <- pkt.Payload:
+				default:
+				}
+			}
+		}()
+	})
+	quit, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
+		s.loop(quit)
+	}()
+	t.Cleanup(func() {
+		close(quit)
+		<-ended
+	})
+	return s
+}
+
+// loop answers offers and records other events until the participant leaves.
+func (s *testSubscriber) loop(quit <-chan struct{}) {
+	for {
+		select {
+		case <-quit:
+			return
+		case <-s.p.Done():
+			return
+		case ev := <-s.p.Events():
+			s.mu.Lock()
+			s.events = append(s.events, ev)
+			for id, info := range ev.Tracks {
+				s.sources[id] = info.Source
+			}
+			s.mu.Unlock()
+			if ev.Type != EventOffer {
+				continue
+			}
+			if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: ev.SDP}); err != nil {
+				s.t.Errorf("subscriber offer: %v", err)
+				return
+			}
+			answer, err := s.pc.CreateAnswer(nil)
+			if err != nil {
+				s.t.Errorf("subscriber answer: %v", err)
+				return
+			}
+			gathered := webrtc.GatheringCompletePromise(s.pc)
+			s.pc.SetLocalDescription(answer)
+			<-gathered
+			if err := s.p.Answer(s.pc.LocalDescription().SDP); err != nil {
+				s.t.Errorf("answer: %v", err)
+			}
+		}
+	}
+}
+
+// waitSources waits until a packet of every source has arrived.
+func (s *testSubscriber) waitSources(timeout time.Duration, sources ...string) {
+	s.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		missing := ""
+		for _, src := range sources {
+			if s.counts[src] == 0 {
+				missing = src
+			}
+		}
+		s.mu.Unlock()
+		if missing == "" {
+			return
+		}
+		select {
+		case <-s.got:
+		case <-deadline:
+			s.t.Fatalf("%s: no %s packets within %v", s.p.identity, missing, timeout)
+		}
+	}
+}
+
+func (s *testSubscriber) count(src string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[src]
+}
+
+func (s *testSubscriber) sawEvent(typ string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range s.events {
+		if ev.Type == typ {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,137 @@
+// Package sfu is Lectern's media hub: rooms, participants, published tracks and
+// the subscriptions that forward their RTP, without decoding, to exactly the
+// participants allowed to receive it.
+package sfu
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// SFU owns the rooms and the one UDP socket all media flows through. Its room
+// map is guarded by mu; each Room guards its own state.
+type SFU struct {
+	log  *slog.Logger
+	conn net.PacketConn
+	mux  ice.UDPMux
+	// apis holds the pion APIs by [broadcast][publish].
+	apis [2][2]*webrtc.API
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+}
+
+// New opens the media UDP port and prepares the WebRTC stacks. It starts no
+// goroutines of its own beyond pion's socket reader; Close stops everything.
+func New(cfg Config, log *slog.Logger) (*SFU, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ip := net.IPv4zero
+	if cfg.ListenIP != "" {
+		ip = net.ParseIP(cfg.ListenIP)
+	}
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+	if err != nil {
+		return nil, fmt.Errorf("webrtc_udp_port: %w", err)
+	}
+	s := &SFU{log: log, conn: conn, rooms: make(map[string]*Room)}
+	s.mux = webrtc.NewICEUDPMux(pionLogger(log).NewLogger("ice"), conn)
+	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
+	se.SetICEUDPMux(s.mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(cfg.Loopback)
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	for b := range 2 {
+		if s.apis[b][0], err = newSubscribeAPI(b == 1, se); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		if s.apis[b][1], err = newPublishAPI(b == 1, se); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// UDPAddr is the address of the media socket.
+func (s *SFU) UDPAddr() net.Addr { return s.conn.LocalAddr() }
+
+// api returns the pion API for a room's codec policy and a connection's direction.
+func (s *SFU) api(broadcast, publish bool) *webrtc.API {
+	b, p := 0, 0
+	if broadcast {
+		b = 1
+	}
+	if publish {
+		p = 1
+	}
+	return s.apis[b][p]
+}
+
+// Room returns the live room id, creating it with opts when it has no one in it.
+// The options of a live room are updated to opts for participants who join later.
+func (s *SFU) Room(id string, opts RoomOptions) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	r, ok := s.rooms[id]
+	if !ok {
+		r = newRoom(s, id, opts)
+		s.rooms[id] = r
+		s.log.Info("room opened", "room", id)
+	}
+	r.setOptions(opts)
+	return r, nil
+}
+
+// LiveRoom returns the room id if anyone is in it.
+func (s *SFU) LiveRoom(id string) (*Room, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.rooms[id]
+	return r, ok
+}
+
+// roomEmpty drops r from the registry once its last participant and track are gone.
+func (s *SFU) roomEmpty(r *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.id] == r && r.empty() {
+		delete(s.rooms, r.id)
+		s.log.Info("room closed", "room", r.id)
+	}
+}
+
+// Close ends every participant and closes the media socket.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.closeAll("server shutting down")
+	}
+	err := s.mux.Close()
+	s.conn.Close()
+	return err
+}

@@ -1,0 +1,48 @@
+package sfu
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+func TestPublishCameraMicScreenToThreeSubscribers(t *testing.T) {
+	s := newTestSFU(t)
+	room, err := s.Room("r1", RoomOptions{Tier: TierHD})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subs []*testSubscriber
+	for _, name := range []string{"a", "b", "c"} {
+		subs = append(subs, subscribe(t, join(t, room, name, Permissions{Subscribe: true, List: true})))
+	}
+	host := join(t, room, "host", everyone)
+	pub := publishTracks(t, host, webrtc.MimeTypeVP8, SourceCamera, SourceMicrophone, SourceScreen)
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pump(stop)
+	for _, sub := range subs {
+		sub.waitSources(5*time.Second, SourceCamera, SourceMicrophone, SourceScreen)
+	}
+	if got := len(room.Tracks()); got != 3 {
+		t.Errorf("room has %d tracks, want 3", got)
+	}
+	if !subs[0].sawEvent(EventTrackPublished) || !subs[0].sawEvent(EventParticipantJoined) {
+		t.Error("a subscriber with list saw no roster events")
+	}
+}
+
+func TestAudienceCannotPublish(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("r2", RoomOptions{})
+	viewer := join(t, room, "viewer", Permissions{Subscribe: true})
+	pc, _ := webrtc.NewPeerConnection(webrtc.Configuration{})
+	defer pc.Close()
+	pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	offer, _ := pc.CreateOffer(nil)
+	if _, err := viewer.Publish(offer.SDP, nil); !errors.Is(err, ErrNoPublish) {
+		t.Errorf("viewer publish: %v", err)
+	}
+}

@@ -1,0 +1,186 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Answer applies the client's answer to the server's last subscriber offer and
+// starts the next negotiation if subscriptions changed meanwhile.
+func (p *Participant) Answer(answer string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sub == nil || !p.negotiating {
+		return fmt.Errorf("%w: no offer is waiting for an answer", ErrNegotiation)
+	}
+	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	p.negotiating = false
+	if p.again {
+		p.again = false
+		p.negotiateLocked()
+	}
+	return nil
+}
+
+// AddCandidate adds a trickled ICE candidate from the client to its publisher
+// or subscriber connection.
+func (p *Participant) AddCandidate(target string, c webrtc.ICECandidateInit) error {
+	p.mu.Lock()
+	pc := p.pub
+	if target == "subscriber" {
+		pc = p.sub
+	}
+	p.mu.Unlock()
+	if pc == nil {
+		return fmt.Errorf("%w: no %s connection for this candidate", ErrNegotiation, target)
+	}
+	if err := pc.AddICECandidate(c); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	return nil
+}
+
+// Subscribe starts forwarding the given tracks of the room to the participant.
+func (p *Participant) Subscribe(ids []string) error {
+	if !p.Permissions().Subscribe {
+		return ErrNoSubscribe
+	}
+	for _, id := range ids {
+		t, ok := p.room.Track(id)
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrTrackNotFound, id)
+		}
+		if t.owner != p {
+			p.subscribeTrack(t)
+		}
+	}
+	return nil
+}
+
+// Unsubscribe stops forwarding the given tracks.
+func (p *Participant) Unsubscribe(ids []string) {
+	for _, id := range ids {
+		p.unsubscribeTrack(id)
+	}
+}
+
+// subscribeTrack adds t to the subscriber connection and renegotiates.
+func (p *Participant) subscribeTrack(t *Track) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.downs[t.id] != nil {
+		return
+	}
+	if p.sub == nil {
+		pc, err := p.room.sfu.api(p.room.options().Broadcast, false).NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			p.log.Warn("subscriber connection", "err", err)
+			return
+		}
+		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+			if s == webrtc.PeerConnectionStateFailed {
+				go p.Close("subscriber connection failed")
+			}
+		})
+		p.sub = pc
+	}
+	roomTier := p.room.options().Tier
+	subTier := p.tier
+	if subTier == 0 {
+		subTier = roomTier
+	}
+	d := newDownTrack(t, p, subTier, roomTier)
+	tr, err := p.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		p.log.Warn("subscribe", "track", t.id, "err", err)
+		return
+	}
+	d.sender = tr.Sender()
+	p.downs[t.id] = d
+	t.addDown(d)
+	p.wg.Add(1)
+	go p.readRTCP(d)
+	p.negotiateLocked()
+}
+
+// unsubscribeTrack removes a track from the subscriber connection.
+func (p *Participant) unsubscribeTrack(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := p.downs[id]
+	if d == nil {
+		return
+	}
+	delete(p.downs, id)
+	d.track.removeDown(d)
+	if p.sub != nil && d.sender != nil {
+		_ = p.sub.RemoveTrack(d.sender)
+		p.negotiateLocked()
+	}
+}
+
+// negotiateLocked sends a new subscriber offer, or marks that one is needed once
+// the client answers the pending one. Called with mu held.
+func (p *Participant) negotiateLocked() {
+	if p.closed || p.sub == nil {
+		return
+	}
+	if p.negotiating {
+		p.again = true
+		return
+	}
+	offer, err := p.sub.CreateOffer(nil)
+	if err != nil {
+		p.log.Warn("subscriber offer", "err", err)
+		return
+	}
+	gathered := webrtc.GatheringCompletePromise(p.sub)
+	if err := p.sub.SetLocalDescription(offer); err != nil {
+		p.log.Warn("subscriber offer", "err", err)
+		return
+	}
+	<-gathered
+	p.negotiating = true
+	tracks := make(map[string]TrackInfo, len(p.downs))
+	for id, d := range p.downs {
+		tracks[id] = d.track.Info()
+	}
+	p.send(Event{Type: EventOffer, SDP: p.sub.LocalDescription().SDP, Tracks: tracks})
+}
+
+// readRTCP reads the subscriber's feedback for one track: keyframe requests go
+// to the publisher (throttled), loss and bandwidth estimates steer the layer.
+// Reading also drives the NACK responder interceptor.
+func (p *Participant) readRTCP(d *downTrack) {
+	defer p.wg.Done()
+	for {
+		pkts, _, err := d.sender.ReadRTCP()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+				p.log.Debug("rtcp read ended", "track", d.track.id, "err", err)
+			}
+			return
+		}
+		for _, pkt := range pkts {
+			switch pk := pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				cur, _ := d.layers()
+				d.track.requestKeyframe(max(cur, 0))
+			case *rtcp.ReceiverReport:
+				for _, r := range pk.Reports {
+					if b := d.bound.Load(); b != nil && r.SSRC == b.ssrc {
+						d.onLoss(r.FractionLost)
+					}
+				}
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				d.onEstimate(int64(pk.Bitrate))
+			}
+		}
+	}
+}

@@ -1,0 +1,246 @@
+package sfu
+
+import (
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// pliInterval is the least time between keyframe requests to one publisher
+// layer, however many subscribers ask.
+const pliInterval = time.Second
+
+// Track is one published media track, with one layer per simulcast encoding. Its
+// reader goroutines (one per layer) are started by addLayer and waited for by
+// close. Layers, rooms and the owner's subscriber set are guarded by mu; the
+// subscriber list read on every packet is a copy-on-write slice.
+type Track struct {
+	id     string
+	owner  *Participant
+	kind   webrtc.RTPCodecType
+	codec  webrtc.RTPCodecParameters
+	source string
+	// keyframe detects keyframes, nil for audio.
+	keyframe keyframeFunc
+	// pli asks the publisher for a keyframe on an SSRC.
+	pli func(ssrc uint32)
+	// onEnd runs once when the last layer's reader stops.
+	onEnd   func()
+	readers atomic.Int32
+
+	downs atomic.Pointer[[]*downTrack]
+	muted atomic.Bool
+
+	mu     sync.Mutex
+	layers []*layer
+	rooms  map[*Room]bool
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// layer is one simulcast encoding (or the only one).
+type layer struct {
+	rid     string
+	ssrc    uint32
+	remote  *webrtc.TrackRemote
+	bytes   atomic.Uint64
+	lastPLI atomic.Int64
+	// rate is the measured bitrate in bits per second, updated by the reader.
+	rate atomic.Int64
+}
+
+func newTrack(id string, owner *Participant, remote *webrtc.TrackRemote, source string, pli func(uint32)) *Track {
+	t := &Track{
+		id: id, owner: owner, kind: remote.Kind(), codec: remote.Codec(), source: source,
+		keyframe: keyframeDetector(remote.Codec().MimeType), pli: pli, rooms: make(map[*Room]bool),
+	}
+	t.downs.Store(&[]*downTrack{})
+	return t
+}
+
+// ID is the track's ID, unique in the server.
+func (t *Track) ID() string { return t.id }
+
+// Info describes the track for events.
+func (t *Track) Info() TrackInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	info := TrackInfo{
+		ID: t.id, Participant: t.owner.id, Kind: t.kind.String(), Source: t.source,
+		Codec: strings.TrimPrefix(strings.ToLower(t.codec.MimeType), "video/"), Muted: t.muted.Load(), WebRTC: true,
+	}
+	info.Codec = strings.TrimPrefix(info.Codec, "audio/")
+	if len(t.layers) > 1 {
+		for _, l := range t.layers {
+			info.Layers = append(info.Layers, l.rid)
+		}
+	}
+	return info
+}
+
+// addLayer starts forwarding one encoding of the track.
+func (t *Track) addLayer(remote *webrtc.TrackRemote) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	l := &layer{rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote}
+	t.layers = append(t.layers, l)
+	slices.SortFunc(t.layers, func(a, b *layer) int { return ridRank(a.rid) - ridRank(b.rid) })
+	t.wg.Add(1)
+	t.readers.Add(1)
+	n := len(t.layers)
+	t.mu.Unlock()
+	for _, d := range *t.downs.Load() {
+		d.layersChanged(n)
+	}
+	go t.read(l)
+}
+
+// ridRank orders simulcast RIDs from the lowest resolution: the names browsers
+// and libraries use (q/h/f, l/m/h, 0/1/2), anything else last.
+func ridRank(rid string) int {
+	switch rid {
+	case "q", "l", "0", "low":
+		return 0
+	case "h", "m", "1", "mid":
+		return 1
+	case "f", "2", "high", "hi":
+		return 2
+	}
+	return 3
+}
+
+// layerIndex returns the position of l, or -1.
+func (t *Track) layerIndex(l *layer) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Index(t.layers, l)
+}
+
+// layerCount is the number of encodings.
+func (t *Track) layerCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.layers)
+}
+
+// layerAt returns layer i, or nil.
+func (t *Track) layerAt(i int) *layer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i < 0 || i >= len(t.layers) {
+		return nil
+	}
+	return t.layers[i]
+}
+
+// read forwards the packets of one layer to every subscriber until the
+// publisher stops sending. It never blocks on a subscriber: each write goes
+// straight to that subscriber's SRTP stream and UDP socket.
+func (t *Track) read(l *layer) {
+	defer t.wg.Done()
+	defer func() {
+		if t.readers.Add(-1) == 0 && t.onEnd != nil {
+			t.onEnd()
+		}
+	}()
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	windowStart, windowBytes := time.Now(), uint64(0)
+	for {
+		n, _, err := l.remote.Read(buf)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.owner.log.Debug("track read ended", "track", t.id, "rid", l.rid, "err", err)
+			}
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		l.bytes.Add(uint64(n))
+		if now := time.Now(); now.Sub(windowStart) >= time.Second {
+			total := l.bytes.Load()
+			l.rate.Store(int64(float64(total-windowBytes) * 8 / now.Sub(windowStart).Seconds()))
+			windowStart, windowBytes = now, total
+		}
+		if t.muted.Load() {
+			continue
+		}
+		idx := t.layerIndex(l)
+		key := t.keyframe != nil && t.keyframe(pkt.Payload)
+		for _, d := range *t.downs.Load() {
+			d.write(&pkt, idx, key)
+		}
+	}
+}
+
+// requestKeyframe asks the publisher for a keyframe on layer i, at most once per
+// pliInterval.
+func (t *Track) requestKeyframe(i int) {
+	l := t.layerAt(i)
+	if l == nil || t.keyframe == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := l.lastPLI.Load()
+	if now-last < int64(pliInterval) || !l.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	t.pli(l.ssrc)
+}
+
+// addDown and removeDown edit the subscriber list (copy on write).
+func (t *Track) addDown(d *downTrack) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	next := append(slices.Clone(*t.downs.Load()), d)
+	t.downs.Store(&next)
+}
+
+func (t *Track) removeDown(d *downTrack) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	next := slices.DeleteFunc(slices.Clone(*t.downs.Load()), func(x *downTrack) bool { return x == d })
+	t.downs.Store(&next)
+}
+
+// setMuted stops or resumes forwarding; on resume every subscriber waits for a
+// keyframe, which is requested.
+func (t *Track) setMuted(muted bool) bool {
+	if t.muted.Swap(muted) == muted {
+		return false
+	}
+	if !muted {
+		for _, d := range *t.downs.Load() {
+			d.resync()
+		}
+	}
+	return true
+}
+
+// close ends forwarding and waits for the readers. The publisher's peer
+// connection must be closing so that the reads return.
+func (t *Track) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.wg.Wait()
+}
+
+// pliFor returns a function sending PLI for an SSRC on pc.
+func pliFor(pc *webrtc.PeerConnection) func(uint32) {
+	return func(ssrc uint32) {
+		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	}
+}
