@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
+	"lectern/sfu"
 	"lectern/storage"
 )
 
@@ -97,4 +98,46 @@ func notFound(err error, code, what string) error {
 		return errorf(http.StatusNotFound, code, "%s not found", what)
 	}
 	return err
+}
+
+// Codes of the room websocket.
+const (
+	codeInvalidMessage      = "invalid_message"
+	codeInvalidSDP          = "invalid_sdp"
+	codeUnsupportedCodecs   = "unsupported_codecs"
+	codeTrackNotFound       = "track_not_found"
+	codeParticipantNotFound = "participant_not_found"
+	codeInvalidLayer        = "invalid_layer"
+	codeInvalidSource       = "invalid_source"
+	codeNegotiationFailed   = "negotiation_failed"
+	codeParticipantClosed   = "participant_closed"
+)
+
+// mediaError maps SFU errors to API errors.
+func mediaError(err error) *Error {
+	switch {
+	case errors.Is(err, sfu.ErrNoPublish):
+		return errorf(http.StatusForbidden, codePermissionDenied, "this needs the publish permission")
+	case errors.Is(err, sfu.ErrNoSubscribe):
+		return errorf(http.StatusForbidden, codePermissionDenied, "this needs the subscribe permission")
+	case errors.Is(err, sfu.ErrNoModerate):
+		return errorf(http.StatusForbidden, codePermissionDenied, "this needs the moderate permission")
+	case errors.Is(err, sfu.ErrBadSDP):
+		return errorf(http.StatusBadRequest, codeInvalidSDP, "%v", err)
+	case errors.Is(err, sfu.ErrUnsupportedCodecs):
+		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedCodecs, "%v", err)
+	case errors.Is(err, sfu.ErrTrackNotFound):
+		return errorf(http.StatusNotFound, codeTrackNotFound, "%v", err)
+	case errors.Is(err, sfu.ErrParticipantNotFound):
+		return errorf(http.StatusNotFound, codeParticipantNotFound, "%v", err)
+	case errors.Is(err, sfu.ErrBadLayer):
+		return errorf(http.StatusBadRequest, codeInvalidLayer, "%v", err)
+	case errors.Is(err, sfu.ErrBadSource):
+		return errorf(http.StatusBadRequest, codeInvalidSource, "%v", err)
+	case errors.Is(err, sfu.ErrNegotiation):
+		return errorf(http.StatusBadRequest, codeNegotiationFailed, "%v", err)
+	case errors.Is(err, sfu.ErrClosed):
+		return errorf(http.StatusGone, codeParticipantClosed, "the participant has left")
+	}
+	return apiError(err)
 }

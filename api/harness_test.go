@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"lectern/access"
+	"lectern/sfu"
 	"lectern/storage"
 	"lectern/storage/storagetest"
 )
@@ -26,6 +27,7 @@ type testAPI struct {
 	issuer   *access.Issuer
 	db       *storage.DB
 	srv      *Server
+	media    *sfu.SFU
 }
 
 func newTestAPI(t testing.TB, b storagetest.Backend) *testAPI {
@@ -40,13 +42,18 @@ func newTestAPI(t testing.TB, b storagetest.Backend) *testAPI {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(DefaultConfig(), db, issuer, prometheus.NewRegistry(), log)
+	media, err := sfu.New(sfu.Config{ListenIP: "127.0.0.1", Loopback: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { media.Close() })
+	srv, err := New(DefaultConfig(), Deps{DB: db, Issuer: issuer, Registry: prometheus.NewRegistry(), Log: log, SFU: media})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &testAPI{t: t, url: hs.URL, adminKey: key, issuer: issuer, db: db, srv: srv}
+	return &testAPI{t: t, url: hs.URL, adminKey: key, issuer: issuer, db: db, srv: srv, media: media}
 }
 
 // response is a decoded API answer.

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"lectern/access"
+	"lectern/sfu"
 	"lectern/storage"
 	"lectern/webui"
 )
@@ -62,36 +63,52 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Server serves the HTTP API. Build it with New; it holds no goroutines of its own.
+// Deps are the components the API serves.
+type Deps struct {
+	DB     *storage.DB
+	Issuer *access.Issuer
+	// Registry receives the API's metrics and is served at /metrics.
+	Registry *prometheus.Registry
+	Log      *slog.Logger
+	// SFU carries the rooms' media (websocket signaling, WHIP, WHEP).
+	SFU *sfu.SFU
+}
+
+// Server serves the HTTP API. Build it with New; the goroutines it starts
+// belong to requests (websockets) and end with them.
 type Server struct {
 	cfg      Config
 	db       *storage.DB
 	issuer   *access.Issuer
 	log      *slog.Logger
+	media    *sfu.SFU
 	metrics  *metrics
 	throttle *joinThrottle
 	engine   *gin.Engine
 }
 
-// New builds the API on db, signing tokens with issuer and registering its
-// metrics in reg.
-func New(cfg Config, db *storage.DB, issuer *access.Issuer, reg *prometheus.Registry, log *slog.Logger) (*Server, error) {
+// New builds the API on its dependencies.
+func New(cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(reg, db)
+	if d.DB == nil || d.Issuer == nil || d.Registry == nil || d.Log == nil || d.SFU == nil {
+		return nil, errors.New("api: every dependency is required")
+	}
+	m, err := newMetrics(d.Registry, d.DB)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		cfg:      cfg,
-		db:       db,
-		issuer:   issuer,
-		log:      log,
+		db:       d.DB,
+		issuer:   d.Issuer,
+		log:      d.Log,
+		media:    d.SFU,
 		metrics:  m,
 		throttle: newJoinThrottle(cfg.JoinFailuresPerAddr, cfg.JoinFailuresPerRoom, time.Minute, time.Now),
 	}
-	if err := s.buildEngine(reg); err != nil {
+	if err := s.buildEngine(d.Registry); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -147,4 +164,6 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.getMember)
 	v1.PATCH("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.updateMember)
 	v1.DELETE("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.deleteMember)
+
+	v1.GET("/rooms/:room/ws", s.roomSocket)
 }

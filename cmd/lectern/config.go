@@ -22,6 +22,8 @@ type config struct {
 	HTTPAddr        string        `yaml:"http_addr"`
 	RTSPAddr        string        `yaml:"rtsp_addr"`
 	WebRTCUDPPort   int           `yaml:"webrtc_udp_port"`
+	WebRTCPublicIPs []string      `yaml:"webrtc_public_ips"`
+	WebRTCLoopback  bool          `yaml:"webrtc_loopback"`
 	DataDir         string        `yaml:"data_dir"`
 	DatabaseURL     string        `yaml:"database_url"`
 	AdminKey        string        `yaml:"admin_key"`
@@ -50,6 +52,7 @@ func defaultConfig() config {
 		HTTPAddr:        ":8080",
 		RTSPAddr:        ":8554",
 		WebRTCUDPPort:   7881,
+		WebRTCLoopback:  true,
 		DataDir:         "./data",
 		TokenTTL:        6 * time.Hour,
 		ShutdownTimeout: 10 * time.Second,
@@ -78,6 +81,18 @@ var settings = []setting{
 		c.WebRTCUDPPort = n
 		return nil
 	}},
+	{"webrtc_public_ips", "LECTERN_WEBRTC_PUBLIC_IPS", "webrtc-public-ips", "comma-separated public IPs announced for WebRTC (1:1 NAT)", func(c *config, v string) error {
+		c.WebRTCPublicIPs = splitList(v)
+		return nil
+	}},
+	{"webrtc_loopback", "LECTERN_WEBRTC_LOOPBACK", "webrtc-loopback", "also offer loopback ICE candidates (same-host clients; default true)", func(c *config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		c.WebRTCLoopback = b
+		return nil
+	}},
 	{"data_dir", "LECTERN_DATA_DIR", "data-dir", "directory for the SQLite file and recordings", str(func(c *config) *string { return &c.DataDir })},
 	{"database_url", "LECTERN_DATABASE_URL", "database-url", "PostgreSQL URL (empty: SQLite in the data dir)", str(func(c *config) *string { return &c.DatabaseURL })},
 	{"admin_key", "LECTERN_ADMIN_KEY", "admin-key", "admin API key (empty: generated on first start)", str(func(c *config) *string { return &c.AdminKey })},
@@ -85,12 +100,7 @@ var settings = []setting{
 	{"tls_cert", "LECTERN_TLS_CERT", "tls-cert", "TLS certificate file (PEM); serves HTTPS with tls_key", str(func(c *config) *string { return &c.TLSCert })},
 	{"tls_key", "LECTERN_TLS_KEY", "tls-key", "TLS private key file (PEM)", str(func(c *config) *string { return &c.TLSKey })},
 	{"trusted_proxies", "LECTERN_TRUSTED_PROXIES", "trusted-proxies", "comma-separated proxy CIDRs whose X-Forwarded-For is believed", func(c *config, v string) error {
-		c.TrustedProxies = nil
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				c.TrustedProxies = append(c.TrustedProxies, p)
-			}
-		}
+		c.TrustedProxies = splitList(v)
 		return nil
 	}},
 	{"token_ttl", "LECTERN_TOKEN_TTL", "token-ttl", "lifetime of access tokens from join", duration(func(c *config) *time.Duration { return &c.TokenTTL })},
@@ -108,6 +118,17 @@ var settings = []setting{
 		c.S3.UseSSL = b
 		return nil
 	}},
+}
+
+// splitList splits a comma-separated value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func duration(f func(c *config) *time.Duration) func(*config, string) error {

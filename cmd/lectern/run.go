@@ -18,6 +18,7 @@ import (
 
 	"lectern/access"
 	"lectern/api"
+	"lectern/sfu"
 	"lectern/storage"
 )
 
@@ -85,7 +86,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
-	srv, err := api.New(apiCfg, db, issuer, reg, log)
+	media, err := sfu.New(sfu.Config{UDPPort: cfg.WebRTCUDPPort, PublicIPs: cfg.WebRTCPublicIPs, Loopback: cfg.WebRTCLoopback}, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer media.Close()
+	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media})
 	if err != nil {
 		ln.Close()
 		return err

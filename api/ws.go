@@ -1,0 +1,247 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/gin-gonic/gin"
+
+	"lectern/access"
+	"lectern/sfu"
+	"lectern/storage"
+)
+
+// Websocket timing.
+const (
+	socketWriteTimeout = 10 * time.Second
+	// socketReplies bounds the replies waiting for the writer.
+	socketReplies = 64
+)
+
+// roomSocket serves /api/v1/rooms/{room}/ws: signaling, events and control for
+// one participant (docs/protocol.md). The token is checked before the upgrade.
+func (s *Server) roomSocket(c *gin.Context) {
+	claims, grant, err := s.participant(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	r, err := s.db.Room(ctx, c.Param("room"))
+	if err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return
+	}
+	room, err := s.media.Room(r.ID, mediaOptions(r))
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	conn, err := websocket.Accept(c.Writer, c.Request, nil)
+	if err != nil {
+		return // Accept has answered the request
+	}
+	conn.SetReadLimit(maxSocketMessage)
+	p, err := room.Join(sfu.ParticipantOptions{
+		Identity: claims.Identity, Name: claims.Name, Kind: sfu.KindBrowser,
+		Permissions: mediaPermissions(grant.Permissions), Tier: mediaTier(grant.Tier),
+		AutoSubscribe: c.Query("auto_subscribe") != "false",
+	})
+	if err != nil {
+		conn.Close(websocket.StatusInternalError, "cannot join")
+		return
+	}
+	sess := &socketSession{s: s, conn: conn, p: p, claims: claims, replies: make(chan any, socketReplies)}
+	reason := sess.run(ctx, r)
+	p.Close(reason)
+}
+
+// socketSession is one room websocket. run owns it: its reader goroutine hands
+// replies to the writer loop through replies and ends when the socket does.
+type socketSession struct {
+	s       *Server
+	conn    *websocket.Conn
+	p       *sfu.Participant
+	claims  access.Claims
+	replies chan any
+}
+
+// run serves the socket until the client leaves, the participant is closed or
+// the server stops, and returns why.
+func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
+		Room: ptrTo(roomView(r, ss.p.Permissions().Moderate))}
+	if ss.p.Permissions().List {
+		welcome.Participants = ss.p.Room().Roster()
+		for _, t := range ss.p.Room().Tracks() {
+			welcome.Tracks = append(welcome.Tracks, t.Info())
+		}
+	}
+	if err := ss.write(ctx, welcome); err != nil {
+		return "write failed"
+	}
+	readDone := make(chan string, 1)
+	go func() { readDone <- ss.readLoop(ctx) }()
+	reason := ss.writeLoop(ctx, readDone)
+	cancel()
+	ss.conn.Close(websocket.StatusNormalClosure, reason)
+	return reason
+}
+
+// writeLoop is the only writer of the socket.
+func (ss *socketSession) writeLoop(ctx context.Context, readDone <-chan string) string {
+	for {
+		var msg any
+		select {
+		case reason := <-readDone:
+			return reason
+		case <-ss.p.Done():
+			ss.drainEvents(ctx)
+			return ss.p.Reason()
+		case ev := <-ss.p.Events():
+			msg = ev
+		case m := <-ss.replies:
+			msg = m
+		}
+		if err := ss.write(ctx, msg); err != nil {
+			return "write failed"
+		}
+	}
+}
+
+// drainEvents writes what the participant was told before it closed (such as
+// "removed"), so the client learns why.
+func (ss *socketSession) drainEvents(ctx context.Context) {
+	for {
+		select {
+		case ev := <-ss.p.Events():
+			if ss.write(ctx, ev) != nil {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (ss *socketSession) write(ctx context.Context, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, socketWriteTimeout)
+	defer cancel()
+	return ss.conn.Write(wctx, websocket.MessageText, data)
+}
+
+// readLoop reads frames until the socket closes and returns why.
+func (ss *socketSession) readLoop(ctx context.Context) string {
+	for {
+		typ, data, err := ss.conn.Read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			switch {
+			case errors.As(err, &ce):
+				return "client closed: " + ce.Reason
+			case errors.Is(err, context.Canceled):
+				return "server closing"
+			}
+			return fmt.Sprintf("read: %v", err)
+		}
+		if typ != websocket.MessageText {
+			ss.reply(ctx, errorReply("", errorf(http.StatusBadRequest, codeInvalidMessage, "frames must be JSON text")))
+			continue
+		}
+		m, err := decodeClientMessage(data)
+		if err != nil {
+			ss.reply(ctx, errorReply(m.ID, apiError(err)))
+			continue
+		}
+		if m.Type == "leave" {
+			return "left"
+		}
+		if reply := ss.handle(ctx, m); reply != nil {
+			ss.reply(ctx, reply)
+		}
+	}
+}
+
+// reply hands a message to the writer.
+func (ss *socketSession) reply(ctx context.Context, m any) {
+	select {
+	case ss.replies <- m:
+	case <-ctx.Done():
+	}
+}
+
+func errorReply(id string, e *Error) serverMessage {
+	return serverMessage{Type: "error", ID: id, Code: e.Code, Message: e.Message}
+}
+
+// handle carries out one client message and returns the reply.
+func (ss *socketSession) handle(ctx context.Context, m clientMessage) any {
+	p := ss.p
+	var err error
+	switch m.Type {
+	case "ping":
+		return serverMessage{Type: "pong", ID: m.ID}
+	case "publish":
+		var answer string
+		if answer, err = p.Publish(m.SDP, m.Sources); err == nil {
+			return serverMessage{Type: "answer", ID: m.ID, SDP: answer}
+		}
+	case "answer":
+		err = p.Answer(m.SDP)
+	case "candidate":
+		err = p.AddCandidate(m.Target, *m.Candidate)
+	case "subscribe":
+		err = p.Subscribe(m.Tracks)
+	case "unsubscribe":
+		p.Unsubscribe(m.Tracks)
+	case "layer":
+		err = p.SetLayer(m.Track, m.Layer)
+	case "mute":
+		err = p.SetMuted(m.Track, *m.Muted)
+	case "pause":
+		err = p.SetPaused(m.Track, *m.Paused)
+	case "remove":
+		err = p.Remove(m.Participant)
+	case "targets":
+		err = ss.setTargets(ctx, m.Rooms)
+	}
+	if err != nil {
+		return errorReply(m.ID, mediaError(err))
+	}
+	return serverMessage{Type: "ok", ID: m.ID}
+}
+
+// setTargets publishes into the named rooms, each of which the token must allow
+// publishing in.
+func (ss *socketSession) setTargets(ctx context.Context, ids []string) error {
+	rooms := make([]*sfu.Room, 0, len(ids))
+	for _, id := range ids {
+		g, err := ss.claims.Grant(id)
+		if err != nil || !g.Permissions.Has(access.Publish) {
+			return errorf(http.StatusForbidden, codePermissionDenied, "the token does not allow publishing in room %q", id)
+		}
+		r, err := ss.s.db.Room(ctx, id)
+		if err != nil {
+			return notFound(err, codeRoomNotFound, "room "+id)
+		}
+		room, err := ss.s.media.Room(id, mediaOptions(r))
+		if err != nil {
+			return err
+		}
+		rooms = append(rooms, room)
+	}
+	return ss.p.SetTargets(rooms)
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -1,0 +1,262 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// wsClient is a test participant: a real websocket to the API and real pion
+// peer connections for publishing and subscribing.
+type wsClient struct {
+	t    testing.TB
+	conn *websocket.Conn
+	in   chan map[string]any
+	sub  *webrtc.PeerConnection
+
+	mu       sync.Mutex
+	packets  map[string]int // by source
+	sources  map[string]string
+	received chan string
+}
+
+func dialRoom(t testing.TB, a *testAPI, room, token string) *wsClient {
+	t.Helper()
+	c, err := dialRoomErr(t, a, room, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func dialRoomErr(t testing.TB, a *testAPI, room, token string) (*wsClient, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	url := "ws" + strings.TrimPrefix(a.url, "http") + "/api/v1/rooms/" + room + "/ws"
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	c := &wsClient{t: t, conn: conn, in: make(chan map[string]any, 256), packets: map[string]int{},
+		sources: map[string]string{}, received: make(chan string, 4096)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(c.in)
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			if json.Unmarshal(data, &m) != nil {
+				t.Errorf("server sent non-JSON: %s", data)
+				return
+			}
+			if m["type"] == "offer" {
+				c.answer(m)
+				continue
+			}
+			c.in <- m
+		}
+	}()
+	t.Cleanup(func() {
+		conn.Close(websocket.StatusNormalClosure, "test over")
+		<-done
+		if c.sub != nil {
+			c.sub.Close()
+		}
+	})
+	return c, nil
+}
+
+func (c *wsClient) send(m map[string]any) {
+	c.t.Helper()
+	data, _ := json.Marshal(m)
+	if err := c.conn.Write(c.t.Context(), websocket.MessageText, data); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *wsClient) sendRaw(typ websocket.MessageType, data []byte) error {
+	return c.conn.Write(c.t.Context(), typ, data)
+}
+
+// next returns the next message of one of the types, skipping others.
+func (c *wsClient) next(types ...string) map[string]any {
+	c.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m, ok := <-c.in:
+			if !ok {
+				c.t.Fatalf("socket closed while waiting for %v", types)
+			}
+			for _, typ := range types {
+				if m["type"] == typ {
+					return m
+				}
+			}
+		case <-deadline:
+			c.t.Fatalf("no %v within 5 s", types)
+		}
+	}
+}
+
+// answer responds to a subscriber offer with a pion peer that counts packets.
+func (c *wsClient) answer(m map[string]any) {
+	if c.sub == nil {
+		pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			c.t.Error(err)
+			return
+		}
+		pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+			go func() {
+				buf := make([]byte, 1500)
+				for {
+					if _, _, err := tr.Read(buf); err != nil {
+						return
+					}
+					c.mu.Lock()
+					src := c.sources[tr.ID()]
+					c.packets[src]++
+					c.mu.Unlock()
+					select {
+					case c.received <- src:
+					default:
+					}
+				}
+			}()
+		})
+		c.sub = pc
+	}
+	if tracks, ok := m["tracks"].(map[string]any); ok {
+		c.mu.Lock()
+		for id, info := range tracks {
+			c.sources[id], _ = info.(map[string]any)["source"].(string)
+		}
+		c.mu.Unlock()
+	}
+	sdp, _ := m["sdp"].(string)
+	if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		c.t.Errorf("offer: %v", err)
+		return
+	}
+	ans, _ := c.sub.CreateAnswer(nil)
+	gathered := webrtc.GatheringCompletePromise(c.sub)
+	c.sub.SetLocalDescription(ans)
+	<-gathered
+	data, _ := json.Marshal(map[string]any{"type": "answer", "sdp": c.sub.LocalDescription().SDP})
+	c.conn.Write(context.Background(), websocket.MessageText, data)
+}
+
+// packetsOf returns how many packets of a source arrived.
+func (c *wsClient) packetsOf(src string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.packets[src]
+}
+
+// waitMedia waits for packets of every source.
+func (c *wsClient) waitMedia(sources ...string) {
+	c.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		missing := ""
+		for _, s := range sources {
+			if c.packetsOf(s) == 0 {
+				missing = s
+			}
+		}
+		if missing == "" {
+			return
+		}
+		select {
+		case <-c.received:
+		case <-deadline:
+			c.t.Fatalf("no %s media within 10 s", missing)
+		}
+	}
+}
+
+// wsPublisher is a pion peer publishing synthetic VP8 camera and Opus microphone.
+type wsPublisher struct {
+	pc     *webrtc.PeerConnection
+	tracks map[string]*webrtc.TrackLocalStaticRTP
+	stop   chan struct{}
+	done   chan struct{}
+}
+
+// publish negotiates over c and starts sending.
+func (c *wsClient) publish(sources ...string) *wsPublisher {
+	c.t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p := &wsPublisher{pc: pc, tracks: map[string]*webrtc.TrackLocalStaticRTP{}, stop: make(chan struct{}), done: make(chan struct{})}
+	names := map[string]string{}
+	for _, src := range sources {
+		codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+		if src == "microphone" {
+			codec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+		}
+		tr, _ := webrtc.NewTrackLocalStaticRTP(codec, "t-"+src, "s")
+		pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		p.tracks[src] = tr
+		names["t-"+src] = src
+	}
+	offer, _ := pc.CreateOffer(nil)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	pc.SetLocalDescription(offer)
+	<-gathered
+	c.send(map[string]any{"type": "publish", "id": "pub1", "sdp": pc.LocalDescription().SDP, "sources": names})
+	ans := c.next("answer", "error")
+	if ans["type"] != "answer" {
+		c.t.Fatalf("publish: %v", ans)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans["sdp"].(string)}); err != nil {
+		c.t.Fatal(err)
+	}
+	go p.pump()
+	c.t.Cleanup(func() {
+		close(p.stop)
+		<-p.done
+		pc.Close()
+	})
+	return p
+}
+
+func (p *wsPublisher) pump() {
+	defer close(p.done)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		for src, tr := range p.tracks {
+			payload := []byte{0x10, 0x01, 0, 0}
+			if i%10 == 0 {
+				payload = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
+			}
+			if src == "microphone" {
+				payload = []byte{0xfc, 0xff, 0xfe}
+			}
+			tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
+		}
+	}
+}
