@@ -49,13 +49,13 @@ type Participant struct {
 	// wg counts the goroutines the participant starts (RTCP readers).
 	wg sync.WaitGroup
 
-	mu          sync.Mutex
-	closed      bool
-	pub, sub    *webrtc.PeerConnection
-	sources     map[string]string
-	published   map[string]*Track // by the publisher's track ID (msid)
+	mu        sync.Mutex
+	closed    bool
+	pub, sub  *webrtc.PeerConnection
+	sources   map[string]string
+	published map[string]*Track // by the publisher's track ID (msid)
 	// retired are unpublished tracks whose readers run until pub closes.
-	retired []*Track
+	retired     []*Track
 	downs       map[string]*downTrack
 	targets     map[*Room]bool
 	negotiating bool

@@ -135,15 +135,24 @@ type testSubscriber struct {
 	events   []Event
 	got      chan string // source of each received packet, non-blocking
 	payloads chan []byte
+	quit     chan struct{}
+	ended    chan struct{}
 }
 
 func subscribe(t testing.TB, p *Participant) *testSubscriber {
+	t.Helper()
+	s := subscribeNoCleanup(t, p)
+	t.Cleanup(s.close)
+	return s
+}
+
+// subscribeNoCleanup is subscribe for callers that close the subscriber themselves.
+func subscribeNoCleanup(t testing.TB, p *Participant) *testSubscriber {
 	t.Helper()
 	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
 	s := &testSubscriber{t: t, p: p, pc: pc, counts: map[string]int{}, sources: map[string]string{},
 		got: make(chan string, 4096), payloads: make(chan []byte, 4096)}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -168,16 +177,19 @@ func subscribe(t testing.TB, p *Participant) *testSubscriber {
 			}
 		}()
 	})
-	quit, ended := make(chan struct{}), make(chan struct{})
+	s.quit, s.ended = make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(ended)
-		s.loop(quit)
+		defer close(s.ended)
+		s.loop(s.quit)
 	}()
-	t.Cleanup(func() {
-		close(quit)
-		<-ended
-	})
 	return s
+}
+
+// close stops answering offers and closes the peer connection.
+func (s *testSubscriber) close() {
+	close(s.quit)
+	<-s.ended
+	s.pc.Close()
 }
 
 // loop answers offers and records other events until the participant leaves.

@@ -1,0 +1,184 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// simulcastPublisher sends three VP8 layers q, h, f. Each payload ends with the
+// layer's index so a subscriber can tell which layer it receives.
+type simulcastPublisher struct {
+	pc           *webrtc.PeerConnection
+	layers       []*webrtc.TrackLocalStaticRTP
+	midID, ridID uint8
+}
+
+func publishSimulcast(t *testing.T, p *Participant) *simulcastPublisher {
+	t.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	sp := &simulcastPublisher{pc: pc}
+	for _, rid := range []string{"q", "h", "f"} {
+		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam", "pub", webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp.layers = append(sp.layers, tr)
+	}
+	sender, err := pc.AddTrack(sp.layers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range sp.layers[1:] {
+		if err := sender.AddEncoding(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offer, _ := pc.CreateOffer(nil)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	pc.SetLocalDescription(offer)
+	<-gathered
+	answer, err := p.Publish(pc.LocalDescription().SDP, map[string]string{"cam": SourceCamera})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range sender.GetParameters().HeaderExtensions {
+		switch ext.URI {
+		case sdp.SDESMidURI:
+			sp.midID = uint8(ext.ID)
+		case sdp.SDESRTPStreamIDURI:
+			sp.ridID = uint8(ext.ID)
+		}
+	}
+	if sp.midID == 0 || sp.ridID == 0 {
+		t.Fatal("mid and rid extensions were not negotiated")
+	}
+	return sp
+}
+
+// pump sends every 5 ms on each layer; layer i sends a keyframe every keyEvery[i] packets.
+func (sp *simulcastPublisher) pump(stop <-chan struct{}, keyEvery [3]int) {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		for li, tr := range sp.layers {
+			payload := []byte{0x10, 0x01, 0, byte(li)}
+			if i%keyEvery[li] == 0 {
+				payload = []byte{0x10, 0x00, 0x9d, byte(li)}
+			}
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload}
+			pkt.Header.SetExtension(sp.midID, []byte("0"))
+			pkt.Header.SetExtension(sp.ridID, []byte(tr.RID()))
+			tr.WriteRTP(pkt)
+		}
+	}
+}
+
+func TestSimulcastLayerSwitchAtKeyframe(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("sim", RoomOptions{Tier: TierFHD})
+	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true, List: true}))
+	pub := publishSimulcast(t, join(t, room, "host", everyone))
+	stop := make(chan struct{})
+	defer close(stop)
+	// q has a keyframe every 60 packets (300 ms), so a switch to it visibly waits.
+	go pub.pump(stop, [3]int{60, 10, 10})
+
+	// The full-tier viewer starts on the top layer.
+	waitLayer(t, sub, 2)
+	tracks := room.Tracks()
+	if len(tracks) != 1 || len(tracks[0].Info().Layers) != 3 {
+		t.Fatalf("tracks = %+v", tracks)
+	}
+	if err := sub.p.SetLayer(tracks[0].ID(), "q"); err != nil {
+		t.Fatal(err)
+	}
+	// Packets keep coming from f until q's next keyframe; the first q packet is that keyframe.
+	for {
+		payload := nextPayload(t, sub)
+		layer := payload[len(payload)-1]
+		if layer == 2 {
+			continue
+		}
+		if layer != 0 {
+			t.Fatalf("switched to layer %d, want 0", layer)
+		}
+		if !vp8Keyframe(payload) {
+			t.Fatalf("the switch to q happened on a delta frame: %x", payload)
+		}
+		break
+	}
+	// From then on only q arrives.
+	for range 30 {
+		if payload := nextPayload(t, sub); payload[len(payload)-1] != 0 {
+			t.Fatalf("layer %d after the switch", payload[len(payload)-1])
+		}
+	}
+	if err := sub.p.SetLayer(tracks[0].ID(), "x"); err == nil {
+		t.Error("an unknown layer was accepted")
+	}
+}
+
+// TestTierCapsLayer gives a subscriber the SD tier in an FHD room: it gets layer q.
+func TestTierCapsLayer(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("tier", RoomOptions{Tier: TierFHD})
+	p, err := room.Join(ParticipantOptions{Identity: "small", Kind: KindBrowser, Permissions: Permissions{Subscribe: true}, Tier: TierSD, AutoSubscribe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close("test over") })
+	sub := subscribe(t, p)
+	pub := publishSimulcast(t, join(t, room, "host", everyone))
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pump(stop, [3]int{10, 10, 10})
+	waitLayer(t, sub, 0)
+	for range 20 {
+		if payload := nextPayload(t, sub); payload[len(payload)-1] != 0 {
+			t.Fatalf("SD subscriber got layer %d", payload[len(payload)-1])
+		}
+	}
+}
+
+func nextPayload(t *testing.T, s *testSubscriber) []byte {
+	t.Helper()
+	select {
+	case p := <-s.payloads:
+		return p
+	case <-time.After(5 * time.Second):
+		t.Fatal("no packet within 5 s")
+	}
+	return nil
+}
+
+// waitLayer waits for a packet of layer i.
+func waitLayer(t *testing.T, s *testSubscriber, i byte) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case p := <-s.payloads:
+			if p[len(p)-1] == i {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no packet of layer %d within 5 s", i)
+		}
+	}
+}
