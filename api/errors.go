@@ -111,6 +111,7 @@ const (
 	codeInvalidSource       = "invalid_source"
 	codeNegotiationFailed   = "negotiation_failed"
 	codeParticipantClosed   = "participant_closed"
+	codeTrackNotWebRTC      = "track_not_webrtc"
 )
 
 // mediaError maps SFU errors to API errors.
@@ -136,6 +137,8 @@ func mediaError(err error) *Error {
 		return errorf(http.StatusBadRequest, codeInvalidSource, "%v", err)
 	case errors.Is(err, sfu.ErrNegotiation):
 		return errorf(http.StatusBadRequest, codeNegotiationFailed, "%v", err)
+	case errors.Is(err, sfu.ErrNotWebRTC):
+		return errorf(http.StatusConflict, codeTrackNotWebRTC, "%v", err)
 	case errors.Is(err, sfu.ErrClosed):
 		return errorf(http.StatusGone, codeParticipantClosed, "the participant has left")
 	}

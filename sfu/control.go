@@ -114,7 +114,7 @@ func (p *Participant) SetPermissions(perms Permissions) {
 	}
 	if !old.Subscribe && perms.Subscribe && p.autoSubscribe {
 		for _, t := range p.room.Tracks() {
-			if t.owner != p {
+			if t.owner != p && t.webrtc {
 				p.subscribeTrack(t)
 			}
 		}

@@ -99,9 +99,9 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
-// write forwards one packet of layer idx. Packets of other layers are dropped;
+// WriteRTP forwards one packet of layer idx. Packets of other layers are dropped;
 // a layer switch, a resume or the first packet wait for a keyframe.
-func (d *downTrack) write(pkt *rtp.Packet, idx int, keyframe bool) {
+func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 	b := d.bound.Load()
 	if b == nil || d.paused.Load() {
 		return

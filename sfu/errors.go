@@ -15,4 +15,5 @@ var (
 	ErrBadLayer            = errors.New("sfu: no such layer")
 	ErrBadSource           = errors.New("sfu: unknown track source")
 	ErrNegotiation         = errors.New("sfu: negotiation failed")
+	ErrNotWebRTC           = errors.New("sfu: track cannot be sent over WebRTC")
 )

@@ -188,9 +188,9 @@ func (p *Participant) Close(reason string) {
 
 // dropDown removes p's subscriber from t, if any.
 func (p *Participant) dropDown(t *Track) {
-	for _, d := range *t.downs.Load() {
-		if d.sub == p {
-			t.removeDown(d)
+	for _, s := range *t.sinks.Load() {
+		if d, ok := s.(*downTrack); ok && d.sub == p {
+			t.RemoveSink(d)
 		}
 	}
 }

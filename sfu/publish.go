@@ -102,7 +102,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote) {
 			source = SourceMicrophone
 		}
 	}
-	t = newTrack(newID("TR_"), p, remote, source, pliFor(p.pub))
+	t = newTrack(newID("TR_"), p, remote.Kind(), remote.Codec(), source, pliFor(p.pub))
 	p.published[remote.ID()] = t
 	targets := make([]*Room, 0, len(p.targets))
 	for r := range p.targets {

@@ -59,7 +59,7 @@ func (r *Room) Join(o ParticipantOptions) (*Participant, error) {
 	r.notify(Event{Type: EventParticipantJoined, Room: r.id, Participant: ptr(p.Info())}, p, needList)
 	if o.Permissions.Subscribe && o.AutoSubscribe {
 		for _, t := range r.Tracks() {
-			if t.owner != p {
+			if t.owner != p && t.webrtc {
 				p.subscribeTrack(t)
 			}
 		}
@@ -139,7 +139,7 @@ func (r *Room) addTrack(t *Track) {
 	info := t.Info()
 	r.notify(Event{Type: EventTrackPublished, Room: r.id, Track: &info}, nil, needList)
 	for _, p := range members {
-		if p != t.owner && p.autoSubscribe && p.Permissions().Subscribe {
+		if p != t.owner && t.webrtc && p.autoSubscribe && p.Permissions().Subscribe {
 			p.subscribeTrack(t)
 		}
 	}

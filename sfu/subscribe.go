@@ -56,6 +56,9 @@ func (p *Participant) Subscribe(ids []string) error {
 		if !ok {
 			return fmt.Errorf("%w: %s", ErrTrackNotFound, id)
 		}
+		if !t.webrtc {
+			return fmt.Errorf("%w: %s: %s", ErrNotWebRTC, id, t.note)
+		}
 		if t.owner != p {
 			p.subscribeTrack(t)
 		}
@@ -103,7 +106,7 @@ func (p *Participant) subscribeTrack(t *Track) {
 	}
 	d.sender = tr.Sender()
 	p.downs[t.id] = d
-	t.addDown(d)
+	t.AddSink(d)
 	p.wg.Add(1)
 	go p.readRTCP(d)
 	p.negotiateLocked()
@@ -118,7 +121,7 @@ func (p *Participant) unsubscribeTrack(id string) {
 		return
 	}
 	delete(p.downs, id)
-	d.track.removeDown(d)
+	d.track.RemoveSink(d)
 	if p.sub != nil && d.sender != nil {
 		_ = p.sub.RemoveTrack(d.sender)
 		p.negotiateLocked()

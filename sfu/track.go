@@ -36,8 +36,12 @@ type Track struct {
 	onEnd   func()
 	readers atomic.Int32
 
-	downs atomic.Pointer[[]*downTrack]
+	// sinks receive every packet: subscribers' downTracks, muxers, RTSP readers.
+	sinks atomic.Pointer[[]Sink]
 	muted atomic.Bool
+	// webrtc is false for codecs WebRTC subscribers cannot take (AAC); note says why.
+	webrtc bool
+	note   string
 
 	mu     sync.Mutex
 	layers []*layer
@@ -48,6 +52,8 @@ type Track struct {
 
 // layer is one simulcast encoding (or the only one).
 type layer struct {
+	// index is the layer's position, lowest resolution first.
+	index   atomic.Int32
 	rid     string
 	ssrc    uint32
 	remote  *webrtc.TrackRemote
@@ -57,14 +63,52 @@ type layer struct {
 	rate atomic.Int64
 }
 
-func newTrack(id string, owner *Participant, remote *webrtc.TrackRemote, source string, pli func(uint32)) *Track {
+func newTrack(id string, owner *Participant, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, source string, pli func(uint32)) *Track {
 	t := &Track{
-		id: id, owner: owner, kind: remote.Kind(), codec: remote.Codec(), source: source,
-		keyframe: keyframeDetector(remote.Codec().MimeType), pli: pli, rooms: make(map[*Room]bool),
+		id: id, owner: owner, kind: kind, codec: codec, source: source, webrtc: true,
+		keyframe: keyframeDetector(codec.MimeType), pli: pli, rooms: make(map[*Room]bool),
 	}
-	t.downs.Store(&[]*downTrack{})
+	t.sinks.Store(&[]Sink{})
 	return t
 }
+
+// Sink receives a track's packets. WriteRTP runs on the publisher's goroutine:
+// it must not block, and must not keep pkt (or its payload) after returning.
+// layer is the simulcast layer, 0 for the lowest or only one.
+type Sink interface {
+	WriteRTP(pkt *rtp.Packet, layer int, keyframe bool)
+}
+
+// AddSink starts sending the track's packets to s.
+func (t *Track) AddSink(s Sink) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	next := append(slices.Clone(*t.sinks.Load()), s)
+	t.sinks.Store(&next)
+}
+
+// RemoveSink stops sending to s.
+func (t *Track) RemoveSink(s Sink) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	next := slices.DeleteFunc(slices.Clone(*t.sinks.Load()), func(x Sink) bool { return x == s })
+	t.sinks.Store(&next)
+}
+
+// Codec is the track's negotiated codec.
+func (t *Track) Codec() webrtc.RTPCodecParameters { return t.codec }
+
+// Kind is audio or video.
+func (t *Track) Kind() webrtc.RTPCodecType { return t.kind }
+
+// Source is camera, microphone, screen or screen_audio.
+func (t *Track) Source() string { return t.source }
+
+// Owner is the participant publishing the track.
+func (t *Track) Owner() *Participant { return t.owner }
+
+// RequestKeyframe asks the publisher for a keyframe on the top layer.
+func (t *Track) RequestKeyframe() { t.requestKeyframe(t.layerCount() - 1) }
 
 // ID is the track's ID, unique in the server.
 func (t *Track) ID() string { return t.id }
@@ -75,7 +119,8 @@ func (t *Track) Info() TrackInfo {
 	defer t.mu.Unlock()
 	info := TrackInfo{
 		ID: t.id, Participant: t.owner.id, Kind: t.kind.String(), Source: t.source,
-		Codec: strings.TrimPrefix(strings.ToLower(t.codec.MimeType), "video/"), Muted: t.muted.Load(), WebRTC: true,
+		Codec: strings.TrimPrefix(strings.ToLower(t.codec.MimeType), "video/"), Muted: t.muted.Load(),
+		WebRTC: t.webrtc, Note: t.note,
 	}
 	info.Codec = strings.TrimPrefix(info.Codec, "audio/")
 	if len(t.layers) > 1 {
@@ -94,16 +139,31 @@ func (t *Track) addLayer(remote *webrtc.TrackRemote) {
 		return
 	}
 	l := &layer{rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote}
-	t.layers = append(t.layers, l)
-	slices.SortFunc(t.layers, func(a, b *layer) int { return ridRank(a.rid) - ridRank(b.rid) })
+	n := t.insertLayer(l)
 	t.wg.Add(1)
 	t.readers.Add(1)
-	n := len(t.layers)
 	t.mu.Unlock()
-	for _, d := range *t.downs.Load() {
-		d.layersChanged(n)
-	}
+	t.layersChanged(n)
 	go t.read(l)
+}
+
+// insertLayer adds l in resolution order and returns the layer count. Called with mu held.
+func (t *Track) insertLayer(l *layer) int {
+	t.layers = append(t.layers, l)
+	slices.SortFunc(t.layers, func(a, b *layer) int { return ridRank(a.rid) - ridRank(b.rid) })
+	for i, x := range t.layers {
+		x.index.Store(int32(i))
+	}
+	return len(t.layers)
+}
+
+// layersChanged tells every subscriber how many layers there are now.
+func (t *Track) layersChanged(n int) {
+	for _, s := range *t.sinks.Load() {
+		if d, ok := s.(*downTrack); ok {
+			d.layersChanged(n)
+		}
+	}
 }
 
 // ridRank orders simulcast RIDs from the lowest resolution: the names browsers
@@ -118,13 +178,6 @@ func ridRank(rid string) int {
 		return 2
 	}
 	return 3
-}
-
-// layerIndex returns the position of l, or -1.
-func (t *Track) layerIndex(l *layer) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return slices.Index(t.layers, l)
 }
 
 // layerCount is the number of encodings.
@@ -174,14 +227,19 @@ func (t *Track) read(l *layer) {
 			l.rate.Store(int64(float64(total-windowBytes) * 8 / now.Sub(windowStart).Seconds()))
 			windowStart, windowBytes = now, total
 		}
-		if t.muted.Load() {
-			continue
-		}
-		idx := t.layerIndex(l)
-		key := t.keyframe != nil && t.keyframe(pkt.Payload)
-		for _, d := range *t.downs.Load() {
-			d.write(&pkt, idx, key)
-		}
+		t.forward(&pkt, l)
+	}
+}
+
+// forward hands one packet of layer l to every sink, unless the track is muted.
+func (t *Track) forward(pkt *rtp.Packet, l *layer) {
+	if t.muted.Load() {
+		return
+	}
+	idx := int(l.index.Load())
+	key := t.keyframe != nil && t.keyframe(pkt.Payload)
+	for _, s := range *t.sinks.Load() {
+		s.WriteRTP(pkt, idx, key)
 	}
 }
 
@@ -200,21 +258,6 @@ func (t *Track) requestKeyframe(i int) {
 	t.pli(l.ssrc)
 }
 
-// addDown and removeDown edit the subscriber list (copy on write).
-func (t *Track) addDown(d *downTrack) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	next := append(slices.Clone(*t.downs.Load()), d)
-	t.downs.Store(&next)
-}
-
-func (t *Track) removeDown(d *downTrack) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	next := slices.DeleteFunc(slices.Clone(*t.downs.Load()), func(x *downTrack) bool { return x == d })
-	t.downs.Store(&next)
-}
-
 // setMuted stops or resumes forwarding; on resume every subscriber waits for a
 // keyframe, which is requested.
 func (t *Track) setMuted(muted bool) bool {
@@ -222,8 +265,10 @@ func (t *Track) setMuted(muted bool) bool {
 		return false
 	}
 	if !muted {
-		for _, d := range *t.downs.Load() {
-			d.resync()
+		for _, s := range *t.sinks.Load() {
+			if d, ok := s.(*downTrack); ok {
+				d.resync()
+			}
 		}
 	}
 	return true

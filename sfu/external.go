@@ -1,0 +1,66 @@
+package sfu
+
+import (
+	"fmt"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// TrackSpec describes a track published from outside WebRTC, such as an RTSP
+// encoder's: its packets are pushed with Track.Push.
+type TrackSpec struct {
+	Kind   webrtc.RTPCodecType
+	Codec  webrtc.RTPCodecCapability
+	Source string
+	// NotWebRTC marks a codec WebRTC subscribers cannot take (AAC); it still
+	// reaches other sinks (HLS, recordings, RTSP readers). Note says why.
+	NotWebRTC bool
+	Note      string
+}
+
+// PublishTrack publishes a pushed track into the participant's rooms.
+func (p *Participant) PublishTrack(spec TrackSpec) (*Track, error) {
+	if !p.Permissions().Publish {
+		return nil, ErrNoPublish
+	}
+	if !ValidSource(spec.Source) {
+		return nil, fmt.Errorf("%w: %q", ErrBadSource, spec.Source)
+	}
+	codec := webrtc.RTPCodecParameters{RTPCodecCapability: spec.Codec}
+	t := newTrack(newID("TR_"), p, spec.Kind, codec, spec.Source, func(uint32) {})
+	t.webrtc, t.note = !spec.NotWebRTC, spec.Note
+	t.mu.Lock()
+	t.insertLayer(&layer{})
+	t.mu.Unlock()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	p.published[t.id] = t
+	targets := make([]*Room, 0, len(p.targets))
+	for r := range p.targets {
+		targets = append(targets, r)
+	}
+	p.mu.Unlock()
+	p.log.Info("track published", "track", t.id, "kind", spec.Kind.String(), "codec", spec.Codec.MimeType, "source", spec.Source, "webrtc", t.webrtc)
+	for _, r := range targets {
+		r.addTrack(t)
+	}
+	return t, nil
+}
+
+// Push forwards one packet of a track published with PublishTrack. It runs on
+// the caller's goroutine and never blocks on a subscriber.
+func (t *Track) Push(pkt *rtp.Packet) {
+	l := t.layerAt(0)
+	if l == nil {
+		return
+	}
+	l.bytes.Add(uint64(len(pkt.Payload) + 12))
+	t.forward(pkt, l)
+}
+
+// WebRTC reports whether WebRTC subscribers can receive the track.
+func (t *Track) WebRTC() bool { return t.webrtc }
