@@ -133,6 +133,7 @@ func (p *Participant) unpublishAll() {
 	p.mu.Unlock()
 	rooms := p.targetRooms()
 	for _, t := range published {
+		t.end()
 		t.muted.Store(true)
 		for _, r := range rooms {
 			r.removeTrack(t)

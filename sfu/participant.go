@@ -155,6 +155,7 @@ func (p *Participant) Close(reason string) {
 		p.mu.Unlock()
 
 		for _, t := range published {
+			t.end()
 			for r := range targets {
 				r.removeTrack(t)
 			}

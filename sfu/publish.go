@@ -127,6 +127,7 @@ func (p *Participant) trackEnded(msid string, t *Track) {
 		return
 	}
 	delete(p.published, msid)
+	t.end()
 	targets := make([]*Room, 0, len(p.targets))
 	for r := range p.targets {
 		targets = append(targets, r)

@@ -43,6 +43,12 @@ type Track struct {
 	webrtc bool
 	note   string
 
+	// order is the publication order in the server, for "first publisher" choices.
+	order uint64
+	// done is closed once the track is unpublished.
+	done    chan struct{}
+	endOnce sync.Once
+
 	mu     sync.Mutex
 	layers []*layer
 	rooms  map[*Room]bool
@@ -67,10 +73,26 @@ func newTrack(id string, owner *Participant, kind webrtc.RTPCodecType, codec web
 	t := &Track{
 		id: id, owner: owner, kind: kind, codec: codec, source: source, webrtc: true,
 		keyframe: keyframeDetector(codec.MimeType), pli: pli, rooms: make(map[*Room]bool),
+		order: trackOrder.Add(1), done: make(chan struct{}),
 	}
 	t.sinks.Store(&[]Sink{})
 	return t
 }
+
+// trackOrder numbers tracks as they are published.
+var trackOrder atomic.Uint64
+
+// Done is closed when the track is unpublished.
+func (t *Track) Done() <-chan struct{} { return t.done }
+
+// end marks the track unpublished.
+func (t *Track) end() { t.endOnce.Do(func() { close(t.done) }) }
+
+// Order is the track's place in publication order across the server.
+func (t *Track) Order() uint64 { return t.order }
+
+// LayerCount is the number of simulcast layers (1 without simulcast).
+func (t *Track) LayerCount() int { return t.layerCount() }
 
 // Sink receives a track's packets. WriteRTP runs on the publisher's goroutine:
 // it must not block, and must not keep pkt (or its payload) after returning.

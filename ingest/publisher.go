@@ -1,0 +1,160 @@
+package ingest
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"lectern/sfu"
+)
+
+// notWebRTCNote explains why an encoder's audio does not reach browsers.
+const notWebRTCNote = "%s audio cannot be sent over WebRTC; it reaches HLS, recordings and RTSP readers only"
+
+// publisher is one encoder's RECORD session: a participant of kind encoder and
+// one SFU track per supported media. Its tracks are set once in OnRecord.
+type publisher struct {
+	room   string
+	part   *sfu.Participant
+	medias []publishedMedia
+}
+
+type publishedMedia struct {
+	media  *description.Media
+	format format.Format
+	spec   sfu.TrackSpec
+	track  *sfu.Track
+}
+
+// plan picks the medias of an announced session that Lectern can carry.
+func plan(desc *description.Session) ([]publishedMedia, []string) {
+	var out []publishedMedia
+	var skipped []string
+	for _, m := range desc.Medias {
+		if len(m.Formats) == 0 {
+			continue
+		}
+		f := m.Formats[0]
+		spec, ok := trackSpec(f)
+		if !ok {
+			skipped = append(skipped, f.Codec())
+			continue
+		}
+		out = append(out, publishedMedia{media: m, format: f, spec: spec})
+	}
+	return out, skipped
+}
+
+// trackSpec maps an RTSP format to an SFU track: H.264 and Opus go everywhere,
+// AAC and G.711 everywhere but WebRTC.
+func trackSpec(f format.Format) (sfu.TrackSpec, bool) {
+	switch f := f.(type) {
+	case *format.H264:
+		return sfu.TrackSpec{Kind: webrtc.RTPCodecTypeVideo, Source: sfu.SourceCamera, Codec: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + profileLevelID(f),
+		}}, true
+	case *format.Opus:
+		return sfu.TrackSpec{Kind: webrtc.RTPCodecTypeAudio, Source: sfu.SourceMicrophone, Codec: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}}, true
+	case *format.MPEG4Audio:
+		return sfu.TrackSpec{Kind: webrtc.RTPCodecTypeAudio, Source: sfu.SourceMicrophone, NotWebRTC: true,
+			Note:  fmt.Sprintf(notWebRTCNote, "AAC"),
+			Codec: webrtc.RTPCodecCapability{MimeType: "audio/mpeg4-generic", ClockRate: uint32(f.ClockRate())}}, true
+	case *format.G711:
+		return sfu.TrackSpec{Kind: webrtc.RTPCodecTypeAudio, Source: sfu.SourceMicrophone, NotWebRTC: true,
+			Note:  fmt.Sprintf(notWebRTCNote, "G.711"),
+			Codec: webrtc.RTPCodecCapability{MimeType: "audio/" + strings.ToLower(f.RTPMap()), ClockRate: uint32(f.ClockRate())}}, true
+	}
+	return sfu.TrackSpec{}, false
+}
+
+// profileLevelID is the profile-level-id of the stream's SPS, or constrained baseline.
+func profileLevelID(f *format.H264) string {
+	sps, _ := f.SafeParams()
+	if len(sps) >= 4 {
+		return fmt.Sprintf("%02x%02x%02x", sps[1], sps[2], sps[3])
+	}
+	return "42e01f"
+}
+
+// OnAnnounce accepts an encoder's session description after checking that its
+// credentials may publish in the room and that it carries something Lectern can use.
+func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	room, err := parseRoom(ctx.Path)
+	if err != nil {
+		return s.refuse(err)
+	}
+	actx, cancel := requestContext()
+	defer cancel()
+	g, err := s.authorize(actx, ctx.Conn, ctx.Request, room, ctx.Query)
+	if err != nil {
+		s.log.Info("rtsp publish refused", "room", room, "reason", err)
+		return s.refuse(err)
+	}
+	if !g.Publish {
+		s.log.Info("rtsp publish refused: no publish permission", "room", room, "identity", g.Identity)
+		return s.refuse(ErrNotPermitted)
+	}
+	medias, skipped := plan(ctx.Description)
+	if len(medias) == 0 {
+		s.log.Warn("rtsp publish refused: unsupported codecs", "room", room, "codecs", skipped)
+		return rtspError(base.StatusUnsupportedMediaType, fmt.Errorf("%w: %v (Lectern takes H.264 with Opus, AAC or G.711)", ErrUnsupported, skipped))
+	}
+	if len(skipped) > 0 {
+		s.log.Warn("rtsp publish: ignoring unsupported codecs", "room", room, "codecs", skipped)
+	}
+	r, err := s.media.Room(room, g.Options)
+	if err != nil {
+		return s.refuse(err)
+	}
+	part, err := r.Join(sfu.ParticipantOptions{Identity: g.Identity, Name: g.Name, Kind: sfu.KindEncoder,
+		Permissions: sfu.Permissions{Publish: true}})
+	if err != nil {
+		return s.refuse(err)
+	}
+	s.mu.Lock()
+	s.publishers[ctx.Session] = &publisher{room: room, part: part, medias: medias}
+	s.mu.Unlock()
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// OnRecord publishes the encoder's tracks and starts pushing its packets.
+func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	s.mu.Lock()
+	p := s.publishers[ctx.Session]
+	s.mu.Unlock()
+	if p == nil {
+		return rtspError(base.StatusBadRequest, fmt.Errorf("ingest: RECORD without ANNOUNCE"))
+	}
+	for i := range p.medias {
+		m := &p.medias[i]
+		t, err := p.part.PublishTrack(m.spec)
+		if err != nil {
+			return rtspError(base.StatusInternalServerError, err)
+		}
+		m.track = t
+		s.fmtMu.Lock()
+		s.formats[t.ID()] = m.format
+		s.fmtMu.Unlock()
+		if m.spec.NotWebRTC {
+			s.log.Info("rtsp track not forwarded to WebRTC", "room", p.room, "track", t.ID(), "codec", m.format.Codec(), "note", m.spec.Note)
+		}
+		push := t.Push
+		if h, ok := m.format.(*format.H264); ok {
+			push = newParamInjector(h, t.Push).push
+		}
+		ctx.Session.OnPacketRTP(m.media, m.format, func(pkt *rtp.Packet) { push(pkt) })
+	}
+	s.log.Info("rtsp publisher started", "room", p.room, "participant", p.part.ID(), "tracks", len(p.medias))
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+// close ends the encoder's participant.
+func (p *publisher) close(reason string) { p.part.Close(reason) }

@@ -1,0 +1,177 @@
+// Package ingest is Lectern's RTSP server: encoders (ffmpeg, GStreamer, OBS)
+// publish into rooms with ANNOUNCE/RECORD, and players read a room's program
+// with DESCRIBE/PLAY. Published streams become SFU tracks like any other.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/auth"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+
+	"lectern/sfu"
+)
+
+// Server serves RTSP. New opens the sockets; Run serves until its context ends.
+// The publisher and program maps are guarded by mu.
+type Server struct {
+	cfg   Config
+	auth  Authorizer
+	media *sfu.SFU
+	log   *slog.Logger
+
+	rtsp    *gortsplib.Server
+	ln      net.Listener
+	packets map[string]net.PacketConn
+
+	mu         sync.Mutex
+	publishers map[*gortsplib.ServerSession]*publisher
+	programs   map[string]*program
+	wg         sync.WaitGroup
+
+	// formats keeps encoders' announced formats by track ID, for RTSP readers.
+	fmtMu   sync.Mutex
+	formats map[string]format.Format
+}
+
+// New opens the RTSP listener (and the UDP pair when configured).
+func New(cfg Config, a Authorizer, media *sfu.SFU, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, auth: a, media: media, log: log, packets: map[string]net.PacketConn{},
+		publishers: map[*gortsplib.ServerSession]*publisher{}, programs: map[string]*program{}, formats: map[string]format.Format{}}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("rtsp_addr: %w", err)
+	}
+	s.ln = ln
+	s.rtsp = &gortsplib.Server{
+		Handler:     s,
+		RTSPAddress: ln.Addr().String(),
+		ReadTimeout: 10 * time.Second,
+		// Basic first: its password can be an access token. Digest works with stream keys.
+		AuthMethods:    []auth.VerifyMethod{auth.VerifyMethodBasic, auth.VerifyMethodDigestMD5},
+		WriteQueueSize: 512,
+		Listen:         func(string, string) (net.Listener, error) { return ln, nil },
+		ListenPacket: func(_, address string) (net.PacketConn, error) {
+			if pc, ok := s.packets[address]; ok {
+				return pc, nil
+			}
+			return nil, fmt.Errorf("ingest: unexpected UDP address %s", address)
+		},
+	}
+	if cfg.UDPPort > 0 {
+		host, _, _ := net.SplitHostPort(cfg.Addr)
+		for i, field := range []*string{&s.rtsp.UDPRTPAddress, &s.rtsp.UDPRTCPAddress} {
+			addr := net.JoinHostPort(host, strconv.Itoa(cfg.UDPPort+i))
+			pc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				s.closeSockets()
+				return nil, fmt.Errorf("rtsp_udp_port: %w", err)
+			}
+			s.packets[addr] = pc
+			*field = addr
+		}
+	}
+	return s, nil
+}
+
+// Addr is the RTSP listener's address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+func (s *Server) closeSockets() {
+	s.ln.Close()
+	for _, pc := range s.packets {
+		pc.Close()
+	}
+}
+
+// Run serves RTSP until ctx is done, then closes every session.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.rtsp.Start(); err != nil {
+		s.closeSockets()
+		return fmt.Errorf("rtsp: %w", err)
+	}
+	s.log.Info("rtsp listening", "addr", s.ln.Addr().String(), "udp", s.cfg.UDPPort)
+	waited := make(chan error, 1)
+	go func() { waited <- s.rtsp.Wait() }()
+	var err error
+	select {
+	case <-ctx.Done():
+		s.rtsp.Close()
+		<-waited
+	case err = <-waited:
+	}
+	s.mu.Lock()
+	for _, p := range s.programs {
+		p.close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// rtspError answers a request with status and stops it with err.
+func rtspError(status base.StatusCode, err error) (*base.Response, error) {
+	return &base.Response{StatusCode: status}, err
+}
+
+// refuse turns an authorization failure into the RTSP answer: 401 (with the
+// authentication challenge when nothing was sent), 404 or 400.
+func (s *Server) refuse(err error) (*base.Response, error) {
+	switch {
+	case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrBadCredentials):
+		return rtspError(base.StatusUnauthorized, liberrors.ErrServerAuth{})
+	case errors.Is(err, ErrRoomNotFound):
+		return rtspError(base.StatusNotFound, err)
+	case errors.Is(err, ErrBadPath):
+		return rtspError(base.StatusBadRequest, err)
+	case errors.Is(err, ErrNotPermitted):
+		return rtspError(base.StatusForbidden, err)
+	}
+	return rtspError(base.StatusInternalServerError, err)
+}
+
+// OnConnOpen logs new connections.
+func (s *Server) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
+	s.log.Debug("rtsp connection opened", "remote", ctx.Conn.NetConn().RemoteAddr().String())
+}
+
+// OnConnClose logs closed connections.
+func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	s.log.Debug("rtsp connection closed", "remote", ctx.Conn.NetConn().RemoteAddr().String(), "err", ctx.Error)
+}
+
+// OnSessionClose ends a publisher's participant: its tracks are unpublished and
+// the room hears of it.
+func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	s.mu.Lock()
+	p := s.publishers[ctx.Session]
+	delete(s.publishers, ctx.Session)
+	s.mu.Unlock()
+	if p != nil {
+		s.fmtMu.Lock()
+		for _, m := range p.medias {
+			if m.track != nil {
+				delete(s.formats, m.track.ID())
+			}
+		}
+		s.fmtMu.Unlock()
+		reason := "encoder disconnected"
+		if ctx.Error != nil {
+			reason = "encoder disconnected: " + ctx.Error.Error()
+		}
+		p.close(reason)
+	}
+}
