@@ -54,6 +54,7 @@ const (
 	codeMethodNotAllowed  = "method_not_allowed"
 	codeInternal          = "internal"
 	codeDatabaseUnhealthy = "database_unavailable"
+	codeStreamKeyNotFound = "stream_key_not_found"
 )
 
 // apiError maps any error a handler returns to an *Error. This is the one place

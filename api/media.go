@@ -6,8 +6,8 @@ import (
 	"lectern/storage"
 )
 
-// mediaOptions are the SFU settings of a stored room.
-func mediaOptions(r storage.Room) sfu.RoomOptions {
+// MediaOptions are the SFU settings of a stored room.
+func MediaOptions(r storage.Room) sfu.RoomOptions {
 	return sfu.RoomOptions{Broadcast: r.BroadcastHLS || r.BroadcastRecord, Tier: mediaTier(access.Tier(r.Tier))}
 }
 

@@ -21,6 +21,8 @@ import (
 type Config struct {
 	// PublicURL is the externally reachable base URL, used in links the API returns.
 	PublicURL string
+	// RTSPURL is the externally reachable RTSP base, such as rtsp://host:8554.
+	RTSPURL string
 	// TokenTTL is the default lifetime of tokens minted by join and /tokens.
 	TokenTTL time.Duration
 	// MaxTokenTTL caps the lifetime an API key holder may ask for.
@@ -166,4 +168,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.DELETE("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.deleteMember)
 
 	v1.GET("/rooms/:room/ws", s.roomSocket)
+
+	v1.POST("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.rotateStreamKey)
+	v1.GET("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.getStreamKey)
+	v1.DELETE("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.deleteStreamKey)
 }

@@ -37,7 +37,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 		s.abort(c, notFound(err, codeRoomNotFound, "room"))
 		return
 	}
-	room, err := s.media.Room(r.ID, mediaOptions(r))
+	room, err := s.media.Room(r.ID, MediaOptions(r))
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -235,7 +235,7 @@ func (ss *socketSession) setTargets(ctx context.Context, ids []string) error {
 		if err != nil {
 			return notFound(err, codeRoomNotFound, "room "+id)
 		}
-		room, err := ss.s.media.Room(id, mediaOptions(r))
+		room, err := ss.s.media.Room(id, MediaOptions(r))
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 type config struct {
 	HTTPAddr        string        `yaml:"http_addr"`
 	RTSPAddr        string        `yaml:"rtsp_addr"`
+	RTSPUDPPort     int           `yaml:"rtsp_udp_port"`
 	WebRTCUDPPort   int           `yaml:"webrtc_udp_port"`
 	WebRTCPublicIPs []string      `yaml:"webrtc_public_ips"`
 	WebRTCLoopback  bool          `yaml:"webrtc_loopback"`
@@ -51,6 +52,7 @@ func defaultConfig() config {
 	return config{
 		HTTPAddr:        ":8080",
 		RTSPAddr:        ":8554",
+		RTSPUDPPort:     8000,
 		WebRTCUDPPort:   7881,
 		WebRTCLoopback:  true,
 		DataDir:         "./data",
@@ -73,6 +75,14 @@ func str(f func(c *config) *string) func(*config, string) error {
 var settings = []setting{
 	{"http_addr", "LECTERN_HTTP_ADDR", "http", "HTTP listen address (API, pages, HLS, WHIP/WHEP)", str(func(c *config) *string { return &c.HTTPAddr })},
 	{"rtsp_addr", "LECTERN_RTSP_ADDR", "rtsp", "RTSP listen address", str(func(c *config) *string { return &c.RTSPAddr })},
+	{"rtsp_udp_port", "LECTERN_RTSP_UDP_PORT", "rtsp-udp-port", "even UDP port for RTSP's RTP (RTCP on the next); 0 = TCP only", func(c *config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a port number", v)
+		}
+		c.RTSPUDPPort = n
+		return nil
+	}},
 	{"webrtc_udp_port", "LECTERN_WEBRTC_UDP_PORT", "webrtc-udp-port", "UDP port for all WebRTC media (ICE UDP mux)", func(c *config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -42,7 +42,7 @@ func TestNewcomerStart(t *testing.T) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Dir = dir
 	cmd.Env = append(cleanEnv(), "LECTERN_TEST_RUN_MAIN=1", "LECTERN_HTTP_ADDR=127.0.0.1:0",
-		"LECTERN_RTSP_ADDR=127.0.0.1:0", "LECTERN_WEBRTC_UDP_PORT=0")
+		"LECTERN_RTSP_ADDR=127.0.0.1:0", "LECTERN_RTSP_UDP_PORT=0", "LECTERN_WEBRTC_UDP_PORT=0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +126,7 @@ func cleanEnv() []string {
 // server runs run() in-process until the returned stop is called.
 func server(t *testing.T, env map[string]string) (url, banner string, stop func()) {
 	t.Helper()
+	env = withFreePorts(env)
 	ctx, cancel := context.WithCancel(t.Context())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -195,4 +196,14 @@ func TestRestartKeepsState(t *testing.T) {
 			t.Errorf("token from before the restart: %d %v", code, room)
 		}
 	})
+}
+
+// withFreePorts lets the OS choose every port the test does not set.
+func withFreePorts(env map[string]string) map[string]string {
+	out := map[string]string{"LECTERN_HTTP_ADDR": "127.0.0.1:0", "LECTERN_RTSP_ADDR": "127.0.0.1:0",
+		"LECTERN_RTSP_UDP_PORT": "0", "LECTERN_WEBRTC_UDP_PORT": "0"}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
 }

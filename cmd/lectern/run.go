@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"lectern/access"
 	"lectern/api"
+	"lectern/ingest"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -92,11 +94,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer media.Close()
+	rtsp, err := ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, rtspAuth{db: db, issuer: issuer}, media, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	apiCfg.RTSPURL = deriveRTSPURL(apiCfg.PublicURL, rtsp.Addr())
 	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media})
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	rtspCtx, stopRTSP := context.WithCancel(context.Background())
+	rtspDone := make(chan error, 1)
+	go func() { rtspDone <- rtsp.Run(rtspCtx) }()
+	defer func() {
+		stopRTSP()
+		if err := <-rtspDone; err != nil {
+			log.Warn("rtsp server stopped", "err", err)
+		}
+	}()
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -105,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	printBanner(stdout, apiCfg.PublicURL, newKey)
+	printBanner(stdout, apiCfg.PublicURL, apiCfg.RTSPURL, newKey)
 	log.Info("lectern started", "http", ln.Addr().String(), "public_url", apiCfg.PublicURL, "database", db.Backend())
 	if ready != nil {
 		ready <- apiCfg.PublicURL
@@ -144,11 +161,21 @@ func derivePublicURL(addr net.Addr, tls bool) string {
 	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
+// deriveRTSPURL is the RTSP base URL on the public URL's host and the RTSP port.
+func deriveRTSPURL(publicURL string, addr net.Addr) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	_, port, _ := net.SplitHostPort(addr.String())
+	return "rtsp://" + net.JoinHostPort(u.Hostname(), port)
+}
+
 // printBanner tells a newcomer where to go. The admin key is printed only when it
 // was just generated; it is stored hashed and cannot be shown again.
-func printBanner(w io.Writer, publicURL, newKey string) {
+func printBanner(w io.Writer, publicURL, rtspURL, newKey string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nLectern is running.\n\n  Open:      %s/\n  API:       %s/api/v1  (OpenAPI: %s/api/v1/openapi.json)\n", publicURL, publicURL, publicURL)
+	fmt.Fprintf(&b, "\nLectern is running.\n\n  Open:      %s/\n  API:       %s/api/v1  (OpenAPI: %s/api/v1/openapi.json)\n  RTSP:      %s/{room}\n", publicURL, publicURL, publicURL, rtspURL)
 	if newKey != "" {
 		fmt.Fprintf(&b, "  Admin key: %s\n\n  This key is shown once and stored hashed: keep it. Use it as\n  Authorization: Bearer <admin key>\n\n", newKey)
 	} else {

@@ -87,7 +87,7 @@ func TestBadCertificateFailsAtStart(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.pem")
 	os.WriteFile(bad, []byte("not a certificate"), 0o600)
-	err := run(t.Context(), []string{"--http", "127.0.0.1:0", "--data-dir", dir, "--tls-cert", bad, "--tls-key", bad},
+	err := run(t.Context(), []string{"--http", "127.0.0.1:0", "--rtsp", "127.0.0.1:0", "--rtsp-udp-port", "0", "--webrtc-udp-port", "0", "--data-dir", dir, "--tls-cert", bad, "--tls-key", bad},
 		envOf(nil), io.Discard, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "tls_cert") {
 		t.Errorf("run with a bad certificate: %v", err)
