@@ -89,6 +89,9 @@ func requestContext() (context.Context, context.CancelFunc) {
 func (s *Server) authorize(ctx context.Context, conn *gortsplib.ServerConn, req *base.Request, room, query string) (Grant, error) {
 	c := parseCredentials(req, query)
 	if !c.any {
+		// gortsplib makes the Digest nonce of its challenge on the first
+		// verification; make it now so the 401 carries a usable one.
+		conn.VerifyCredentials(req, "lectern", "")
 		return Grant{}, ErrNoCredentials
 	}
 	if c.token != "" {

@@ -103,7 +103,7 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 // a layer switch, a resume or the first packet wait for a keyframe.
 func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 	b := d.bound.Load()
-	if b == nil || d.paused.Load() {
+	if b == nil || d.paused.Load() || !d.sub.subConnected.Load() {
 		return
 	}
 	d.mu.Lock()

@@ -41,11 +41,13 @@ type Participant struct {
 	autoSubscribe            bool
 	tier                     Tier
 
-	perms     atomic.Pointer[Permissions]
-	events    chan Event
-	done      chan struct{}
-	closeOnce sync.Once
-	reason    atomic.Pointer[string]
+	perms atomic.Pointer[Permissions]
+	// subConnected is set once the subscriber connection has connected.
+	subConnected atomic.Bool
+	events       chan Event
+	done         chan struct{}
+	closeOnce    sync.Once
+	reason       atomic.Pointer[string]
 	// wg counts the goroutines the participant starts (RTCP readers).
 	wg sync.WaitGroup
 

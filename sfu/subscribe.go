@@ -86,11 +86,7 @@ func (p *Participant) subscribeTrack(t *Track) {
 			p.log.Warn("subscriber connection", "err", err)
 			return
 		}
-		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-			if s == webrtc.PeerConnectionStateFailed {
-				go p.Close("subscriber connection failed")
-			}
-		})
+		p.watchSubscriber(pc)
 		p.sub = pc
 	}
 	roomTier := p.room.options().Tier
@@ -110,6 +106,35 @@ func (p *Participant) subscribeTrack(t *Track) {
 	p.wg.Add(1)
 	go p.readRTCP(d)
 	p.negotiateLocked()
+}
+
+// watchSubscriber follows the subscriber connection's state: media is sent only
+// once it is connected (earlier packets would be lost in the DTLS handshake,
+// keyframe first), and every track restarts at a keyframe then.
+func (p *Participant) watchSubscriber(pc *webrtc.PeerConnection) {
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateConnected:
+			if !p.subConnected.Swap(true) {
+				go p.resyncAll()
+			}
+		case webrtc.PeerConnectionStateFailed:
+			go p.Close("subscriber connection failed")
+		}
+	})
+}
+
+// resyncAll makes every subscribed track restart at a keyframe.
+func (p *Participant) resyncAll() {
+	p.mu.Lock()
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	p.mu.Unlock()
+	for _, d := range downs {
+		d.resync()
+	}
 }
 
 // unsubscribeTrack removes a track from the subscriber connection.
