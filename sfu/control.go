@@ -73,7 +73,9 @@ func (p *Participant) SetMuted(trackID string, muted bool) error {
 func (p *Participant) announceTrack(t *Track) {
 	info := t.Info()
 	for _, r := range p.targetRooms() {
-		r.notify(Event{Type: EventTrackUpdated, Room: r.id, Track: &info}, nil, needList)
+		ev := Event{Type: EventTrackUpdated, Room: r.id, Track: &info}
+		r.notify(ev, nil, needList)
+		r.observe(ev)
 	}
 	if !p.Permissions().List {
 		p.send(Event{Type: EventTrackUpdated, Room: p.room.id, Track: &info})

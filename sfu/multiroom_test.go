@@ -107,3 +107,28 @@ func TestJoinLeaveLeavesNothing(t *testing.T) {
 		<-tick.C
 	}
 }
+
+func TestObserveSeesTracksComeAndGo(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("obs", RoomOptions{})
+	events := make(chan Event, 16)
+	cancel := room.Observe(func(ev Event) { events <- ev })
+	defer cancel()
+	host := join(t, room, "host", everyone)
+	pub := publishTracks(t, host, webrtc.MimeTypeVP8, SourceCamera)
+	stop := make(chan struct{})
+	go pub.pump(stop)
+	ev := <-events
+	if ev.Type != EventTrackPublished || ev.Track.Source != SourceCamera {
+		t.Fatalf("first event %+v", ev)
+	}
+	close(stop)
+	host.Close("done")
+	if ev2 := <-events; ev2.Type != EventTrackUnpublished || ev2.Track.ID != ev.Track.ID {
+		t.Fatalf("second event %+v", ev2)
+	}
+	// The observed room outlives its last participant.
+	if r, ok := s.LiveRoom("obs"); !ok || r != room {
+		t.Error("the observed room was dropped")
+	}
+}

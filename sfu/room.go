@@ -27,11 +27,13 @@ type Room struct {
 	members map[string]*Participant
 	guests  map[string]*Participant
 	tracks  map[string]*Track
+	// observers follow track events (observe.go).
+	observers map[*observer]bool
 }
 
 func newRoom(s *SFU, id string, opts RoomOptions) *Room {
 	return &Room{sfu: s, id: id, opts: opts, members: map[string]*Participant{},
-		guests: map[string]*Participant{}, tracks: map[string]*Track{}}
+		guests: map[string]*Participant{}, tracks: map[string]*Track{}, observers: map[*observer]bool{}}
 }
 
 // ID is the room's ID.
@@ -137,7 +139,9 @@ func (r *Room) addTrack(t *Track) {
 	}
 	r.mu.Unlock()
 	info := t.Info()
-	r.notify(Event{Type: EventTrackPublished, Room: r.id, Track: &info}, nil, needList)
+	ev := Event{Type: EventTrackPublished, Room: r.id, Track: &info}
+	r.notify(ev, nil, needList)
+	r.observe(ev)
 	for _, p := range members {
 		if p != t.owner && t.webrtc && p.autoSubscribe && p.Permissions().Subscribe {
 			p.subscribeTrack(t)
@@ -162,7 +166,9 @@ func (r *Room) removeTrack(t *Track) {
 		p.unsubscribeTrack(t.id)
 	}
 	info := t.Info()
-	r.notify(Event{Type: EventTrackUnpublished, Room: r.id, Track: &info}, nil, needList)
+	ev := Event{Type: EventTrackUnpublished, Room: r.id, Track: &info}
+	r.notify(ev, nil, needList)
+	r.observe(ev)
 	r.sfu.roomEmpty(r)
 }
 
@@ -204,7 +210,7 @@ func (r *Room) leave(p *Participant) {
 func (r *Room) empty() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.members) == 0 && len(r.guests) == 0 && len(r.tracks) == 0
+	return len(r.members) == 0 && len(r.guests) == 0 && len(r.tracks) == 0 && len(r.observers) == 0
 }
 
 func needList(p *Participant) bool { return p.Permissions().List }
