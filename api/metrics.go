@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"lectern/sfu"
 	"lectern/storage"
 )
 
@@ -15,7 +16,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics(reg prometheus.Registerer, db *storage.DB) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, db *storage.DB, media *sfu.SFU) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lectern_http_requests_total",
@@ -40,6 +41,14 @@ func newMetrics(reg prometheus.Registerer, db *storage.DB) (*metrics, error) {
 		stat("idle_connections", "Idle database connections.", func() float64 { return float64(db.Stats().Idle) }),
 		stat("wait_count", "Total waits for a database connection.", func() float64 { return float64(db.Stats().WaitCount) }),
 		stat("wait_seconds", "Total time waited for a database connection.", func() float64 { return db.Stats().WaitDuration.Seconds() }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lectern_sfu_retransmitted_packets_total",
+			Help: "Packets resent for subscribers' NACKs."}, func() float64 { return float64(media.Stats().Retransmitted) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lectern_sfu_keyframe_requests_total",
+			Help: "Keyframe requests (PLI) sent to publishers."}, func() float64 { return float64(media.Stats().KeyframeRequests) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lectern_sfu_rooms", Help: "Rooms with media activity."},
+			func() float64 { return float64(media.Stats().Rooms) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lectern_sfu_participants", Help: "Connected media participants."},
+			func() float64 { return float64(media.Stats().Participants) }),
 	} {
 		if err := reg.Register(col); err != nil {
 			return nil, err

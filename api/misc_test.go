@@ -27,6 +27,7 @@ func TestObservability(t *testing.T) {
 		`lectern_http_requests_total{code="404",method="GET",route="unmatched"} 1`,
 		`lectern_http_requests_total{code="200",method="GET",route="/readyz"} 1`,
 		`lectern_db_open_connections{backend="sqlite"}`,
+		`lectern_sfu_participants 0`,
 	} {
 		if !strings.Contains(string(m.raw), want) {
 			t.Errorf("metrics lack %s", want)

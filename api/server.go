@@ -97,7 +97,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.DB == nil || d.Issuer == nil || d.Registry == nil || d.Log == nil || d.SFU == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
-	m, err := newMetrics(d.Registry, d.DB)
+	m, err := newMetrics(d.Registry, d.DB, d.SFU)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,10 @@ type downTrack struct {
 	lastAt      time.Time
 	started     bool
 	sender      *webrtc.RTPSender
+	// epochs map outgoing sequence numbers back to cached source packets.
+	epochs  [maxEpochs]epoch
+	nEpochs int
+	rtxSeq  atomic.Uint32
 }
 
 // binding is what pion gives a track when it is negotiated.
@@ -50,6 +55,9 @@ type binding struct {
 	ssrc  uint32
 	pt    uint8
 	write webrtc.TrackLocalWriter
+	// rtxSSRC and rtxPT are set when RTX (RFC 4588) was negotiated.
+	rtxSSRC uint32
+	rtxPT   uint8
 }
 
 func newDownTrack(t *Track, sub *Participant, subTier, roomTier Tier) *downTrack {
@@ -86,7 +94,15 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		if strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) && fmtpValue(c.SDPFmtpLine, "packetization-mode") != fmtpValue(want.SDPFmtpLine, "packetization-mode") {
 			continue
 		}
-		d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), write: ctx.WriteStream()})
+		b := &binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), write: ctx.WriteStream()}
+		if rtx := ctx.SSRCRetransmission(); rtx != 0 {
+			for _, r := range ctx.CodecParameters() {
+				if strings.EqualFold(r.MimeType, webrtc.MimeTypeRTX) && fmtpValue(r.SDPFmtpLine, "apt") == strconv.Itoa(int(c.PayloadType)) {
+					b.rtxSSRC, b.rtxPT = uint32(rtx), uint8(r.PayloadType)
+				}
+			}
+		}
+		d.bound.Store(b)
 		d.resync()
 		return c, nil
 	}
@@ -110,7 +126,7 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 	audio := d.track.keyframe == nil
 	switch {
 	case audio && d.waiting:
-		d.startAt(pkt)
+		d.startAt(pkt, idx)
 		d.current = idx
 	case d.waiting || d.target != d.current:
 		if idx != d.target || !keyframe {
@@ -120,7 +136,7 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 			}
 			break // keep the old layer until the new one has a keyframe
 		}
-		d.startAt(pkt)
+		d.startAt(pkt, idx)
 		d.current = d.target
 	case idx != d.current:
 		d.mu.Unlock()
@@ -143,10 +159,12 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 
 // startAt computes offsets that continue the outgoing sequence and timestamps
 // from pkt on, so the subscriber sees one stream across switches and pauses.
-func (d *downTrack) startAt(pkt *rtp.Packet) {
+func (d *downTrack) startAt(pkt *rtp.Packet, layer int) {
 	d.waiting = false
 	if !d.started {
-		return // the first packet goes out with the publisher's numbers
+		// The first packet goes out with the publisher's numbers.
+		d.addEpoch(pkt.SequenceNumber, layer)
+		return
 	}
 	gap := uint32(1)
 	if clock := d.track.codec.ClockRate; clock > 0 {
@@ -154,6 +172,7 @@ func (d *downTrack) startAt(pkt *rtp.Packet) {
 	}
 	d.seqOff = d.lastSeq + 1 - pkt.SequenceNumber
 	d.tsOff = d.lastTS + gap - pkt.Timestamp
+	d.addEpoch(d.lastSeq+1, layer)
 }
 
 // resync makes the next forwarded packet a keyframe of the target layer.

@@ -122,18 +122,15 @@ func newPublishAPI(broadcast bool, se webrtc.SettingEngine) (*webrtc.API, error)
 }
 
 // newSubscribeAPI is the API for peer connections that send media to
-// subscribers: a NACK responder (with RTX where negotiated) and sender reports.
+// subscribers: sender reports only. NACKs are answered by the SFU itself from
+// one packet cache per track (cache.go), not by pion's per-stream responder,
+// which would copy every packet once per subscriber.
 func newSubscribeAPI(broadcast bool, se webrtc.SettingEngine) (*webrtc.API, error) {
 	m, err := newMediaEngine(broadcast)
 	if err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	resp, err := nack.NewResponderInterceptor(nack.ResponderSize(256))
-	if err != nil {
-		return nil, err
-	}
-	reg.Add(resp)
 	sr, err := report.NewSenderInterceptor()
 	if err != nil {
 		return nil, err

@@ -137,6 +137,15 @@ type testSubscriber struct {
 	payloads chan []byte
 	quit     chan struct{}
 	ended    chan struct{}
+	lastSeq  uint16
+	lastSSRC uint32
+}
+
+// lastVideo returns the sequence number and SSRC of the last video packet.
+func (s *testSubscriber) lastVideo() (uint16, uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSeq, s.lastSSRC
 }
 
 func subscribe(t testing.TB, p *Participant) *testSubscriber {
@@ -165,6 +174,9 @@ func subscribeNoCleanup(t testing.TB, p *Participant) *testSubscriber {
 				s.mu.Lock()
 				src := s.sources[tr.ID()]
 				s.counts[src]++
+				if tr.Kind() == webrtc.RTPCodecTypeVideo {
+					s.lastSeq, s.lastSSRC = pkt.SequenceNumber, pkt.SSRC
+				}
 				s.mu.Unlock()
 				select {
 				case s.got <- src:

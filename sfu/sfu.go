@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
@@ -22,9 +23,43 @@ type SFU struct {
 	// apis holds the pion APIs by [broadcast][publish].
 	apis [2][2]*webrtc.API
 
+	stats counters
+
 	mu     sync.Mutex
 	rooms  map[string]*Room
 	closed bool
+}
+
+// counters are the SFU's running totals, for metrics.
+type counters struct {
+	retransmitted atomic.Uint64
+	keyframeReqs  atomic.Uint64
+}
+
+// Stats are running totals since the SFU started.
+type Stats struct {
+	// Retransmitted counts packets resent for subscribers' NACKs.
+	Retransmitted uint64
+	// KeyframeRequests counts PLIs sent to publishers (after throttling).
+	KeyframeRequests uint64
+	// Rooms and Participants are the live counts.
+	Rooms, Participants int
+}
+
+// Stats returns the running totals and live counts.
+func (s *SFU) Stats() Stats {
+	st := Stats{Retransmitted: s.stats.retransmitted.Load(), KeyframeRequests: s.stats.keyframeReqs.Load()}
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	st.Rooms = len(rooms)
+	for _, r := range rooms {
+		st.Participants += len(r.Participants())
+	}
+	return st
 }
 
 // New opens the media UDP port and prepares the WebRTC stacks. It starts no

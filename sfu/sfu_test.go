@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -44,5 +45,34 @@ func TestAudienceCannotPublish(t *testing.T) {
 	offer, _ := pc.CreateOffer(nil)
 	if _, err := viewer.Publish(offer.SDP, nil); !errors.Is(err, ErrNoPublish) {
 		t.Errorf("viewer publish: %v", err)
+	}
+}
+
+// TestNACKIsAnsweredFromTheCache NACKs a packet the subscriber received and
+// gets it again, from the track's cache.
+func TestNACKIsAnsweredFromTheCache(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("nack", RoomOptions{})
+	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
+	host := join(t, room, "host", everyone)
+	pub := publishTracks(t, host, webrtc.MimeTypeVP8, SourceCamera)
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pump(stop)
+	sub.waitSources(5*time.Second, SourceCamera)
+
+	seq, ssrc := sub.lastVideo()
+	before := s.Stats().Retransmitted
+	if err := sub.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: ssrc,
+		Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	for s.Stats().Retransmitted == before {
+		select {
+		case <-sub.got:
+		case <-deadline:
+			t.Fatal("the NACKed packet was not resent")
+		}
 	}
 }

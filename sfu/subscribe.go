@@ -184,7 +184,7 @@ func (p *Participant) negotiateLocked() {
 
 // readRTCP reads the subscriber's feedback for one track: keyframe requests go
 // to the publisher (throttled), loss and bandwidth estimates steer the layer.
-// Reading also drives the NACK responder interceptor.
+// NACKs are answered from the track's packet cache.
 func (p *Participant) readRTCP(d *downTrack) {
 	defer p.wg.Done()
 	for {
@@ -197,6 +197,12 @@ func (p *Participant) readRTCP(d *downTrack) {
 		}
 		for _, pkt := range pkts {
 			switch pk := pkt.(type) {
+			case *rtcp.TransportLayerNack:
+				var seqs []uint16
+				for _, pair := range pk.Nacks {
+					seqs = append(seqs, pair.PacketList()...)
+				}
+				d.retransmit(seqs)
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				cur, _ := d.layers()
 				d.track.requestKeyframe(max(cur, 0))

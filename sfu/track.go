@@ -67,6 +67,8 @@ type layer struct {
 	lastPLI atomic.Int64
 	// rate is the measured bitrate in bits per second, updated by the reader.
 	rate atomic.Int64
+	// cache answers subscribers' NACKs (video only).
+	cache packetCache
 }
 
 func newTrack(id string, owner *Participant, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, source string, pli func(uint32)) *Track {
@@ -259,7 +261,11 @@ func (t *Track) forward(pkt *rtp.Packet, l *layer) {
 		return
 	}
 	idx := int(l.index.Load())
-	key := t.keyframe != nil && t.keyframe(pkt.Payload)
+	key := false
+	if t.keyframe != nil {
+		key = t.keyframe(pkt.Payload)
+		l.cache.put(pkt)
+	}
 	for _, s := range *t.sinks.Load() {
 		s.WriteRTP(pkt, idx, key)
 	}
@@ -278,6 +284,7 @@ func (t *Track) requestKeyframe(i int) {
 		return
 	}
 	t.pli(l.ssrc)
+	t.owner.room.sfu.stats.keyframeReqs.Add(1)
 }
 
 // setMuted stops or resumes forwarding; on resume every subscriber waits for a
