@@ -54,6 +54,19 @@ type rig struct {
 	rtsp  *Server
 	auth  *fakeAuth
 	udp   int
+	pubs  []*exec.Cmd
+}
+
+type sfuEvent = sfu.Event
+
+func (r *rig) roomOptions() sfu.RoomOptions { return sfu.RoomOptions{} }
+
+// killPublishers kills every ffmpeg publisher the test started.
+func (r *rig) killPublishers(t *testing.T) {
+	t.Helper()
+	for _, c := range r.pubs {
+		c.Process.Kill()
+	}
 }
 
 func newRig(t *testing.T, udp bool) *rig {
@@ -124,6 +137,12 @@ func needFFmpeg(t *testing.T) {
 // publish starts ffmpeg sending a test pattern (and audio codec acodec) to url
 // until the test ends. It returns ffmpeg's stderr for diagnosis.
 func publish(t *testing.T, url, transport, acodec string) *bytes.Buffer {
+	_, log := publishCmd(t, url, transport, acodec)
+	return log
+}
+
+// publishCmd is publish that also returns the process.
+func publishCmd(t *testing.T, url, transport, acodec string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
@@ -141,7 +160,7 @@ func publish(t *testing.T, url, transport, acodec string) *bytes.Buffer {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	return &stderr
+	return cmd, &stderr
 }
 
 // waitTracks waits until room has n tracks.
