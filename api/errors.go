@@ -55,6 +55,9 @@ const (
 	codeInternal          = "internal"
 	codeDatabaseUnhealthy = "database_unavailable"
 	codeStreamKeyNotFound = "stream_key_not_found"
+	codeSessionNotFound   = "session_not_found"
+	codeInvalidStreamKey  = "invalid_stream_key"
+	codeNothingPublished  = "nothing_published"
 )
 
 // apiError maps any error a handler returns to an *Error. This is the one place

@@ -87,6 +87,7 @@ type Server struct {
 	metrics  *metrics
 	throttle *joinThrottle
 	engine   *gin.Engine
+	whip     whipSessions
 }
 
 // New builds the API on its dependencies.
@@ -172,4 +173,6 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.POST("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.rotateStreamKey)
 	v1.GET("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.getStreamKey)
 	v1.DELETE("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.deleteStreamKey)
+
+	s.whipRoutes(e)
 }

@@ -81,31 +81,57 @@ func (p *Participant) subscribeTrack(t *Track) {
 		return
 	}
 	if p.sub == nil {
-		pc, err := p.room.sfu.api(p.room.options().Broadcast, false).NewPeerConnection(webrtc.Configuration{})
+		pc, err := p.newSubscriberPC()
 		if err != nil {
 			p.log.Warn("subscriber connection", "err", err)
 			return
 		}
-		p.watchSubscriber(pc)
 		p.sub = pc
 	}
+	err := p.attachLocked(t, func(d *downTrack) (*webrtc.RTPSender, error) {
+		tr, err := p.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return nil, err
+		}
+		return tr.Sender(), nil
+	})
+	if err != nil {
+		p.log.Warn("subscribe", "track", t.id, "err", err)
+		return
+	}
+	p.negotiateLocked()
+}
+
+// newSubscriberPC creates the connection that sends media to the participant.
+func (p *Participant) newSubscriberPC() (*webrtc.PeerConnection, error) {
+	pc, err := p.room.sfu.api(p.room.options().Broadcast, false).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	p.watchSubscriber(pc)
+	return pc, nil
+}
+
+// attachLocked makes a downTrack for t, hands it to add (which puts it on the
+// subscriber connection), and starts forwarding and reading its RTCP. Called
+// with mu held.
+func (p *Participant) attachLocked(t *Track, add func(*downTrack) (*webrtc.RTPSender, error)) error {
 	roomTier := p.room.options().Tier
 	subTier := p.tier
 	if subTier == 0 {
 		subTier = roomTier
 	}
 	d := newDownTrack(t, p, subTier, roomTier)
-	tr, err := p.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	sender, err := add(d)
 	if err != nil {
-		p.log.Warn("subscribe", "track", t.id, "err", err)
-		return
+		return err
 	}
-	d.sender = tr.Sender()
+	d.sender = sender
 	p.downs[t.id] = d
 	t.AddSink(d)
 	p.wg.Add(1)
 	go p.readRTCP(d)
-	p.negotiateLocked()
+	return nil
 }
 
 // watchSubscriber follows the subscriber connection's state: media is sent only
