@@ -144,17 +144,23 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 	}
 	seq := pkt.SequenceNumber + d.seqOff
 	ts := pkt.Timestamp + d.tsOff
-	if d.started && int16(seq-d.lastSeq) <= 0 {
+	if d.nEpochs > 0 && int16(seq-d.epochs[(d.nEpochs-1)%maxEpochs].outStart) < 0 {
 		d.mu.Unlock()
-		return // older than a switch point: would repeat a sequence number
+		return // older than the last switch point: would repeat a sequence number
 	}
-	d.started, d.lastSeq, d.lastTS, d.lastAt = true, seq, ts, time.Now()
+	// A late packet (a publisher's retransmission) goes out too, in its place.
+	if !d.started || int16(seq-d.lastSeq) > 0 {
+		d.lastSeq, d.lastTS, d.lastAt = seq, ts, time.Now()
+	}
+	d.started = true
 	d.mu.Unlock()
 
 	h := pkt.Header
 	h.SSRC, h.PayloadType, h.SequenceNumber, h.Timestamp = b.ssrc, b.pt, seq, ts
 	h.Extensions, h.Extension, h.ExtensionProfile = nil, false, 0
-	_, _ = b.write.WriteRTP(&h, pkt.Payload)
+	if _, err := b.write.WriteRTP(&h, pkt.Payload); err != nil {
+		d.track.owner.room.sfu.stats.sendErrors.Add(1)
+	}
 }
 
 // startAt computes offsets that continue the outgoing sequence and timestamps

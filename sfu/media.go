@@ -48,8 +48,11 @@ var conferenceVideo = []codec{
 
 var opus = codec{webrtc.MimeTypeOpus, "minptime=10;useinbandfec=1", 111, 0, 48000, 2}
 
-// newMediaEngine registers the codecs a room accepts.
-func newMediaEngine(broadcast bool) (*webrtc.MediaEngine, error) {
+// newMediaEngine registers the codecs a room accepts. RTX (RFC 4588) is offered
+// to publishers, whose retransmissions pion unwraps; toward subscribers the SFU
+// retransmits on the media stream itself (cache.go), which every browser takes,
+// so no RTX stream is negotiated there.
+func newMediaEngine(broadcast, rtx bool) (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	video := h264Broadcast
 	if !broadcast {
@@ -63,11 +66,14 @@ func newMediaEngine(broadcast bool) (*webrtc.MediaEngine, error) {
 		if err := m.RegisterCodec(p, webrtc.RTPCodecTypeVideo); err != nil {
 			return nil, err
 		}
-		rtx := webrtc.RTPCodecParameters{
+		if !rtx {
+			continue
+		}
+		rtxCodec := webrtc.RTPCodecParameters{
 			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=" + strconv.Itoa(int(c.pt))},
 			PayloadType:        c.rtxPT,
 		}
-		if err := m.RegisterCodec(rtx, webrtc.RTPCodecTypeVideo); err != nil {
+		if err := m.RegisterCodec(rtxCodec, webrtc.RTPCodecTypeVideo); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +92,7 @@ func newMediaEngine(broadcast bool) (*webrtc.MediaEngine, error) {
 // audio-level header extensions. No stats interceptor: it costs per packet and
 // nothing reads it.
 func newPublishAPI(broadcast bool, se webrtc.SettingEngine) (*webrtc.API, error) {
-	m, err := newMediaEngine(broadcast)
+	m, err := newMediaEngine(broadcast, true)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +132,7 @@ func newPublishAPI(broadcast bool, se webrtc.SettingEngine) (*webrtc.API, error)
 // one packet cache per track (cache.go), not by pion's per-stream responder,
 // which would copy every packet once per subscriber.
 func newSubscribeAPI(broadcast bool, se webrtc.SettingEngine) (*webrtc.API, error) {
-	m, err := newMediaEngine(broadcast)
+	m, err := newMediaEngine(broadcast, false)
 	if err != nil {
 		return nil, err
 	}

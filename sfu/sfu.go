@@ -32,12 +32,18 @@ type SFU struct {
 
 // counters are the SFU's running totals, for metrics.
 type counters struct {
+	received      atomic.Uint64
+	sendErrors    atomic.Uint64
 	retransmitted atomic.Uint64
 	keyframeReqs  atomic.Uint64
 }
 
 // Stats are running totals since the SFU started.
 type Stats struct {
+	// Received counts packets received from publishers.
+	Received uint64
+	// SendErrors counts packets a subscriber's connection refused to send.
+	SendErrors uint64
 	// Retransmitted counts packets resent for subscribers' NACKs.
 	Retransmitted uint64
 	// KeyframeRequests counts PLIs sent to publishers (after throttling).
@@ -48,7 +54,7 @@ type Stats struct {
 
 // Stats returns the running totals and live counts.
 func (s *SFU) Stats() Stats {
-	st := Stats{Retransmitted: s.stats.retransmitted.Load(), KeyframeRequests: s.stats.keyframeReqs.Load()}
+	st := Stats{Received: s.stats.received.Load(), SendErrors: s.stats.sendErrors.Load(), Retransmitted: s.stats.retransmitted.Load(), KeyframeRequests: s.stats.keyframeReqs.Load()}
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
 	for _, r := range s.rooms {

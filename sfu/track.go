@@ -234,6 +234,7 @@ func (t *Track) read(l *layer) {
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	windowStart, windowBytes := time.Now(), uint64(0)
+	received := &t.owner.room.sfu.stats.received
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
@@ -246,6 +247,7 @@ func (t *Track) read(l *layer) {
 			continue
 		}
 		l.bytes.Add(uint64(n))
+		received.Add(1)
 		if now := time.Now(); now.Sub(windowStart) >= time.Second {
 			total := l.bytes.Load()
 			l.rate.Store(int64(float64(total-windowBytes) * 8 / now.Sub(windowStart).Seconds()))
