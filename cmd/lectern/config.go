@@ -35,6 +35,7 @@ type config struct {
 	TokenTTL        time.Duration `yaml:"token_ttl"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	LogLevel        string        `yaml:"log_level"`
+	DebugAddr       string        `yaml:"debug_addr"`
 	S3              s3Config      `yaml:",inline"`
 }
 
@@ -116,6 +117,7 @@ var settings = []setting{
 	{"token_ttl", "LECTERN_TOKEN_TTL", "token-ttl", "lifetime of access tokens from join", duration(func(c *config) *time.Duration { return &c.TokenTTL })},
 	{"shutdown_timeout", "LECTERN_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long shutdown waits for requests to finish", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"log_level", "LECTERN_LOG_LEVEL", "log-level", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
+	{"debug_addr", "LECTERN_DEBUG_ADDR", "debug-addr", "address for Go profiling (net/http/pprof); empty = off; keep it on loopback", str(func(c *config) *string { return &c.DebugAddr })},
 	{"s3_endpoint", "LECTERN_S3_ENDPOINT", "s3-endpoint", "MinIO/S3 endpoint host:port for recordings (empty: data dir)", str(func(c *config) *string { return &c.S3.Endpoint })},
 	{"s3_bucket", "LECTERN_S3_BUCKET", "s3-bucket", "MinIO/S3 bucket for recordings", str(func(c *config) *string { return &c.S3.Bucket })},
 	{"s3_access_key", "LECTERN_S3_ACCESS_KEY", "s3-access-key", "MinIO/S3 access key", str(func(c *config) *string { return &c.S3.AccessKey })},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,5 +113,16 @@ func TestComposeUsesKnownSettings(t *testing.T) {
 	}
 	if c.DatabaseURL == "" || c.S3.Endpoint == "" {
 		t.Errorf("compose does not wire PostgreSQL and MinIO: %+v", c)
+	}
+}
+
+func TestDebugServerServesProfiles(t *testing.T) {
+	stop, err := serveDebug("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if _, err := serveDebug("nonsense", slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), "debug_addr") {
+		t.Errorf("bad address: %v", err)
 	}
 }

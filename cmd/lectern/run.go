@@ -105,6 +105,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ln.Close()
 		return err
 	}
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopDebug()
+	}
 	rtspCtx, stopRTSP := context.WithCancel(context.Background())
 	rtspDone := make(chan error, 1)
 	go func() { rtspDone <- rtsp.Run(rtspCtx) }()
