@@ -55,9 +55,12 @@ const (
 	codeInternal          = "internal"
 	codeDatabaseUnhealthy = "database_unavailable"
 	codeStreamKeyNotFound = "stream_key_not_found"
-	codeSessionNotFound   = "session_not_found"
 	codeInvalidStreamKey  = "invalid_stream_key"
-	codeNothingPublished  = "nothing_published"
+	// WHIP and WHEP (docs/protocol.md).
+	codeSessionNotFound       = "session_not_found"
+	codeUnsupportedMediaType  = "unsupported_media_type"
+	codePreconditionFailed    = "precondition_failed"
+	codeICERestartUnsupported = "ice_restart_unsupported"
 )
 
 // apiError maps any error a handler returns to an *Error. This is the one place

@@ -10,51 +10,56 @@ import (
 	"sync"
 
 	"github.com/gin-gonic/gin"
-	"github.com/pion/webrtc/v4"
 
 	"lectern/access"
 	"lectern/sfu"
 	"lectern/storage"
 )
 
-// maxSDPBytes bounds a WHIP or WHEP offer.
+// maxSDPBytes bounds a WHIP or WHEP offer and a trickle fragment.
 const maxSDPBytes = 64 << 10
 
-// whipSession is one WHIP publisher or WHEP viewer, addressed by its resource URL.
-type whipSession struct {
-	p        *sfu.Participant
-	identity string
-	room     string
-	target   string // "publisher" (WHIP) or "subscriber" (WHEP)
+// Media types of WHIP and WHEP bodies.
+const (
+	typeSDP     = "application/sdp"                 // RFC 9725 section 4.2
+	typeSDPFrag = "application/trickle-ice-sdpfrag" // RFC 8840 section 9
+)
+
+// whipKind is what differs between WHIP (publish) and WHEP (watch).
+type whipKind struct {
+	name string // "whip" or "whep", also the path prefix
+	need access.Permissions
+	// partKind is the sfu participant kind; target names its peer connection.
+	partKind, target string
 }
 
-// whipSessions holds the live WHIP and WHEP sessions by ID. A session leaves
-// the map when its participant closes (a goroutine per session waits for it).
+var (
+	kindWHIP = whipKind{name: "whip", need: access.Publish, partKind: sfu.KindWHIP, target: "publisher"}
+	kindWHEP = whipKind{name: "whep", need: access.Subscribe, partKind: sfu.KindWHEP, target: "subscriber"}
+)
+
+// whipSession is one WHIP publisher or WHEP viewer, addressed by its session
+// URL (RFC 9725 section 4.2). Its fields do not change after creation.
+type whipSession struct {
+	id, room string
+	kind     whipKind
+	p        *sfu.Participant
+	// owner identifies the credential that created the session; later requests
+	// on it must present the same.
+	owner string
+	// ufrag is the client's ICE username fragment, from its offer.
+	ufrag string
+	// etag names the session's one ICE session, for If-Match (RFC 9725 section 4.3).
+	etag string
+}
+
+// whipSessions are the server's live WHIP and WHEP sessions by ID. The map is
+// guarded by mu. Each session has a watcher goroutine (counted by wg) that
+// removes it once its participant closes, which SFU.Close also brings about.
 type whipSessions struct {
 	mu sync.Mutex
 	m  map[string]*whipSession
-}
-
-func (w *whipSessions) add(id string, ws *whipSession) {
-	w.mu.Lock()
-	if w.m == nil {
-		w.m = map[string]*whipSession{}
-	}
-	w.m[id] = ws
-	w.mu.Unlock()
-	go func() {
-		<-ws.p.Done()
-		w.mu.Lock()
-		delete(w.m, id)
-		w.mu.Unlock()
-	}()
-}
-
-// remove takes a session out at once, so later requests find nothing.
-func (w *whipSessions) remove(id string) {
-	w.mu.Lock()
-	delete(w.m, id)
-	w.mu.Unlock()
+	wg sync.WaitGroup
 }
 
 func (w *whipSessions) get(id string) *whipSession {
@@ -63,67 +68,97 @@ func (w *whipSessions) get(id string) *whipSession {
 	return w.m[id]
 }
 
-// whipRoutes registers WHIP (RFC 9725) and WHEP endpoints.
+// remove drops ws, if it is still the session under its ID.
+func (w *whipSessions) remove(ws *whipSession) {
+	w.mu.Lock()
+	if w.m[ws.id] == ws {
+		delete(w.m, ws.id)
+	}
+	w.mu.Unlock()
+}
+
+// wait returns once every session's watcher has ended.
+func (w *whipSessions) wait() { w.wg.Wait() }
+
+// whipRoutes registers WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep).
 func (s *Server) whipRoutes(e *gin.Engine) {
-	for _, kind := range []string{"whip", "whep"} {
-		e.POST("/"+kind+"/:room", s.whipStart(kind))
-		e.PATCH("/"+kind+"/:room/:session", s.whipPatch)
-		e.DELETE("/"+kind+"/:room/:session", s.whipDelete)
-		e.OPTIONS("/"+kind+"/:room", s.whipOptions)
+	for _, k := range []whipKind{kindWHIP, kindWHEP} {
+		base := "/" + k.name + "/:room"
+		e.POST(base, whipCORS, s.whipStart(k))
+		e.OPTIONS(base, whipCORS, whipOptions(typeSDP))
+		e.PATCH(base+"/:session", whipCORS, s.whipPatch(k))
+		e.DELETE(base+"/:session", whipCORS, s.whipDelete(k))
+		e.OPTIONS(base+"/:session", whipCORS, whipOptions(""))
 	}
 }
 
-// whipCaller identifies a WHIP or WHEP client: an access token for the room,
-// or (for WHIP, as OBS sends it) the room's stream key as the Bearer token.
-func (s *Server) whipCaller(c *gin.Context) (identity, name string, perms access.Permissions, err error) {
+// whipCORS lets browser players on other origins use the endpoints (CORS, as
+// the Fetch standard defines it): credentials are Bearer tokens, never cookies,
+// so any origin may call.
+func whipCORS(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Patch, Link")
+}
+
+// whipOptions answers preflights; accept is the Accept-Post type ("" for a session).
+func whipOptions(accept string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("Access-Control-Allow-Methods", "POST, PATCH, DELETE, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, If-Match")
+		if accept != "" {
+			h.Set("Accept-Post", accept)
+		} else {
+			h.Set("Accept-Patch", typeSDPFrag)
+		}
+		c.Status(http.StatusNoContent)
+	}
+}
+
+// whipCaller is who calls a WHIP or WHEP endpoint.
+type whipCaller struct {
+	identity, name string
+	perms          access.Permissions
+	tier           access.Tier
+	owner          string
+}
+
+// identify finds who calls: an access token for the room or, for WHIP as OBS
+// sends it, the room's stream key as the Bearer token.
+func (s *Server) identify(c *gin.Context) (whipCaller, error) {
 	cred, ok := bearerToken(c.Request)
 	if ok && strings.HasPrefix(cred, "sk_") {
 		k, err := s.db.StreamKey(c.Request.Context(), c.Param("room"))
-		if err != nil || subtle.ConstantTimeCompare([]byte(cred), []byte(k.Key)) != 1 {
-			if err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return "", "", 0, err
-			}
-			return "", "", 0, errorf(http.StatusUnauthorized, codeInvalidStreamKey, "the stream key is not valid for this room")
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return whipCaller{}, err
 		}
-		return "encoder", "Encoder", access.Publish, nil
+		if err != nil || subtle.ConstantTimeCompare([]byte(cred), []byte(k.Key)) != 1 {
+			return whipCaller{}, errorf(http.StatusUnauthorized, codeInvalidStreamKey, "the stream key is not valid for this room")
+		}
+		return whipCaller{identity: "encoder", name: "Encoder", perms: access.Publish, owner: "stream-key"}, nil
 	}
 	claims, g, err := s.participant(c)
 	if err != nil {
-		return "", "", 0, err
+		return whipCaller{}, err
 	}
-	return claims.Identity, claims.Name, g.Permissions, nil
+	return whipCaller{identity: claims.Identity, name: claims.Name, perms: g.Permissions, tier: g.Tier, owner: "token:" + claims.Identity}, nil
 }
 
-// readSDP reads an application/sdp body.
-func readSDP(c *gin.Context) (string, error) {
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if mt != "application/sdp" {
-		return "", errorf(http.StatusUnsupportedMediaType, codeInvalidSDP, "the body must be application/sdp")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxSDPBytes))
-	if err != nil {
-		return "", err
-	}
-	return string(body), nil
-}
-
-// whipStart answers POST /whip/{room} (publish) and POST /whep/{room} (watch).
-func (s *Server) whipStart(kind string) gin.HandlerFunc {
-	need, partKind, target := access.Publish, sfu.KindWHIP, "publisher"
-	if kind == "whep" {
-		need, partKind, target = access.Subscribe, sfu.KindWHEP, "subscriber"
-	}
+// whipStart answers POST /whip/{room} and POST /whep/{room}: an SDP offer in,
+// 201 with the answer and the session's Location out (RFC 9725 section 4.2).
+func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		identity, name, perms, err := s.whipCaller(c)
+		who, err := s.identify(c)
 		if err != nil {
 			s.abort(c, err)
 			return
 		}
-		if !perms.Has(need) {
-			s.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "this needs the %s permission", need))
+		if !who.perms.Has(k.need) {
+			s.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "%s needs the %s permission", strings.ToUpper(k.name), k.need))
 			return
 		}
-		offer, err := readSDP(c)
+		offer, err := readBody(c, typeSDP)
 		if err != nil {
 			s.abort(c, err)
 			return
@@ -132,124 +167,183 @@ func (s *Server) whipStart(kind string) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		room, err := s.media.Room(r.ID, MediaOptions(r))
-		if err != nil {
-			s.abort(c, err)
+		// Refuse a bad offer before joining, so the room never sees this client.
+		opts := MediaOptions(r)
+		check := sfu.CheckOffer
+		if k == kindWHEP {
+			check = sfu.CheckViewOffer
+		}
+		if err := check(offer, opts); err != nil {
+			s.abort(c, mediaError(err))
 			return
 		}
-		p, err := room.Join(sfu.ParticipantOptions{Identity: identity, Name: name, Kind: partKind, Permissions: mediaPermissions(perms)})
+		room, err := s.media.Room(r.ID, opts)
+		if err != nil {
+			s.abort(c, err) // the SFU is shutting down
+			return
+		}
+		perms := sfu.Permissions{Publish: k == kindWHIP, Subscribe: k == kindWHEP}
+		p, err := room.Join(sfu.ParticipantOptions{Identity: who.identity, Name: who.name, Kind: k.partKind,
+			Permissions: perms, Tier: mediaTier(who.tier)})
 		if err != nil {
 			s.abort(c, mediaError(err))
 			return
 		}
 		var answer string
-		if kind == "whip" {
+		if k == kindWHIP {
 			answer, err = p.Publish(offer, nil)
 		} else {
 			answer, err = p.View(offer)
 		}
 		if err != nil {
 			p.Close("negotiation failed")
-			if errors.Is(err, sfu.ErrNothingToView) {
-				s.abort(c, errorf(http.StatusConflict, codeNothingPublished, "nothing is published in this room yet; try again when it is live"))
-				return
-			}
 			s.abort(c, mediaError(err))
 			return
 		}
-		id := randomText(16)
-		s.whip.add(id, &whipSession{p: p, identity: identity, room: r.ID, target: target})
-		c.Header("Location", "/"+kind+"/"+r.ID+"/"+id)
-		c.Data(http.StatusCreated, "application/sdp", []byte(answer))
+		ws := &whipSession{id: randomText(18), room: r.ID, kind: k, p: p, owner: who.owner,
+			ufrag: iceUfrag(offer), etag: `"` + randomText(9) + `"`}
+		s.startSession(ws)
+		h := c.Writer.Header()
+		h.Set("Location", "/"+k.name+"/"+r.ID+"/"+ws.id)
+		h.Set("ETag", ws.etag)
+		h.Set("Accept-Patch", typeSDPFrag)
+		c.Data(http.StatusCreated, typeSDP, []byte(answer))
 	}
 }
 
-// session finds the path's session and checks the caller owns it.
-func (s *Server) session(c *gin.Context) (*whipSession, bool) {
-	identity, _, _, err := s.whipCaller(c)
+// startSession registers ws and starts its watcher.
+func (s *Server) startSession(ws *whipSession) {
+	w := &s.whip
+	w.mu.Lock()
+	if w.m == nil {
+		w.m = map[string]*whipSession{}
+	}
+	w.m[ws.id] = ws
+	w.wg.Add(1)
+	w.mu.Unlock()
+	s.log.Info(ws.kind.name+" session created", "room", ws.room, "participant", ws.p.ID())
+	go s.watchSession(ws)
+}
+
+// watchSession drains the participant's events (a WHIP or WHEP client has no
+// channel to hear them on), ends the session when the permission it needs is
+// revoked, and removes it once the participant has closed.
+func (s *Server) watchSession(ws *whipSession) {
+	defer s.whip.wg.Done()
+	for {
+		select {
+		case <-ws.p.Done():
+			s.whip.remove(ws)
+			s.log.Info(ws.kind.name+" session closed", "room", ws.room, "participant", ws.p.ID(), "reason", ws.p.Reason())
+			return
+		case ev := <-ws.p.Events():
+			if ev.Type != sfu.EventPermissions || ev.Permissions == nil {
+				continue
+			}
+			if (ws.kind == kindWHIP && !ev.Permissions.Publish) || (ws.kind == kindWHEP && !ev.Permissions.Subscribe) {
+				ws.p.Close("the " + ws.kind.need.String() + " permission was revoked")
+			}
+		}
+	}
+}
+
+// readBody reads a request body of media type want, at most maxSDPBytes.
+func readBody(c *gin.Context, want string) (string, error) {
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if mt != want {
+		return "", errorf(http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "the body must be %s", want)
+	}
+	if c.Request.ContentLength > maxSDPBytes {
+		return "", &http.MaxBytesError{Limit: maxSDPBytes}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxSDPBytes))
+	if err != nil {
+		return "", err
+	}
+	return string(body), nil
+}
+
+// session finds the path's session of kind k for a caller presenting the
+// credential that created it. Anything else is 404, so session URLs cannot be
+// probed.
+func (s *Server) session(c *gin.Context, k whipKind) (*whipSession, bool) {
+	who, err := s.identify(c)
 	if err != nil {
 		s.abort(c, err)
 		return nil, false
 	}
 	ws := s.whip.get(c.Param("session"))
-	if ws == nil || ws.room != c.Param("room") || ws.identity != identity {
-		s.abort(c, errorf(http.StatusNotFound, codeSessionNotFound, "no such WHIP or WHEP session"))
+	if ws == nil || ws.kind != k || ws.room != c.Param("room") ||
+		subtle.ConstantTimeCompare([]byte(ws.owner), []byte(who.owner)) != 1 {
+		s.abort(c, errorf(http.StatusNotFound, codeSessionNotFound, "no such %s session", strings.ToUpper(k.name)))
 		return nil, false
+	}
+	select {
+	case <-ws.p.Done():
+		s.abort(c, errorf(http.StatusNotFound, codeSessionNotFound, "the %s session has ended", strings.ToUpper(k.name)))
+		return nil, false
+	default:
 	}
 	return ws, true
 }
 
-// whipPatch adds trickled ICE candidates (RFC 8840 fragments) to a session.
-func (s *Server) whipPatch(c *gin.Context) {
-	ws, ok := s.session(c)
-	if !ok {
-		return
-	}
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if mt != "application/trickle-ice-sdpfrag" {
-		s.abort(c, errorf(http.StatusUnsupportedMediaType, codeInvalidSDP, "the body must be application/trickle-ice-sdpfrag"))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxSDPBytes))
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	cands, err := parseSDPFrag(string(body))
-	if err != nil {
-		s.abort(c, err)
-		return
-	}
-	for _, cand := range cands {
-		if err := ws.p.AddCandidate(ws.target, cand); err != nil {
-			s.abort(c, mediaError(err))
+// whipPatch adds the client's trickled candidates (RFC 9725 section 4.3.1,
+// RFC 8840). ICE restarts are not supported: a fragment with other ICE
+// credentials gets 422, as section 4.3.1 asks of a session that trickles only.
+func (s *Server) whipPatch(k whipKind) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ws, ok := s.session(c, k)
+		if !ok {
 			return
 		}
-	}
-	c.Status(http.StatusNoContent)
-}
-
-// whipDelete ends a session.
-func (s *Server) whipDelete(c *gin.Context) {
-	ws, ok := s.session(c)
-	if !ok {
-		return
-	}
-	s.whip.remove(c.Param("session"))
-	ws.p.Close("ended by the client")
-	c.Status(http.StatusOK)
-}
-
-// whipOptions answers CORS preflights and advertises the methods.
-func (s *Server) whipOptions(c *gin.Context) {
-	c.Header("Accept-Post", "application/sdp")
-	c.Status(http.StatusNoContent)
-}
-
-// parseSDPFrag reads the candidates of a trickle-ICE SDP fragment (RFC 8840
-// section 9): a=mid lines say which media section the following
-// a=candidate lines belong to.
-func parseSDPFrag(frag string) ([]webrtc.ICECandidateInit, error) {
-	var out []webrtc.ICECandidateInit
-	var mid *string
-	for _, line := range strings.Split(frag, "\n") {
-		line = strings.TrimRight(line, "\r")
-		switch {
-		case strings.HasPrefix(line, "a=mid:"):
-			m := strings.TrimPrefix(line, "a=mid:")
-			mid = &m
-		case strings.HasPrefix(line, "a=candidate:"):
-			cand := strings.TrimPrefix(line, "a=")
-			if len(strings.Fields(cand)) < 8 {
-				return nil, errorf(http.StatusBadRequest, codeInvalidSDP, "a candidate line has too few fields: %q", line)
-			}
-			out = append(out, webrtc.ICECandidateInit{Candidate: cand, SDPMid: mid})
-		case strings.HasPrefix(line, "a=end-of-candidates"), strings.HasPrefix(line, "a=ice-"), strings.HasPrefix(line, "m="), line == "":
-		default:
-			if !strings.HasPrefix(line, "a=") && !strings.HasPrefix(line, "c=") {
-				return nil, errorf(http.StatusBadRequest, codeInvalidSDP, "not an SDP fragment line: %q", line)
+		body, err := readBody(c, typeSDPFrag)
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		if m := c.GetHeader("If-Match"); m != "" && !etagMatches(m, ws.etag) {
+			s.abort(c, errorf(http.StatusPreconditionFailed, codePreconditionFailed, "If-Match does not name this session's ICE session (ETag %s)", ws.etag))
+			return
+		}
+		frag, err := parseSDPFrag(body)
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		if frag.ufrag != "" && frag.ufrag != ws.ufrag {
+			s.abort(c, errorf(http.StatusUnprocessableEntity, codeICERestartUnsupported, "ICE restarts are not supported; start a new session"))
+			return
+		}
+		for _, cand := range frag.candidates {
+			if err := ws.p.AddCandidate(k.target, cand); err != nil {
+				s.abort(c, mediaError(err))
+				return
 			}
 		}
+		c.Status(http.StatusNoContent)
 	}
-	return out, nil
+}
+
+// etagMatches evaluates If-Match (RFC 9110 section 13.1.1) against the one
+// entity tag a session has; "*" matches any.
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		if t = strings.TrimSpace(t); t == "*" || t == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// whipDelete ends a session (RFC 9725 section 4.2: 200 OK).
+func (s *Server) whipDelete(k whipKind) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ws, ok := s.session(c, k)
+		if !ok {
+			return
+		}
+		s.whip.remove(ws)
+		ws.p.Close("ended by the client")
+		c.Status(http.StatusOK)
+	}
 }

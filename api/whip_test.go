@@ -1,14 +1,11 @@
 package api
 
 import (
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"lectern/access"
@@ -16,298 +13,238 @@ import (
 	"lectern/storage/storagetest"
 )
 
-// whipClient speaks only standard WHIP/WHEP HTTP and pion.
-type whipClient struct {
-	t        *testing.T
-	a        *testAPI
-	pc       *webrtc.PeerConnection
-	location string
-	token    string
-}
-
-// post sends the peer's offer to endpoint and applies the answer.
-func (w *whipClient) post(endpoint string) (*http.Response, string) {
-	w.t.Helper()
-	offer, err := w.pc.CreateOffer(nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(w.pc)
-	w.pc.SetLocalDescription(offer)
-	<-gathered
-	res, body := w.a.raw("POST", endpoint, w.token, "application/sdp", w.pc.LocalDescription().SDP)
-	if res.StatusCode == http.StatusCreated {
-		w.location = res.Header.Get("Location")
-		if err := w.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body}); err != nil {
-			w.t.Fatalf("answer: %v", err)
+func TestWHIPToWHEPBroadcastRoomIsH264(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		a := newTestAPI(t, b)
+		a.createRoom(map[string]any{"id": "bc", "name": "BC", "mode": "webinar", "broadcast": map[string]any{"hls": true}})
+		// The viewer comes first: it is answered, and idles until the host publishes.
+		viewer := startWHEP(t, a, "bc", a.tokenFor("viewer", "bc", access.Viewer))
+		pub := startWHIP(t, a, "bc", a.tokenFor("host", "bc", access.Host), webrtc.MimeTypeH264, 1)
+		if !strings.Contains(pub.answer, "H264/90000") || strings.Contains(pub.answer, "VP8") {
+			t.Errorf("WHIP answer in a broadcast room must offer H.264 only:\n%s", pub.answer)
 		}
-	}
-	return res, body
-}
+		viewer.waitMedia(webrtc.MimeTypeH264, 1)
 
-// raw sends a request with a content type and returns the response and body.
-func (a *testAPI) raw(method, path, token, ctype, body string) (*http.Response, string) {
-	a.t.Helper()
-	req, _ := http.NewRequestWithContext(a.t.Context(), method, a.url+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	return res, string(data)
-}
-
-func newWHIPPublisher(t *testing.T, a *testAPI, token, videoMime string) (*whipClient, func()) {
-	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	video, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: videoMime}, "v", "whip")
-	audio, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "a", "whip")
-	for _, tr := range []*webrtc.TrackLocalStaticRTP{video, audio} {
-		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-			t.Fatal(err)
+		frag := "a=ice-ufrag:" + iceUfrag(viewer.pc.LocalDescription().SDP) + "\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\n" +
+			"a=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\na=end-of-candidates\r\n"
+		if status, body := viewer.do("PATCH", "application/trickle-ice-sdpfrag", frag, "If-Match", viewer.etag); status != http.StatusNoContent {
+			t.Errorf("PATCH trickle: %d %s", status, body)
 		}
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	pump := func() {
-		defer close(done)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			payload := []byte{0x10, 0x01, 0, 0} // VP8 delta
-			if videoMime == webrtc.MimeTypeH264 {
-				payload = []byte{0x41, 0x9a, 0, 0} // non-IDR slice
-				if i%10 == 0 {
-					payload = []byte{0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce, 0x00, 0x02, 0x65, 0x88}
-				}
-			} else if i%10 == 0 {
-				payload = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
-			}
-			video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
-			audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 240}, Payload: []byte{0xfc, 0xff, 0xfe}})
+		if status, body := pub.do("DELETE", "", ""); status != http.StatusOK {
+			t.Errorf("DELETE: %d %s", status, body)
 		}
-	}
-	return &whipClient{t: t, a: a, pc: pc, token: token}, func() {
-		go pump()
-		t.Cleanup(func() { close(stop); <-done })
-	}
-}
-
-// whepViewer is a receive-only pion peer that records codecs and packet counts.
-type whepViewer struct {
-	*whipClient
-	mu     sync.Mutex
-	codecs map[string]int
-	more   chan struct{}
-}
-
-func newWHEPViewer(t *testing.T, a *testAPI, token string) *whepViewer {
-	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
-	}
-	v := &whepViewer{whipClient: &whipClient{t: t, a: a, pc: pc, token: token}, codecs: map[string]int{}, more: make(chan struct{}, 1)}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		go func() {
-			for {
-				if _, _, err := tr.ReadRTP(); err != nil {
-					return
-				}
-				v.mu.Lock()
-				v.codecs[strings.ToLower(tr.Codec().MimeType)]++
-				v.mu.Unlock()
-				select {
-				case v.more <- struct{}{}:
-				default:
-				}
-			}
-		}()
+		if status, _ := pub.do("PATCH", "application/trickle-ice-sdpfrag", frag); status != http.StatusNotFound {
+			t.Errorf("PATCH after DELETE: %d, want 404", status)
+		}
+		if status, _ := pub.do("DELETE", "", ""); status != http.StatusNotFound {
+			t.Errorf("DELETE after DELETE: %d, want 404", status)
+		}
 	})
-	return v
 }
 
-// waitCodecs waits for packets of both codecs.
-func (v *whepViewer) waitCodecs(video, audio string) {
-	v.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		v.mu.Lock()
-		ok := v.codecs[strings.ToLower(video)] > 10 && v.codecs[strings.ToLower(audio)] > 10
-		got := len(v.codecs)
-		v.mu.Unlock()
-		if ok && got == 2 {
-			return
+func TestWHIPToWHEPConferenceRoomFollowsTheProgram(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "cf", "name": "CF"})
+	first := startWHIP(t, a, "cf", a.tokenFor("first", "cf", access.Member), webrtc.MimeTypeVP8, 1)
+	viewer := startWHEP(t, a, "cf", a.tokenFor("viewer", "cf", access.Viewer))
+	viewer.waitMedia(webrtc.MimeTypeVP8, 1)
+
+	// A later publisher does not take the program; when the first leaves, the
+	// viewer's senders switch to it without renegotiation, in one stream.
+	startWHIP(t, a, "cf", a.tokenFor("second", "cf", access.Member), webrtc.MimeTypeVP8, 2)
+	a.waitTracks("cf", 4)
+	if status, body := first.do("DELETE", "", ""); status != http.StatusOK {
+		t.Fatalf("DELETE: %d %s", status, body)
+	}
+	viewer.waitMedia(webrtc.MimeTypeVP8, 2)
+	viewer.mu.Lock()
+	defer viewer.mu.Unlock()
+	// The stream continues on the same SSRC: sequence numbers and timestamps
+	// move forward (else SRTP replay protection would drop the new packets), and
+	// video resumes at a keyframe.
+	for kind, r := range viewer.kinds {
+		if r.switches != 1 || r.switchedFrom != 1 || r.seqJump < 1 || r.seqJump > 20 || r.tsJump <= 0 {
+			t.Errorf("%s: %d switches from %d, sequence %+d, timestamp %+d; want one switch from 1 continuing the stream",
+				kind, r.switches, r.switchedFrom, r.seqJump, r.tsJump)
 		}
-		select {
-		case <-v.more:
-		case <-deadline:
-			v.mu.Lock()
-			defer v.mu.Unlock()
-			v.t.Fatalf("WHEP viewer got %v, want %s and %s", v.codecs, video, audio)
+	}
+	if p := viewer.kinds["video"].switchPayload; len(p) < 2 || p[1]&0x01 != 0 {
+		t.Errorf("video resumed with %x, not a VP8 keyframe", p)
+	}
+}
+
+func TestWHIPSessionsEndWithTheSFU(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "cf", "name": "CF"})
+	startWHIP(t, a, "cf", a.tokenFor("host", "cf", access.Member), webrtc.MimeTypeVP8, 1)
+	viewer := startWHEP(t, a, "cf", a.tokenFor("viewer", "cf", access.Viewer))
+	viewer.waitMedia(webrtc.MimeTypeVP8, 1)
+
+	// Revoking subscribe ends a WHEP session, which cannot renegotiate.
+	r, _ := a.media.LiveRoom("cf")
+	for _, p := range r.Participants() {
+		if p.Identity() == "viewer" {
+			p.SetPermissions(sfu.Permissions{})
+			select {
+			case <-p.Done():
+			case <-time.After(10 * time.Second):
+				t.Fatal("the WHEP session outlived its subscribe permission")
+			}
 		}
 	}
-}
-
-func TestWHIPAndWHEPRoundTrip(t *testing.T) {
-	cases := []struct {
-		name, mime string
-		room       map[string]any
-	}{
-		{"broadcast room negotiates H.264", webrtc.MimeTypeH264, map[string]any{"id": "bc", "name": "BC", "mode": "webinar", "broadcast": map[string]any{"hls": true}}},
-		{"conference room takes VP8", webrtc.MimeTypeVP8, map[string]any{"id": "cf", "name": "CF"}},
+	if status, _ := viewer.do("DELETE", "", ""); status != http.StatusNotFound {
+		t.Errorf("DELETE of a session whose permission was revoked: %d, want 404", status)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
-				a := newTestAPI(t, b)
-				a.createRoom(tc.room)
-				id := tc.room["id"].(string)
-				pub, start := newWHIPPublisher(t, a, a.tokenFor("host", id, access.Host), tc.mime)
-				if res, body := pub.post("/whip/" + id); res.StatusCode != http.StatusCreated || res.Header.Get("Content-Type") != "application/sdp" ||
-					!strings.HasPrefix(pub.location, "/whip/"+id+"/") {
-					t.Fatalf("WHIP: %d %s %q", res.StatusCode, body, pub.location)
-				}
-				start()
-				a.waitTracks(id, 2)
-				viewer := newWHEPViewer(t, a, a.tokenFor("viewer", id, access.Viewer))
-				if res, body := viewer.post("/whep/" + id); res.StatusCode != http.StatusCreated {
-					t.Fatalf("WHEP: %d %s", res.StatusCode, body)
-				}
-				viewer.waitCodecs(tc.mime, webrtc.MimeTypeOpus)
 
-				// Trickle, then end the viewer; its resource is gone afterwards.
-				frag := "a=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\n"
-				if res, body := a.raw("PATCH", viewer.location, viewer.token, "application/trickle-ice-sdpfrag", frag); res.StatusCode != http.StatusNoContent {
-					t.Errorf("PATCH: %d %s", res.StatusCode, body)
-				}
-				if res, _ := a.raw("DELETE", viewer.location, viewer.token, "", ""); res.StatusCode != http.StatusOK {
-					t.Errorf("DELETE: %d", res.StatusCode)
-				}
-				if res, _ := a.raw("PATCH", viewer.location, viewer.token, "application/trickle-ice-sdpfrag", frag); res.StatusCode != http.StatusNotFound {
-					t.Errorf("PATCH after DELETE: %d", res.StatusCode)
-				}
-			})
-		})
+	a.media.Close()
+	done := make(chan struct{})
+	go func() { a.srv.whip.wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("WHIP session watchers still running after the SFU closed")
+	}
+	a.srv.whip.mu.Lock()
+	defer a.srv.whip.mu.Unlock()
+	if len(a.srv.whip.m) != 0 {
+		t.Errorf("%d sessions left after the SFU closed", len(a.srv.whip.m))
 	}
 }
 
-func TestWHIPRefusals(t *testing.T) {
+func TestWHIPAndWHEPRefusals(t *testing.T) {
 	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
 	a.createRoom(map[string]any{"id": "bc", "name": "BC", "mode": "webinar", "broadcast": map[string]any{"hls": true}})
-	host := a.tokenFor("host", "bc", access.Host)
-	vp8Only := offerOnly(t, webrtc.MimeTypeVP8)
+	a.createRoom(map[string]any{"id": "cf", "name": "CF"})
+	startWHIP(t, a, "bc", a.tokenFor("host", "bc", access.Host), webrtc.MimeTypeH264, 1)
+	viewer := startWHEP(t, a, "bc", a.tokenFor("viewer", "bc", access.Viewer))
+	viewer.waitMedia(webrtc.MimeTypeH264, 1)
+	moderator := dialRoom(t, a, "bc", a.tokenFor("mod", "bc", access.Host))
+	moderator.next("welcome")
+	settle(moderator)
+
+	trickle := "a=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\n"
+	restart := "a=ice-ufrag:Zz9y\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" + trickle
+	other := a.tokenFor("other", "bc", access.Viewer)
+	whipPath := strings.Replace(viewer.location, "/whep/", "/whip/", 1)
 	cases := []struct {
 		name, method, path, token, ctype, body string
+		header                                 []string
 		status                                 int
 		code                                   string
 	}{
-		{"WHEP without subscribe", "POST", "/whep/bc", a.tokenFor("pub", "bc", access.Publish), "application/sdp", "v=0", 403, "permission_denied"},
-		{"WHIP without publish", "POST", "/whip/bc", a.tokenFor("v", "bc", access.Viewer), "application/sdp", "v=0", 403, "permission_denied"},
-		{"no token", "POST", "/whip/bc", "", "application/sdp", "v=0", 401, "unauthorized"},
-		{"wrong content type", "POST", "/whip/bc", host, "application/json", "{}", 415, "invalid_sdp"},
-		{"malformed SDP", "POST", "/whip/bc", host, "application/sdp", "not sdp", 400, "invalid_sdp"},
-		{"VP8 into a broadcast room", "POST", "/whip/bc", host, "application/sdp", vp8Only, 415, "unsupported_codecs"},
-		{"bad stream key", "POST", "/whip/bc", "sk_nope", "application/sdp", "v=0", 401, "invalid_stream_key"},
-		{"WHEP before anyone publishes", "POST", "/whep/bc", a.tokenFor("v", "bc", access.Viewer), "application/sdp", offerOnly(t, webrtc.MimeTypeH264), 409, "nothing_published"},
-		{"unknown session", "PATCH", "/whip/bc/nope", host, "application/trickle-ice-sdpfrag", "a=end-of-candidates", 404, "session_not_found"},
+		{"WHEP without subscribe", "POST", "/whep/bc", a.tokenFor("p", "bc", access.Publish), "application/sdp", "v=0", nil, 403, "permission_denied"},
+		{"WHIP without publish", "POST", "/whip/bc", other, "application/sdp", "v=0", nil, 403, "permission_denied"},
+		{"no token", "POST", "/whip/bc", "", "application/sdp", "v=0", nil, 401, "unauthorized"},
+		{"token of another room", "POST", "/whip/bc", a.tokenFor("host", "cf", access.Host), "application/sdp", "v=0", nil, 401, "token_wrong_room"},
+		{"unknown stream key", "POST", "/whip/bc", "sk_nope", "application/sdp", "v=0", nil, 401, "invalid_stream_key"},
+		{"unknown room", "POST", "/whip/nope", a.tokenFor("host", "nope", access.Host), "application/sdp", offerOf(t, webrtc.MimeTypeH264, webrtc.RTPTransceiverDirectionSendonly), nil, 404, "room_not_found"},
+		{"wrong content type", "POST", "/whip/bc", a.tokenFor("host", "bc", access.Host), "application/json", "{}", nil, 415, "unsupported_media_type"},
+		{"body over 64 KiB", "POST", "/whep/bc", other, "application/sdp", strings.Repeat("a", 64<<10+1), nil, 413, "body_too_large"},
+		{"malformed SDP", "POST", "/whip/bc", a.tokenFor("host", "bc", access.Host), "application/sdp", "not sdp", nil, 400, "invalid_sdp"},
+		{"VP8 only into a broadcast room", "POST", "/whip/bc", a.tokenFor("host", "bc", access.Host), "application/sdp", offerOf(t, webrtc.MimeTypeVP8, webrtc.RTPTransceiverDirectionSendonly), nil, 415, "unsupported_codecs"},
+		{"VP8 only viewer of a broadcast room", "POST", "/whep/bc", other, "application/sdp", offerOf(t, webrtc.MimeTypeVP8, webrtc.RTPTransceiverDirectionRecvonly), nil, 415, "unsupported_codecs"},
+		{"WHEP offer with nothing to receive", "POST", "/whep/bc", other, "application/sdp", offerOf(t, webrtc.MimeTypeH264, webrtc.RTPTransceiverDirectionSendonly), nil, 400, "invalid_sdp"},
+		{"unknown session", "PATCH", "/whep/bc/nope", viewer.token, "application/trickle-ice-sdpfrag", trickle, nil, 404, "session_not_found"},
+		{"another identity's session", "PATCH", viewer.location, other, "application/trickle-ice-sdpfrag", trickle, nil, 404, "session_not_found"},
+		{"a WHEP session on the WHIP path", "PATCH", whipPath, viewer.token, "application/trickle-ice-sdpfrag", trickle, nil, 404, "session_not_found"},
+		{"trickle of the wrong type", "PATCH", viewer.location, viewer.token, "application/sdp", trickle, nil, 415, "unsupported_media_type"},
+		{"trickle with a stale ETag", "PATCH", viewer.location, viewer.token, "application/trickle-ice-sdpfrag", trickle, []string{"If-Match", `"stale"`}, 412, "precondition_failed"},
+		{"ICE restart", "PATCH", viewer.location, viewer.token, "application/trickle-ice-sdpfrag", restart, []string{"If-Match", "*"}, 422, "ice_restart_unsupported"},
+		{"malformed fragment", "PATCH", viewer.location, viewer.token, "application/trickle-ice-sdpfrag", "garbage", nil, 400, "invalid_sdp"},
+		{"DELETE of another identity's session", "DELETE", viewer.location, other, "", "", nil, 404, "session_not_found"},
+		{"GET of a session", "GET", viewer.location, viewer.token, "", "", nil, 405, "method_not_allowed"},
 	}
 	for _, tc := range cases {
-		res, body := a.raw(tc.method, tc.path, tc.token, tc.ctype, tc.body)
-		if res.StatusCode != tc.status || !strings.Contains(body, `"code":"`+tc.code+`"`) {
-			t.Errorf("%s: %d %s, want %d %s", tc.name, res.StatusCode, body, tc.status, tc.code)
+		status, _, body := httpDo(t, tc.method, a.url+tc.path, tc.token, tc.ctype, tc.body, tc.header...)
+		if status != tc.status || !strings.Contains(body, `"code":"`+tc.code+`"`) {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, status, body, tc.status, tc.code)
 		}
 	}
-	// The stream key publishes over WHIP, as OBS sends it.
+
+	// None of that reached the room: nobody joined or left, the viewer still
+	// receives, and its session still takes trickle.
+	for _, m := range settle(moderator) {
+		if m["type"] == "participant_joined" || m["type"] == "participant_left" {
+			t.Errorf("a refused request showed in the room: %v", m)
+		}
+	}
+	if r, _ := a.media.LiveRoom("bc"); len(r.Participants()) != 3 || len(r.Tracks()) != 2 {
+		t.Errorf("room has %d participants and %d tracks, want 3 and 2", len(r.Participants()), len(r.Tracks()))
+	}
+	viewer.waitMedia(webrtc.MimeTypeH264, 1)
+	if status, body := viewer.do("PATCH", "application/trickle-ice-sdpfrag", trickle, "If-Match", viewer.etag); status != http.StatusNoContent {
+		t.Errorf("PATCH: %d %s", status, body)
+	}
+	if status, h, _ := httpDo(t, "OPTIONS", a.url+"/whip/bc", "", "", ""); status != http.StatusNoContent || h.Get("Accept-Post") != "application/sdp" {
+		t.Errorf("OPTIONS: %d %v", status, h)
+	}
+
+	// The room's stream key publishes over WHIP, as OBS sends it, and only the
+	// key ends that session: not a token whose identity looks the same.
 	key := a.must(http.StatusCreated, "POST", "/api/v1/rooms/bc/stream-key", a.adminKey, nil).str("stream_key")
-	obs, _ := newWHIPPublisher(t, a, key, webrtc.MimeTypeH264)
-	if res, body := obs.post("/whip/bc"); res.StatusCode != http.StatusCreated {
-		t.Errorf("WHIP with the stream key: %d %s", res.StatusCode, body)
+	obs := startWHIP(t, a, "bc", key, webrtc.MimeTypeH264, 3)
+	status, _, _ := httpDo(t, "DELETE", a.url+obs.location, a.tokenFor("encoder", "bc", access.Host), "", "")
+	if status != http.StatusNotFound {
+		t.Errorf("DELETE of the stream key's session with a token: %d, want 404", status)
+	}
+	if status, body := obs.do("DELETE", "", ""); status != http.StatusOK {
+		t.Errorf("DELETE with the stream key: %d %s", status, body)
 	}
 }
 
-// offerOnly returns an offer with one send-only video section of one codec.
-func offerOnly(t *testing.T, mime string) string {
-	t.Helper()
+// A viewer whose offer has no codec of the room's video still gets the audio;
+// its video section is rejected in the answer (port 0).
+func TestWHEPTakesTheSectionsItCanFill(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "bc", "name": "BC", "mode": "webinar", "broadcast": map[string]any{"hls": true}})
+	startWHIP(t, a, "bc", a.tokenFor("host", "bc", access.Host), webrtc.MimeTypeH264, 1)
 	m := &webrtc.MediaEngine{}
-	c := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}, PayloadType: 96}
-	if mime == webrtc.MimeTypeH264 {
-		c.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+	for _, c := range []struct {
+		kind webrtc.RTPCodecType
+		p    webrtc.RTPCodecParameters
+	}{
+		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}},
+		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}},
+	} {
+		if err := m.RegisterCodec(c.p, c.kind); err != nil {
+			t.Fatal(err)
+		}
 	}
-	m.RegisterCodec(c, webrtc.RTPCodecTypeVideo)
 	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pc.Close()
-	pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	offer, _ := pc.CreateOffer(nil)
-	return offer.SDP
+	t.Cleanup(func() { pc.Close() })
+	v := &whepViewer{whipPeer: &whipPeer{t: t, base: a.url, token: a.tokenFor("viewer", "bc", access.Viewer), pc: pc},
+		kinds: map[string]*received{}, more: make(chan struct{}, 1)}
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go v.read(tr) })
+	v.post("/whep/bc")
+	if !strings.Contains(v.answer, "m=video 0 ") {
+		t.Errorf("the VP8-only video section was not rejected:\n%s", v.answer)
+	}
+	v.waitFor("Opus", func(_, audio received) bool { return audio.packets > 10 && audio.codec == "audio/opus" })
 }
 
-func FuzzSDPFrag(f *testing.F) {
-	for _, s := range []string{
-		"a=ice-ufrag:x\r\na=ice-pwd:y\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 9 typ host\r\na=end-of-candidates\r\n",
-		"a=candidate:1 1 udp\r\n", "garbage", "", "a=mid:\r\n",
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, frag string) {
-		cands, err := parseSDPFrag(frag)
-		if err != nil {
-			if _, ok := err.(*Error); !ok {
-				t.Fatalf("error %v is not an API error", err)
+// settle returns what the socket received until two ping round trips: the
+// server writes every event queued before the first ping ahead of the second
+// pong.
+func settle(c *wsClient) []map[string]any {
+	c.t.Helper()
+	var got []map[string]any
+	for _, id := range []string{"settle-1", "settle-2"} {
+		c.send(map[string]any{"type": "ping", "id": id})
+		for {
+			m := c.next("pong", "participant_joined", "participant_left", "participant_updated", "track_published", "track_unpublished", "error")
+			if m["type"] == "pong" && m["id"] == id {
+				break
 			}
-			return
-		}
-		for _, c := range cands {
-			if !strings.HasPrefix(c.Candidate, "candidate:") || len(strings.Fields(c.Candidate)) < 8 {
-				t.Fatalf("accepted candidate %q", c.Candidate)
-			}
-		}
-	})
-}
-
-// waitTracks waits until the room carries n tracks (they appear with their first packets).
-func (a *testAPI) waitTracks(room string, n int) {
-	a.t.Helper()
-	r, ok := a.media.LiveRoom(room)
-	if !ok {
-		a.t.Fatalf("room %s is not live", room)
-	}
-	changed := make(chan struct{}, 1)
-	cancel := r.Observe(func(sfu.Event) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	})
-	defer cancel()
-	deadline := time.After(10 * time.Second)
-	for len(r.Tracks()) < n {
-		select {
-		case <-changed:
-		case <-deadline:
-			a.t.Fatalf("room %s did not get %d tracks", room, n)
+			got = append(got, m)
 		}
 	}
+	return got
 }

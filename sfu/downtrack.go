@@ -86,12 +86,8 @@ func (d *downTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
 
 // Bind picks the publisher's codec among those the subscriber negotiated.
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	want := d.track.codec
 	for _, c := range ctx.CodecParameters() {
-		if !strings.EqualFold(c.MimeType, want.MimeType) {
-			continue
-		}
-		if strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) && fmtpValue(c.SDPFmtpLine, "packetization-mode") != fmtpValue(want.SDPFmtpLine, "packetization-mode") {
+		if !codecMatches(d.track.codec, c) {
 			continue
 		}
 		b := &binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), write: ctx.WriteStream()}
@@ -107,6 +103,16 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		return c, nil
 	}
 	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// codecMatches reports whether a subscriber's negotiated codec c can carry
+// packets of the publisher's codec want unchanged.
+func codecMatches(want, c webrtc.RTPCodecParameters) bool {
+	if !strings.EqualFold(c.MimeType, want.MimeType) {
+		return false
+	}
+	return !strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) ||
+		fmtpValue(c.SDPFmtpLine, "packetization-mode") == fmtpValue(want.SDPFmtpLine, "packetization-mode")
 }
 
 // Unbind stops writing.

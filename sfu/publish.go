@@ -150,21 +150,29 @@ func checkOffer(offer string, broadcast bool) error {
 		return fmt.Errorf("%w: no media sections", ErrBadSDP)
 	}
 	for _, md := range sd.MediaDescriptions {
-		for _, a := range md.Attributes {
-			if a.Key != "rtpmap" {
-				continue
-			}
-			_, enc, _ := strings.Cut(a.Value, " ")
-			name, _, _ := strings.Cut(enc, "/")
-			if acceptedCodec(name, broadcast) {
-				return nil
-			}
+		if offersCodec(md, broadcast) {
+			return nil
 		}
 	}
 	if broadcast {
 		return fmt.Errorf("%w: this room broadcasts, so it takes H.264 and Opus only", ErrUnsupportedCodecs)
 	}
 	return fmt.Errorf("%w: this room takes VP8, VP9, H.264, AV1 and Opus", ErrUnsupportedCodecs)
+}
+
+// offersCodec reports whether a media section lists a codec the room takes.
+func offersCodec(md *sdp.MediaDescription, broadcast bool) bool {
+	for _, a := range md.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		_, enc, _ := strings.Cut(a.Value, " ")
+		name, _, _ := strings.Cut(enc, "/")
+		if acceptedCodec(name, broadcast) {
+			return true
+		}
+	}
+	return false
 }
 
 func acceptedCodec(name string, broadcast bool) bool {

@@ -116,12 +116,7 @@ func (p *Participant) newSubscriberPC() (*webrtc.PeerConnection, error) {
 // subscriber connection), and starts forwarding and reading its RTCP. Called
 // with mu held.
 func (p *Participant) attachLocked(t *Track, add func(*downTrack) (*webrtc.RTPSender, error)) error {
-	roomTier := p.room.options().Tier
-	subTier := p.tier
-	if subTier == 0 {
-		subTier = roomTier
-	}
-	d := newDownTrack(t, p, subTier, roomTier)
+	d := p.newDown(t)
 	sender, err := add(d)
 	if err != nil {
 		return err
@@ -130,8 +125,21 @@ func (p *Participant) attachLocked(t *Track, add func(*downTrack) (*webrtc.RTPSe
 	p.downs[t.id] = d
 	t.AddSink(d)
 	p.wg.Add(1)
-	go p.readRTCP(d)
+	go func() {
+		defer p.wg.Done()
+		p.readRTCP(sender, func() *downTrack { return d })
+	}()
 	return nil
+}
+
+// newDown makes a downTrack of t for p, capped by p's tier and the room's.
+func (p *Participant) newDown(t *Track) *downTrack {
+	roomTier := p.room.options().Tier
+	subTier := p.tier
+	if subTier == 0 {
+		subTier = roomTier
+	}
+	return newDownTrack(t, p, subTier, roomTier)
 }
 
 // watchSubscriber follows the subscriber connection's state: media is sent only
@@ -208,39 +216,47 @@ func (p *Participant) negotiateLocked() {
 	p.send(Event{Type: EventOffer, SDP: p.sub.LocalDescription().SDP, Tracks: tracks})
 }
 
-// readRTCP reads the subscriber's feedback for one track: keyframe requests go
-// to the publisher (throttled), loss and bandwidth estimates steer the layer.
-// NACKs are answered from the track's packet cache.
-func (p *Participant) readRTCP(d *downTrack) {
-	defer p.wg.Done()
+// readRTCP reads the subscriber's feedback on one sender until the sender
+// stops, and hands it to the downTrack the sender carries now (current may
+// return nil while it carries none).
+func (p *Participant) readRTCP(sender *webrtc.RTPSender, current func() *downTrack) {
 	for {
-		pkts, _, err := d.sender.ReadRTCP()
+		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
+			if d := current(); d != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrClosedPipe) {
 				p.log.Debug("rtcp read ended", "track", d.track.id, "err", err)
 			}
 			return
 		}
-		for _, pkt := range pkts {
-			switch pk := pkt.(type) {
-			case *rtcp.TransportLayerNack:
-				var seqs []uint16
-				for _, pair := range pk.Nacks {
-					seqs = append(seqs, pair.PacketList()...)
-				}
-				d.retransmit(seqs)
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				cur, _ := d.layers()
-				d.track.requestKeyframe(max(cur, 0))
-			case *rtcp.ReceiverReport:
-				for _, r := range pk.Reports {
-					if b := d.bound.Load(); b != nil && r.SSRC == b.ssrc {
-						d.onLoss(r.FractionLost)
-					}
-				}
-			case *rtcp.ReceiverEstimatedMaximumBitrate:
-				d.onEstimate(int64(pk.Bitrate))
+		if d := current(); d != nil {
+			d.onRTCP(pkts)
+		}
+	}
+}
+
+// onRTCP handles a subscriber's feedback for the track: keyframe requests go to
+// the publisher (throttled), loss and bandwidth estimates steer the layer, and
+// NACKs are answered from the track's packet cache.
+func (d *downTrack) onRTCP(pkts []rtcp.Packet) {
+	for _, pkt := range pkts {
+		switch pk := pkt.(type) {
+		case *rtcp.TransportLayerNack:
+			var seqs []uint16
+			for _, pair := range pk.Nacks {
+				seqs = append(seqs, pair.PacketList()...)
 			}
+			d.retransmit(seqs)
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			cur, _ := d.layers()
+			d.track.requestKeyframe(max(cur, 0))
+		case *rtcp.ReceiverReport:
+			for _, r := range pk.Reports {
+				if b := d.bound.Load(); b != nil && r.SSRC == b.ssrc {
+					d.onLoss(r.FractionLost)
+				}
+			}
+		case *rtcp.ReceiverEstimatedMaximumBitrate:
+			d.onEstimate(int64(pk.Bitrate))
 		}
 	}
 }

@@ -1,32 +1,33 @@
 package sfu
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
-// ErrNothingToView is returned to a viewer when nothing is published in the room yet.
-var ErrNothingToView = errors.New("sfu: nothing is published in this room yet")
-
-// View answers a viewer's offer (WHEP): the client offers receive-only sections
-// and the server sends the room's program into them, the earliest published
-// video and an audio track of the same publisher (or else the earliest audio).
-// A viewer cannot renegotiate, so when the program's video ends the viewer is
-// closed and reconnects for the next program.
+// View answers a viewer's offer (WHEP, draft-ietf-wish-whep): the client
+// offers receive-only sections and the server sends the room's program into
+// them: the video of the earliest publisher (its camera before its screen) and
+// that publisher's audio, or else the earliest audio. A viewer cannot
+// renegotiate, so each section keeps one sender for the whole session and the
+// program is swapped into it with RTPSender.ReplaceTrack as publishers come and
+// go. A viewer may connect before anyone publishes: its senders idle until the
+// program has a track of their kind. The answer carries every server candidate.
 func (p *Participant) View(offer string) (string, error) {
 	if !p.Permissions().Subscribe {
 		return "", ErrNoSubscribe
 	}
-	opts := p.room.options()
-	if err := checkOffer(offer, opts.Broadcast); err != nil {
+	if err := CheckViewOffer(offer, p.room.options()); err != nil {
 		return "", err
 	}
-	video, audio := Program(p.room.Tracks())
-	if video == nil && audio == nil {
-		return "", ErrNothingToView
-	}
+	kinds, _ := viewKinds(offer, p.room.options().Broadcast)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -43,14 +44,14 @@ func (p *Participant) View(offer string) (string, error) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	for _, t := range []*Track{video, audio} {
-		if t == nil {
-			continue
-		}
-		err := p.attachLocked(t, func(d *downTrack) (*webrtc.RTPSender, error) { return pc.AddTrack(d) })
+	v := &viewer{p: p, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+	for _, k := range kinds {
+		idle := &idleTrack{kind: k}
+		sender, err := pc.AddTrack(idle)
 		if err != nil {
-			return "", fmt.Errorf("%w: %v", ErrUnsupportedCodecs, err)
+			return "", fmt.Errorf("%w: %v", ErrNegotiation, err)
 		}
+		v.slots = append(v.slots, &viewSlot{kind: k, sender: sender, idle: idle})
 	}
 	answer, err := pc.CreateAnswer(nil)
 	if err != nil {
@@ -61,44 +62,331 @@ func (p *Participant) View(offer string) (string, error) {
 		return "", fmt.Errorf("%w: %v", ErrNegotiation, err)
 	}
 	<-gathered
-	end := video
-	if end == nil {
-		end = audio
+	// A section whose codecs the room cannot send was rejected in the answer.
+	v.slots = slices.DeleteFunc(v.slots, func(s *viewSlot) bool {
+		s.codecs = s.sender.GetParameters().Codecs
+		return len(s.codecs) == 0
+	})
+	if len(v.slots) == 0 {
+		return "", fmt.Errorf("%w: no section of the offer can carry this room's media", ErrUnsupportedCodecs)
 	}
-	go func() {
-		select {
-		case <-end.Done():
-			p.Close("the program ended")
-		case <-p.done:
-		}
-	}()
+	p.wg.Add(len(v.slots) + 1)
+	for _, s := range v.slots {
+		go func() {
+			defer p.wg.Done()
+			defer v.end()
+			p.readRTCP(s.sender, s.cur.Load)
+		}()
+	}
+	go v.run()
+	p.log.Debug("viewer answered", "sections", len(v.slots))
 	return pc.LocalDescription().SDP, nil
 }
 
-// Program picks what a single-program viewer (WHEP, RTSP, HLS) gets: the
-// earliest published WebRTC-capable video track, and an audio track of the same
-// publisher, or else the earliest audio track.
-func Program(tracks []*Track) (video, audio *Track) {
-	for _, t := range tracks {
-		if !t.webrtc {
+// CheckOffer refuses an offer that Publish would refuse (not SDP, or no codec
+// the room takes), so the API can answer before anyone joins the room.
+func CheckOffer(offer string, o RoomOptions) error { return checkOffer(offer, o.Broadcast) }
+
+// CheckViewOffer refuses an offer that View would refuse: also one without an
+// audio or video section in which the viewer receives a codec the room takes.
+func CheckViewOffer(offer string, o RoomOptions) error {
+	if err := checkOffer(offer, o.Broadcast); err != nil {
+		return err
+	}
+	_, err := viewKinds(offer, o.Broadcast)
+	return err
+}
+
+// viewKinds returns the kinds (video first) of the offer's sections that the
+// server may send into: recvonly or sendrecv, sendrecv being the default (RFC
+// 3264 section 5.1; port 0 disables a section, section 8.2), with a codec the
+// room takes. Sections of other codecs are left out of the answer's senders,
+// since pion cannot answer a sender without a codec.
+func viewKinds(offer string, broadcast bool) ([]webrtc.RTPCodecType, error) {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(offer); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	session := direction(sd.Attributes, "sendrecv")
+	var receives, video, audio bool
+	for _, md := range sd.MediaDescriptions {
+		dir := direction(md.Attributes, session)
+		kind := md.MediaName.Media
+		if md.MediaName.Port.Value == 0 || (dir != "recvonly" && dir != "sendrecv") || (kind != "video" && kind != "audio") {
 			continue
 		}
-		if t.kind == webrtc.RTPCodecTypeVideo && (video == nil || t.order < video.order) {
-			video = t
-		}
-	}
-	for _, t := range tracks {
-		if !t.webrtc || t.kind != webrtc.RTPCodecTypeAudio {
+		receives = true
+		if !offersCodec(md, broadcast) {
 			continue
 		}
-		switch {
-		case audio == nil:
-			audio = t
-		case video != nil && t.owner == video.owner && audio.owner != video.owner:
-			audio = t
-		case (video == nil || (t.owner == video.owner) == (audio.owner == video.owner)) && t.order < audio.order:
-			audio = t
+		video = video || kind == "video"
+		audio = audio || kind == "audio"
+	}
+	var kinds []webrtc.RTPCodecType
+	if video {
+		kinds = append(kinds, webrtc.RTPCodecTypeVideo)
+	}
+	if audio {
+		kinds = append(kinds, webrtc.RTPCodecTypeAudio)
+	}
+	switch {
+	case !receives:
+		return nil, fmt.Errorf("%w: the offer has no recvonly audio or video section to send into", ErrBadSDP)
+	case len(kinds) == 0:
+		return nil, fmt.Errorf("%w: no receiving section of the offer has a codec this room sends", ErrUnsupportedCodecs)
+	}
+	return kinds, nil
+}
+
+// direction returns the direction attribute among attrs, or def.
+func direction(attrs []sdp.Attribute, def string) string {
+	for _, a := range attrs {
+		switch a.Key {
+		case "sendrecv", "sendonly", "recvonly", "inactive":
+			return a.Key
 		}
 	}
-	return video, audio
+	return def
+}
+
+// viewer keeps a WHEP participant's senders on the room's program. Its run
+// goroutine alone chooses and swaps tracks; the RTCP readers only read cur.
+// Both end when the subscriber connection closes (its senders stop).
+type viewer struct {
+	p       *Participant
+	slots   []*viewSlot
+	changed chan struct{}
+	stop    chan struct{}
+	once    sync.Once
+}
+
+// viewSlot is the sender of one offered section.
+type viewSlot struct {
+	kind   webrtc.RTPCodecType
+	sender *webrtc.RTPSender
+	// codecs are those negotiated for the section.
+	codecs []webrtc.RTPCodecParameters
+	idle   *idleTrack
+	// cur is the downTrack the sender carries, nil while idle.
+	cur atomic.Pointer[downTrack]
+	// last is the latest downTrack carried, whose sequence numbers and
+	// timestamps the next one continues.
+	last *downTrack
+}
+
+// end stops following, once any sender has stopped.
+func (v *viewer) end() { v.once.Do(func() { close(v.stop) }) }
+
+// run follows the program until the connection closes.
+func (v *viewer) run() {
+	defer v.p.wg.Done()
+	cancel := v.p.room.Observe(func(ev Event) {
+		if ev.Type == EventTrackPublished || ev.Type == EventTrackUnpublished {
+			select {
+			case v.changed <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer cancel()
+	for {
+		v.follow()
+		select {
+		case <-v.changed:
+		case <-v.stop:
+			return
+		}
+	}
+}
+
+// follow puts the current program into the slots.
+func (v *viewer) follow() {
+	var tracks []*Track
+	if v.p.Permissions().Subscribe {
+		for _, t := range v.p.room.Tracks() {
+			if t.webrtc && t.owner != v.p {
+				tracks = append(tracks, t)
+			}
+		}
+	}
+	videos := programVideos(tracks)
+	var owner *Participant
+	if len(videos) > 0 {
+		owner = videos[0].owner
+	}
+	for _, s := range v.slots {
+		if s.kind == webrtc.RTPCodecTypeVideo {
+			t := s.best(videos)
+			if t != nil {
+				owner = t.owner
+			}
+			v.put(s, t)
+		} else {
+			v.put(s, s.best(programAudios(tracks, owner)))
+		}
+	}
+}
+
+// best returns the first candidate the slot's codecs can carry.
+func (s *viewSlot) best(candidates []*Track) *Track {
+	for _, t := range candidates {
+		for _, c := range s.codecs {
+			if codecMatches(t.codec, c) {
+				return t
+			}
+		}
+	}
+	return nil
+}
+
+// put makes the slot carry t (nil: idle). The new downTrack continues the
+// outgoing sequence numbers and timestamps, so the viewer sees one stream on
+// one SSRC (RFC 3550 section 5.1), restarting at a keyframe.
+func (v *viewer) put(s *viewSlot, t *Track) {
+	select {
+	case <-v.stop:
+		return // the senders have stopped: nothing to bind to
+	default:
+	}
+	p := v.p
+	cur := s.cur.Load()
+	if cur != nil && cur.track == t && p.down(t.id) == cur {
+		return
+	}
+	if cur == nil && t == nil {
+		return
+	}
+	if cur != nil {
+		p.detach(cur)
+	}
+	s.cur.Store(nil)
+	if t == nil {
+		if err := s.sender.ReplaceTrack(s.idle); err != nil {
+			p.log.Debug("viewer idle", "kind", s.kind.String(), "err", err)
+		}
+		return
+	}
+	d := p.newDown(t)
+	if err := s.sender.ReplaceTrack(d); err != nil {
+		p.log.Warn("viewer track", "track", t.id, "err", err)
+		_ = s.sender.ReplaceTrack(s.idle)
+		return
+	}
+	if s.last != nil {
+		d.continueFrom(s.last)
+	}
+	s.last = d
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	s.cur.Store(d)
+	p.downs[t.id] = d
+	t.AddSink(d)
+	p.log.Debug("viewer program", "kind", s.kind.String(), "track", t.id)
+}
+
+// detach stops forwarding d without touching the subscriber connection.
+func (p *Participant) detach(d *downTrack) {
+	p.mu.Lock()
+	if p.downs[d.track.id] == d {
+		delete(p.downs, d.track.id)
+	}
+	p.mu.Unlock()
+	d.track.RemoveSink(d)
+}
+
+// continueFrom makes d's first packet follow the last one old sent.
+func (d *downTrack) continueFrom(old *downTrack) {
+	old.mu.Lock()
+	started, seq, ts, at := old.started, old.lastSeq, old.lastTS, old.lastAt
+	old.mu.Unlock()
+	d.mu.Lock()
+	d.started, d.lastSeq, d.lastTS, d.lastAt = started, seq, ts, at
+	d.mu.Unlock()
+}
+
+// idleTrack holds a viewer's sender while the program has nothing of its kind:
+// pion starts a sender only with a track bound to it. It sends nothing.
+type idleTrack struct{ kind webrtc.RTPCodecType }
+
+// ID, RID, StreamID and Kind implement webrtc.TrackLocal.
+func (i *idleTrack) ID() string                { return i.kind.String() }
+func (i *idleTrack) RID() string               { return "" }
+func (i *idleTrack) StreamID() string          { return "program" }
+func (i *idleTrack) Kind() webrtc.RTPCodecType { return i.kind }
+
+// Bind takes the first negotiated media codec.
+func (i *idleTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if !strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) {
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (i *idleTrack) Unbind(webrtc.TrackLocalContext) error { return nil }
+
+// programVideos orders the video tracks: earliest publisher first (by its
+// first track), camera before screen, then publication order.
+func programVideos(tracks []*Track) []*Track {
+	first := firstOrders(tracks)
+	var out []*Track
+	for _, t := range tracks {
+		if t.kind == webrtc.RTPCodecTypeVideo {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Track) int {
+		return cmp.Or(cmp.Compare(first[a.owner], first[b.owner]), cmp.Compare(sourceRank(a.source), sourceRank(b.source)), cmp.Compare(a.order, b.order))
+	})
+	return out
+}
+
+// programAudios orders the audio tracks: owner's first, then earliest
+// publisher, microphone before screen audio, then publication order.
+func programAudios(tracks []*Track, owner *Participant) []*Track {
+	first := firstOrders(tracks)
+	var out []*Track
+	for _, t := range tracks {
+		if t.kind == webrtc.RTPCodecTypeAudio {
+			out = append(out, t)
+		}
+	}
+	notOwner := func(t *Track) int {
+		if owner != nil && t.owner == owner {
+			return 0
+		}
+		return 1
+	}
+	slices.SortFunc(out, func(a, b *Track) int {
+		return cmp.Or(cmp.Compare(notOwner(a), notOwner(b)), cmp.Compare(first[a.owner], first[b.owner]),
+			cmp.Compare(sourceRank(a.source), sourceRank(b.source)), cmp.Compare(a.order, b.order))
+	})
+	return out
+}
+
+// firstOrders maps each publisher to the publication order of its first track.
+func firstOrders(tracks []*Track) map[*Participant]uint64 {
+	first := map[*Participant]uint64{}
+	for _, t := range tracks {
+		if o, ok := first[t.owner]; !ok || t.order < o {
+			first[t.owner] = t.order
+		}
+	}
+	return first
+}
+
+// sourceRank puts camera and microphone before screen and screen audio.
+func sourceRank(s string) int {
+	switch s {
+	case SourceCamera, SourceMicrophone:
+		return 0
+	case SourceScreen, SourceScreenAudio:
+		return 1
+	}
+	return 2
 }
