@@ -193,7 +193,11 @@ func (d *downTrack) resync() {
 	d.waiting = true
 	target := d.target
 	d.mu.Unlock()
-	d.track.requestKeyframe(target)
+	// Before the subscriber's connection is up a keyframe would be lost, and
+	// the one-a-second throttle would then delay the one asked for on connect.
+	if d.sub.subConnected.Load() {
+		d.track.requestKeyframe(target)
+	}
 }
 
 // setTarget chooses the layer to forward; the switch happens at its next keyframe.

@@ -53,10 +53,26 @@ func (r *Room) setOptions(o RoomOptions) {
 
 // Join adds a participant. Others who may list see it join.
 func (r *Room) Join(o ParticipantOptions) (*Participant, error) {
+	s := r.sfu
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if live := s.rooms[r.id]; live != r {
+		// The room emptied and left the registry since the caller got it: join
+		// the live one (or put this one back), so Close still reaches everyone.
+		if live != nil {
+			s.mu.Unlock()
+			return live.Join(o)
+		}
+		s.rooms[r.id] = r
+	}
 	p := newParticipant(r, o)
 	r.mu.Lock()
 	r.members[p.id] = p
 	r.mu.Unlock()
+	s.mu.Unlock()
 	r.sfu.log.Info("participant joined", "room", r.id, "participant", p.id, "identity", o.Identity, "kind", o.Kind)
 	r.notify(Event{Type: EventParticipantJoined, Room: r.id, Participant: ptr(p.Info())}, p, needList)
 	if o.Permissions.Subscribe && o.AutoSubscribe {
