@@ -135,6 +135,11 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 		d.startAt(pkt, idx)
 		d.current = idx
 	case d.waiting || d.target != d.current:
+		if keyframe && idx < d.target && d.auto.Load() && d.track.layerStale(d.target) {
+			// The wanted layer is not being sent (an encoder turns its top
+			// layers off under load): settle for this one.
+			d.target = idx
+		}
 		if idx != d.target || !keyframe {
 			if idx != d.current || d.waiting {
 				d.mu.Unlock()

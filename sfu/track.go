@@ -65,6 +65,10 @@ type layer struct {
 	remote  *webrtc.TrackRemote
 	bytes   atomic.Uint64
 	lastPLI atomic.Int64
+	// pliTimer sends the request that arrived inside the interval; guarded by Track.mu.
+	pliTimer *time.Timer
+	// lastPacket is when the layer's last packet arrived (unix nanoseconds).
+	lastPacket atomic.Int64
 	// rate is the measured bitrate in bits per second, updated by the reader.
 	rate atomic.Int64
 	// cache answers subscribers' NACKs (video only).
@@ -92,6 +96,16 @@ func (t *Track) end() { t.endOnce.Do(func() { close(t.done) }) }
 
 // Order is the track's place in publication order across the server.
 func (t *Track) Order() uint64 { return t.order }
+
+// staleLayer is how long a layer may be silent before automatic layer choice
+// stops waiting for it.
+const staleLayer = 500 * time.Millisecond
+
+// layerStale reports whether layer i has sent nothing for staleLayer.
+func (t *Track) layerStale(i int) bool {
+	l := t.layerAt(i)
+	return l == nil || time.Now().UnixNano()-l.lastPacket.Load() > int64(staleLayer)
+}
 
 // LayerCount is the number of simulcast layers (1 without simulcast).
 func (t *Track) LayerCount() int { return t.layerCount() }
@@ -168,6 +182,10 @@ func (t *Track) addLayer(remote *webrtc.TrackRemote) {
 	t.readers.Add(1)
 	t.mu.Unlock()
 	t.layersChanged(n)
+	if n > 1 {
+		// Subscribers can now choose the new layer.
+		go t.owner.announceTrack(t)
+	}
 	go t.read(l)
 }
 
@@ -263,6 +281,7 @@ func (t *Track) forward(pkt *rtp.Packet, l *layer) {
 		return
 	}
 	idx := int(l.index.Load())
+	l.lastPacket.Store(time.Now().UnixNano())
 	key := false
 	if t.keyframe != nil {
 		key = t.keyframe(pkt.Payload)
@@ -275,6 +294,10 @@ func (t *Track) forward(pkt *rtp.Packet, l *layer) {
 
 // requestKeyframe asks the publisher for a keyframe on layer i, at most once per
 // pliInterval.
+//
+// A request inside the interval is not dropped: one request is sent when the
+// interval ends, so a subscriber that joins just after another still gets its
+// keyframe (browsers send keyframes only when asked).
 func (t *Track) requestKeyframe(i int) {
 	l := t.layerAt(i)
 	if l == nil || t.keyframe == nil {
@@ -282,7 +305,23 @@ func (t *Track) requestKeyframe(i int) {
 	}
 	now := time.Now().UnixNano()
 	last := l.lastPLI.Load()
-	if now-last < int64(pliInterval) || !l.lastPLI.CompareAndSwap(last, now) {
+	if wait := int64(pliInterval) - (now - last); wait > 0 {
+		t.mu.Lock()
+		if !t.closed && l.pliTimer == nil {
+			l.pliTimer = time.AfterFunc(time.Duration(wait), func() {
+				t.mu.Lock()
+				l.pliTimer = nil
+				closed := t.closed
+				t.mu.Unlock()
+				if !closed {
+					t.requestKeyframe(int(l.index.Load()))
+				}
+			})
+		}
+		t.mu.Unlock()
+		return
+	}
+	if !l.lastPLI.CompareAndSwap(last, now) {
 		return
 	}
 	t.pli(l.ssrc)
@@ -310,6 +349,12 @@ func (t *Track) setMuted(muted bool) bool {
 func (t *Track) close() {
 	t.mu.Lock()
 	t.closed = true
+	for _, l := range t.layers {
+		if l.pliTimer != nil {
+			l.pliTimer.Stop()
+			l.pliTimer = nil
+		}
+	}
 	t.mu.Unlock()
 	t.wg.Wait()
 }
