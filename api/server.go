@@ -146,6 +146,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	pages := gin.WrapH(webui.Handler())
 	e.GET("/", pages)
 	e.GET("/style.css", pages)
+	e.GET("/js/*filepath", pages)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", gin.WrapH(metricsHandler(reg)))
