@@ -151,3 +151,17 @@ func mediaError(err error) *Error {
 	}
 	return apiError(err)
 }
+
+// Codes of chat (docs/api.md "Chat", docs/protocol.md "Chat").
+const (
+	codeInvalidChatMessage  = "invalid_chat_message"
+	codeInvalidChatSettings = "invalid_chat_settings"
+	codeInvalidMute         = "invalid_mute"
+	codeChatRateLimited     = "chat_rate_limited"
+	codeChatSlowMode        = "chat_slow_mode"
+	codeChatMuted           = "chat_muted"
+	codeMessageNotFound     = "message_not_found"
+	codeNotMuted            = "not_muted"
+	codeChatStateConflict   = "chat_state_conflict"
+	codeUnavailable         = "unavailable"
+)

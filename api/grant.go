@@ -27,6 +27,9 @@ func pinPermissions(r storage.Room, pin string) (access.Permissions, bool) {
 	case speaker:
 		// In a conference the speaker PIN is the host's: it also moderates.
 		return access.Host, true
+	case audience && r.Mode == modeWebinar && r.ChatQuestions:
+		// The room takes questions: its audience may post (as questions).
+		return access.Viewer | access.Send, true
 	case audience:
 		return defaultPermissions(r.Mode), true
 	}

@@ -47,7 +47,8 @@ func newTestAPI(t testing.TB, b storagetest.Backend) *testAPI {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { media.Close() })
-	srv, err := New(DefaultConfig(), Deps{DB: db, Issuer: issuer, Registry: prometheus.NewRegistry(), Log: log, SFU: media})
+	hub := startChat(t, db, log)
+	srv, err := New(DefaultConfig(), Deps{DB: db, Issuer: issuer, Registry: prometheus.NewRegistry(), Log: log, SFU: media, Chat: hub})
 	if err != nil {
 		t.Fatal(err)
 	}

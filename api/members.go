@@ -185,6 +185,7 @@ func (s *Server) updateMember(c *gin.Context) {
 	s.log.Info("member updated", "room", r.ID, "identity", m.Identity, "permissions", m.Permissions)
 	if p, err := access.ParsePermissions(updated.Permissions); err == nil {
 		s.applyLivePermissions(r.ID, updated.Identity, p)
+		s.chat.SetPermissions(r.ID, updated.Identity, p)
 	}
 	s.respondMember(c, http.StatusOK, updated)
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -43,6 +44,8 @@ func (s *Server) observe(c *gin.Context) {
 	switch {
 	case route == "/healthz" || route == "/readyz" || route == "/metrics":
 		level = slog.LevelDebug
+	case strings.HasPrefix(route, "/hls/") && status < 500:
+		level = slog.LevelDebug // thousands a second per audience
 	case status >= 500:
 		level = slog.LevelWarn
 	}

@@ -34,7 +34,7 @@ func TestObservability(t *testing.T) {
 		}
 	}
 	page := a.must(http.StatusOK, "GET", "/", "", nil)
-	if !strings.Contains(string(page.raw), "<title>Lectern</title>") {
+	if !strings.Contains(string(page.raw), "Lectern</title>") {
 		t.Errorf("landing page: %.200s", page.raw)
 	}
 }

@@ -105,6 +105,8 @@ func TestOpenAPISchemasMatchRequests(t *testing.T) {
 	for schema, v := range map[string]any{
 		"RoomRequest": roomRequest{}, "MemberRequest": memberRequest{}, "TokenRequest": tokenRequest{},
 		"TokenRoomRequest": tokenRoomRequest{}, "JoinRequest": joinRequest{}, "PINsRequest": pinsRequest{},
+		"MessageRequest": messageRequest{}, "MessageStateRequest": messageStateRequest{},
+		"ChatSettingsRequest": chatSettingsRequest{}, "MuteRequest": muteRequest{},
 	} {
 		want := jsonFields(reflect.TypeOf(v))
 		var got []string

@@ -25,21 +25,23 @@ type broadcastJSON struct {
 
 // roomJSON is a room as the API shows it. PINs are shown to admins and moderators only.
 type roomJSON struct {
-	ID         string        `json:"id"`
-	Name       string        `json:"name"`
-	Mode       string        `json:"mode"`
-	Tier       string        `json:"tier"`
-	PIN        string        `json:"pin,omitempty"`
-	SpeakerPIN string        `json:"speaker_pin,omitempty"`
-	Broadcast  broadcastJSON `json:"broadcast"`
-	CreatedAt  time.Time     `json:"created_at"`
-	UpdatedAt  time.Time     `json:"updated_at"`
+	ID         string           `json:"id"`
+	Name       string           `json:"name"`
+	Mode       string           `json:"mode"`
+	Tier       string           `json:"tier"`
+	PIN        string           `json:"pin,omitempty"`
+	SpeakerPIN string           `json:"speaker_pin,omitempty"`
+	Broadcast  broadcastJSON    `json:"broadcast"`
+	Chat       chatSettingsJSON `json:"chat"`
+	CreatedAt  time.Time        `json:"created_at"`
+	UpdatedAt  time.Time        `json:"updated_at"`
 }
 
 func roomView(r storage.Room, withPINs bool) roomJSON {
 	v := roomJSON{
 		ID: r.ID, Name: r.Name, Mode: r.Mode, Tier: r.Tier,
 		Broadcast: broadcastJSON{HLS: r.BroadcastHLS, Record: r.BroadcastRecord},
+		Chat:      chatSettingsView(r),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	if withPINs {
@@ -58,6 +60,7 @@ type roomRequest struct {
 		HLS    *bool `json:"hls"`
 		Record *bool `json:"record"`
 	} `json:"broadcast"`
+	Chat *chatSettingsRequest `json:"chat"`
 }
 
 // apply validates req and writes its fields into r.
@@ -88,6 +91,9 @@ func (req roomRequest) apply(r *storage.Room) error {
 		if b.Record != nil {
 			r.BroadcastRecord = *b.Record
 		}
+	}
+	if req.Chat != nil {
+		return req.Chat.apply(r, codeInvalidRoom)
 	}
 	return nil
 }
@@ -125,6 +131,7 @@ func (s *Server) createRoom(c *gin.Context) {
 		return
 	}
 	s.log.Info("room created", "room", created.ID, "mode", created.Mode, "tier", created.Tier)
+	s.applyBroadcast(created)
 	c.Header("Location", "/api/v1/rooms/"+created.ID)
 	c.JSON(http.StatusCreated, roomView(created, true))
 }
@@ -181,6 +188,7 @@ func (s *Server) updateRoom(c *gin.Context) {
 		s.abort(c, notFound(err, codeRoomNotFound, "room"))
 		return
 	}
+	s.applyBroadcast(updated)
 	c.JSON(http.StatusOK, roomView(updated, true))
 }
 
@@ -189,7 +197,9 @@ func (s *Server) deleteRoom(c *gin.Context) {
 		s.abort(c, notFound(err, codeRoomNotFound, "room"))
 		return
 	}
+	s.chat.CloseRoom(c.Param("room"))
 	s.log.Info("room deleted", "room", c.Param("room"))
+	s.applyBroadcast(storage.Room{ID: c.Param("room")})
 	c.Status(http.StatusNoContent)
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"lectern/access"
+	"lectern/chat"
+	"lectern/hls"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/webui"
@@ -74,6 +76,11 @@ type Deps struct {
 	Log      *slog.Logger
 	// SFU carries the rooms' media (websocket signaling, WHIP, WHEP).
 	SFU *sfu.SFU
+	// HLS broadcasts rooms (on air, LL-HLS). Nil: one with the default
+	// configuration and a random session key.
+	HLS *hls.Service
+	// Chat stores and delivers chat messages; running it is the caller's.
+	Chat *chat.Hub
 }
 
 // Server serves the HTTP API. Build it with New; the goroutines it starts
@@ -88,6 +95,8 @@ type Server struct {
 	throttle *joinThrottle
 	engine   *gin.Engine
 	whip     whipSessions
+	hls      *hls.Service
+	chat     *chat.Hub
 }
 
 // New builds the API on its dependencies.
@@ -95,7 +104,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if d.DB == nil || d.Issuer == nil || d.Registry == nil || d.Log == nil || d.SFU == nil {
+	if d.DB == nil || d.Issuer == nil || d.Registry == nil || d.Log == nil || d.SFU == nil || d.Chat == nil {
 		return nil, errors.New("api: every dependency is required")
 	}
 	m, err := newMetrics(d.Registry, d.DB, d.SFU)
@@ -110,6 +119,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 		media:    d.SFU,
 		metrics:  m,
 		throttle: newJoinThrottle(cfg.JoinFailuresPerAddr, cfg.JoinFailuresPerRoom, time.Minute, time.Now),
+		hls:      d.HLS,
+		chat:     d.Chat,
+	}
+	if s.hls == nil {
+		if s.hls, err = hls.New(hls.DefaultConfig(), d.SFU, []byte(randomHex(32)), d.Log); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.buildEngine(d.Registry); err != nil {
 		return nil, err
@@ -144,8 +160,7 @@ func (s *Server) buildEngine(reg *prometheus.Registry) error {
 func (s *Server) routes(reg *prometheus.Registry) {
 	e := s.engine
 	pages := gin.WrapH(webui.Handler())
-	e.GET("/", pages)
-	e.GET("/style.css", pages)
+	s.pageRoutes(e)
 	e.GET("/js/*filepath", pages)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -176,4 +191,6 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.DELETE("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.deleteStreamKey)
 
 	s.whipRoutes(e)
+	s.chatRoutes(v1)
+	s.broadcastRoutes(e)
 }

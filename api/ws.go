@@ -215,6 +215,8 @@ func (ss *socketSession) handle(ctx context.Context, m clientMessage) any {
 		err = p.Remove(m.Participant)
 	case "targets":
 		err = ss.setTargets(ctx, m.Rooms)
+	case "on_air":
+		err = ss.setOnAir(m)
 	}
 	if err != nil {
 		return errorReply(m.ID, mediaError(err))

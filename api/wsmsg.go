@@ -29,6 +29,10 @@ type clientMessage struct {
 	Paused      *bool                    `json:"paused,omitempty"`
 	Participant string                   `json:"participant,omitempty"`
 	Rooms       []string                 `json:"rooms,omitempty"`
+	// on_air (api/broadcast.go): absent tracks are unchanged, null is automatic.
+	Video         trackChoice `json:"video,omitzero"`
+	Audio         trackChoice `json:"audio,omitzero"`
+	FollowSpeaker *bool       `json:"follow_speaker,omitempty"`
 }
 
 // Limits on list fields, so one frame cannot ask for unbounded work.
@@ -91,6 +95,10 @@ func decodeClientMessage(data []byte) (clientMessage, error) {
 	case "targets":
 		if m.Rooms == nil {
 			return bad("rooms is required")
+		}
+	case "on_air":
+		if !m.Video.set && !m.Audio.set && m.FollowSpeaker == nil {
+			return bad("name video, audio or follow_speaker")
 		}
 	case "leave", "ping":
 	case "":

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -64,15 +65,32 @@ func trackSpec(f format.Format) (sfu.TrackSpec, bool) {
 		return sfu.TrackSpec{Kind: webrtc.RTPCodecTypeAudio, Source: sfu.SourceMicrophone, Codec: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}}, true
 	case *format.MPEG4Audio:
+		// The fmtp line (RFC 3640) carries the AudioSpecificConfig that HLS
+		// and recordings need in their init segments.
 		return sfu.TrackSpec{Kind: webrtc.RTPCodecTypeAudio, Source: sfu.SourceMicrophone, NotWebRTC: true,
-			Note:  fmt.Sprintf(notWebRTCNote, "AAC"),
-			Codec: webrtc.RTPCodecCapability{MimeType: "audio/mpeg4-generic", ClockRate: uint32(f.ClockRate())}}, true
+			Note: fmt.Sprintf(notWebRTCNote, "AAC"),
+			Codec: webrtc.RTPCodecCapability{MimeType: "audio/mpeg4-generic", ClockRate: uint32(f.ClockRate()),
+				SDPFmtpLine: fmtpLine(f.FMTP())}}, true
 	case *format.G711:
 		return sfu.TrackSpec{Kind: webrtc.RTPCodecTypeAudio, Source: sfu.SourceMicrophone, NotWebRTC: true,
 			Note:  fmt.Sprintf(notWebRTCNote, "G.711"),
 			Codec: webrtc.RTPCodecCapability{MimeType: "audio/" + strings.ToLower(f.RTPMap()), ClockRate: uint32(f.ClockRate())}}, true
 	}
 	return sfu.TrackSpec{}, false
+}
+
+// fmtpLine writes fmtp parameters as an SDP fmtp value, in a stable order.
+func fmtpLine(params map[string]string) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + params[k]
+	}
+	return strings.Join(parts, ";")
 }
 
 // profileLevelID is the profile-level-id of the stream's SPS, or constrained baseline.

@@ -33,6 +33,11 @@ type DB struct {
 	pool *pgxpool.Pool
 	path string
 	now  func() time.Time
+	// stmts holds prepared statements of hot chat queries (SQLite).
+	stmts stmtCache
+	// checkpoints copies SQLite's WAL into the database file; nil on
+	// PostgreSQL.
+	checkpoints *checkpointer
 
 	closeOnce sync.Once
 	closeErr  error
@@ -84,8 +89,12 @@ func urlScheme(s string) string {
 // call's result.
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() {
+		d.closeErr = d.stmts.close()
 		if d.reader != d.writer {
-			d.closeErr = d.reader.Close()
+			d.closeErr = errors.Join(d.closeErr, d.reader.Close())
+		}
+		if d.checkpoints != nil {
+			d.closeErr = errors.Join(d.closeErr, d.checkpoints.close())
 		}
 		d.closeErr = errors.Join(d.closeErr, d.writer.Close())
 		if d.pool != nil {

@@ -21,17 +21,22 @@ type Room struct {
 	// the room is served over HLS and whether its broadcast is recorded.
 	BroadcastHLS    bool
 	BroadcastRecord bool
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// ChatQuestions makes a webinar take questions: its audience PIN also
+	// grants send. ChatSlowModeSeconds, when positive, is how long a sender
+	// without moderate waits between chat messages.
+	ChatQuestions       bool
+	ChatSlowModeSeconds int
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
-const roomColumns = `id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, created_at, updated_at`
+const roomColumns = `id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, chat_questions, chat_slow_mode_seconds, created_at, updated_at`
 
 func scanRoom(s rowScanner) (Room, error) {
 	var r Room
 	var created, updated int64
 	err := s.Scan(&r.ID, &r.Name, &r.Mode, &r.Tier, &r.PIN, &r.SpeakerPIN,
-		&r.BroadcastHLS, &r.BroadcastRecord, &created, &updated)
+		&r.BroadcastHLS, &r.BroadcastRecord, &r.ChatQuestions, &r.ChatSlowModeSeconds, &created, &updated)
 	r.CreatedAt, r.UpdatedAt = fromMillis(created), fromMillis(updated)
 	return r, err
 }
@@ -42,9 +47,9 @@ func (d *DB) CreateRoom(ctx context.Context, r Room) (Room, error) {
 	now := d.clock()
 	r.CreatedAt, r.UpdatedAt = now, now
 	_, err := d.writer.ExecContext(ctx, `INSERT INTO rooms (`+roomColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		r.ID, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
-		r.BroadcastHLS, r.BroadcastRecord, millis(now), millis(now))
+		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, millis(now), millis(now))
 	if isUniqueViolation(err) {
 		err = ErrConflict
 	}
@@ -94,11 +99,12 @@ func (d *DB) Rooms(ctx context.Context) ([]Room, error) {
 func (d *DB) UpdateRoom(ctx context.Context, r Room) (Room, error) {
 	row := d.writer.QueryRowContext(ctx, `UPDATE rooms SET
 			name = $2, mode = $3, tier = $4, pin = $5, speaker_pin = $6,
-			broadcast_hls = $7, broadcast_record = $8, updated_at = $9
+			broadcast_hls = $7, broadcast_record = $8,
+			chat_questions = $9, chat_slow_mode_seconds = $10, updated_at = $11
 		WHERE id = $1
 		RETURNING `+roomColumns,
 		r.ID, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
-		r.BroadcastHLS, r.BroadcastRecord, millis(d.clock()))
+		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, millis(d.clock()))
 	stored, err := scanRoom(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound

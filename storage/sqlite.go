@@ -42,6 +42,13 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
 	}
 	d.reader = reader
+	cp, err := openSQLitePool(ctx, abs, false)
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("storage: open sqlite %s: %w", path, err)
+	}
+	d.checkpoints = startCheckpointer(cp)
 	return d, nil
 }
 
@@ -81,6 +88,8 @@ func sqliteDSN(abs string, readOnly bool) string {
 		// first and writes later can fail with SQLITE_BUSY when another
 		// process wrote in between, without waiting for busy_timeout.
 		q.Set("_txlock", "immediate")
+		// Checkpoints run on a connection of their own (checkpointer).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	// A file: URI, so that a '?' or '#' in the path is escaped rather than
 	// taken for the start of the parameters.

@@ -26,14 +26,19 @@ type benchServer struct {
 	url      string // http://127.0.0.1:port
 	rtspHost string // 127.0.0.1:port
 	adminKey string
-	stderr   bytes.Buffer
+	// debugURL is the server's pprof endpoint (its debug_addr), if it has one.
+	debugURL string
+	// serverPID is the server process, for its CPU time.
+	serverPID int
+	stderr    bytes.Buffer
 }
 
 var bannerRTSP = regexp.MustCompile(`RTSP:\s+rtsp://(\S+)/\{room\}`)
 var bannerOpen = regexp.MustCompile(`Open:\s+(http://\S+)/`)
 
 // startServer runs bin with free loopback ports and waits until it is ready.
-func startServer(ctx context.Context, bin string) (*benchServer, error) {
+// env adds NAME=value settings, such as LECTERN_DATABASE_URL.
+func startServer(ctx context.Context, bin string, env ...string) (*benchServer, error) {
 	dir, err := os.MkdirTemp("", "lectern-bench-")
 	if err != nil {
 		return nil, err
@@ -48,6 +53,7 @@ func startServer(ctx context.Context, bin string) (*benchServer, error) {
 		"LECTERN_HTTP_ADDR=127.0.0.1:0", "LECTERN_RTSP_ADDR=127.0.0.1:0", "LECTERN_RTSP_UDP_PORT=0",
 		"LECTERN_WEBRTC_UDP_PORT="+strconv.Itoa(udp), "LECTERN_DATA_DIR="+dir, "LECTERN_ADMIN_KEY="+s.adminKey,
 		"LECTERN_LOG_LEVEL=warn")
+	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stderr = &s.stderr
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
@@ -81,7 +87,25 @@ func startServer(ctx context.Context, bin string) (*benchServer, error) {
 		s.stop()
 		return nil, fmt.Errorf("%w: %s", err, s.stderr.String())
 	}
+	s.serverPID = s.cmd.Process.Pid
 	return s, nil
+}
+
+// attachServer describes a server someone else started: its URL, admin key,
+// process (for CPU time) and pprof URL (may be empty).
+func attachServer(url, adminKey string, pid int, debugURL string) *benchServer {
+	return &benchServer{url: strings.TrimSuffix(url, "/"), adminKey: adminKey, serverPID: pid, debugURL: strings.TrimSuffix(debugURL, "/")}
+}
+
+// freeTCPPort returns a loopback TCP port that was free a moment ago, for a
+// setting whose chosen port the server does not report (debug_addr).
+func freeTCPPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // freeUDPPort returns a UDP port that was free a moment ago.
@@ -94,10 +118,13 @@ func freeUDPPort() (int, error) {
 	return pc.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
-func (s *benchServer) pid() int { return s.cmd.Process.Pid }
+func (s *benchServer) pid() int { return s.serverPID }
 
-// stop ends the server and removes its data.
+// stop ends the server and removes its data, if the bench started it.
 func (s *benchServer) stop() {
+	if s.cmd == nil {
+		return
+	}
 	if s.cmd.Process != nil {
 		s.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})

@@ -37,6 +37,10 @@ type config struct {
 	LogLevel        string        `yaml:"log_level"`
 	DebugAddr       string        `yaml:"debug_addr"`
 	S3              s3Config      `yaml:",inline"`
+
+	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
+	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
+	HLSSegmentDuration time.Duration `yaml:"hls_segment_duration"`
 }
 
 // s3Config names the object store for recordings. Empty endpoint: recordings stay
@@ -60,6 +64,9 @@ func defaultConfig() config {
 		TokenTTL:        6 * time.Hour,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
+
+		HLSPartDuration:    200 * time.Millisecond,
+		HLSSegmentDuration: time.Second,
 	}
 }
 
@@ -115,6 +122,8 @@ var settings = []setting{
 		return nil
 	}},
 	{"token_ttl", "LECTERN_TOKEN_TTL", "token-ttl", "lifetime of access tokens from join", duration(func(c *config) *time.Duration { return &c.TokenTTL })},
+	{"hls_part_duration", "LECTERN_HLS_PART_DURATION", "hls-part-duration", "LL-HLS part target (100ms to 1s)", duration(func(c *config) *time.Duration { return &c.HLSPartDuration })},
+	{"hls_segment_duration", "LECTERN_HLS_SEGMENT_DURATION", "hls-segment-duration", "LL-HLS segment length aimed at (1s to 2s is usual)", duration(func(c *config) *time.Duration { return &c.HLSSegmentDuration })},
 	{"shutdown_timeout", "LECTERN_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long shutdown waits for requests to finish", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"log_level", "LECTERN_LOG_LEVEL", "log-level", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
 	{"debug_addr", "LECTERN_DEBUG_ADDR", "debug-addr", "address for Go profiling (net/http/pprof); empty = off; keep it on loopback", str(func(c *config) *string { return &c.DebugAddr })},

@@ -19,6 +19,8 @@ import (
 
 	"lectern/access"
 	"lectern/api"
+	"lectern/chat"
+	"lectern/hls"
 	"lectern/ingest"
 	"lectern/sfu"
 	"lectern/storage"
@@ -100,7 +102,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	apiCfg.RTSPURL = deriveRTSPURL(apiCfg.PublicURL, rtsp.Addr())
-	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media})
+	hlsCfg := hls.DefaultConfig()
+	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
+	broadcast, err := hls.New(hlsCfg, media, key, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer broadcast.Close()
+	hub, err := chat.New(chat.DefaultConfig(), db, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media, Chat: hub, HLS: broadcast})
 	if err != nil {
 		ln.Close()
 		return err
@@ -122,6 +137,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			log.Warn("rtsp server stopped", "err", err)
 		}
 	}()
+	// The chat hub stops after the HTTP server: its end closes the chat
+	// websockets, which the server's Shutdown does not wait for.
+	chatCtx, stopChat := context.WithCancel(context.Background())
+	chatDone := make(chan error, 1)
+	go func() { chatDone <- hub.Run(chatCtx) }()
+	defer func() {
+		stopChat()
+		if err := <-chatDone; err != nil {
+			log.Warn("chat hub stopped", "err", err)
+		}
+	}()
+	if err := srv.StartBroadcasts(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,69 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"lectern/access"
+	"lectern/hls"
+)
+
+// broadcastRoutes registers the broadcast control API and the HLS output.
+func (s *Server) broadcastRoutes(e *gin.Engine) {
+	e.GET("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.getBroadcast)
+	e.PATCH("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.patchBroadcast)
+	e.GET("/hls/:room/index.m3u8", s.hlsMultivariant)
+	e.GET("/hls/:room/:session/:stream/:file", s.hlsFile)
+}
+
+// hlsMultivariant serves /hls/{room}/index.m3u8 to holders of a token with
+// subscribe in the room. The playlist's URIs carry a signed session, so the
+// requests that follow need no token.
+func (s *Server) hlsMultivariant(c *gin.Context) {
+	c.Header("Access-Control-Allow-Origin", "*")
+	c.Header("Cache-Control", "no-store")
+	claims, g, err := s.participant(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	if !g.Permissions.Has(access.Subscribe) {
+		s.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "watching needs the subscribe permission"))
+		return
+	}
+	r, err := s.db.Room(c.Request.Context(), c.Param("room"))
+	if err != nil {
+		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		return
+	}
+	if !r.BroadcastHLS {
+		s.abort(c, errorf(http.StatusNotFound, codeBroadcastOffline, "room %s does not broadcast over HLS (broadcast.hls is off)", r.ID))
+		return
+	}
+	body, err := s.hls.Multivariant(r.ID, claims.ExpiresAt)
+	if errors.Is(err, hls.ErrOffline) {
+		err = errorf(http.StatusNotFound, codeBroadcastOffline, "room %s is offline: nothing is on air (the broadcast starts when someone publishes H.264 video)", r.ID)
+	}
+	if err != nil {
+		s.abort(c, broadcastError(err))
+		return
+	}
+	hls.WriteMultivariant(c.Writer, body)
+}
+
+// hlsFile serves media playlists, init segments, segments and parts under a session.
+func (s *Server) hlsFile(c *gin.Context) {
+	c.Header("Access-Control-Allow-Origin", "*")
+	err := s.hls.Serve(c.Writer, c.Request, c.Param("room"), c.Param("session"), c.Param("stream"), c.Param("file"))
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled):
+		c.Abort() // the viewer left while its request was held
+	default:
+		c.Header("Cache-Control", "no-store")
+		s.abort(c, broadcastError(err))
+	}
+}

@@ -1,0 +1,134 @@
+package hls
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"lectern/hls/hlstest"
+	"lectern/sfu"
+)
+
+// testBroadcast is a real SFU and HLS service with the HLS routes on a
+// loopback HTTP server (the API serves the same routes in production).
+type testBroadcast struct {
+	t     testing.TB
+	media *sfu.SFU
+	svc   *Service
+	url   string
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("HLS_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newTestBroadcast(t testing.TB, cfg Config) *testBroadcast {
+	t.Helper()
+	log := testLogger()
+	media, err := sfu.New(sfu.Config{ListenIP: "127.0.0.1", Loopback: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(cfg, media, bytes.Repeat([]byte{9}, 32), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hls/{room}/index.m3u8", func(w http.ResponseWriter, r *http.Request) {
+		body, err := svc.Multivariant(r.PathValue("room"), time.Time{})
+		if err != nil {
+			http.Error(w, err.Error(), statusOf(err))
+			return
+		}
+		WriteMultivariant(w, body)
+	})
+	mux.HandleFunc("GET /hls/{room}/{session}/{stream}/{file}", func(w http.ResponseWriter, r *http.Request) {
+		err := svc.Serve(w, r, r.PathValue("room"), r.PathValue("session"), r.PathValue("stream"), r.PathValue("file"))
+		if err != nil && !errors.Is(err, context.Canceled) {
+			http.Error(w, err.Error(), statusOf(err))
+		}
+	})
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		hs.Close()
+		svc.Close()
+		media.Close()
+	})
+	return &testBroadcast{t: t, media: media, svc: svc, url: hs.URL}
+}
+
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrSession):
+		return http.StatusForbidden
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrStarting):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusNotFound
+}
+
+// room opens a broadcasting room with HLS on and joins a host who may publish.
+func (b *testBroadcast) room(id string) *sfu.Participant {
+	b.t.Helper()
+	opts := sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD}
+	if err := b.svc.Configure(id, Settings{HLS: true, Media: opts}); err != nil {
+		b.t.Fatal(err)
+	}
+	return b.join(id, "host")
+}
+
+func (b *testBroadcast) join(room, identity string) *sfu.Participant {
+	b.t.Helper()
+	r, err := b.media.Room(room, sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	p, err := r.Join(sfu.ParticipantOptions{Identity: identity, Kind: sfu.KindBrowser,
+		Permissions: sfu.Permissions{Publish: true, Subscribe: true, List: true, Moderate: true}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { p.Close("test over") })
+	return p
+}
+
+// waitLive waits for the room's first complete segment.
+func (b *testBroadcast) waitLive(room string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.t.Context(), 20*time.Second)
+	defer cancel()
+	if err := b.svc.WaitLive(ctx, room); err != nil {
+		b.t.Fatalf("room %s not live: %v", room, err)
+	}
+}
+
+// get fetches url and returns the status and body.
+func (b *testBroadcast) get(url string) (int, []byte, http.Header) {
+	b.t.Helper()
+	req, _ := http.NewRequestWithContext(b.t.Context(), "GET", url, nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, body, res.Header
+}
+
+// publish sends clip and sound as camera and microphone of p.
+func publish(t testing.TB, p *sfu.Participant, tracks ...hlstest.Track) *hlstest.Publisher {
+	t.Helper()
+	return hlstest.Publish(t, p.Publish, tracks...)
+}

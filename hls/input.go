@@ -1,0 +1,149 @@
+package hls
+
+import (
+	"bytes"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"lectern/sfu"
+)
+
+// packet is one RTP packet of an input, copied off the publisher's goroutine.
+type packet struct {
+	in       *input
+	layer    int
+	keyframe bool
+	ssrc     uint32
+	seq      uint16
+	ts       uint32
+	marker   bool
+	payload  []byte
+	at       time.Time
+}
+
+// input is one track of the room as the program sees it. As an sfu.Sink it
+// queues the track's packets for the program while the track is on air (or
+// about to be), and it always keeps the track's audio level (RFC 6464) for
+// follow-the-speaker. Its atomics are written by the publisher's goroutine and
+// read by the program; the plain fields after them belong to the program loop.
+type input struct {
+	track   *sfu.Track
+	kind    Kind
+	codec   string // CodecH264, CodecOpus, CodecAAC, or "" when it cannot be broadcast
+	queue   chan<- *packet
+	levelID uint8
+	since   time.Time
+
+	live     atomic.Bool
+	loudness atomic.Int32 // exponential average of 127-level, times 256
+	heard    atomic.Int64 // unix nanoseconds of the last level
+	dropped  atomic.Uint64
+
+	// layers is the most simulcast layers seen (owned by the program loop).
+	layers int
+	// ref maps the input's RTP time to program time once any of its layers
+	// went on air, so that every layer (every rendition) shares one timeline.
+	ref timeline
+}
+
+func newInput(t *sfu.Track, queue chan<- *packet, now time.Time) *input {
+	in := &input{track: t, queue: queue, since: now, kind: Video, layers: max(1, t.LayerCount())}
+	mime := strings.ToLower(t.Codec().MimeType)
+	if t.Kind() == webrtc.RTPCodecTypeAudio {
+		in.kind = Audio
+		in.levelID = t.AudioLevelID()
+	}
+	switch {
+	case in.kind == Video && mime == strings.ToLower(webrtc.MimeTypeH264):
+		in.codec = CodecH264
+	case in.kind == Audio && mime == strings.ToLower(webrtc.MimeTypeOpus):
+		in.codec = CodecOpus
+	case in.kind == Audio && mime == "audio/mpeg4-generic":
+		in.codec = CodecAAC
+	}
+	return in
+}
+
+// id is the track's ID.
+func (in *input) id() string { return in.track.ID() }
+
+// WriteRTP implements sfu.Sink. It runs on the publisher's goroutine, never
+// blocks, and keeps nothing of pkt: a full queue drops the packet and counts it.
+func (in *input) WriteRTP(pkt *rtp.Packet, layer int, keyframe bool) {
+	if in.levelID != 0 {
+		if ext := pkt.Header.GetExtension(in.levelID); len(ext) > 0 {
+			in.hear(ext[0])
+		}
+	}
+	if !in.live.Load() {
+		return
+	}
+	p := &packet{in: in, layer: layer, keyframe: keyframe, ssrc: pkt.SSRC, seq: pkt.SequenceNumber,
+		ts: pkt.Timestamp, marker: pkt.Marker, payload: bytes.Clone(pkt.Payload), at: time.Now()}
+	select {
+	case in.queue <- p:
+	default:
+		in.dropped.Add(1)
+	}
+}
+
+// hear folds one audio-level byte (RFC 6464 section 3: V bit, then the level
+// in -dBov, 0 loudest, 127 silent) into a running average of about 0.6 s.
+func (in *input) hear(b byte) {
+	loud := int32(127-b&0x7f) << 8
+	avg := in.loudness.Load()
+	in.loudness.Store(avg + (loud-avg)/32)
+	in.heard.Store(time.Now().UnixNano())
+}
+
+// level returns the average loudness (0 silent to 127) if a level was heard
+// recently.
+func (in *input) level(now time.Time) (int, bool) {
+	if now.UnixNano()-in.heard.Load() > int64(time.Second/2) {
+		return 0, false
+	}
+	return int(in.loudness.Load() >> 8), true
+}
+
+// timeline maps a stream's RTP timestamps to program time: it unwraps them and
+// adds the offset fixed when the stream was anchored.
+type timeline struct {
+	anchored bool
+	last     uint32
+	unwrap   int64
+	offset   int64
+}
+
+// anchor makes ts map to out from now on.
+func (t *timeline) anchor(ts uint32, out int64) {
+	t.anchored, t.last, t.unwrap = true, ts, int64(ts)
+	t.offset = out - int64(ts)
+}
+
+// at maps ts, which may be a little older than the last one seen (reordering).
+func (t *timeline) at(ts uint32) int64 {
+	t.unwrap += int64(int32(ts - t.last))
+	t.last = ts
+	return t.unwrap + t.offset
+}
+
+// peek maps ts without moving the timeline.
+func (t *timeline) peek(ts uint32) int64 {
+	return t.unwrap + int64(int32(ts-t.last)) + t.offset
+}
+
+// ticks converts a duration to a clock's ticks without overflow for long runs.
+func ticks(d time.Duration, clock int) int64 {
+	s, rem := int64(d/time.Second), int64(d%time.Second)
+	return s*int64(clock) + rem*int64(clock)/int64(time.Second)
+}
+
+// duration converts ticks of a clock to a duration.
+func duration(t int64, clock int) time.Duration {
+	s, rem := t/int64(clock), t%int64(clock)
+	return time.Duration(s)*time.Second + time.Duration(rem*int64(time.Second)/int64(clock))
+}

@@ -1,0 +1,197 @@
+package hls
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// streamGrace is how long an ended stream stays downloadable for players that
+// are still playing its last segments (RFC 8216bis section 6.2.1).
+const streamGrace = time.Minute
+
+// Muxer is a room's LL-HLS output. As a program consumer it cuts frames into
+// renditions of fMP4 parts and segments kept in memory; readers find them
+// through Live and Stream. Each run of the program between idle periods is a
+// stream with its own ID in the URIs, so that caches never mix two broadcasts.
+// The stream being written belongs to the program goroutine; the stream map is
+// guarded by mu; readers see renditions through atomics only.
+type Muxer struct {
+	cfg   Config
+	log   *slog.Logger
+	stats *stats
+	sub   atomic.Pointer[Subscription]
+	w     *stream // written by the program goroutine
+
+	live    atomic.Pointer[stream]
+	mu      sync.Mutex
+	streams map[string]*stream
+	// changed is closed (and replaced) when the live stream changes.
+	changed chan struct{}
+}
+
+func newMuxer(cfg Config, log *slog.Logger, st *stats) *Muxer {
+	return &Muxer{cfg: cfg, log: log, stats: st, streams: map[string]*stream{}, changed: make(chan struct{})}
+}
+
+// setLive makes st (or nil) the live stream and wakes WaitLive.
+func (m *Muxer) setLive(st *stream) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expire(time.Now())
+	if st != nil {
+		m.streams[st.id] = st
+	}
+	m.live.Store(st)
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// liveOrChange returns the live stream and a channel closed when it changes.
+func (m *Muxer) liveOrChange() (*stream, <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.live.Load(), m.changed
+}
+
+// WriteFrame implements Consumer.
+func (m *Muxer) WriteFrame(f *Frame) {
+	if m.w == nil {
+		if f.Kind != Video || !f.Keyframe {
+			if s := m.sub.Load(); s != nil && f.Kind == Video {
+				s.RequestKeyframe(f.Rendition)
+			}
+			return
+		}
+		m.w = newStream(m)
+		m.w.write(f)
+		m.setLive(m.w)
+		m.log.Info("hls stream started", "stream", m.w.id)
+		return
+	}
+	m.w.write(f)
+}
+
+// Idle implements Consumer: the stream ends (its playlists get EXT-X-ENDLIST).
+func (m *Muxer) Idle() {
+	if m.w == nil {
+		return
+	}
+	// Offline first, so that a reader woken by the ended playlist already
+	// sees no live stream.
+	m.setLive(nil)
+	m.w.end()
+	m.log.Info("hls stream ended", "stream", m.w.id)
+	m.w = nil
+}
+
+// current returns the stream being broadcast, or nil.
+func (m *Muxer) current() *stream { return m.live.Load() }
+
+// stream returns a live or recently ended stream by ID.
+func (m *Muxer) stream(id string) *stream {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.streams[id]
+}
+
+// expire forgets streams that ended more than streamGrace ago. Called with mu held.
+func (m *Muxer) expire(now time.Time) {
+	for id, s := range m.streams {
+		if e := s.endedAt.Load(); e != 0 && now.UnixNano()-e > int64(streamGrace) {
+			delete(m.streams, id)
+		}
+	}
+}
+
+// stream is one continuous broadcast: its renditions share the program's
+// timeline and a mapping of it to wall-clock time (EXT-X-PROGRAM-DATE-TIME).
+type stream struct {
+	m       *Muxer
+	cfg     Config
+	log     *slog.Logger
+	id      string
+	started time.Time
+	// renditions only grows; its slice is replaced, never modified.
+	renditions atomic.Pointer[[]*rendition]
+	endedAt    atomic.Int64
+
+	// Owned by the program goroutine.
+	audio   *Codec
+	based   bool
+	pdtBase time.Time
+	dtsBase int64
+}
+
+func newStream(m *Muxer) *stream {
+	b := make([]byte, 6)
+	rand.Read(b)
+	st := &stream{m: m, cfg: m.cfg, log: m.log, id: hex.EncodeToString(b), started: time.Now()}
+	st.renditions.Store(&[]*rendition{})
+	return st
+}
+
+// renditionList returns the stream's renditions, lowest layer first.
+func (st *stream) renditionList() []*rendition { return *st.renditions.Load() }
+
+func (st *stream) write(f *Frame) {
+	if f.Kind == Audio {
+		st.audio = f.Codec
+		for _, r := range st.renditionList() {
+			r.writeAudio(f)
+		}
+		return
+	}
+	if !st.based {
+		st.based, st.pdtBase, st.dtsBase = true, f.Received, f.DTS
+	}
+	if f.Audio != nil {
+		st.audio = f.Audio
+	}
+	rs := st.renditionList()
+	if f.Rendition >= len(rs) {
+		if f.Rendition >= maxRenditions {
+			return
+		}
+		next := append([]*rendition(nil), rs...)
+		for len(next) <= f.Rendition {
+			next = append(next, newRendition(st, len(next)))
+		}
+		st.renditions.Store(&next)
+		rs = next
+	}
+	rs[f.Rendition].writeVideo(f)
+}
+
+// end closes every rendition's playlist.
+func (st *stream) end() {
+	for _, r := range st.renditionList() {
+		r.end()
+	}
+	st.endedAt.Store(time.Now().UnixNano())
+}
+
+// ended reports whether the stream has ended.
+func (st *stream) ended() bool { return st.endedAt.Load() != 0 }
+
+// audioCodec is the audio the init segments declare.
+func (st *stream) audioCodec() *Codec {
+	if st.audio != nil {
+		return st.audio
+	}
+	return defaultAudio
+}
+
+// pdt maps a video DTS to wall-clock time.
+func (st *stream) pdt(dts int64) time.Time {
+	return st.pdtBase.Add(duration(dts-st.dtsBase, 90000))
+}
+
+func (st *stream) requestKeyframe(i int) {
+	if s := st.m.sub.Load(); s != nil {
+		s.RequestKeyframe(i)
+	}
+}

@@ -1,0 +1,366 @@
+package hls
+
+import (
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"lectern/sfu"
+)
+
+// Program timing.
+const (
+	// queueLen bounds the packets waiting for the program: about a second of
+	// an HD video and its audio. A full queue drops and resyncs at a keyframe.
+	queueLen = 1024
+	// tickInterval paces speaker detection and keyframe retries.
+	tickInterval = 100 * time.Millisecond
+	// settle keeps a track that was just published off air for a moment, so
+	// that all of a simulcast track's layers exist before renditions are made.
+	settle = 300 * time.Millisecond
+)
+
+// Program is a room's on-air broadcast: one video and one audio track of the
+// room at a time (chosen by a moderator, by the active speaker, or the first
+// publisher's), depacketized into frames on one continuous timeline that
+// switches of source do not break. It feeds its consumers (the HLS muxer, the
+// recorder, RTSP readers). Its state is owned by its goroutine; other
+// goroutines reach it through cmds (and events, for the SFU's callbacks).
+type Program struct {
+	room  *sfu.Room
+	log   *slog.Logger
+	t0    time.Time
+	queue chan *packet
+
+	// events from the room's observer, which must not block: guarded by evMu.
+	evMu   sync.Mutex
+	events []sfu.Event
+	kick   chan struct{}
+
+	cmds    chan func()
+	stop    chan struct{}
+	done    chan struct{}
+	keyWant atomic.Uint32 // renditions that consumers want a keyframe in
+	status  atomic.Pointer[ProgramStatus]
+
+	// Owned by the loop.
+	inputs    map[string]*input
+	consumers []*Subscription
+	onAir     OnAir
+	speaker   speaker
+	video     videoState
+	audio     audioState
+	live      bool
+}
+
+// ProgramStatus is what is on air, for the API.
+type ProgramStatus struct {
+	// Live is true while video frames flow.
+	Live bool
+	// Video and Audio are the on-air track IDs ("" for none).
+	Video, Audio string
+	// Speaker is the participant followed in follow-speaker mode.
+	Speaker string
+	// OnAir is the moderator's choice.
+	OnAir OnAir
+	// Renditions is the number of video renditions (simulcast layers).
+	Renditions int
+}
+
+// newProgram starts the program of room; close stops it.
+func newProgram(room *sfu.Room, onAir OnAir, log *slog.Logger) *Program {
+	p := &Program{
+		room: room, log: log.With("room", room.ID()), t0: time.Now(), queue: make(chan *packet, queueLen),
+		kick: make(chan struct{}, 1), cmds: make(chan func()), stop: make(chan struct{}), done: make(chan struct{}),
+		inputs: map[string]*input{}, onAir: onAir,
+	}
+	p.status.Store(&ProgramStatus{OnAir: onAir})
+	cancel := room.Observe(p.observe)
+	go p.run(cancel)
+	return p
+}
+
+// observe is the room's observer callback: it queues the event for the loop.
+func (p *Program) observe(ev sfu.Event) {
+	p.evMu.Lock()
+	p.events = append(p.events, ev)
+	p.evMu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// do runs fn on the program's goroutine and waits for it. It reports false
+// if the program has stopped.
+func (p *Program) do(fn func()) bool {
+	ran := make(chan struct{})
+	select {
+	case p.cmds <- func() { fn(); close(ran) }:
+		<-ran
+		return true
+	case <-p.done:
+		return false
+	}
+}
+
+// close stops the program and waits for it.
+func (p *Program) close() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+func (p *Program) run(cancelObserve func()) {
+	defer close(p.done)
+	defer cancelObserve()
+	p.log.Info("program started")
+	for _, t := range p.room.Tracks() {
+		p.addTrack(t)
+	}
+	p.reselect(time.Now())
+	tick := time.NewTicker(tickInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case pk := <-p.queue:
+			p.handle(pk)
+		case <-p.kick:
+			p.handleEvents()
+		case fn := <-p.cmds:
+			fn()
+		case now := <-tick.C:
+			p.tick(now)
+		case <-p.stop:
+			p.shutdown()
+			return
+		}
+		p.serveKeyframeWants()
+	}
+}
+
+// handleEvents applies queued track events.
+func (p *Program) handleEvents() {
+	p.evMu.Lock()
+	evs := p.events
+	p.events = nil
+	p.evMu.Unlock()
+	for _, ev := range evs {
+		if ev.Track == nil {
+			continue
+		}
+		switch ev.Type {
+		case sfu.EventTrackPublished:
+			if t, ok := p.room.Track(ev.Track.ID); ok {
+				p.addTrack(t)
+			}
+		case sfu.EventTrackUnpublished:
+			p.removeTrack(ev.Track.ID)
+		}
+	}
+	p.reselect(time.Now())
+}
+
+func (p *Program) addTrack(t *sfu.Track) {
+	if _, ok := p.inputs[t.ID()]; ok {
+		return
+	}
+	select {
+	case <-t.Done():
+		return
+	default:
+	}
+	in := newInput(t, p.queue, time.Now())
+	p.inputs[t.ID()] = in
+	t.AddSink(in)
+	if in.codec == "" {
+		p.log.Info("program: track cannot be broadcast", "track", t.ID(), "codec", t.Codec().MimeType)
+	}
+}
+
+func (p *Program) removeTrack(id string) {
+	in, ok := p.inputs[id]
+	if !ok {
+		return
+	}
+	in.live.Store(false)
+	in.track.RemoveSink(in)
+	delete(p.inputs, id)
+	if p.onAir.Video == id {
+		p.onAir.Video = ""
+	}
+	if p.onAir.Audio == id {
+		p.onAir.Audio = ""
+	}
+}
+
+// tick follows the speaker, retries keyframe requests and notices tracks
+// that settled.
+func (p *Program) tick(now time.Time) {
+	if p.onAir.FollowSpeaker {
+		p.speaker.update(levels(p.inputs, now), now)
+	}
+	p.reselect(now)
+	p.video.retryKeyframes()
+}
+
+// reselect puts on air what the selection rules choose now.
+func (p *Program) reselect(now time.Time) {
+	video, audio := p.choose(now)
+	p.setVideo(video)
+	p.setAudio(audio)
+	p.updateStatus()
+}
+
+// handle routes one packet.
+func (p *Program) handle(pk *packet) {
+	if p.inputs[pk.in.id()] != pk.in {
+		return // unpublished since
+	}
+	if pk.in.kind == Video {
+		p.handleVideo(pk)
+	} else {
+		p.handleAudio(pk)
+	}
+}
+
+// emit hands a frame to every consumer.
+func (p *Program) emit(f *Frame) {
+	if !p.live {
+		if f.Kind != Video {
+			return
+		}
+		p.live = true
+		p.log.Info("program live", "video", f.Source)
+		p.updateStatus()
+	}
+	for _, s := range p.consumers {
+		s.c.WriteFrame(f)
+	}
+}
+
+// goIdle tells the consumers that nothing is on air.
+func (p *Program) goIdle() {
+	if !p.live {
+		return
+	}
+	p.live = false
+	p.log.Info("program idle")
+	p.updateStatus()
+	for _, s := range p.consumers {
+		s.c.Idle()
+	}
+}
+
+// serveKeyframeWants asks the publishers for the keyframes consumers want.
+func (p *Program) serveKeyframeWants() {
+	want := p.keyWant.Swap(0)
+	for i := 0; want != 0; i, want = i+1, want>>1 {
+		if want&1 != 0 {
+			p.video.requestKeyframe(i)
+		}
+	}
+}
+
+func (p *Program) shutdown() {
+	p.goIdle()
+	for id := range p.inputs {
+		p.removeTrack(id)
+	}
+	p.consumers = nil
+	p.log.Info("program stopped")
+}
+
+func (p *Program) updateStatus() {
+	st := &ProgramStatus{Live: p.live, OnAir: p.onAir, Speaker: p.speaker.current, Renditions: len(p.video.slots)}
+	if p.video.target != nil {
+		st.Video = p.video.target.id()
+	}
+	if p.audio.cur != nil {
+		st.Audio = p.audio.cur.id()
+	}
+	p.status.Store(st)
+}
+
+// Status is what is on air now.
+func (p *Program) Status() ProgramStatus { return *p.status.Load() }
+
+// SetOnAir changes the moderator's choice. Chosen tracks must be in the room
+// and of the right kind and codec.
+func (p *Program) SetOnAir(o OnAir) error {
+	var err error
+	ok := p.do(func() {
+		if err = p.checkChoice(o.Video, Video); err != nil {
+			return
+		}
+		if err = p.checkChoice(o.Audio, Audio); err != nil {
+			return
+		}
+		p.onAir = o
+		p.reselect(time.Now())
+	})
+	if !ok {
+		return ErrClosed
+	}
+	return err
+}
+
+func (p *Program) checkChoice(id string, kind Kind) error {
+	if id == "" {
+		return nil
+	}
+	in, ok := p.inputs[id]
+	switch {
+	case !ok:
+		return ErrTrackNotFound
+	case in.kind != kind:
+		return ErrWrongKind
+	case in.codec == "":
+		return ErrUnsupportedCodec
+	}
+	return nil
+}
+
+// Subscription is a consumer's attachment to a program.
+type Subscription struct {
+	p       *Program
+	c       Consumer
+	onClose func()
+	once    sync.Once
+}
+
+// Subscribe adds a consumer; it gets frames from the next keyframe on.
+func (p *Program) Subscribe(c Consumer) (*Subscription, error) {
+	s := &Subscription{p: p, c: c}
+	if !p.do(func() {
+		p.consumers = append(p.consumers, s)
+		p.keyWant.Or(^uint32(0) >> (32 - maxRenditions))
+	}) {
+		return nil, ErrClosed
+	}
+	return s, nil
+}
+
+// RequestKeyframe asks for a keyframe in a video rendition soon. Any goroutine may call it.
+func (s *Subscription) RequestKeyframe(rendition int) {
+	if rendition >= 0 && rendition < maxRenditions {
+		s.p.keyWant.Or(1 << rendition)
+	}
+}
+
+// Close detaches the consumer. It may not be called from WriteFrame or Idle.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		s.p.do(func() {
+			s.p.consumers = slices.DeleteFunc(s.p.consumers, func(x *Subscription) bool { return x == s })
+		})
+		if s.onClose != nil {
+			s.onClose()
+		}
+	})
+}

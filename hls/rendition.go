@@ -1,0 +1,227 @@
+package hls
+
+import (
+	"context"
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// rendition is one media playlist of a stream: one video rendition with the
+// program's audio, cut into parts and segments (RFC 8216bis section 4.4.4.9).
+// The writer fields are owned by the program goroutine. Readers see snap only:
+// an immutable snapshot that is replaced whenever a part is added.
+type rendition struct {
+	st    *stream
+	index int
+
+	video, audio *Codec // the codings of the current init segment
+	init         *initSegment
+	inits        int
+	segs         []*segBuild // complete segments: segs[first:] are listed
+	first        int
+	open         *segBuild
+	cur          partBuild
+	nextMSN      uint64
+	partSeq      uint32
+	discSeq      uint64
+	keyAsked     bool
+	audioChanged bool
+	est          int64 // estimated video frame duration, 90 kHz ticks
+	audioEnd     int64 // where the audio written so far ends, audio ticks
+	lastAudio    time.Time
+	lastReceived time.Time
+
+	snap atomic.Pointer[snapshot]
+}
+
+func newRendition(st *stream, index int) *rendition {
+	r := &rendition{st: st, index: index, est: 90000 / 30, lastAudio: time.Now()}
+	r.snap.Store(&snapshot{next: make(chan struct{})})
+	return r
+}
+
+// end closes the playlist with what was written.
+func (r *rendition) end() {
+	r.closePart(-1)
+	r.completeSegment()
+	r.publishEnded(true)
+}
+
+// publish replaces the readers' snapshot and wakes the requests waiting for it.
+func (r *rendition) publish() { r.publishEnded(false) }
+
+func (r *rendition) publishEnded(ended bool) {
+	s := &snapshot{first: r.first, discSeq: r.discSeq, ended: ended, next: make(chan struct{}),
+		video: r.video, audio: r.audio, name: r.name()}
+	s.segs = make([]segView, 0, len(r.segs)+1)
+	for _, b := range r.segs {
+		s.segs = append(s.segs, view(b))
+	}
+	if r.open != nil && !ended {
+		s.segs = append(s.segs, view(r.open))
+		s.open = true
+	}
+	s.measure()
+	s.body = renderMedia(s, r.st.cfg)
+	s.gz = gzipped(s.body)
+	old := r.snap.Swap(s)
+	close(old.next)
+	if !r.lastReceived.IsZero() {
+		r.st.m.stats.partDelay(time.Since(r.lastReceived))
+		r.lastReceived = time.Time{}
+	}
+}
+
+func (r *rendition) name() string { return "v" + string(rune('0'+r.index)) }
+
+// segView is a segment as one snapshot sees it.
+type segView struct {
+	msn           uint64
+	parts         []*part
+	complete      bool
+	duration      time.Duration
+	bytes, frames int
+	init          *initSegment
+	discontinuity bool
+	pdt           time.Time
+}
+
+func view(b *segBuild) segView {
+	return segView{msn: b.msn, parts: b.parts[:len(b.parts):len(b.parts)], complete: b.complete, duration: b.duration,
+		bytes: b.bytes, frames: b.frames, init: b.init, discontinuity: b.discontinuity, pdt: b.pdt}
+}
+
+// snapshot is a rendition's state at one moment, with its playlist rendered
+// once (and gzipped once) for every reader. next is closed when it is replaced.
+type snapshot struct {
+	name    string
+	segs    []segView // retained, then listed (from first), then the open one
+	first   int
+	open    bool
+	ended   bool
+	discSeq uint64
+	body    []byte
+	gz      []byte
+	next    chan struct{}
+
+	video, audio       *Codec
+	bandwidth, average int
+	frameRate          float64
+}
+
+// measure computes BANDWIDTH (the peak segment bit rate) and AVERAGE-BANDWIDTH
+// (RFC 8216bis section 4.4.6.2) and the frame rate from the listed segments.
+func (s *snapshot) measure() {
+	var bytes, frames int
+	var total time.Duration
+	for _, g := range s.segs[min(s.first, len(s.segs)):] {
+		if !g.complete || g.duration <= 0 {
+			continue
+		}
+		if bw := int(float64(g.bytes*8) / g.duration.Seconds()); bw > s.bandwidth {
+			s.bandwidth = bw
+		}
+		bytes, frames, total = bytes+g.bytes, frames+g.frames, total+g.duration
+	}
+	if total > 0 {
+		s.average = int(float64(bytes*8) / total.Seconds())
+		s.frameRate = math.Round(float64(frames)/total.Seconds()*1000) / 1000
+	}
+}
+
+// seg returns the segment msn, or nil.
+func (s *snapshot) seg(msn uint64) *segView {
+	for i := range s.segs {
+		if s.segs[i].msn == msn {
+			return &s.segs[i]
+		}
+	}
+	return nil
+}
+
+// ready reports whether the playlist satisfies a blocking request for
+// segment msn (part < 0) or part (msn, part), per RFC 8216bis section
+// 6.2.5.2; bad means the request asks too far ahead.
+func (s *snapshot) ready(msn uint64, part int, limit int) (ok, bad bool) {
+	if s.ended {
+		return true, false // section 6.2.5.2: directives are ignored after EXT-X-ENDLIST
+	}
+	if len(s.segs) == 0 {
+		return false, msn > 2 || part > limit
+	}
+	if last := s.segs[len(s.segs)-1].msn; msn > last+2 {
+		return false, true
+	}
+	if part < 0 {
+		for i := len(s.segs) - 1; i >= 0; i-- {
+			if s.segs[i].complete {
+				return s.segs[i].msn >= msn, false
+			}
+		}
+		return false, false
+	}
+	if g := s.seg(msn); g != nil && g.complete && part >= len(g.parts) {
+		msn, part = msn+1, 0 // a part past the last is part 0 of the next segment
+	}
+	nm, np := s.newest()
+	switch {
+	case nm == msn && part > np+limit, nm < msn && part > limit:
+		return false, true
+	}
+	return nm > msn || nm == msn && np >= part, false
+}
+
+// newest is the position of the last part in the playlist; np is -1 when
+// the open segment has none yet.
+func (s *snapshot) newest() (msn uint64, part int) {
+	last := s.segs[len(s.segs)-1]
+	return last.msn, len(last.parts) - 1
+}
+
+// lookup finds a part (p >= 0) or a whole segment. wait is true when the
+// resource is not there yet but is about to be: the hinted next part or the
+// open segment (RFC 8216bis section 6.2.6).
+func (s *snapshot) lookup(msn uint64, p int) (found *segView, wait bool) {
+	g := s.seg(msn)
+	if g == nil {
+		return nil, false
+	}
+	if p >= 0 {
+		if p < len(g.parts) {
+			return g, false
+		}
+		return nil, !g.complete && !s.ended && p == len(g.parts)
+	}
+	if g.complete {
+		return g, false
+	}
+	return nil, !s.ended
+}
+
+// wait returns the first snapshot for which check says done, blocking on
+// snapshot replacement (one channel per snapshot, shared by all waiters).
+func (r *rendition) wait(ctx context.Context, timeout time.Duration, check func(*snapshot) (done bool, err error)) (*snapshot, error) {
+	var timer *time.Timer
+	for {
+		s := r.snap.Load()
+		done, err := check(s)
+		if done || err != nil {
+			if timer != nil {
+				timer.Stop()
+			}
+			return s, err
+		}
+		if timer == nil {
+			timer = time.NewTimer(timeout)
+		}
+		select {
+		case <-s.next:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, ctx.Err()
+		case <-timer.C:
+			return nil, ErrUnavailable
+		}
+	}
+}

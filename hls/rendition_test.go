@@ -1,0 +1,59 @@
+package hls
+
+import (
+	"testing"
+	"time"
+)
+
+// TestBlockingReady is RFC 8216bis section 6.2.5.2 on a playlist whose
+// segments 10 and 11 are complete (4 parts each) and 12 is open with 2 parts.
+func TestBlockingReady(t *testing.T) {
+	parts := func(n int) []*part { return make([]*part, n) }
+	s := &snapshot{segs: []segView{
+		{msn: 10, parts: parts(4), complete: true, duration: time.Second},
+		{msn: 11, parts: parts(4), complete: true, duration: time.Second},
+		{msn: 12, parts: parts(2)},
+	}, open: true}
+	const limit = 15
+	for _, c := range []struct {
+		msn      uint64
+		part     int
+		ok, bad  bool
+		describe string
+	}{
+		{11, -1, true, false, "a complete segment"},
+		{12, -1, false, false, "the open segment is not complete"},
+		{9, -1, true, false, "a segment no longer listed"},
+		{12, 1, true, false, "a part that is there"},
+		{12, 2, false, false, "the next part"},
+		{11, 4, true, false, "past segment 11's last part is 12.0, which is there"},
+		{13, 0, false, false, "the next segment's first part"},
+		{14, -1, false, false, "two segments ahead waits"},
+		{15, -1, false, true, "three segments ahead is refused"},
+		{12, 1 + limit, false, false, "the advance part limit"},
+		{12, 2 + limit, false, true, "past the advance part limit"},
+		{13, limit + 1, false, true, "far into the next segment"},
+	} {
+		ok, bad := s.ready(c.msn, c.part, limit)
+		if ok != c.ok || bad != c.bad {
+			t.Errorf("%s (%d.%d): ready %v, bad %v", c.describe, c.msn, c.part, ok, bad)
+		}
+	}
+	ended := &snapshot{segs: s.segs[:2], ended: true}
+	if ok, bad := ended.ready(99, 3, limit); !ok || bad {
+		t.Error("an ended playlist must answer any directive at once")
+	}
+	for _, c := range []struct {
+		msn        uint64
+		part       int
+		found, wai bool
+	}{
+		{12, 1, true, false}, {12, 2, false, true}, {12, 3, false, false},
+		{11, 4, false, false}, {12, -1, false, true}, {11, -1, true, false}, {13, 0, false, false},
+	} {
+		g, wait := s.lookup(c.msn, c.part)
+		if (g != nil) != c.found || wait != c.wai {
+			t.Errorf("lookup %d.%d: found %v wait %v", c.msn, c.part, g != nil, wait)
+		}
+	}
+}

@@ -1,0 +1,219 @@
+package hls
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cache lifetimes a CDN can use (docs/hls.md): parts, segments and init
+// segments never change once they exist; a blocking playlist response always
+// satisfies the same request again; a plain playlist reload must be fresh.
+const (
+	cacheImmutable = "public, max-age=3600, immutable"
+	cachePlaylist  = "public, max-age=1"
+	cachePrivate   = "private, no-store"
+)
+
+// Multivariant returns the room's Multivariant Playlist with a new session in
+// its URIs, valid until the session expiry for a token ending at tokenExpiry.
+func (s *Service) Multivariant(room string, tokenExpiry time.Time) ([]byte, error) {
+	s.stats.requests.Add(1)
+	m := s.muxer(room)
+	if m == nil {
+		return nil, ErrOffline
+	}
+	st := m.current()
+	if st == nil {
+		return nil, ErrOffline
+	}
+	session := s.sign.sign(room, s.sessionExpiry(time.Now(), tokenExpiry))
+	var vs []variant
+	for _, r := range st.renditionList() {
+		uri := session + "/" + st.id + "/" + r.name() + ".m3u8"
+		if v, ok := variantOf(r.snap.Load(), uri); ok {
+			vs = append(vs, v)
+		}
+	}
+	if len(vs) == 0 {
+		return nil, ErrStarting
+	}
+	return renderMultivariant(vs), nil
+}
+
+// WriteMultivariant writes the Multivariant Playlist response.
+func WriteMultivariant(w http.ResponseWriter, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/vnd.apple.mpegurl")
+	h.Set("Cache-Control", cachePrivate)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+// Serve answers a request for a file of a stream under a session: a media
+// playlist (blocking per RFC 8216bis section 6.2.5.2), an init segment, a
+// segment or a part (held until it exists if it is the hinted next part,
+// section 6.2.6). It returns an error before writing anything, or nil once it
+// has answered.
+func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session, streamID, file string) error {
+	s.stats.requests.Add(1)
+	if err := s.sign.check(room, session, time.Now()); err != nil {
+		return err
+	}
+	res, err := parseResource(file)
+	if err != nil {
+		return err
+	}
+	m := s.muxer(room)
+	if m == nil {
+		return ErrOffline
+	}
+	st := m.stream(streamID)
+	if st == nil {
+		return fmt.Errorf("%w: the broadcast %s has ended", ErrNotFound, streamID)
+	}
+	rs := st.renditionList()
+	if res.rendition >= len(rs) {
+		return fmt.Errorf("%w: no rendition %d", ErrNotFound, res.rendition)
+	}
+	r := rs[res.rendition]
+	switch res.kind {
+	case resPlaylist:
+		return s.servePlaylist(w, req, r)
+	case resInit:
+		return s.serveInit(w, r, int(res.n))
+	}
+	return s.serveMedia(w, req, r, res)
+}
+
+// blockTimeout is how long a blocking request is held: three target
+// durations, after which section 6.2.5.2 says to answer 503.
+func (s *Service) blockTimeout() time.Duration {
+	return 3 * time.Duration(s.cfg.targetDuration()) * time.Second
+}
+
+// advancePartLimit is section 6.2.5.2's Advance Part Limit.
+func (s *Service) advancePartLimit() int {
+	if pt := s.cfg.PartDuration.Seconds(); pt < 1 {
+		return int(math.Ceil(3 / pt))
+	}
+	return 3
+}
+
+func (s *Service) servePlaylist(w http.ResponseWriter, req *http.Request, r *rendition) error {
+	d, err := parseDirectives(req.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	snap := r.snap.Load()
+	cache := cachePlaylist
+	if d.block {
+		limit := s.advancePartLimit()
+		snap, err = s.wait(req.Context(), r, func(sn *snapshot) (bool, error) {
+			ok, bad := sn.ready(d.msn, d.part, limit)
+			if bad {
+				return false, fmt.Errorf("%w: _HLS_msn=%d _HLS_part=%d is too far ahead", ErrBadRequest, d.msn, d.part)
+			}
+			return ok, nil
+		})
+		if err != nil {
+			return err
+		}
+		cache = "public, max-age=" + strconv.Itoa(3*s.cfg.targetDuration())
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/vnd.apple.mpegurl")
+	h.Set("Cache-Control", cache)
+	h.Set("Vary", "Accept-Encoding")
+	body := snap.body
+	if acceptsGzip(req) {
+		h.Set("Content-Encoding", "gzip")
+		body = snap.gz
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+	return nil
+}
+
+func (s *Service) serveInit(w http.ResponseWriter, r *rendition, n int) error {
+	snap := r.snap.Load()
+	for _, g := range snap.segs {
+		if g.init != nil && g.init.n == n {
+			writeMedia(w, "video/mp4", [][]byte{g.init.data})
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: no init segment %d", ErrNotFound, n)
+}
+
+func (s *Service) serveMedia(w http.ResponseWriter, req *http.Request, r *rendition, res resource) error {
+	p := -1
+	if res.kind == resPart {
+		p = res.part
+	}
+	var found *segView
+	_, err := s.wait(req.Context(), r, func(sn *snapshot) (bool, error) {
+		g, wait := sn.lookup(res.n, p)
+		if g != nil {
+			found = g
+			return true, nil
+		}
+		if !wait {
+			return false, fmt.Errorf("%w: %s-%d.%d", ErrNotFound, sn.name, res.n, p)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	if p >= 0 {
+		writeMedia(w, "video/mp4", [][]byte{found.parts[p].data})
+		return nil
+	}
+	data := make([][]byte, len(found.parts))
+	for i, x := range found.parts {
+		data[i] = x.data
+	}
+	writeMedia(w, "video/mp4", data)
+	return nil
+}
+
+// wait holds a request until check is satisfied, counting it as waiting.
+func (s *Service) wait(ctx context.Context, r *rendition, check func(*snapshot) (bool, error)) (*snapshot, error) {
+	defer s.stats.hold()()
+	return r.wait(ctx, s.blockTimeout(), check)
+}
+
+// writeMedia writes immutable media bytes.
+func writeMedia(w http.ResponseWriter, ctype string, chunks [][]byte) {
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", cacheImmutable)
+	h.Set("Content-Length", strconv.Itoa(n))
+	w.WriteHeader(http.StatusOK)
+	for _, c := range chunks {
+		w.Write(c)
+	}
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, e := range strings.Split(v, ",") {
+			name, q, _ := strings.Cut(strings.TrimSpace(e), ";")
+			if strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.TrimSpace(q) != "q=0" {
+				return true
+			}
+		}
+	}
+	return false
+}
