@@ -136,20 +136,8 @@ func (cs *chatSession) writeLoop(ctx context.Context, readDone <-chan string) (w
 	if err := cs.writeJSON(ctx, welcome); err != nil {
 		return websocket.StatusInternalError, "write failed"
 	}
-	for {
-		f, err := cs.sub.Backlog(ctx)
-		if err != nil {
-			return websocket.StatusInternalError, "cannot read the backlog"
-		}
-		if len(f.Events) == 0 {
-			break
-		}
-		if err := cs.write(ctx, f.JSON); err != nil {
-			return websocket.StatusInternalError, "write failed"
-		}
-	}
-	if err := cs.writeJSON(ctx, chatReady{Type: "chat_ready", Seq: cs.sub.Cursor()}); err != nil {
-		return websocket.StatusInternalError, "write failed"
+	if err := writeChatBacklog(ctx, cs.sub, func(data []byte) error { return cs.write(ctx, data) }); err != nil {
+		return websocket.StatusInternalError, "cannot send the backlog"
 	}
 	for {
 		var err error

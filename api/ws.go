@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
+	"lectern/chat"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -56,7 +58,8 @@ func (s *Server) roomSocket(c *gin.Context) {
 		conn.Close(websocket.StatusInternalError, "cannot join")
 		return
 	}
-	sess := &socketSession{s: s, conn: conn, p: p, claims: claims, replies: make(chan any, socketReplies)}
+	sess := &socketSession{s: s, conn: conn, p: p, claims: claims, grant: grant.Permissions, roomID: r.ID,
+		replies: make(chan any, socketReplies), chatReq: make(chan chatSubscribeRequest, 1)}
 	reason := sess.run(ctx, r)
 	p.Close(reason)
 }
@@ -68,7 +71,12 @@ type socketSession struct {
 	conn    *websocket.Conn
 	p       *sfu.Participant
 	claims  access.Claims
+	grant   access.Permissions
+	roomID  string
 	replies chan any
+	// chatReq hands chat_subscribe to the writer, which owns chatSub.
+	chatReq chan chatSubscribeRequest
+	chatSub atomic.Pointer[chat.Subscription]
 }
 
 // run serves the socket until the client leaves, the participant is closed or
@@ -97,9 +105,23 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 
 // writeLoop is the only writer of the socket.
 func (ss *socketSession) writeLoop(ctx context.Context, readDone <-chan string) string {
+	defer ss.closeChat()
 	for {
 		var msg any
+		chatFrames, chatDone := ss.chatChannels()
 		select {
+		case req := <-ss.chatReq:
+			if ss.subscribeChat(ctx, req) != nil {
+				return "write failed"
+			}
+			continue
+		case f := <-chatFrames:
+			msg = json.RawMessage(f.JSON)
+		case <-chatDone:
+			if ss.chatEnded(ctx) != nil {
+				return "write failed"
+			}
+			continue
 		case reason := <-readDone:
 			return reason
 		case <-ss.p.Done():
@@ -157,6 +179,10 @@ func (ss *socketSession) readLoop(ctx context.Context) string {
 		}
 		if typ != websocket.MessageText {
 			ss.reply(ctx, errorReply("", errorf(http.StatusBadRequest, codeInvalidMessage, "frames must be JSON text")))
+			continue
+		}
+		if isChatFrame(messageType(data)) {
+			ss.reply(ctx, ss.handleChat(ctx, data))
 			continue
 		}
 		m, err := decodeClientMessage(data)
@@ -217,6 +243,13 @@ func (ss *socketSession) handle(ctx context.Context, m clientMessage) any {
 		err = ss.setTargets(ctx, m.Rooms)
 	case "on_air":
 		err = ss.setOnAir(m)
+	case "chat_subscribe":
+		// The writer replies once the subscription has started.
+		select {
+		case ss.chatReq <- chatSubscribeRequest{id: m.ID, after: *m.After}:
+		case <-ctx.Done():
+		}
+		return nil
 	}
 	if err != nil {
 		return errorReply(m.ID, mediaError(err))

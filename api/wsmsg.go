@@ -6,6 +6,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"lectern/chat"
 	"lectern/sfu"
 )
 
@@ -33,6 +34,8 @@ type clientMessage struct {
 	Video         trackChoice `json:"video,omitzero"`
 	Audio         trackChoice `json:"audio,omitzero"`
 	FollowSpeaker *bool       `json:"follow_speaker,omitempty"`
+	// chat_subscribe: resume after this seq; absent, the latest messages.
+	After *int64 `json:"after,omitempty"`
 }
 
 // Limits on list fields, so one frame cannot ask for unbounded work.
@@ -99,6 +102,12 @@ func decodeClientMessage(data []byte) (clientMessage, error) {
 	case "on_air":
 		if !m.Video.set && !m.Audio.set && m.FollowSpeaker == nil {
 			return bad("name video, audio or follow_speaker")
+		}
+	case "chat_subscribe":
+		if m.After == nil {
+			m.After = ptrTo[int64](chat.Latest)
+		} else if *m.After < 0 {
+			return bad("after: must be a message seq (0 or more)")
 		}
 	case "leave", "ping":
 	case "":
