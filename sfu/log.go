@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/pion/logging"
 )
@@ -38,4 +39,18 @@ func (l slogLeveled) Warnf(format string, args ...any) {
 func (l slogLeveled) Error(msg string) { l.emit(slog.LevelError, msg) }
 func (l slogLeveled) Errorf(format string, args ...any) {
 	l.emit(slog.LevelError, fmt.Sprintf(format, args...))
+}
+
+// muxLogger is the ICE UDP mux's logger. The mux warns when its socket listens
+// on the unspecified address, suggesting one socket per interface instead;
+// Lectern listens on one port on every interface on purpose (one port to open
+// in a firewall) and the mux then offers each interface's address with it, so
+// that warning is dropped and the others kept.
+type muxLogger struct{ logging.LeveledLogger }
+
+func (l muxLogger) Warn(msg string) {
+	if strings.HasPrefix(msg, "UDPMuxDefault should not listening on unspecified address") {
+		return
+	}
+	l.LeveledLogger.Warn(msg)
 }

@@ -83,7 +83,7 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 		return nil, fmt.Errorf("webrtc_udp_port: %w", err)
 	}
 	s := &SFU{log: log, conn: conn, rooms: make(map[string]*Room)}
-	s.mux = webrtc.NewICEUDPMux(pionLogger(log).NewLogger("ice"), conn)
+	s.mux = webrtc.NewICEUDPMux(muxLogger{pionLogger(log).NewLogger("ice")}, conn)
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
 	se.SetICEUDPMux(s.mux)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
