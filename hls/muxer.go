@@ -31,6 +31,8 @@ type Muxer struct {
 	streams map[string]*stream
 	// changed is closed (and replaced) when the live stream changes.
 	changed chan struct{}
+	// onSegment, when set, receives every complete segment (a Segmenter).
+	onSegment func(Segment)
 }
 
 func newMuxer(cfg Config, log *slog.Logger, st *stats) *Muxer {

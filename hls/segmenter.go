@@ -271,6 +271,9 @@ func (r *rendition) completeSegment() {
 	}
 	s.complete = true
 	r.segs = append(r.segs, s)
+	if r.st.m.onSegment != nil {
+		r.st.m.onSegment(r.segment(s))
+	}
 	target := time.Duration(r.st.cfg.targetDuration()) * time.Second
 	keep := 3*target + r.st.cfg.SegmentDuration
 	var listed time.Duration

@@ -24,11 +24,29 @@ var sessionEncoding = base64.RawURLEncoding
 // sessionSigner signs and checks sessions with a key derived from the server's.
 type sessionSigner struct{ key []byte }
 
-func newSessionSigner(secret []byte) sessionSigner {
+func newSessionSigner(secret []byte) sessionSigner { return deriveSigner(secret, "lectern hls session v1") }
+
+// deriveSigner keys a signer for one purpose, so that a session of one
+// purpose is never accepted for another.
+func deriveSigner(secret []byte, purpose string) sessionSigner {
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("lectern hls session v1"))
+	m.Write([]byte(purpose))
 	return sessionSigner{key: m.Sum(nil)}
 }
+
+// Signer makes sessions like the HLS ones for other signed URLs (recording
+// playback): a scope (such as a recording ID) and an expiry, signed.
+type Signer struct{ s sessionSigner }
+
+// NewSigner returns a signer for purpose, keyed by the server's secret.
+func NewSigner(secret []byte, purpose string) Signer { return Signer{deriveSigner(secret, purpose)} }
+
+// Sign returns a session for scope valid until exp (whole seconds).
+func (g Signer) Sign(scope string, exp time.Time) string { return g.s.sign(scope, exp) }
+
+// Check verifies a session for scope at now; ErrSession if it is malformed,
+// forged or expired.
+func (g Signer) Check(scope, session string, now time.Time) error { return g.s.check(scope, session, now) }
 
 // sign returns the session for room valid until exp (whole seconds).
 func (s sessionSigner) sign(room string, exp time.Time) string {

@@ -105,16 +105,21 @@ func Publish(t testing.TB, signal Signal, tracks ...Track) *Publisher {
 var h264Capability = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 	SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}
 
-// loop calls send(i) every interval for i = 0, 1, ... n-1, 0, 1, ...
+// loop calls send(i) every interval for i = 0, 1, ... n-1, 0, 1, ... on a
+// schedule locked to the clock, as an encoder's: after a stall (a loaded
+// machine) it catches up instead of skipping, so that the media's timeline
+// keeps up with the wall clock.
 func (p *Publisher) loop(interval time.Duration, n int, send func(i int)) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for i := 0; ; i = (i + 1) % n {
-		send(i)
+	start := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for k := 0; ; k++ {
+		send(k % n)
+		timer.Reset(time.Until(start.Add(time.Duration(k+1) * interval)))
 		select {
 		case <-p.stop:
 			return
-		case <-tick.C:
+		case <-timer.C:
 		}
 	}
 }
