@@ -24,7 +24,9 @@ var sessionEncoding = base64.RawURLEncoding
 // sessionSigner signs and checks sessions with a key derived from the server's.
 type sessionSigner struct{ key []byte }
 
-func newSessionSigner(secret []byte) sessionSigner { return deriveSigner(secret, "lectern hls session v1") }
+func newSessionSigner(secret []byte) sessionSigner {
+	return deriveSigner(secret, "lectern hls session v1")
+}
 
 // deriveSigner keys a signer for one purpose, so that a session of one
 // purpose is never accepted for another.
@@ -46,7 +48,9 @@ func (g Signer) Sign(scope string, exp time.Time) string { return g.s.sign(scope
 
 // Check verifies a session for scope at now; ErrSession if it is malformed,
 // forged or expired.
-func (g Signer) Check(scope, session string, now time.Time) error { return g.s.check(scope, session, now) }
+func (g Signer) Check(scope, session string, now time.Time) error {
+	return g.s.check(scope, session, now)
+}
 
 // sign returns the session for room valid until exp (whole seconds).
 func (s sessionSigner) sign(room string, exp time.Time) string {
