@@ -116,10 +116,16 @@ func broadcastSettings(r storage.Room) hls.Settings {
 	return hls.Settings{HLS: r.BroadcastHLS, Record: r.BroadcastRecord, Media: MediaOptions(r)}
 }
 
-// applyBroadcast makes the HLS service follow a room's stored settings.
+// applyBroadcast makes the HLS service and the recorder follow a room's
+// stored settings (the program runs before the recorder subscribes to it).
 func (s *Server) applyBroadcast(r storage.Room) {
 	if err := s.hls.Configure(r.ID, broadcastSettings(r)); err != nil {
 		s.log.Warn("broadcast settings not applied", "room", r.ID, "err", err)
+	}
+	if s.recorder != nil {
+		if err := s.recorder.Configure(r.ID, r.BroadcastRecord); err != nil {
+			s.log.Warn("recording setting not applied", "room", r.ID, "err", err)
+		}
 	}
 }
 

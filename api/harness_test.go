@@ -30,7 +30,8 @@ type testAPI struct {
 	media    *sfu.SFU
 }
 
-func newTestAPI(t testing.TB, b storagetest.Backend) *testAPI {
+// newTestAPI builds the server; opts may add to its dependencies.
+func newTestAPI(t testing.TB, b storagetest.Backend, opts ...func(*Deps)) *testAPI {
 	t.Helper()
 	db := storagetest.Open(t, b)
 	key, err := EnsureAdminKey(t.Context(), db, "")
@@ -48,7 +49,11 @@ func newTestAPI(t testing.TB, b storagetest.Backend) *testAPI {
 	}
 	t.Cleanup(func() { media.Close() })
 	hub := startChat(t, db, log)
-	srv, err := New(DefaultConfig(), Deps{DB: db, Issuer: issuer, Registry: prometheus.NewRegistry(), Log: log, SFU: media, Chat: hub})
+	d := Deps{DB: db, Issuer: issuer, Registry: prometheus.NewRegistry(), Log: log, SFU: media, Chat: hub}
+	for _, o := range opts {
+		o(&d)
+	}
+	srv, err := New(DefaultConfig(), d)
 	if err != nil {
 		t.Fatal(err)
 	}

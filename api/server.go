@@ -14,6 +14,7 @@ import (
 	"lectern/access"
 	"lectern/chat"
 	"lectern/hls"
+	"lectern/hls/record"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/webui"
@@ -81,6 +82,9 @@ type Deps struct {
 	HLS *hls.Service
 	// Chat stores and delivers chat messages; running it is the caller's.
 	Chat *chat.Hub
+	// Recorder records rooms with broadcast.record on and serves their
+	// recordings. Nil: nothing is recorded; the recordings API lists rows only.
+	Recorder *record.Recorder
 }
 
 // Server serves the HTTP API. Build it with New; the goroutines it starts
@@ -97,6 +101,7 @@ type Server struct {
 	whip     whipSessions
 	hls      *hls.Service
 	chat     *chat.Hub
+	recorder *record.Recorder
 }
 
 // New builds the API on its dependencies.
@@ -121,6 +126,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		throttle: newJoinThrottle(cfg.JoinFailuresPerAddr, cfg.JoinFailuresPerRoom, time.Minute, time.Now),
 		hls:      d.HLS,
 		chat:     d.Chat,
+		recorder: d.Recorder,
 	}
 	if s.hls == nil {
 		if s.hls, err = hls.New(hls.DefaultConfig(), d.SFU, []byte(randomHex(32)), d.Log); err != nil {
@@ -193,4 +199,5 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.whipRoutes(e)
 	s.chatRoutes(v1)
 	s.broadcastRoutes(e)
+	s.recordingRoutes(e)
 }
