@@ -110,12 +110,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer broadcast.Close()
+	recorder, err := newRecorder(ctx, cfg, db, broadcast, key, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer func() { // on an early return; a no-op after the shutdown below
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		stopRecorder(ctx, recorder, log)
+	}()
 	hub, err := chat.New(chat.DefaultConfig(), db, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media, Chat: hub, HLS: broadcast})
+	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media, Chat: hub, HLS: broadcast, Recorder: recorder})
 	if err != nil {
 		ln.Close()
 		return err
@@ -178,6 +188,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		hs.Close()
 		log.Warn("shutdown deadline passed; connections closed", "err", err)
 	}
+	// Recordings in progress end with the broadcast: their last segments and
+	// playlists are written and uploaded within what is left of the deadline.
+	stopRecorder(shutdownCtx, recorder, log)
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
 	}

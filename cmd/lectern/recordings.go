@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+
+	"lectern/hls"
+	"lectern/hls/record"
+	"lectern/storage"
+	"lectern/storage/objstore"
+)
+
+// newRecorder builds the recorder on the configured object store (MinIO/S3
+// with s3_endpoint, otherwise <data_dir>/recordings), spooling under
+// <data_dir>/spool, and resumes the uploads an earlier run left there.
+func newRecorder(ctx context.Context, cfg config, db *storage.DB, broadcast *hls.Service, secret []byte, log *slog.Logger) (*record.Recorder, error) {
+	var store objstore.Store
+	var err error
+	if cfg.S3.Endpoint != "" {
+		store, err = objstore.NewS3(objstore.S3Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket,
+			AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, UseSSL: cfg.S3.UseSSL})
+	} else {
+		store, err = objstore.NewLocal(filepath.Join(cfg.DataDir, "recordings"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := record.New(record.DefaultConfig(filepath.Join(cfg.DataDir, "spool")),
+		record.Deps{DB: db, Store: store, HLS: broadcast, Secret: secret, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("recordings", "store", store.Location(""))
+	if err := rec.Resume(ctx); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// stopRecorder finishes the recordings in progress and gives their uploads
+// until ctx ends; what is left stays in the spool for the next start.
+func stopRecorder(ctx context.Context, rec *record.Recorder, log *slog.Logger) {
+	if err := rec.Shutdown(ctx); err != nil {
+		log.Warn("recordings left in the spool for the next start", "err", err)
+	}
+}
