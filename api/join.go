@@ -28,6 +28,8 @@ type joinResponse struct {
 	Permissions access.Permissions `json:"permissions"`
 	Tier        access.Tier        `json:"tier"`
 	Room        roomJSON           `json:"room"`
+	// ICEServers are the STUN/TURN servers for this identity, valid as long as the token.
+	ICEServers []ICEServer `json:"ice_servers"`
 }
 
 // join exchanges a room PIN and a display name for an access token. Wrong PINs
@@ -96,6 +98,7 @@ func (s *Server) joinToken(r storage.Room, name string, perms access.Permissions
 	return joinResponse{
 		Token: tok, ExpiresAt: claims.ExpiresAt.UTC().Truncate(time.Second), Identity: claims.Identity, Name: name,
 		Permissions: perms, Tier: grant.Tier, Room: roomView(r, perms.Has(access.Moderate)),
+		ICEServers: s.iceServers(claims.Identity, claims.ExpiresAt),
 	}, nil
 }
 

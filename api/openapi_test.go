@@ -14,7 +14,7 @@ import (
 )
 
 // pageRoutes are browser pages and their assets, not API: the document leaves them out.
-var pageRoutes = regexp.MustCompile(`^/$|^/style\.css$|^/(css|js|img)/|^/(admin|room|studio|watch)(/|$)`)
+var pageRoutes = regexp.MustCompile(`^/$|^/style\.css$|^/(css|js|img|vendor)/|^/(admin|room|studio|watch)(/|$)`)
 
 type openAPIDocument struct {
 	OpenAPI    string                                `json:"openapi"`

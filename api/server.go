@@ -40,6 +40,10 @@ type Config struct {
 	// TrustedProxies are the proxy addresses (CIDRs) whose X-Forwarded-For is
 	// believed for the client address. Empty: the connection's address is used.
 	TrustedProxies []string
+	// ICEServers returns the STUN/TURN servers, with credentials for identity
+	// valid until the given time, that join, tokens, the room websocket and
+	// WHIP/WHEP hand to clients. Nil: none; clients reach the SFU directly.
+	ICEServers func(identity string, until time.Time) []ICEServer
 }
 
 // DefaultConfig returns the defaults a newcomer gets.
@@ -85,6 +89,9 @@ type Deps struct {
 	// Recorder records rooms with broadcast.record on and serves their
 	// recordings. Nil: nothing is recorded; the recordings API lists rows only.
 	Recorder *record.Recorder
+	// Placer sends media requests for rooms that live on another node there
+	// (api/placement.go). Nil: one node, every room is served here.
+	Placer Placer
 }
 
 // Server serves the HTTP API. Build it with New; the goroutines it starts
@@ -102,6 +109,7 @@ type Server struct {
 	hls      *hls.Service
 	chat     *chat.Hub
 	recorder *record.Recorder
+	placer   Placer
 }
 
 // New builds the API on its dependencies.
@@ -127,6 +135,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		hls:      d.HLS,
 		chat:     d.Chat,
 		recorder: d.Recorder,
+		placer:   d.Placer,
 	}
 	if s.hls == nil {
 		if s.hls, err = hls.New(hls.DefaultConfig(), d.SFU, []byte(randomHex(32)), d.Log); err != nil {
@@ -149,7 +158,7 @@ func (s *Server) buildEngine(reg *prometheus.Registry) error {
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.recover)
+	e.Use(s.requestID, s.observe, s.recover, s.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})

@@ -41,6 +41,8 @@ type tokenResponse struct {
 	Identity  string               `json:"identity"`
 	Name      string               `json:"name"`
 	Rooms     map[string]grantJSON `json:"rooms"`
+	// ICEServers are the STUN/TURN servers for this identity, valid as long as the token.
+	ICEServers []ICEServer `json:"ice_servers"`
 }
 
 func (s *Server) createToken(c *gin.Context) {
@@ -93,6 +95,7 @@ func (s *Server) createToken(c *gin.Context) {
 		return
 	}
 	resp.Token, resp.ExpiresAt = tok, claims.ExpiresAt.UTC().Truncate(time.Second)
+	resp.ICEServers = s.iceServers(claims.Identity, claims.ExpiresAt)
 	s.log.Info("token minted", "identity", req.Identity, "rooms", len(grants), "token_id", claims.ID)
 	c.JSON(http.StatusCreated, resp)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -122,6 +123,8 @@ type whipCaller struct {
 	perms          access.Permissions
 	tier           access.Tier
 	owner          string
+	// until is when the caller's TURN credentials end: its token's expiry.
+	until time.Time
 }
 
 // identify finds who calls: an access token for the room or, for WHIP as OBS
@@ -136,13 +139,15 @@ func (s *Server) identify(c *gin.Context) (whipCaller, error) {
 		if err != nil || subtle.ConstantTimeCompare([]byte(cred), []byte(k.Key)) != 1 {
 			return whipCaller{}, errorf(http.StatusUnauthorized, codeInvalidStreamKey, "the stream key is not valid for this room")
 		}
-		return whipCaller{identity: "encoder", name: "Encoder", perms: access.Publish, owner: "stream-key"}, nil
+		return whipCaller{identity: "encoder", name: "Encoder", perms: access.Publish, owner: "stream-key",
+			until: time.Now().Add(s.cfg.TokenTTL)}, nil
 	}
 	claims, g, err := s.participant(c)
 	if err != nil {
 		return whipCaller{}, err
 	}
-	return whipCaller{identity: claims.Identity, name: claims.Name, perms: g.Permissions, tier: g.Tier, owner: "token:" + claims.Identity}, nil
+	return whipCaller{identity: claims.Identity, name: claims.Name, perms: g.Permissions, tier: g.Tier, owner: "token:" + claims.Identity,
+		until: claims.ExpiresAt}, nil
 }
 
 // whipStart answers POST /whip/{room} and POST /whep/{room}: an SDP offer in,
@@ -207,6 +212,7 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 		h.Set("Location", "/"+k.name+"/"+r.ID+"/"+ws.id)
 		h.Set("ETag", ws.etag)
 		h.Set("Accept-Patch", typeSDPFrag)
+		setICELinks(h, s.iceServers(who.identity, who.until))
 		c.Data(http.StatusCreated, typeSDP, []byte(answer))
 	}
 }

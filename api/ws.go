@@ -44,7 +44,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	conn, err := websocket.Accept(c.Writer, c.Request, nil)
+	conn, err := websocket.Accept(c.Writer, c.Request, s.roomSocketOptions())
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -85,7 +85,7 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
-		Room: ptrTo(roomView(r, ss.p.Permissions().Moderate))}
+		Room: ptrTo(roomView(r, ss.p.Permissions().Moderate)), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
 	if ss.p.Permissions().List {
 		welcome.Participants = ss.p.Room().Roster()
 		for _, t := range ss.p.Room().Tracks() {

@@ -131,4 +131,6 @@ type serverMessage struct {
 	Room         *roomJSON             `json:"room,omitempty"`
 	Participants []sfu.ParticipantInfo `json:"participants,omitempty"`
 	Tracks       []sfu.TrackInfo       `json:"tracks,omitempty"`
+	// ICEServers is in the welcome only, [] when the server has none.
+	ICEServers *[]ICEServer `json:"ice_servers,omitempty"`
 }

@@ -109,6 +109,9 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	if err != nil {
 		return s.refuse(err)
 	}
+	if res, ok := s.redirect(room, ctx.Query, true); ok {
+		return res, nil
+	}
 	actx, cancel := requestContext()
 	defer cancel()
 	g, err := s.authorize(actx, ctx.Conn, ctx.Request, room, ctx.Query)

@@ -173,6 +173,11 @@ func (s *Server) formatOf(t *sfu.Track) (format.Format, error) {
 
 // OnDescribe serves a room's program to readers whose token allows subscribe.
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if room, err := parseRoom(ctx.Path); err == nil {
+		if res, ok := s.redirect(room, ctx.Query, false); ok {
+			return res, nil, nil
+		}
+	}
 	stream, err := s.readerStream(ctx.Conn, ctx.Request, ctx.Path, ctx.Query)
 	if err != nil {
 		res, err := s.refuseReader(err)

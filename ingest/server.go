@@ -30,6 +30,10 @@ type Server struct {
 	media *sfu.SFU
 	log   *slog.Logger
 
+	// Placer, when set before Run, sends encoders and readers of rooms that
+	// live on another node there (RTSP 302). Nil: every room is served here.
+	Placer Placer
+
 	rtsp    *gortsplib.Server
 	ln      net.Listener
 	packets map[string]net.PacketConn

@@ -37,6 +37,9 @@ type config struct {
 	LogLevel        string        `yaml:"log_level"`
 	DebugAddr       string        `yaml:"debug_addr"`
 	S3              s3Config      `yaml:",inline"`
+	TURN            turnConfig    `yaml:",inline"`
+	ACME            acmeConfig    `yaml:",inline"`
+	Cluster         clusterConfig `yaml:",inline"`
 
 	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
 	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
@@ -64,6 +67,9 @@ func defaultConfig() config {
 		TokenTTL:        6 * time.Hour,
 		ShutdownTimeout: 10 * time.Second,
 		LogLevel:        "info",
+		TURN:            defaultTURNConfig(),
+		ACME:            defaultACMEConfig(),
+		Cluster:         defaultClusterConfig(),
 
 		HLSPartDuration:    200 * time.Millisecond,
 		HLSSegmentDuration: time.Second,
@@ -255,5 +261,11 @@ func (c config) validate() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	return nil
+	if err := c.TURN.validate(); err != nil {
+		return err
+	}
+	if err := c.Cluster.validate(c.DatabaseURL); err != nil {
+		return err
+	}
+	return c.ACME.validate(c)
 }

@@ -84,9 +84,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("http_addr: %w", err)
 	}
 	apiCfg.PublicURL = cfg.PublicURL
+	if cfg.ACME.Host != "" {
+		acmeConfig, acmeURL, stopACME, err := acmeTLS(cfg, ln.Addr(), log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopACME()
+		tlsConfig = acmeConfig
+		if apiCfg.PublicURL == "" {
+			apiCfg.PublicURL = acmeURL
+		}
+	}
 	if apiCfg.PublicURL == "" {
 		apiCfg.PublicURL = derivePublicURL(ln.Addr(), tlsConfig != nil)
 	}
+	turnSrv, stopTURN, err := startTURN(ctx, cfg, db, tlsConfig, apiCfg.PublicURL, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopTURN()
+	apiCfg.ICEServers = iceServersOf(turnSrv)
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
@@ -102,6 +121,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	apiCfg.RTSPURL = deriveRTSPURL(apiCfg.PublicURL, rtsp.Addr())
+	// Clustering (cluster: true on PostgreSQL) registers this node; nil otherwise.
+	cl, err := joinCluster(ctx, cfg, db, media, apiCfg.PublicURL, apiCfg.RTSPURL, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer cl.leave()
+	rtsp.Placer = cl.rtspPlacer()
 	hlsCfg := hls.DefaultConfig()
 	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
 	broadcast, err := hls.New(hlsCfg, media, key, log)
@@ -125,7 +152,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ln.Close()
 		return err
 	}
-	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media, Chat: hub, HLS: broadcast, Recorder: recorder})
+	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media, Chat: hub, HLS: broadcast, Recorder: recorder, Placer: cl.httpPlacer()})
 	if err != nil {
 		ln.Close()
 		return err
@@ -163,7 +190,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           secureResponses(srv.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -171,6 +198,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	printBanner(stdout, apiCfg.PublicURL, apiCfg.RTSPURL, newKey)
+	printNotes(stdout, apiCfg.PublicURL, turnURLs(turnSrv))
 	log.Info("lectern started", "http", ln.Addr().String(), "public_url", apiCfg.PublicURL, "database", db.Backend())
 	if ready != nil {
 		ready <- apiCfg.PublicURL
@@ -181,6 +209,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
+	// Graceful drain (cluster only): new rooms, and joins to rooms not live
+	// here, go to other nodes; live rooms go on until they empty or
+	// drain_timeout passes. Work that must finish before the HTTP server and
+	// the SFU stop (such as finalizing recordings) belongs after this.
+	cl.drainRooms()
 	log.Info("shutting down", "deadline", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

@@ -79,13 +79,25 @@ export function connect(roomId, token, options = {}) {
   const url = new URL(`/api/v1/rooms/${encodeURIComponent(roomId)}/ws`, base);
   url.searchParams.set('token', token);
   if (options.autoSubscribe === false) url.searchParams.set('auto_subscribe', 'false');
-  const httpURL = url.href;
   url.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
+  return openSession(url, options, 0);
+}
+
+/** How many times connect follows a redirect to the room's node. */
+const MAX_REDIRECTS = 3;
+
+/** @param {URL} url the websocket URL @param {object} options @param {number} hops */
+function openSession(url, options, hops) {
   const session = new Session(new WebSocket(url), options.rtcConfig ?? {});
   return session.welcomed.catch(async (err) => {
+    // With several nodes, the room may live on another one: the server
+    // names it in a redirect message, then closes (docs/protocol.md).
+    if (err.code === 'redirect' && hops < MAX_REDIRECTS) return openSession(new URL(err.reason), options, hops + 1);
     // A refused upgrade is invisible to WebSocket; the same URL over plain
     // HTTP answers with the JSON error that says why.
     if (err.code !== 'connect_failed') throw err;
+    const httpURL = new URL(url);
+    httpURL.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
     const res = await fetch(httpURL).catch(() => null);
     const body = res && (res.headers.get('Content-Type') ?? '').startsWith('application/json') ? await res.json() : null;
     throw body?.code ? new LecternError(body.code, body.message) : err;
@@ -113,6 +125,7 @@ export class Session extends EventTarget {
   /** @type {Promise<Session>} resolves on welcome */ welcomed;
 
   #ws; #rtcConfig; #seq = 0; #closed = false;
+  #redirect = null;         // the URL of a redirect message, before the welcome
   #pending = new Map();     // request id -> {resolve, reject, timer}
   #sources = {};            // msid track id -> source
   #pubQueue = Promise.resolve();
@@ -131,6 +144,7 @@ export class Session extends EventTarget {
       ws.onmessage = (ev) => this.#onMessage(ev.data, resolve);
       ws.onclose = (ev) => {
         const err = this.welcome ? new LecternError('closed', ev.reason || `socket closed (${ev.code})`)
+          : this.#redirect ? new LecternError('redirect', this.#redirect)
           : new LecternError('connect_failed', `the room socket closed before the welcome (${ev.code})`);
         this.#shutdown(err);
         reject(err);
@@ -244,9 +258,16 @@ export class Session extends EventTarget {
       return;
     }
     switch (msg.type) {
+      case 'redirect':
+        if (!this.welcome) this.#redirect = msg.url;
+        return;
       case 'welcome':
         this.welcome = msg;
         ({ participant: this.participant, permissions: this.permissions, room: this.room } = msg);
+        // The server's STUN/TURN servers (with credentials), unless the caller chose its own.
+        if (msg.ice_servers?.length && !this.#rtcConfig.iceServers) {
+          this.#rtcConfig = { ...this.#rtcConfig, iceServers: msg.ice_servers };
+        }
         welcomed(this);
         break;
       case 'error':

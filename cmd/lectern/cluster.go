@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"lectern/api"
+	"lectern/cluster"
+	"lectern/ingest"
+	"lectern/sfu"
+	"lectern/storage"
+)
+
+// clusterConfig turns several nodes on one PostgreSQL database into one
+// service (README, "Several nodes"; docs/deploy.md).
+type clusterConfig struct {
+	Enabled bool `yaml:"cluster"`
+	// NodeID names this node; empty: generated once and kept in the data dir.
+	NodeID string `yaml:"node_id"`
+	// Heartbeat is the interval of the node's heartbeats; a node is dead
+	// after three missed ones.
+	Heartbeat time.Duration `yaml:"cluster_heartbeat"`
+	// DrainTimeout is how long a node told to stop keeps its live rooms
+	// running (while new rooms go to other nodes) before it shuts down.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+func defaultClusterConfig() clusterConfig {
+	return clusterConfig{Heartbeat: cluster.DefaultInterval, DrainTimeout: 30 * time.Second}
+}
+
+func init() {
+	settings = append(settings,
+		setting{"cluster", "LECTERN_CLUSTER", "cluster", "run as one of several nodes on the PostgreSQL database (true or false)", func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.Cluster.Enabled = b
+			return nil
+		}},
+		setting{"node_id", "LECTERN_NODE_ID", "node-id", "this node's name in the cluster (empty: generated, kept in data_dir/node_id)", str(func(c *config) *string { return &c.Cluster.NodeID })},
+		setting{"cluster_heartbeat", "LECTERN_CLUSTER_HEARTBEAT", "cluster-heartbeat", "interval of cluster heartbeats; a node is dead after 3 missed", duration(func(c *config) *time.Duration { return &c.Cluster.Heartbeat })},
+		setting{"drain_timeout", "LECTERN_DRAIN_TIMEOUT", "drain-timeout", "on SIGTERM in a cluster, how long live rooms may go on while new ones go elsewhere", duration(func(c *config) *time.Duration { return &c.Cluster.DrainTimeout })},
+	)
+}
+
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// validate reports the first invalid cluster value, naming its key.
+func (c clusterConfig) validate(databaseURL string) error {
+	switch {
+	case !c.Enabled:
+		return nil
+	case databaseURL == "":
+		return errors.New("cluster: needs database_url (PostgreSQL); with SQLite Lectern runs as one node")
+	case c.NodeID != "" && !nodeIDPattern.MatchString(c.NodeID):
+		return fmt.Errorf("node_id: %q must be 1 to 64 letters, digits, dots, dashes or underscores", c.NodeID)
+	case c.Heartbeat < 100*time.Millisecond:
+		return errors.New("cluster_heartbeat: must be at least 100ms")
+	case c.DrainTimeout < 0:
+		return errors.New("drain_timeout: must not be negative")
+	}
+	return nil
+}
+
+// nodeID returns the configured node ID, or the one kept in dataDir/node_id,
+// creating it on first use.
+func nodeID(configured, dataDir string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	path := filepath.Join(dataDir, "node_id")
+	if data, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(data)); nodeIDPattern.MatchString(id) {
+			return id, nil
+		}
+		return "", fmt.Errorf("node_id: %s does not hold a node ID", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("node_id: %w", err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	id := "node-" + hex.EncodeToString(b)
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("node_id: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("node_id: %w", err)
+	}
+	return id, nil
+}
+
+// member is this process's place in the cluster; nil when clustering is off,
+// and every method works on nil.
+type member struct {
+	node  *cluster.Node
+	media *sfu.SFU
+	log   *slog.Logger
+	drain time.Duration
+	stop  context.CancelFunc
+	done  chan error
+}
+
+// joinCluster registers the node and starts its heartbeats when clustering
+// is on.
+func joinCluster(ctx context.Context, cfg config, db *storage.DB, media *sfu.SFU, publicURL, rtspURL string, log *slog.Logger) (*member, error) {
+	if !cfg.Cluster.Enabled {
+		return nil, nil
+	}
+	id, err := nodeID(cfg.Cluster.NodeID, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.PublicURL == "" {
+		log.Warn("public_url is not set: other nodes send clients to the derived URL", "url", publicURL)
+	}
+	node, err := cluster.New(cluster.Config{NodeID: id, URL: publicURL, RTSPURL: rtspURL, Interval: cfg.Cluster.Heartbeat}, db,
+		func() cluster.Load {
+			st := media.Stats()
+			return cluster.Load{Rooms: st.Rooms, Participants: st.Participants}
+		},
+		func(room string) bool { _, ok := media.LiveRoom(room); return ok }, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := node.Register(ctx); err != nil {
+		return nil, fmt.Errorf("cluster: register node %s: %w", id, err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	m := &member{node: node, media: media, log: log, drain: cfg.Cluster.DrainTimeout, stop: stop, done: make(chan error, 1)}
+	go func() { m.done <- node.Run(runCtx) }()
+	return m, nil
+}
+
+// httpPlacer is what the API redirects with; nil without a cluster.
+func (m *member) httpPlacer() api.Placer {
+	if m == nil {
+		return nil
+	}
+	return m.node.HTTP()
+}
+
+// rtspPlacer is what the RTSP server redirects with; nil without a cluster.
+func (m *member) rtspPlacer() ingest.Placer {
+	if m == nil {
+		return nil
+	}
+	return m.node.RTSP()
+}
+
+// drainRooms marks the node draining, so new rooms and joins to rooms not
+// live here go to other nodes, and waits until the rooms live here have
+// emptied or drain_timeout has passed.
+func (m *member) drainRooms() {
+	if m == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.drain)
+	defer cancel()
+	if err := m.node.Drain(ctx); err != nil {
+		m.log.Warn("cluster: could not mark the node draining", "err", err)
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rooms := m.media.Stats().Rooms
+		if rooms == 0 {
+			m.log.Info("drained: no live rooms left")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			m.log.Warn("drain_timeout passed with rooms still live; closing them", "rooms", rooms)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// leave stops the heartbeats and removes the node from the registry with its
+// placements, so its rooms are placed again at once.
+func (m *member) leave() {
+	if m == nil {
+		return
+	}
+	m.stop()
+	<-m.done
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.node.Leave(ctx); err != nil {
+		m.log.Warn("cluster: could not leave the registry; other nodes wait for the heartbeat to expire", "err", err)
+	}
+}

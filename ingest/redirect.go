@@ -1,0 +1,49 @@
+package ingest
+
+import (
+	"context"
+	"strings"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+)
+
+// Placer says which node serves a room's media when several nodes share one
+// database (cluster.Node's RTSP URLs, wired by cmd/lectern). URLs are the
+// owner's RTSP base URL (rtsp://host:port); "" means this node.
+type Placer interface {
+	// Place returns the node room's media lives on, placing the room when no
+	// live node holds it.
+	Place(ctx context.Context, room string) (string, error)
+	// Lookup returns the live node that holds room, without placing it.
+	Lookup(ctx context.Context, room string) (string, error)
+}
+
+// redirect answers 302 Found with the owner's URL (RFC 2326 section 11.3.3)
+// when room lives on another node; ok is false when this node serves it.
+// Encoders (claim) place the room; readers only look. When the database
+// cannot answer, this node serves the room.
+func (s *Server) redirect(room, query string, claim bool) (res *base.Response, ok bool) {
+	if s.Placer == nil {
+		return nil, false
+	}
+	ctx, cancel := requestContext()
+	defer cancel()
+	find := s.Placer.Lookup
+	if claim {
+		find = s.Placer.Place
+	}
+	owner, err := find(ctx, room)
+	if err != nil {
+		s.log.Warn("rtsp room placement failed; serving here", "room", room, "err", err)
+		return nil, false
+	}
+	if owner == "" {
+		return nil, false
+	}
+	target := strings.TrimSuffix(owner, "/") + "/" + room
+	if query != "" {
+		target += "?" + query
+	}
+	s.log.Debug("rtsp request sent to the room's node", "room", room, "node", owner)
+	return &base.Response{StatusCode: base.StatusFound, Header: base.Header{"Location": base.HeaderValue{target}}}, true
+}
