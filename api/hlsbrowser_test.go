@@ -1,17 +1,9 @@
 package api
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,13 +13,10 @@ import (
 	"lectern/hls/hlstest"
 )
 
-// hlsjsVersion is the hls.js the test plays with.
-const hlsjsVersion = "1.6.15"
-
 // hlsPage plays a room's HLS with hls.js in low-latency mode.
 const hlsPage = `<!doctype html><meta charset="utf-8"><title>hls</title>
 <video id="v" muted playsinline></video>
-<script src="/test-hls/hls.min.js"></script>
+<script src="/vendor/hls/hls.min.js"></script>
 <script>
 window.errors = [];
 window.play = (url) => {
@@ -42,71 +31,10 @@ window.play = (url) => {
 };
 </script>`
 
-// hlsjsPath finds hls.min.js: LECTERN_TEST_HLSJS, or the user cache, where it
-// is fetched with npm the first time (npm pack: the registry's tarball, no
-// install scripts).
-func hlsjsPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("LECTERN_TEST_HLSJS"); p != "" {
-		return p
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "lectern", "hls.js-"+hlsjsVersion)
-	path := filepath.Join(dir, "hls.min.js")
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	if err := fetchHLSJS(dir, path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI needs hls.js %s (npm pack): %v", hlsjsVersion, err)
-		}
-		t.Skipf("no hls.js %s: %v", hlsjsVersion, err)
-	}
-	return path
-}
-
-// fetchHLSJS packs hls.js from the npm registry into dir and keeps its
-// dist/hls.min.js as path.
-func fetchHLSJS(dir, path string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	out, err := exec.Command("npm", "pack", "--silent", "--pack-destination", dir, "hls.js@"+hlsjsVersion).Output()
-	if err != nil {
-		return fmt.Errorf("npm pack: %w", err)
-	}
-	f, err := os.Open(filepath.Join(dir, strings.TrimSpace(string(out))))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			return fmt.Errorf("no dist/hls.min.js in the package: %w", err)
-		}
-		if h.Name == "package/dist/hls.min.js" {
-			data, err := io.ReadAll(tr)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(path, data, 0o644)
-		}
-	}
-}
-
 // TestBrowserPlaysHLS: headless Chromium plays a webinar room's LL-HLS with
-// hls.js in low-latency mode, and the video's currentTime advances 3 s.
+// the vendored hls.js (webui/static/vendor/hls, served by the API) in
+// low-latency mode, and the video's currentTime advances 3 s.
 func TestBrowserPlaysHLS(t *testing.T) {
-	hlsjs := hlsjsPath(t)
 	browser := startChromium(t)
 	clip := hlstest.NewClip(t, 640, 360, 4, "cam")
 	sound := hlstest.NewSound(t, 4, 440)
@@ -121,7 +49,6 @@ func TestBrowserPlaysHLS(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html")
 		w.Write([]byte(hlsPage))
 	})
-	mux.HandleFunc("/test-hls/hls.min.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, hlsjs) })
 	mux.Handle("/", a.srv.Handler())
 	site := httptest.NewServer(mux)
 	t.Cleanup(site.Close)

@@ -16,12 +16,12 @@ func (s *Server) pageRoutes(e *gin.Engine) {
 	e.GET("/admin", noFraming, gin.WrapH(webui.Page("admin.html")))
 	e.GET("/css/*filepath", assets)
 	e.GET("/img/*filepath", assets)
-	// The conference, studio and watch pages are not built yet. Until they
-	// are, their links open the join page, which knows the room from the path
-	// and says honestly what is coming, so a shared link already works.
-	e.GET("/room/:room", join)
-	e.GET("/studio/:room", join)
-	e.GET("/watch/:room", join)
+	e.GET("/vendor/*filepath", assets) // hls.js (webui/vendor/refresh-hlsjs.sh)
+	// The room pages send a browser without a join for the room to the join
+	// page (/?room=...), so a shared link works.
+	e.GET("/room/:room", gin.WrapH(webui.Page("room.html")))
+	e.GET("/studio/:room", gin.WrapH(webui.Page("studio.html")))
+	e.GET("/watch/:room", gin.WrapH(webui.Page("watch.html")))
 }
 
 // noFraming keeps the admin console out of other sites' frames (clickjacking).

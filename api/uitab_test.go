@@ -79,9 +79,19 @@ func (tab *uiTab) record(ev any) {
 		msg = "browser log: " + e.Entry.Text + " " + e.Entry.URL
 		tab.mu.Lock()
 		defer tab.mu.Unlock()
-		if e.Entry.Source == cdplog.EntrySourceNetwork && strings.Contains(e.Entry.Text, "status of 4") {
+		// 503: a broadcast starting (Retry-After), which the watch page waits out.
+		if e.Entry.Source == cdplog.EntrySourceNetwork && (strings.Contains(e.Entry.Text, "status of 4") || strings.Contains(e.Entry.Text, "status of 503")) {
 			for _, part := range tab.expected {
 				if strings.Contains(e.Entry.URL, part) {
+					return
+				}
+			}
+		}
+		// A refused websocket handshake is logged with the page's script as
+		// its URL and the socket's URL in the text.
+		if strings.Contains(e.Entry.Text, "WebSocket") && strings.Contains(e.Entry.Text, "Unexpected response code: 4") {
+			for _, part := range tab.expected {
+				if strings.Contains(e.Entry.Text, part) {
 					return
 				}
 			}
@@ -96,7 +106,7 @@ func (tab *uiTab) record(ev any) {
 	tab.mu.Unlock()
 }
 
-// expectHTTPError lets through the browser's log of a 4xx answer to a URL
+// expectHTTPError lets through the browser's log of a 4xx (or 503) answer to a URL
 // containing part: the test provokes it, and the page explains it.
 func (tab *uiTab) expectHTTPError(part string) {
 	tab.mu.Lock()

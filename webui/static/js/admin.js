@@ -1,12 +1,14 @@
 // admin.js: the admin console (/admin). Sign in with the admin key (kept in
 // sessionStorage only), then manage rooms: list, create, edit and delete here;
-// a room's PINs, stream key, members and tokens in admin-room.js and
-// admin-members.js. Views follow the URL fragment: #/ lists the rooms,
-// #/rooms/{id} shows one.
+// a room's PINs and tokens in admin-room.js, members in admin-members.js,
+// stream key in admin-streamkeys.js, recordings in admin-recordings.js.
+// Views follow the URL fragment: #/ lists the rooms, #/rooms/{id} shows one.
 
 import { client, path } from '/js/api.js';
 import { renderMembers } from '/js/admin-members.js';
-import { MODES, TIERS, renderPINs, renderStreamKey, setupTokenForm } from '/js/admin-room.js';
+import { renderRecordings } from '/js/admin-recordings.js';
+import { MODES, TIERS, renderPINs, setupTokenForm } from '/js/admin-room.js';
+import { renderStreamKey } from '/js/admin-streamkeys.js';
 import { byId, clearErrors, confirmDialog, formatDate, h, showFieldError, showFormError, toast } from '/js/dom.js';
 
 const KEY_STORAGE = 'lectern.adminKey';
@@ -191,6 +193,7 @@ async function openRoom(id) {
   showRoom(ctx);
   show('room');
   renderStreamKey(ctx, byId('stream-key'));
+  renderRecordings(ctx, byId('recordings'));
   renderMembers(ctx, byId('members'), byId('add-member'));
   setupTokenForm(ctx);
 }

@@ -12,11 +12,9 @@
 import { path, request } from '/js/api.js';
 import { byId, clearErrors, h, showFieldError, showFormError } from '/js/dom.js';
 import { DevicePicker } from '/js/devices.js';
-import { clearJoin, destination, loadJoin, loadName, saveJoin, saveName } from '/js/session.js';
+import { clearJoin, destination, loadName, saveJoin, saveName } from '/js/session.js';
 
 /** The room pages, by their path's first segment. */
-const PAGES = { room: 'meeting room', studio: 'studio', watch: 'viewer page' };
-
 /**
  * Reads the page and room from a location: /studio/weekly, or /?room=weekly.
  * @param {{pathname: string, search: string}} loc
@@ -64,24 +62,6 @@ function roleOf(join) {
   return 'a viewer';
 }
 
-/**
- * What each permission lets a person do, in words.
- * @param {import('/js/session.js').Join} join
- * @returns {string[]}
- */
-function abilities(join) {
-  const p = join.permissions;
-  const webinar = join.room.mode === 'webinar';
-  return [
-    p.publish && 'Send your camera, microphone and screen',
-    p.subscribe && (webinar && !p.publish ? 'Watch the broadcast' : 'See and hear the others'),
-    p.list && 'See who is in the room',
-    p.send && (webinar && !p.publish ? 'Ask questions' : 'Write in the chat'),
-    p.receive && 'Read the chat',
-    p.moderate && 'Mute or remove others and run the broadcast',
-  ].filter(Boolean);
-}
-
 const form = /** @type {HTMLFormElement} */ (byId('join-form'));
 const submit = /** @type {HTMLButtonElement} */ (byId('join-submit'));
 // By id, not form.name: that is the form's own name attribute.
@@ -89,7 +69,7 @@ const roomInput = /** @type {HTMLInputElement} */ (byId('room'));
 const pinInput = /** @type {HTMLInputElement} */ (byId('pin'));
 const nameInput = /** @type {HTMLInputElement} */ (byId('name'));
 const main = byId('main');
-const steps = { join: byId('join-step'), devices: byId('device-step'), joined: byId('joined-step') };
+const steps = { join: byId('join-step'), devices: byId('device-step') };
 /** @type {DevicePicker|null} */
 let picker = null;
 /** @type {import('/js/session.js').Join|null} */
@@ -98,7 +78,7 @@ let waitTimer = 0;
 
 /**
  * Shows one step of the page and moves focus to its heading.
- * @param {'join'|'devices'|'joined'} name
+ * @param {'join'|'devices'} name
  * @param {boolean} [focus]
  */
 function show(name, focus = true) {
@@ -229,44 +209,8 @@ function showDevices(join) {
   }
 }
 
-/**
- * Says where a link led after joining, while its page is still to come.
- * @param {import('/js/session.js').Join} join
- * @param {string} page
- */
-function showJoined(join, page) {
-  const title = byId('joined-title');
-  title.textContent = `You are in “${join.room.name}”`;
-  byId('joined-who').replaceChildren('You joined as ', h('strong', { text: join.name }), `, ${roleOf(join)}.`);
-  const until = new Date(join.expires_at).toLocaleTimeString(undefined, { hour: 'numeric', minute: '2-digit' });
-  byId('joined-coming').textContent = `The ${PAGES[page]} is coming in a later version of Lectern; this server does not have it yet. ` +
-    `Your place in this room is kept in this browser tab until ${until}.`;
-  byId('joined-perms').replaceChildren(...abilities(join).map((text) => h('li', { text })));
-  document.title = `${join.room.name} · Lectern`;
-  byId('leave').addEventListener('click', () => {
-    clearJoin(join.room.id);
-    location.assign(`/?room=${encodeURIComponent(join.room.id)}`);
-  });
-  show('joined');
-}
-
 function init() {
   const route = routeOf(location);
-  if (route.page) {
-    const join = loadJoin(route.room);
-    if (join) {
-      const there = destination(join);
-      if (there !== location.pathname.replace(/\/$/, '')) {
-        location.replace(there);
-        return;
-      }
-      showJoined(join, route.page);
-      return;
-    }
-    const note = byId('join-note');
-    note.textContent = `To open the ${PAGES[route.page]} of “${route.room}”, join with your PIN.`;
-    note.hidden = false;
-  }
   roomInput.value = route.room;
   nameInput.value = loadName();
   form.addEventListener('submit', onSubmit);
