@@ -111,6 +111,26 @@ export function setupTokenForm(ctx) {
   byId('token-result').replaceChildren();
 }
 
+/**
+ * A link that opens the page the token is for with the token in it (after
+ * #, so it never reaches a server's logs): the studio for a webinar's
+ * publishers, the meeting room for a conference's, else the viewer page. It is
+ * how a webinar's host gets the moderator controls the speaker PIN lacks.
+ * @param {{id: string, mode: string}} room
+ * @param {Record<string, boolean>} perms
+ * @param {string} token
+ */
+function pageLink(room, perms, token) {
+  const page = !perms.publish ? 'watch' : room.mode === 'webinar' ? 'studio' : 'room';
+  const names = { watch: 'viewer page', studio: 'studio', room: 'meeting room' };
+  const url = `${location.origin}/${page}/${encodeURIComponent(room.id)}#token=${encodeURIComponent(token)}`;
+  return h('div', { class: 'field' },
+    h('span', { class: 'hint', text: `A link to the ${names[page]} with this token: whoever opens it enters as this identity.` }),
+    h('div', { class: 'row' },
+      h('a', { id: 'token-link', class: 'btn', href: url, target: '_blank', rel: 'noopener', text: `Open the ${names[page]}` }),
+      copyButton(() => url, 'link', 'Copy link')));
+}
+
 /** @param {SubmitEvent} ev */
 async function mintToken(ev) {
   ev.preventDefault();
@@ -141,7 +161,8 @@ async function mintToken(ev) {
         h('label', { for: 'token-value', text: `Token for ${t.name}` }),
         h('textarea', { id: 'token-value', readonly: true, rows: '4', value: t.token, 'aria-describedby': 'token-about' }),
         h('span', { class: 'hint', id: 'token-about', text: `Valid until ${formatDate(t.expires_at)}. Allows: ${perms.join(', ') || 'nothing'}; up to ${TIERS[grant.tier] || grant.tier}.` })),
-      h('div', { class: 'row' }, copyButton(() => t.token, 'token', 'Copy token')));
+      h('div', { class: 'row' }, copyButton(() => t.token, 'token', 'Copy token')),
+      pageLink(ctx.room, grant.permissions, t.token));
     out.hidden = false;
     byId('token-value').focus();
   } catch (err) {
