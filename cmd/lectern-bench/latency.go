@@ -26,6 +26,7 @@ type latencyFlags struct {
 	duration  time.Duration
 	size      string
 	bitrate   string
+	part      time.Duration
 }
 
 // runLatency compares an LL-HLS client with an RTSP reader of the same
@@ -44,13 +45,18 @@ func runLatency(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "measurement window")
 	fs.StringVar(&f.size, "size", "1280x720", "published picture size")
 	fs.StringVar(&f.bitrate, "bitrate", "2500k", "published video bitrate")
+	fs.DurationVar(&f.part, "part", 0, "the server's hls_part_duration (0: its default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if f.serverBin == "" {
 		return errors.New("latency: --server-bin is required")
 	}
-	srv, err := startServer(ctx, f.serverBin)
+	var env []string
+	if f.part > 0 {
+		env = append(env, "LECTERN_HLS_PART_DURATION="+f.part.String())
+	}
+	srv, err := startServer(ctx, f.serverBin, env...)
 	if err != nil {
 		return err
 	}
