@@ -74,25 +74,10 @@ func status(want string) func(map[string]any) bool {
 func TestRecordingAPI(t *testing.T) {
 	clip := hlstest.NewClip(t, 640, 360, 4, "cam")
 	sound := hlstest.NewSound(t, 4, 440)
-	for _, tc := range []struct {
-		name  string
-		store func(t *testing.T) (objstore.Store, *miniotest.Server)
-	}{
-		{"local", func(t *testing.T) (objstore.Store, *miniotest.Server) {
-			st, err := objstore.NewLocal(filepath.Join(t.TempDir(), "recordings"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st, nil
-		}},
-		{"minio", func(t *testing.T) (objstore.Store, *miniotest.Server) {
-			srv := miniotest.Start(t)
-			return srv.Store("lectern"), srv
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, tc := range miniotest.Cases("lectern") {
+		t.Run(tc.Name, func(t *testing.T) {
 			began := time.Now()
-			store, minio := tc.store(t)
+			store, minio := tc.Open(t)
 			var rec *record.Recorder
 			a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()}, withRecorder(t, store, &rec))
 			a.createRoom(map[string]any{"id": "talk", "name": "Talk", "mode": "webinar"})
@@ -126,7 +111,9 @@ func TestRecordingAPI(t *testing.T) {
 			}
 			duration := time.Duration(got["duration_ms"].(float64)) * time.Millisecond
 			segment := record.DefaultConfig("x").Segments.SegmentDuration
-			if d := duration - stopped.Sub(started); d > segment+time.Second || d < -segment-time.Second {
+			// Within one segment (and the second of started_at's rounding),
+			// less what a starved machine's SFU may have dropped (hls/record's covers).
+			if want := stopped.Sub(started); duration > want+segment+time.Second || duration < want-segment-time.Second-want/10 {
 				t.Errorf("duration %v, recorded from %v to %v", duration, started, stopped)
 			}
 			if ended.Before(started) || got["size_bytes"].(float64) < 10000 {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -34,14 +33,7 @@ func TestRTSPEncoderToHLS(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	target := strings.Replace(rtspBase, "rtsp://", "rtsp://encoder:"+sk["stream_key"].(string)+"@", 1) + "/enc"
-	enc := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", "30", "-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-bf", "2", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "96k", "-f", "rtsp", "-rtsp_transport", "tcp", target)
-	if err := enc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); enc.Wait() }()
+	startEncoder(t, ctx, target, 2)
 
 	index := url + "/hls/enc/index.m3u8?token=" + token
 	deadline := time.Now().Add(20 * time.Second)

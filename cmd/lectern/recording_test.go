@@ -4,6 +4,7 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,14 +36,7 @@ func TestShutdownFinalizesRecording(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	target := strings.Replace(rtspBase, "rtsp://", "rtsp://encoder:"+sk["stream_key"].(string)+"@", 1) + "/rec"
-	enc := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-		"-t", "60", "-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-b:a", "96k", "-f", "rtsp", "-rtsp_transport", "tcp", target)
-	if err := enc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); enc.Wait() }()
+	startEncoder(t, ctx, target, 0)
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -79,4 +73,19 @@ func TestShutdownFinalizesRecording(t *testing.T) {
 	if stderr, err := hlstest.Decode(t, playlist, int(r.Duration.Seconds())+5); err != nil || strings.TrimSpace(stderr) != "" {
 		t.Errorf("ffmpeg decoding the recording: %v\n%s", err, stderr)
 	}
+}
+
+// startEncoder has ffmpeg publish a 640x360 test pattern (H.264 with
+// bframes B-frames) and a 440 Hz tone (AAC) to target over RTSP/TCP, in real
+// time, until ctx ends or the test does.
+func startEncoder(t *testing.T, ctx context.Context, target string, bframes int) {
+	t.Helper()
+	enc := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", "60", "-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-bf", strconv.Itoa(bframes), "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-b:a", "96k", "-f", "rtsp", "-rtsp_transport", "tcp", target)
+	if err := enc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enc.Process.Kill(); enc.Wait() })
 }

@@ -217,13 +217,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("shutting down", "deadline", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// Recordings in progress end with the broadcast: their last segments and
+	// playlists are written at once and uploaded, beside the HTTP server's
+	// shutdown, within the same deadline.
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		stopRecorder(shutdownCtx, recorder, log)
+	}()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		hs.Close()
 		log.Warn("shutdown deadline passed; connections closed", "err", err)
 	}
-	// Recordings in progress end with the broadcast: their last segments and
-	// playlists are written and uploaded within what is left of the deadline.
-	stopRecorder(shutdownCtx, recorder, log)
+	<-recorded
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
 	}

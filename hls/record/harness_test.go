@@ -18,7 +18,6 @@ import (
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/storage/objstore"
-	"lectern/storage/objstore/miniotest"
 	"lectern/storage/storagetest"
 )
 
@@ -29,26 +28,6 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// storeCase is one kind of object store, with its outage if it can have one.
-type storeCase struct {
-	name  string
-	store func(t *testing.T) (objstore.Store, *miniotest.Server)
-}
-
-var storeCases = []storeCase{
-	{"local", func(t *testing.T) (objstore.Store, *miniotest.Server) {
-		st, err := objstore.NewLocal(filepath.Join(t.TempDir(), "recordings"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st, nil
-	}},
-	{"minio", func(t *testing.T) (objstore.Store, *miniotest.Server) {
-		srv := miniotest.Start(t)
-		return srv.Store("recordings"), srv
-	}},
 }
 
 // testRecorder is a real SFU, HLS service, SQLite store and recorder, with

@@ -21,6 +21,9 @@ import (
 // serves the media files of a local store itself and redirects those of an
 // S3 store to presigned GET URLs.
 
+// roomName matches what can be a room ID (the API allows less).
+var roomName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
 // fileName matches the files of a recording.
 var fileName = regexp.MustCompile(`^(index\.m3u8|init-[0-9]{1,6}\.mp4|seg-[0-9]{6,9}\.m4s)$`)
 
@@ -42,10 +45,10 @@ func (r *Recorder) Serve(w http.ResponseWriter, req *http.Request, room, id, ses
 	if err := r.sign.Check(room+"/"+id, session, time.Now()); err != nil {
 		return err
 	}
-	if !validID(id) || !fileName.MatchString(file) {
+	key, ok := playbackKey(room, id, file)
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, file)
 	}
-	key := prefix(room, id) + file
 	ctx := req.Context()
 	h := w.Header()
 	if p, ok := r.store.(objstore.Presigner); ok && file != playlistName {
@@ -76,6 +79,15 @@ func (r *Recorder) Serve(w http.ResponseWriter, req *http.Request, room, id, ses
 		io.Copy(w, o)
 	}
 	return nil
+}
+
+// playbackKey is the object key of a recording's file named in a playback
+// path; false if the path cannot name one (it then reaches no store).
+func playbackKey(room, id, file string) (string, bool) {
+	if !roomName.MatchString(room) || !validID(id) || !fileName.MatchString(file) {
+		return "", false
+	}
+	return prefix(room, id) + file, true
 }
 
 func (r *Recorder) open(ctx context.Context, key string) (*objstore.Object, error) {

@@ -14,19 +14,14 @@ import (
 	"lectern/storage/objstore/miniotest"
 )
 
-// stores returns one store of each kind; the MinIO one with its server.
+// eachStore runs fn against each kind of store.
 func eachStore(t *testing.T, fn func(t *testing.T, st objstore.Store, minio *miniotest.Server)) {
-	t.Run("local", func(t *testing.T) {
-		st, err := objstore.NewLocal(t.TempDir() + "/recordings")
-		if err != nil {
-			t.Fatal(err)
-		}
-		fn(t, st, nil)
-	})
-	t.Run("minio", func(t *testing.T) {
-		srv := miniotest.Start(t)
-		fn(t, srv.Store("lectern-test"), srv)
-	})
+	for _, c := range miniotest.Cases("lectern-test") {
+		t.Run(c.Name, func(t *testing.T) {
+			st, srv := c.Open(t)
+			fn(t, st, srv)
+		})
+	}
 }
 
 func put(t *testing.T, st objstore.Store, key, body string) {

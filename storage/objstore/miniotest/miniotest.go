@@ -167,3 +167,28 @@ func (s *Server) Store(bucket string) *objstore.S3 {
 	}
 	return st
 }
+
+// Case is an object store for a table-driven test: the local directory
+// store, or a bucket on a MinIO server of the test's own (Server is nil for
+// the local store; a test can stop and restart the MinIO one).
+type Case struct {
+	Name string
+	Open func(t *testing.T) (objstore.Store, *Server)
+}
+
+// Cases are both kinds of store, the MinIO one holding bucket.
+func Cases(bucket string) []Case {
+	return []Case{
+		{"local", func(t *testing.T) (objstore.Store, *Server) {
+			st, err := objstore.NewLocal(t.TempDir() + "/recordings")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st, nil
+		}},
+		{"minio", func(t *testing.T) (objstore.Store, *Server) {
+			srv := Start(t)
+			return srv.Store(bucket), srv
+		}},
+	}
+}
