@@ -3,6 +3,8 @@ package hls
 import (
 	"errors"
 	"math"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -17,6 +19,11 @@ type Config struct {
 	// SessionTTL is how long the signed session in playlist URIs is valid
 	// (never longer than the viewer's access token).
 	SessionTTL time.Duration
+	// CDNURL, when set, is the base URL of a CDN (or of the bucket itself)
+	// in front of the object store's root: the media are published to the
+	// store under MirrorPrefix and the media playlists name them there (see
+	// Service.UseCDN). Empty serves everything from memory.
+	CDNURL string
 }
 
 // DefaultConfig returns the defaults a newcomer gets.
@@ -37,6 +44,13 @@ func (c Config) Validate() error {
 		return errors.New("hls_segment_duration: must be at least two parts and at most 6s")
 	case c.SessionTTL < time.Minute:
 		return errors.New("hls_session_ttl: must be at least 1m")
+	}
+	if c.CDNURL != "" {
+		u, err := url.Parse(c.CDNURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" ||
+			strings.HasSuffix(c.CDNURL, "/") {
+			return errors.New("hls_cdn_url: must be an http(s) URL without a query or a trailing slash, such as https://cdn.example.com")
+		}
 	}
 	return nil
 }

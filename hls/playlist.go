@@ -21,7 +21,11 @@ const playlistVersion = 6
 // 6.2.2), a preload hint for the next part (section 4.4.5.3), and blocking
 // reload advertised (section 4.4.3.8). URIs are relative, so the session and
 // stream in the playlist's own path carry over to every resource.
-func renderMedia(s *snapshot, cfg Config) []byte {
+func renderMedia(s *snapshot, cfg Config) []byte { return renderMediaAt(s, cfg, "") }
+
+// renderMediaAt is renderMedia with every URI prefixed by base (the CDN
+// folder of the stream, or "" for relative URIs).
+func renderMediaAt(s *snapshot, cfg Config, base string) []byte {
 	target := cfg.targetDuration()
 	partTarget := cfg.PartDuration.Seconds()
 	var b bytes.Buffer
@@ -55,12 +59,12 @@ func renderMedia(s *snapshot, cfg Config) []byte {
 		}
 		if g.init != init {
 			init = g.init
-			fmt.Fprintf(&b, "#EXT-X-MAP:URI=\"%s-i%d.mp4\"\n", s.name, init.n)
+			fmt.Fprintf(&b, "#EXT-X-MAP:URI=\"%s%s-i%d.mp4\"\n", base, s.name, init.n)
 		}
 		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", g.pdt.UTC().Format("2006-01-02T15:04:05.000Z"))
 		if i >= withParts {
 			for j, p := range g.parts {
-				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%s,URI=\"%s-%d.%d.m4s\"", seconds(p.duration), s.name, g.msn, j)
+				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%s,URI=\"%s%s-%d.%d.m4s\"", seconds(p.duration), base, s.name, g.msn, j)
 				if p.independent {
 					b.WriteString(",INDEPENDENT=YES")
 				}
@@ -68,14 +72,14 @@ func renderMedia(s *snapshot, cfg Config) []byte {
 			}
 		}
 		if g.complete {
-			fmt.Fprintf(&b, "#EXTINF:%s,\n%s-%d.m4s\n", seconds(g.duration), s.name, g.msn)
+			fmt.Fprintf(&b, "#EXTINF:%s,\n%s%s-%d.m4s\n", seconds(g.duration), base, s.name, g.msn)
 		}
 	}
 	if s.ended {
 		b.WriteString("#EXT-X-ENDLIST\n")
 	} else if s.open {
 		g := s.segs[len(s.segs)-1]
-		fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%s-%d.%d.m4s\"\n", s.name, g.msn, len(g.parts))
+		fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%s%s-%d.%d.m4s\"\n", base, s.name, g.msn, len(g.parts))
 	}
 	return b.Bytes()
 }

@@ -58,8 +58,9 @@ func WriteMultivariant(w http.ResponseWriter, body []byte) {
 // Serve answers a request for a file of a stream under a session: a media
 // playlist (blocking per RFC 8216bis section 6.2.5.2), an init segment, a
 // segment or a part (held until it exists if it is the hinted next part,
-// section 6.2.6). It returns an error before writing anything, or nil once it
-// has answered.
+// section 6.2.6). With a CDN (UseCDN) it serves the mirrored media playlists
+// only and answers ErrNotFound for media. It returns an error before writing
+// anything, or nil once it has answered.
 func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session, streamID, file string) error {
 	s.stats.requests.Add(1)
 	if err := s.sign.check(room, session, time.Now()); err != nil {
@@ -82,6 +83,18 @@ func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session,
 		return fmt.Errorf("%w: no rendition %d", ErrNotFound, res.rendition)
 	}
 	r := rs[res.rendition]
+	if s.cdn != nil {
+		// With a CDN the origin serves playlists only: the media are in the
+		// bucket, at the URIs the mirror's playlists name (docs/hls.md).
+		if res.kind != resPlaylist {
+			return fmt.Errorf("%w: %s is served from the CDN", ErrNotFound, file)
+		}
+		mr := s.mirrorOf(room, st, r)
+		if mr == nil {
+			return fmt.Errorf("%w: the broadcast %s has ended", ErrNotFound, streamID)
+		}
+		return s.servePlaylist(w, req, mr)
+	}
 	switch res.kind {
 	case resPlaylist:
 		return s.servePlaylist(w, req, r)
@@ -105,13 +118,29 @@ func (s *Service) advancePartLimit() int {
 	return 3
 }
 
-func (s *Service) servePlaylist(w http.ResponseWriter, req *http.Request, r *rendition) error {
+// chain is a sequence of snapshots a playlist request reads: a rendition's
+// own, or its mirror's when the media are on a CDN.
+type chain interface {
+	latest() *snapshot
+	wait(ctx context.Context, timeout time.Duration, check func(*snapshot) (bool, error)) (*snapshot, error)
+}
+
+// latest implements chain.
+func (r *rendition) latest() *snapshot { return r.snap.Load() }
+
+func (s *Service) servePlaylist(w http.ResponseWriter, req *http.Request, r chain) error {
 	d, err := parseDirectives(req.URL.RawQuery)
 	if err != nil {
 		return err
 	}
-	snap := r.snap.Load()
+	snap := r.latest()
 	cache := cachePlaylist
+	if snap.body == nil && !d.block && s.cdn != nil {
+		// Nothing rendered yet: a mirror before its first upload.
+		if snap, err = s.wait(req.Context(), r, func(sn *snapshot) (bool, error) { return sn.body != nil, nil }); err != nil {
+			return err
+		}
+	}
 	if d.block {
 		limit := s.advancePartLimit()
 		snap, err = s.wait(req.Context(), r, func(sn *snapshot) (bool, error) {
@@ -185,7 +214,7 @@ func (s *Service) serveMedia(w http.ResponseWriter, req *http.Request, r *rendit
 }
 
 // wait holds a request until check is satisfied, counting it as waiting.
-func (s *Service) wait(ctx context.Context, r *rendition, check func(*snapshot) (bool, error)) (*snapshot, error) {
+func (s *Service) wait(ctx context.Context, r chain, check func(*snapshot) (bool, error)) (*snapshot, error) {
 	defer s.stats.hold()()
 	return r.wait(ctx, s.blockTimeout(), check)
 }

@@ -34,6 +34,7 @@ type Service struct {
 	log   *slog.Logger
 	sign  sessionSigner
 	stats stats
+	cdn   *cdn // nil unless UseCDN
 
 	mu     sync.RWMutex
 	rooms  map[string]*roomState
@@ -48,6 +49,7 @@ type roomState struct {
 	prog     *Program
 	muxer    *Muxer
 	muxSub   *Subscription
+	mirrors  *mirrorSet // the muxer's uploads, with a CDN
 	// subs counts the other consumers (recorder, RTSP readers).
 	subs int
 }
@@ -79,6 +81,9 @@ func (s *Service) Close() {
 	for id, rs := range s.rooms {
 		s.stopProgram(rs)
 		delete(s.rooms, id)
+	}
+	if s.cdn != nil {
+		s.cdn.close()
 	}
 }
 
@@ -113,6 +118,9 @@ func (s *Service) Configure(room string, st Settings) error {
 		}
 		m.sub.Store(sub)
 		rs.muxer, rs.muxSub = m, sub
+		if s.cdn != nil {
+			rs.mirrors = s.cdn.start(s.cfg, room, m, m.log)
+		}
 		s.log.Info("hls on", "room", room)
 	}
 	if !st.HLS && rs.muxer != nil {
@@ -136,6 +144,10 @@ func (s *Service) stopMuxer(rs *roomState) {
 	rs.muxSub.Close()
 	rs.muxer.Idle() // the program no longer calls it: safe from here
 	rs.muxer, rs.muxSub = nil, nil
+	if rs.mirrors != nil {
+		close(rs.mirrors.stop) // its mirrors finish the ended stream's uploads
+		rs.mirrors = nil
+	}
 }
 
 // stopProgram stops everything of a room. Called with mu held.

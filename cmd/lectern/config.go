@@ -44,6 +44,9 @@ type config struct {
 	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
 	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
 	HLSSegmentDuration time.Duration `yaml:"hls_segment_duration"`
+	// HLSCDNURL publishes HLS media to the S3 bucket and names them at this
+	// base URL (empty: the origin serves them from memory).
+	HLSCDNURL string `yaml:"hls_cdn_url"`
 }
 
 // s3Config names the object store for recordings. Empty endpoint: recordings stay
@@ -130,6 +133,7 @@ var settings = []setting{
 	{"token_ttl", "LECTERN_TOKEN_TTL", "token-ttl", "lifetime of access tokens from join", duration(func(c *config) *time.Duration { return &c.TokenTTL })},
 	{"hls_part_duration", "LECTERN_HLS_PART_DURATION", "hls-part-duration", "LL-HLS part target (100ms to 1s)", duration(func(c *config) *time.Duration { return &c.HLSPartDuration })},
 	{"hls_segment_duration", "LECTERN_HLS_SEGMENT_DURATION", "hls-segment-duration", "LL-HLS segment length aimed at (1s to 2s is usual)", duration(func(c *config) *time.Duration { return &c.HLSSegmentDuration })},
+	{"hls_cdn_url", "LECTERN_HLS_CDN_URL", "hls-cdn-url", "base URL of a CDN (or the bucket) in front of the S3 bucket root: HLS media go to the bucket under hls/ (empty: served by Lectern)", str(func(c *config) *string { return &c.HLSCDNURL })},
 	{"shutdown_timeout", "LECTERN_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long shutdown waits for requests to finish", duration(func(c *config) *time.Duration { return &c.ShutdownTimeout })},
 	{"log_level", "LECTERN_LOG_LEVEL", "log-level", "debug, info, warn or error", str(func(c *config) *string { return &c.LogLevel })},
 	{"debug_addr", "LECTERN_DEBUG_ADDR", "debug-addr", "address for Go profiling (net/http/pprof); empty = off; keep it on loopback", str(func(c *config) *string { return &c.DebugAddr })},
@@ -251,6 +255,8 @@ func (c config) validate() error {
 		return errors.New("s3_bucket, s3_access_key, s3_secret_key: required with s3_endpoint")
 	case strings.Contains(c.S3.Endpoint, "/"):
 		return fmt.Errorf("s3_endpoint: %q must be host:port, without a scheme or path (use s3_use_ssl for HTTPS)", c.S3.Endpoint)
+	case c.HLSCDNURL != "" && c.S3.Endpoint == "":
+		return errors.New("hls_cdn_url: needs s3_endpoint (the media are published to the S3 bucket)")
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

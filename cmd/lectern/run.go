@@ -131,12 +131,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	rtsp.Placer = cl.rtspPlacer()
 	hlsCfg := hls.DefaultConfig()
 	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
+	hlsCfg.CDNURL = cfg.HLSCDNURL
 	broadcast, err := hls.New(hlsCfg, media, key, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer broadcast.Close()
+	if err := useHLSCDN(ctx, cfg, broadcast, log); err != nil {
+		ln.Close()
+		return err
+	}
 	recorder, err := newRecorder(ctx, cfg, db, broadcast, key, log)
 	if err != nil {
 		ln.Close()
