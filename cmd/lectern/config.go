@@ -57,6 +57,7 @@ type s3Config struct {
 	AccessKey string `yaml:"s3_access_key"`
 	SecretKey string `yaml:"s3_secret_key"`
 	UseSSL    bool   `yaml:"s3_use_ssl"`
+	PublicURL string `yaml:"s3_public_url"`
 }
 
 func defaultConfig() config {
@@ -139,6 +140,7 @@ var settings = []setting{
 	{"debug_addr", "LECTERN_DEBUG_ADDR", "debug-addr", "address for Go profiling (net/http/pprof); empty = off; keep it on loopback", str(func(c *config) *string { return &c.DebugAddr })},
 	{"s3_endpoint", "LECTERN_S3_ENDPOINT", "s3-endpoint", "MinIO/S3 endpoint host:port for recordings (empty: data dir)", str(func(c *config) *string { return &c.S3.Endpoint })},
 	{"s3_bucket", "LECTERN_S3_BUCKET", "s3-bucket", "MinIO/S3 bucket for recordings", str(func(c *config) *string { return &c.S3.Bucket })},
+	{"s3_public_url", "LECTERN_S3_PUBLIC_URL", "s3-public-url", "where browsers reach MinIO/S3 when not at s3_endpoint, such as http://localhost:9000 (presigned URLs name it)", str(func(c *config) *string { return &c.S3.PublicURL })},
 	{"s3_access_key", "LECTERN_S3_ACCESS_KEY", "s3-access-key", "MinIO/S3 access key", str(func(c *config) *string { return &c.S3.AccessKey })},
 	{"s3_secret_key", "LECTERN_S3_SECRET_KEY", "s3-secret-key", "MinIO/S3 secret key", str(func(c *config) *string { return &c.S3.SecretKey })},
 	{"s3_use_ssl", "LECTERN_S3_USE_SSL", "s3-use-ssl", "use HTTPS to reach MinIO/S3 (true or false)", func(c *config, v string) error {
@@ -255,6 +257,8 @@ func (c config) validate() error {
 		return errors.New("s3_bucket, s3_access_key, s3_secret_key: required with s3_endpoint")
 	case strings.Contains(c.S3.Endpoint, "/"):
 		return fmt.Errorf("s3_endpoint: %q must be host:port, without a scheme or path (use s3_use_ssl for HTTPS)", c.S3.Endpoint)
+	case c.S3.PublicURL != "" && !validPublicURL(c.S3.PublicURL):
+		return fmt.Errorf("s3_public_url: %q must be http(s)://host[:port]", c.S3.PublicURL)
 	case c.HLSCDNURL != "" && c.S3.Endpoint == "":
 		return errors.New("hls_cdn_url: needs s3_endpoint (the media are published to the S3 bucket)")
 	}
@@ -274,4 +278,11 @@ func (c config) validate() error {
 		return err
 	}
 	return c.ACME.validate(c)
+}
+
+// validPublicURL reports whether u is http(s)://host[:port] and nothing more.
+func validPublicURL(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "http" || p.Scheme == "https") && p.Host != "" &&
+		(p.Path == "" || p.Path == "/") && p.RawQuery == "" && p.User == nil
 }

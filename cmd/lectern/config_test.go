@@ -70,6 +70,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"--s3-endpoint", "127.0.0.1:9000"}, nil, "s3_bucket"},
 		{[]string{"--s3-endpoint", "http://minio:9000", "--s3-bucket", "b", "--s3-access-key", "a", "--s3-secret-key", "s"}, nil, "s3_endpoint"},
 		{nil, map[string]string{"LECTERN_S3_USE_SSL": "maybe"}, "s3_use_ssl"},
+		{nil, map[string]string{"LECTERN_S3_PUBLIC_URL": "localhost:9000"}, "s3_public_url"},
 	}
 	for _, tc := range cases {
 		_, err := loadConfig(tc.args, envOf(tc.env), io.Discard)

@@ -19,7 +19,7 @@ func newRecorder(ctx context.Context, cfg config, db *storage.DB, broadcast *hls
 	var err error
 	if cfg.S3.Endpoint != "" {
 		store, err = objstore.NewS3(objstore.S3Config{Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket,
-			AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, UseSSL: cfg.S3.UseSSL})
+			AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey, UseSSL: cfg.S3.UseSSL, PublicURL: cfg.S3.PublicURL})
 	} else {
 		store, err = objstore.NewLocal(filepath.Join(cfg.DataDir, "recordings"))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -23,6 +24,11 @@ type S3Config struct {
 	UseSSL bool
 	// Region is the bucket's region; empty asks the service once.
 	Region string
+	// PublicURL is where clients reach the service when that differs from
+	// Endpoint (http://localhost:9000 when Lectern reaches MinIO as
+	// minio:9000 inside Docker): presigned URLs are made for it. Empty:
+	// Endpoint.
+	PublicURL string
 }
 
 // S3 keeps objects in a bucket through minio-go. The client's own retries
@@ -35,6 +41,10 @@ type S3 struct {
 
 	bucketMu    sync.Mutex
 	bucketReady bool
+	// presigner signs URLs for PublicURL; made on first use, once the
+	// bucket's region is known (signing must not contact the public host).
+	presignMu sync.Mutex
+	presigner *minio.Client
 }
 
 // NewS3 returns the store of cfg's bucket. It does not contact the service.
@@ -162,9 +172,46 @@ func (s *S3) PresignGet(ctx context.Context, key string, ttl time.Duration) (str
 	if err := checkKey(key); err != nil {
 		return "", err
 	}
-	u, err := s.client.PresignedGetObject(ctx, s.cfg.Bucket, key, ttl, nil)
+	c, err := s.presignClient(ctx)
+	if err != nil {
+		return "", err
+	}
+	u, err := c.PresignedGetObject(ctx, s.cfg.Bucket, key, ttl, nil)
 	if err != nil {
 		return "", fmt.Errorf("objstore: presign %s: %w", key, err)
 	}
 	return u.String(), nil
+}
+
+// presignClient is the client that signs URLs: the store's own, or one for
+// PublicURL in the bucket's region.
+func (s *S3) presignClient(ctx context.Context) (*minio.Client, error) {
+	if s.cfg.PublicURL == "" {
+		return s.client, nil
+	}
+	s.presignMu.Lock()
+	defer s.presignMu.Unlock()
+	if s.presigner != nil {
+		return s.presigner, nil
+	}
+	u, err := url.Parse(s.cfg.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("objstore: public URL %q: want http(s)://host[:port]", s.cfg.PublicURL)
+	}
+	region := s.cfg.Region
+	if region == "" {
+		if region, err = s.client.GetBucketLocation(ctx, s.cfg.Bucket); err != nil {
+			return nil, fmt.Errorf("objstore: the bucket's region: %w", err)
+		}
+	}
+	c, err := minio.New(u.Host, &minio.Options{
+		Creds:  credentials.NewStaticV4(s.cfg.AccessKey, s.cfg.SecretKey, ""),
+		Secure: u.Scheme == "https",
+		Region: region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("objstore: s3 client for %s: %w", s.cfg.PublicURL, err)
+	}
+	s.presigner = c
+	return c, nil
 }
