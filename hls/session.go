@@ -19,7 +19,9 @@ const (
 	sessionLen     = 4 + sessionMACLen
 )
 
-var sessionEncoding = base64.RawURLEncoding
+// sessionEncoding is strict: the last character's unused bits must be zero,
+// so each session has exactly one spelling (FuzzSession found four).
+var sessionEncoding = base64.RawURLEncoding.Strict()
 
 // sessionSigner signs and checks sessions with a key derived from the server's.
 type sessionSigner struct{ key []byte }
