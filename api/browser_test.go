@@ -339,11 +339,22 @@ func openPage(t *testing.T, browser context.Context, site, name string) *page {
 // record keeps console errors and uncaught exceptions. It runs on chromedp's
 // reading goroutine, so it only appends.
 func (p *page) record(ev any) {
-	var msg string
+	if msg, _ := pageProblem(ev); msg != "" {
+		p.mu.Lock()
+		p.problems = append(p.problems, msg)
+		p.mu.Unlock()
+	}
+}
+
+// pageProblem describes what a browser event says went wrong in the page:
+// console errors and failed assertions, uncaught exceptions, and the
+// browser's own error log (entry is set for those, for callers that let
+// expected ones through). Other events give "".
+func pageProblem(ev any) (msg string, entry *cdplog.Entry) {
 	switch e := ev.(type) {
 	case *runtime.EventConsoleAPICalled:
 		if e.Type != runtime.ConsoleAPICalledTypeError && e.Type != runtime.ConsoleAPICalledTypeAssert {
-			return
+			return "", nil
 		}
 		var parts []string
 		for _, a := range e.Args {
@@ -353,24 +364,21 @@ func (p *page) record(ev any) {
 				parts = append(parts, a.Description)
 			}
 		}
-		msg = "console." + string(e.Type) + ": " + strings.Join(parts, " ")
+		return "console." + string(e.Type) + ": " + strings.Join(parts, " "), nil
 	case *runtime.EventExceptionThrown:
 		d := e.ExceptionDetails
 		msg = "uncaught: " + d.Text
 		if d.Exception != nil {
 			msg += " " + d.Exception.Description
 		}
+		return msg, nil
 	case *cdplog.EventEntryAdded:
 		if e.Entry.Level != cdplog.EntryLevelError {
-			return
+			return "", nil
 		}
-		msg = "browser log: " + e.Entry.Text + " " + e.Entry.URL
-	default:
-		return
+		return "browser log: " + e.Entry.Text + " " + e.Entry.URL, e.Entry
 	}
-	p.mu.Lock()
-	p.problems = append(p.problems, msg)
-	p.mu.Unlock()
+	return "", nil
 }
 
 // checkClean fails the test if the page logged an error, threw, or its

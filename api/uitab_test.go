@@ -11,7 +11,6 @@ import (
 	"time"
 
 	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -53,57 +52,43 @@ func openTab(t *testing.T, browserCtx context.Context, url, name string, vp view
 	return tab
 }
 
-// record keeps what the page reports as wrong. It runs on chromedp's reading
-// goroutine, so it only appends.
+// record keeps what the page reports as wrong (pageProblem), but for the
+// browser's log of the errors the test expects. It runs on chromedp's
+// reading goroutine, so it only appends.
 func (tab *uiTab) record(ev any) {
-	var msg string
-	switch e := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		if e.Type != runtime.ConsoleAPICalledTypeError && e.Type != runtime.ConsoleAPICalledTypeAssert {
-			return
-		}
-		var parts []string
-		for _, arg := range e.Args {
-			parts = append(parts, string(arg.Value)+arg.Description)
-		}
-		msg = "console." + string(e.Type) + ": " + strings.Join(parts, " ")
-	case *runtime.EventExceptionThrown:
-		msg = "uncaught: " + e.ExceptionDetails.Text
-		if e.ExceptionDetails.Exception != nil {
-			msg += " " + e.ExceptionDetails.Exception.Description
-		}
-	case *cdplog.EventEntryAdded:
-		if e.Entry.Level != cdplog.EntryLevelError {
-			return
-		}
-		msg = "browser log: " + e.Entry.Text + " " + e.Entry.URL
-		tab.mu.Lock()
-		defer tab.mu.Unlock()
-		// 503: a broadcast starting (Retry-After), which the watch page waits out.
-		if e.Entry.Source == cdplog.EntrySourceNetwork && (strings.Contains(e.Entry.Text, "status of 4") || strings.Contains(e.Entry.Text, "status of 503")) {
-			for _, part := range tab.expected {
-				if strings.Contains(e.Entry.URL, part) {
-					return
-				}
-			}
-		}
-		// A refused websocket handshake is logged with the page's script as
-		// its URL and the socket's URL in the text.
-		if strings.Contains(e.Entry.Text, "WebSocket") && strings.Contains(e.Entry.Text, "Unexpected response code: 4") {
-			for _, part := range tab.expected {
-				if strings.Contains(e.Entry.Text, part) {
-					return
-				}
-			}
-		}
-		tab.problems = append(tab.problems, msg)
-		return
-	default:
+	msg, entry := pageProblem(ev)
+	if msg == "" {
 		return
 	}
 	tab.mu.Lock()
+	defer tab.mu.Unlock()
+	if entry != nil && tab.expectedEntry(entry) {
+		return
+	}
 	tab.problems = append(tab.problems, msg)
-	tab.mu.Unlock()
+}
+
+// expectedEntry reports whether a browser log entry is one the test
+// provoked (expectHTTPError). Called with mu held.
+func (tab *uiTab) expectedEntry(e *cdplog.Entry) bool {
+	// 503: a broadcast starting (Retry-After), which the watch page waits out.
+	if e.Source == cdplog.EntrySourceNetwork && (strings.Contains(e.Text, "status of 4") || strings.Contains(e.Text, "status of 503")) {
+		for _, part := range tab.expected {
+			if strings.Contains(e.URL, part) {
+				return true
+			}
+		}
+	}
+	// A refused websocket handshake is logged with the page's script as its
+	// URL and the socket's URL in the text.
+	if strings.Contains(e.Text, "WebSocket") && strings.Contains(e.Text, "Unexpected response code: 4") {
+		for _, part := range tab.expected {
+			if strings.Contains(e.Text, part) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // expectHTTPError lets through the browser's log of a 4xx (or 503) answer to a URL
