@@ -51,7 +51,7 @@ func TestRoomPage(t *testing.T) {
 	// Ada asks for Bob's lowest layer (simulcast): the picture gets smaller.
 	// The choice appears once a second layer arrived: Chromium starts the
 	// upper layers as its bandwidth estimate grows, slowly on a busy machine.
-	ada.waitLong(fmt.Sprintf(`!document.querySelector('%s .tile-quality').hidden`, adaSeesBob), "the quality choice", 30*time.Second)
+	ada.waitLong(fmt.Sprintf(`!document.querySelector('%s .tile-quality').hidden`, adaSeesBob), "the quality choice", 60*time.Second)
 	ada.js(fmt.Sprintf(`(() => { const s = document.querySelector('%s .tile-quality'); s.value = 'q'; s.dispatchEvent(new Event('change')); return true; })()`, adaSeesBob))
 	ada.waitJS(fmt.Sprintf(`(() => { const v = document.querySelector('%s video'); return v.videoWidth > 0 && v.videoWidth <= 1280 / 4; })()`, adaSeesBob), "Bob's low layer")
 

@@ -103,6 +103,7 @@ func runLatency(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil && hctx.Err() == nil {
 		return err
 	}
+	reader.close() // no more arrivals while they are compared
 	res, err := compareArrivals(rtspSeen, hlsSeen, holdBack)
 	if err != nil {
 		return err
@@ -175,6 +176,10 @@ func compareArrivals(rtsp, hls *arrivals, holdBack time.Duration) (latencyResult
 		media time.Duration
 		at    time.Time
 	}
+	rtsp.mu.Lock()
+	defer rtsp.mu.Unlock()
+	hls.mu.Lock()
+	defer hls.mu.Unlock()
 	var byMedia []frame
 	for k, at := range hls.at {
 		byMedia = append(byMedia, frame{hls.media[k], at})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
@@ -19,7 +20,10 @@ import (
 )
 
 // frameReader is an RTSP reader that records when each video frame arrives.
-type frameReader struct{ c *gortsplib.Client }
+type frameReader struct {
+	c    *gortsplib.Client
+	once sync.Once
+}
 
 func startFrameReader(readURL string, seen *arrivals) (*frameReader, error) {
 	u, err := base.ParseURL(readURL)
@@ -68,7 +72,8 @@ func startFrameReader(readURL string, seen *arrivals) (*frameReader, error) {
 	return &frameReader{c: c}, nil
 }
 
-func (r *frameReader) close() { r.c.Close() }
+// close stops the reader; later calls do nothing.
+func (r *frameReader) close() { r.once.Do(r.c.Close) }
 
 // llhlsClient follows the media playlist like a low-latency player until
 // ctx ends: it asks for the hinted part (held by the server until it is
