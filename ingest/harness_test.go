@@ -123,17 +123,6 @@ func (r *rig) url(room, userinfo, query string) string {
 	return u
 }
 
-// needFFmpeg skips outside CI when ffmpeg is missing; CI must have it.
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ffmpeg is not installed; CI must install it")
-		}
-		t.Skip("ffmpeg is not installed")
-	}
-}
-
 // publish starts ffmpeg sending a test pattern (and audio codec acodec) to url
 // until the test ends. It returns ffmpeg's stderr for diagnosis.
 func publish(t *testing.T, url, transport, acodec string) *bytes.Buffer {

@@ -7,13 +7,15 @@ import (
 	"testing"
 
 	"github.com/pion/webrtc/v4"
+
+	"lectern/hls/hlstest"
 )
 
 // TestRTSPPublishToWebRTCAndRTSP publishes ffmpeg's test pattern with H.264 and
 // Opus over RTSP (TCP, then UDP): a WebRTC subscriber decodes the video and gets
 // the audio, and an RTSP reader records 5 s that ffprobe reads as H.264 640x360.
 func TestRTSPPublishToWebRTCAndRTSP(t *testing.T) {
-	needFFmpeg(t)
+	hlstest.NeedFFmpeg(t)
 	for _, transport := range []string{"tcp", "udp"} {
 		t.Run(transport, func(t *testing.T) {
 			r := newRig(t, transport == "udp")
@@ -59,7 +61,7 @@ func TestRTSPPublishToWebRTCAndRTSP(t *testing.T) {
 // TestRTSPAACIsNotForWebRTC publishes H.264 with AAC: the WebRTC viewer gets
 // the video, and the AAC track says it does not go to WebRTC.
 func TestRTSPAACIsNotForWebRTC(t *testing.T) {
-	needFFmpeg(t)
+	hlstest.NeedFFmpeg(t)
 	r := newRig(t, false)
 	viewer := joinViewer(t, r, "live")
 	log := publish(t, r.url("live", "", "token=publisher-token"), "tcp", "aac")
@@ -85,7 +87,7 @@ func TestRTSPAACIsNotForWebRTC(t *testing.T) {
 // TestRTSPRefusesBadCredentials tries to record with no credentials, a wrong
 // key, a bad token and an audience token; then the key works until rotated.
 func TestRTSPRefusesBadCredentials(t *testing.T) {
-	needFFmpeg(t)
+	hlstest.NeedFFmpeg(t)
 	r := newRig(t, false)
 	for name, url := range map[string]string{
 		"none":           r.url("live", "", ""),

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"lectern/cluster"
+	"lectern/hls/hlstest"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/storage/storagetest"
@@ -66,7 +67,7 @@ func newClusterRig(t *testing.T, databaseURL, id string) *rig {
 // plays it through node 2, which answers DESCRIBE with 302 to node 1 (ffmpeg
 // follows it); an ANNOUNCE through node 2 gets 302 to node 1 as well.
 func TestRTSPRedirectsToTheRoomsNode(t *testing.T) {
-	needFFmpeg(t)
+	hlstest.NeedFFmpeg(t)
 	dbURL := storagetest.PostgresURL(t)
 	r1 := newClusterRig(t, dbURL, "node-1")
 	r2 := newClusterRig(t, dbURL, "node-2")

@@ -10,12 +10,14 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+
+	"lectern/hls/hlstest"
 )
 
 // TestPublisherGoneEndsTracksAndReaders kills the encoder: its tracks are
 // unpublished and an RTSP reader's session ends.
 func TestPublisherGoneEndsTracksAndReaders(t *testing.T) {
-	needFFmpeg(t)
+	hlstest.NeedFFmpeg(t)
 	r := newRig(t, false)
 	events := make(chan string, 16)
 	room, _ := r.media.Room("live", r.roomOptions())

@@ -2,23 +2,18 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"lectern/hls/hlstest"
 )
 
 // TestLatencyBench runs the LL-HLS against RTSP latency bench briefly, for
 // correctness: both clients must see the same frames, and the LL-HLS client
 // cannot show a frame before the RTSP reader has it.
 func TestLatencyBench(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ffmpeg is not installed; CI must install it")
-		}
-		t.Skip("ffmpeg is not installed")
-	}
+	hlstest.NeedFFmpeg(t)
 	var out bytes.Buffer
 	err := run(t.Context(), []string{"latency", "--server-bin", serverBinary(t), "--duration", "4s", "--size", "320x180", "--bitrate", "300k"}, &out)
 	if err != nil {

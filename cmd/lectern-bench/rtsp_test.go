@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"lectern/hls/hlstest"
 )
 
 var (
@@ -40,12 +42,7 @@ func serverBinary(t *testing.T) string {
 
 // TestRTSPBench runs the RTSP fan-out bench briefly, for correctness.
 func TestRTSPBench(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ffmpeg is not installed; CI must install it")
-		}
-		t.Skip("ffmpeg is not installed")
-	}
+	hlstest.NeedFFmpeg(t)
 	var out bytes.Buffer
 	start := time.Now()
 	err := run(t.Context(), []string{"rtsp", "--server-bin", serverBinary(t), "--readers", "3", "--duration", "2s", "--size", "320x180"}, &out)

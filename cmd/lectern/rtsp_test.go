@@ -1,11 +1,12 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+
+	"lectern/hls/hlstest"
 )
 
 var rtspLine = regexp.MustCompile(`RTSP:\s+(rtsp://\S+)/\{room\}`)
@@ -14,12 +15,7 @@ var rtspLine = regexp.MustCompile(`RTSP:\s+(rtsp://\S+)/\{room\}`)
 // stream key the API hands out; after rotation the old key is refused and the
 // new one works.
 func TestStreamKeyWorksUntilRotated(t *testing.T) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("ffmpeg is not installed; CI must install it")
-		}
-		t.Skip("ffmpeg is not installed")
-	}
+	hlstest.NeedFFmpeg(t)
 	url, banner, stop := server(t, map[string]string{"LECTERN_DATA_DIR": t.TempDir()})
 	defer stop()
 	key := keyLine.FindStringSubmatch(banner)[1]
