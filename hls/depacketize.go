@@ -115,6 +115,33 @@ func paramSets(au [][]byte) (sps, pps []byte) {
 	return sps, pps
 }
 
+// carriesSPS reports whether an RTP payload (RFC 6184) holds an SPS: a single
+// NAL unit, one inside a STAP-A, or the start of a fragmented one.
+func carriesSPS(p []byte) bool {
+	if len(p) == 0 {
+		return false
+	}
+	switch h264.NALUType(p[0] & 0x1f) {
+	case h264.NALUTypeSPS:
+		return true
+	case h264.NALUTypeSTAPA:
+		for rest := p[1:]; len(rest) > 2; {
+			size := int(rest[0])<<8 | int(rest[1])
+			rest = rest[2:]
+			if size == 0 || size > len(rest) {
+				return false
+			}
+			if h264.NALUType(rest[0]&0x1f) == h264.NALUTypeSPS {
+				return true
+			}
+			rest = rest[size:]
+		}
+	case h264.NALUTypeFUA:
+		return len(p) > 1 && p[1]&0x80 != 0 && h264.NALUType(p[1]&0x1f) == h264.NALUTypeSPS
+	}
+	return false
+}
+
 // withParams puts the codec's SPS and PPS in front of an IDR access unit that
 // lacks them, so that every keyframe sample decodes on its own (players that
 // join mid-stream, and resolution changes, rely on in-band parameter sets).

@@ -118,7 +118,9 @@ func (p *Program) handleVideo(pk *packet) {
 	for _, s := range p.video.slots {
 		switch {
 		case s.next.in == in && s.next.layer == pk.layer:
-			if !pk.keyframe {
+			// The switch waits for a keyframe that brings its parameter
+			// sets: until then the old source goes on.
+			if !pk.keyframe || !carriesSPS(pk.payload) {
 				continue
 			}
 			p.activate(s, pk)
@@ -127,7 +129,7 @@ func (p *Program) handleVideo(pk *packet) {
 				// The layer's stream changed (the track's layers were
 				// re-ordered as they appeared): start over at a keyframe.
 				s.next, s.cur = s.cur, source{}
-				if !pk.keyframe {
+				if !pk.keyframe || !carriesSPS(pk.payload) {
 					in.track.RequestLayerKeyframe(pk.layer)
 					continue
 				}
@@ -146,6 +148,8 @@ func (p *Program) activate(s *slot, pk *packet) {
 	s.cur, s.next = s.next, source{}
 	s.ssrc = pk.ssrc
 	s.dep = newH264Depacketizer()
+	// The new stream's frames are described by its own parameter sets only.
+	s.codec = nil
 	s.switching = s.emitted
 	in := pk.in
 	out := ticks(pk.at.Sub(p.t0), 90000)

@@ -37,13 +37,16 @@ type downTrack struct {
 	calm        int
 	estimateCap int
 	waiting     bool
-	seqOff      uint16
-	tsOff       uint32
-	lastSeq     uint16
-	lastTS      uint32
-	lastAt      time.Time
-	started     bool
-	sender      *webrtc.RTPSender
+	// askedAt is when a keyframe of the target layer was last asked for while
+	// waiting for one: a lost keyframe or an ignored request is asked again.
+	askedAt time.Time
+	seqOff  uint16
+	tsOff   uint32
+	lastSeq uint16
+	lastTS  uint32
+	lastAt  time.Time
+	started bool
+	sender  *webrtc.RTPSender
 	// epochs map outgoing sequence numbers back to cached source packets.
 	epochs  [maxEpochs]epoch
 	nEpochs int
@@ -141,8 +144,16 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 			d.target = idx
 		}
 		if idx != d.target || !keyframe {
+			// A packet of the target layer here is not the awaited keyframe.
+			retry := idx == d.target && time.Since(d.askedAt) > pliInterval
+			if retry {
+				d.askedAt = time.Now()
+			}
 			if idx != d.current || d.waiting {
 				d.mu.Unlock()
+				if retry {
+					d.track.requestKeyframe(idx)
+				}
 				return
 			}
 			break // keep the old layer until the new one has a keyframe
@@ -197,6 +208,7 @@ func (d *downTrack) resync() {
 	d.mu.Lock()
 	d.waiting = true
 	target := d.target
+	d.askedAt = time.Now()
 	d.mu.Unlock()
 	// Before the subscriber's connection is up a keyframe would be lost, and
 	// the one-a-second throttle would then delay the one asked for on connect.
@@ -211,6 +223,9 @@ func (d *downTrack) setTarget(i int) {
 	i = min(max(i, 0), d.maxLay)
 	changed := d.target != i
 	d.target = i
+	if changed {
+		d.askedAt = time.Now()
+	}
 	d.mu.Unlock()
 	if changed {
 		d.track.requestKeyframe(i)

@@ -1,9 +1,11 @@
 package sfu
 
 import (
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -68,6 +70,11 @@ func publishSimulcast(t *testing.T, p *Participant) *simulcastPublisher {
 
 // pump sends every 5 ms on each layer; layer i sends a keyframe every keyEvery[i] packets.
 func (sp *simulcastPublisher) pump(stop <-chan struct{}, keyEvery [3]int) {
+	sp.pumpWith(stop, func(i, li int) bool { return i%keyEvery[li] == 0 })
+}
+
+// pumpWith sends every 5 ms on each layer; packet i of layer li is a keyframe when key says so.
+func (sp *simulcastPublisher) pumpWith(stop <-chan struct{}, key func(i, li int) bool) {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {
@@ -78,7 +85,7 @@ func (sp *simulcastPublisher) pump(stop <-chan struct{}, keyEvery [3]int) {
 		}
 		for li, tr := range sp.layers {
 			payload := []byte{0x10, 0x01, 0, byte(li)}
-			if i%keyEvery[li] == 0 {
+			if key(i, li) {
 				payload = []byte{0x10, 0x00, 0x9d, byte(li)}
 			}
 			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload}
@@ -131,6 +138,82 @@ func TestSimulcastLayerSwitchAtKeyframe(t *testing.T) {
 	}
 	if err := sub.p.SetLayer(tracks[0].ID(), "x"); err == nil {
 		t.Error("an unknown layer was accepted")
+	}
+}
+
+// TestLayerSwitchAsksAgain has a publisher that sends keyframes only when asked
+// and ignores the first request for q after the subscriber chose it, as when a
+// keyframe is lost: the SFU asks again and the switch happens.
+func TestLayerSwitchAsksAgain(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("ask", RoomOptions{Tier: TierFHD})
+	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true, List: true}))
+	pub := publishSimulcast(t, join(t, room, "host", everyone))
+	sender := pub.pc.GetSenders()[0]
+	var (
+		mu      sync.Mutex
+		asked   [3]bool // a keyframe is owed on the layer
+		armed   bool    // the next request for q is ignored
+		ignored int
+		honored int
+	)
+	for li, tr := range pub.layers {
+		go func() {
+			for {
+				pkts, _, err := sender.ReadSimulcastRTCP(tr.RID())
+				if err != nil {
+					return
+				}
+				for _, pkt := range pkts {
+					if _, ok := pkt.(*rtcp.PictureLossIndication); !ok {
+						continue
+					}
+					mu.Lock()
+					switch {
+					case li == 0 && armed:
+						armed = false
+						ignored++
+					case li == 0 && ignored > 0:
+						honored++
+						asked[li] = true
+					default:
+						asked[li] = true
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pumpWith(stop, func(i, li int) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		key := i == 0 || asked[li]
+		asked[li] = false
+		return key
+	})
+	waitLayer(t, sub, 2)
+	mu.Lock()
+	armed = true
+	mu.Unlock()
+	if err := sub.p.SetLayer(room.Tracks()[0].ID(), "q"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(8 * time.Second)
+	for done := false; !done; {
+		select {
+		case p := <-sub.payloads:
+			done = p[len(p)-1] == 0
+		case <-deadline:
+			mu.Lock()
+			t.Fatalf("no switch to q within 8 s; requests for q ignored %d, honored %d", ignored, honored)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if ignored != 1 || honored == 0 {
+		t.Errorf("requests for q ignored %d, honored %d; want 1 and at least 1", ignored, honored)
 	}
 }
 

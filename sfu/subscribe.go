@@ -247,8 +247,15 @@ func (d *downTrack) onRTCP(pkts []rtcp.Packet) {
 			}
 			d.retransmit(seqs)
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-			cur, _ := d.layers()
-			d.track.requestKeyframe(max(cur, 0))
+			// The current layer repairs the picture; a pending switch's
+			// target needs its keyframe too.
+			cur, target := d.layers()
+			if cur >= 0 {
+				d.track.requestKeyframe(cur)
+			}
+			if target != cur {
+				d.track.requestKeyframe(target)
+			}
 		case *rtcp.ReceiverReport:
 			for _, r := range pk.Reports {
 				if b := d.bound.Load(); b != nil && r.SSRC == b.ssrc {

@@ -1,0 +1,228 @@
+package hls
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+
+	"lectern/hls/hlstest"
+	"lectern/sfu"
+)
+
+// frameLog is a consumer that keeps the video frames it is given.
+type frameLog struct {
+	mu     sync.Mutex
+	frames []*Frame
+}
+
+func (l *frameLog) WriteFrame(f *Frame) {
+	if f.Kind == Video {
+		l.mu.Lock()
+		l.frames = append(l.frames, f)
+		l.mu.Unlock()
+	}
+}
+
+func (l *frameLog) Idle() {}
+
+func (l *frameLog) snapshot() []*Frame {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]*Frame(nil), l.frames...)
+}
+
+// TestSwitchWaitsForParameterSets switches from a camera to a screen whose
+// first keyframe after the switch comes without its SPS and PPS (as when that
+// packet is lost). The screen must not go on air described by the camera's
+// parameter sets, which decoders turn into garbage: the camera goes on until
+// a keyframe of the screen brings its own, and then the screen goes on air.
+func TestSwitchWaitsForParameterSets(t *testing.T) {
+	camClip := hlstest.NewClip(t, 640, 360, 2, "cam")
+	screenClip := hlstest.NewClip(t, 1280, 720, 2, "screen")
+	b := newTestBroadcast(t, DefaultConfig())
+	host := b.room("ps")
+	h264 := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "packetization-mode=1"}
+	camera, err := host.PublishTrack(sfu.TrackSpec{Kind: webrtc.RTPCodecTypeVideo, Codec: h264, Source: sfu.SourceCamera})
+	if err != nil {
+		t.Fatal(err)
+	}
+	screen, err := host.PublishTrack(sfu.TrackSpec{Kind: webrtc.RTPCodecTypeVideo, Codec: h264, Source: sfu.SourceScreen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// strip is how many of the screen's next keyframes lose their parameter sets.
+	var strip atomic.Int32
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pushClips(stop, []*sfu.Track{camera, screen}, []*hlstest.Clip{camClip, screenClip}, func(track, frame int, au []byte) []byte {
+			if track == 1 && frame%len(screenClip.Frames)%25 == 0 && strip.Load() > 0 {
+				strip.Add(-1)
+				return withoutParams(au)
+			}
+			return au
+		})
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	b.waitLive("ps")
+
+	log := &frameLog{}
+	sub, err := b.svc.Subscribe("ps", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	strip.Store(1)
+	if err := b.svc.SetOnAir("ps", OnAir{Video: screen.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	screenFrames := func() int {
+		n := 0
+		for _, f := range log.snapshot() {
+			if f.Source == screen.ID() {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.After(10 * time.Second)
+	for poll := time.NewTicker(20 * time.Millisecond); screenFrames() < 10; {
+		select {
+		case <-poll.C:
+		case <-deadline:
+			t.Fatalf("%d frames of the screen within 10 s", screenFrames())
+		}
+	}
+	if strip.Load() != 0 {
+		t.Fatal("the screen's stripped keyframe was never sent")
+	}
+	frames := log.snapshot()
+	var last time.Time
+	sawScreen := false
+	for _, f := range frames {
+		w, h := f.Codec.Resolution()
+		switch f.Source {
+		case camera.ID():
+			if sawScreen {
+				t.Errorf("a camera frame after the screen's")
+			}
+			if w != 640 || h != 360 {
+				t.Errorf("a camera frame described as %dx%d", w, h)
+			}
+		case screen.ID():
+			if !sawScreen && (!f.Keyframe || !f.Switch) {
+				t.Errorf("the screen's first frame: keyframe %v, switch %v", f.Keyframe, f.Switch)
+			}
+			sawScreen = true
+			if w != 1280 || h != 720 {
+				t.Fatalf("a screen frame described as %dx%d: the camera's parameter sets", w, h)
+			}
+		}
+		// The old source goes on while the switch waits: no hole in the video.
+		if !last.IsZero() && f.Received.Sub(last) > 500*time.Millisecond {
+			t.Errorf("no video for %v before a frame of %s", f.Received.Sub(last), f.Source)
+		}
+		last = f.Received
+	}
+}
+
+// pushClips sends the clips' frames on the tracks at the clips' frame rate
+// until stop closes; edit may change a frame's access unit before it is sent.
+func pushClips(stop <-chan struct{}, tracks []*sfu.Track, clips []*hlstest.Clip, edit func(track, frame int, au []byte) []byte) {
+	var packetizers []rtp.Packetizer
+	for range tracks {
+		packetizers = append(packetizers, rtp.NewPacketizer(1200, 96, 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000))
+	}
+	tick := time.NewTicker(hlstest.FrameDuration)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		for n, tr := range tracks {
+			au := edit(n, i, clips[n].Frames[i%len(clips[n].Frames)])
+			for _, pkt := range packetizers[n].Packetize(au, 3600) {
+				pkt.Timestamp = uint32(i) * 3600
+				tr.Push(pkt)
+			}
+		}
+	}
+}
+
+// withoutParams removes the SPS and PPS from an Annex-B access unit.
+func withoutParams(au []byte) []byte {
+	var out []byte
+	for _, n := range bytes.Split(au, []byte{0, 0, 1}) {
+		n = bytes.TrimRight(n, "\x00")
+		if len(n) == 0 || n[0]&0x1f == 7 || n[0]&0x1f == 8 {
+			continue
+		}
+		out = append(append(out, 0, 0, 0, 1), n...)
+	}
+	return out
+}
+
+func TestCarriesSPS(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    []byte
+		want bool
+	}{
+		{"sps", []byte{0x67, 0x42}, true},
+		{"idr", []byte{0x65, 0x88}, false},
+		{"stap-a sps pps", []byte{0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce}, true},
+		{"stap-a pps then sps", []byte{0x78, 0x00, 0x02, 0x68, 0xce, 0x00, 0x02, 0x67, 0x42}, true},
+		{"stap-a without sps", []byte{0x78, 0x00, 0x02, 0x68, 0xce, 0x00, 0x01, 0x65}, false},
+		{"stap-a size past the end", []byte{0x78, 0x00, 0x09, 0x67, 0x42}, false},
+		{"fu-a idr start", []byte{0x7c, 0x85}, false},
+		{"fu-a sps start", []byte{0x7c, 0x87}, true},
+		{"fu-a sps middle", []byte{0x7c, 0x07}, false},
+		{"empty", nil, false},
+	} {
+		if got := carriesSPS(c.p); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// FuzzCarriesSPS checks carriesSPS against gortsplib's RFC 6184 decoder on
+// every payload that decoder takes as a whole access unit.
+func FuzzCarriesSPS(f *testing.F) {
+	for _, p := range [][]byte{{0x67, 0x42}, {0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce}, {0x7c, 0x87}, {0x65}} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		got := carriesSPS(p)
+		// Compared: single NAL units and STAP-A. (The decoder also takes
+		// Annex-B streams in a payload, with start codes.)
+		if len(p) == 0 || p[0]&0x1f == 0 || p[0]&0x1f > 24 || bytes.Contains(p, []byte{0, 0, 1}) {
+			return
+		}
+		dec := &rtph264.Decoder{PacketizationMode: 1}
+		if err := dec.Init(); err != nil {
+			t.Fatal(err)
+		}
+		au, err := dec.Decode(&rtp.Packet{Header: rtp.Header{Marker: true}, Payload: bytes.Clone(p)})
+		if err != nil {
+			return
+		}
+		want := false
+		for _, n := range au {
+			want = want || len(n) > 0 && n[0]&0x1f == 7
+		}
+		if got != want {
+			t.Fatalf("carriesSPS(%x) = %v, the decoder found SPS: %v (%x)", p, got, want, au)
+		}
+	})
+}
