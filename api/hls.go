@@ -13,8 +13,8 @@ import (
 
 // broadcastRoutes registers the broadcast control API and the HLS output.
 func (s *Server) broadcastRoutes(e *gin.Engine) {
-	e.GET("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.getBroadcast)
-	e.PATCH("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.patchBroadcast)
+	e.GET("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.onRoomNode, s.getBroadcast)
+	e.PATCH("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.onRoomNode, s.patchBroadcast)
 	e.GET("/hls/:room/index.m3u8", s.hlsMultivariant)
 	e.GET("/hls/:room/:session/:stream/:file", s.hlsFile)
 }

@@ -35,8 +35,10 @@ const placementTimeout = 5 * time.Second
 // that node: WHIP and WHEP (RFC 9725 section 4.6), HLS, and the room websocket,
 // which gets a redirect message instead (browsers do not follow redirects of
 // websockets). Starting a session (WHIP/WHEP POST, the websocket) places the
-// room if no node holds it; the other requests only look. Every other route,
-// and every route without a Placer, passes through untouched.
+// room if no node holds it; the other requests only look. REST requests that
+// change a live room are passed to its node after authentication
+// (onRoomNode, api/forward.go); every other route, and every route without a
+// Placer, passes through untouched.
 func (s *Server) placement(c *gin.Context) {
 	if s.placer == nil {
 		return

@@ -188,15 +188,15 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/rooms", s.admin, s.listRooms)
 	v1.POST("/rooms", s.admin, s.createRoom)
 	v1.GET("/rooms/:room", s.adminOr(0), s.getRoom)
-	v1.PATCH("/rooms/:room", s.admin, s.updateRoom)
-	v1.DELETE("/rooms/:room", s.admin, s.deleteRoom)
+	v1.PATCH("/rooms/:room", s.admin, s.onRoomNode, s.updateRoom)
+	v1.DELETE("/rooms/:room", s.admin, s.onRoomNode, s.deleteRoom)
 	v1.POST("/rooms/:room/pins", s.admin, s.rotatePINs)
 	v1.POST("/rooms/:room/join", s.join)
 
 	v1.GET("/rooms/:room/members", s.adminOr(access.Moderate), s.listMembers)
 	v1.POST("/rooms/:room/members", s.adminOr(access.Moderate), s.createMember)
 	v1.GET("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.getMember)
-	v1.PATCH("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.updateMember)
+	v1.PATCH("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.updateMember)
 	v1.DELETE("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.deleteMember)
 
 	v1.GET("/rooms/:room/ws", s.roomSocket)
