@@ -268,3 +268,38 @@ func TestChatRoomDeletedClosesSockets(t *testing.T) {
 		t.Fatal("the socket stayed open after its room was deleted")
 	}
 }
+
+// TestChatChangesCrossServers: two servers share PostgreSQL; a member's chat
+// socket on server two ends when server one takes its receive permission away,
+// and another's ends when server one deletes the room.
+func TestChatChangesCrossServers(t *testing.T) {
+	b := storagetest.Backend{Name: "postgres", DatabaseURL: storagetest.PostgresURL(t), DataDir: t.TempDir()}
+	one := newTestAPI(t, b)
+	two := secondServer(t, b, one)
+	one.createRoom(map[string]any{"id": "conf", "name": "Conf"})
+	one.must(http.StatusCreated, "POST", "/api/v1/rooms/conf/members", one.adminKey, map[string]any{"identity": "bob", "preset": "member"})
+	bob := dialChat(t, two, "conf", one.tokenFor("bob", "conf", access.Member), "")
+	carol := dialChat(t, two, "conf", one.tokenFor("carol", "conf", access.Member), "")
+	bob.ready()
+	carol.ready()
+	closedWith := func(c *chatClient, want websocket.StatusCode, what string) {
+		t.Helper()
+		select {
+		case code := <-c.closed:
+			if code != want {
+				t.Errorf("%s: closed with %v, want %v", what, code, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the socket on server two stayed open", what)
+		}
+	}
+	one.must(http.StatusOK, "PATCH", "/api/v1/rooms/conf/members/bob", one.adminKey, map[string]any{"permissions": []string{"send"}})
+	closedWith(bob, closeNoReceive, "receive revoked on server one")
+	// Carol, who is no member, keeps her socket until the room goes.
+	id := sentID(t, carol.post("1", "still here", ""))
+	if got := carol.eventsUntil(id); got[len(got)-1] != "message:still here" {
+		t.Errorf("carol got %v", got)
+	}
+	one.must(http.StatusNoContent, "DELETE", "/api/v1/rooms/conf", one.adminKey, nil)
+	closedWith(carol, closeRoomDeleted, "room deleted on server one")
+}

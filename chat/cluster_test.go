@@ -59,7 +59,7 @@ func TestListenerReconnects(t *testing.T) {
 	defer conn.Close(context.Background())
 	var killed int
 	err = conn.QueryRow(t.Context(), `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND query = 'LISTEN lectern_chat'`).Scan(&killed)
+		WHERE datname = current_database() AND query LIKE 'LISTEN lectern_%'`).Scan(&killed)
 	if err != nil || killed != 2 {
 		t.Fatalf("terminated %d listening connections, %v; want 2", killed, err)
 	}

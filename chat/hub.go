@@ -32,11 +32,13 @@ const webinar = "webinar"
 // Hub is the chat of every room. Build it with New and run it with Run; its
 // methods may be called from any goroutine, before Run they wait for it.
 //
-// Goroutines: Run starts and waits for three: the writer (stores posts in
-// batches), the deliverer (fetches dirty rooms' changes and fans them out)
-// and, on PostgreSQL, the listener (marks rooms other processes changed).
+// Goroutines: Run starts and waits for the writer (stores posts in batches),
+// the deliverer (fetches dirty rooms' changes and fans them out) and, on
+// PostgreSQL, the listener (marks rooms other processes changed) and the
+// member loop (applies members other processes changed).
 // State: mu guards rooms (and every room's fields and subscribers' viewer and
-// end) and closed; limits has its own lock; posts and wake are channels.
+// end), closed and stale; limits has its own lock; posts, wake and staleWake
+// are channels.
 type Hub struct {
 	cfg    Config
 	db     *storage.DB
@@ -51,6 +53,9 @@ type Hub struct {
 	mu     sync.Mutex
 	rooms  map[string]*room // rooms with subscribers
 	closed bool
+	// stale are members other processes changed, for memberLoop.
+	stale     map[memberKey]struct{}
+	staleWake chan struct{} // capacity 1
 }
 
 // room is the delivery state of a room with subscribers in this process.
@@ -72,14 +77,16 @@ func New(cfg Config, db *storage.DB, log *slog.Logger) (*Hub, error) {
 		return nil, err
 	}
 	return &Hub{
-		cfg:     cfg,
-		db:      db,
-		log:     log.With("component", "chat"),
-		limits:  newLimiter(cfg.RatePerSecond, cfg.RateBurst),
-		posts:   make(chan *post, 4*cfg.MaxBatch),
-		wake:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-		rooms:   map[string]*room{},
+		cfg:       cfg,
+		db:        db,
+		log:       log.With("component", "chat"),
+		limits:    newLimiter(cfg.RatePerSecond, cfg.RateBurst),
+		posts:     make(chan *post, 4*cfg.MaxBatch),
+		wake:      make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
+		rooms:     map[string]*room{},
+		stale:     map[memberKey]struct{}{},
+		staleWake: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -92,6 +99,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	wg.Go(func() { h.deliverLoop(ctx) })
 	if h.db.CanNotify() {
 		wg.Go(func() { h.listenLoop(ctx) })
+		wg.Go(func() { h.memberLoop(ctx) })
 	}
 	wg.Wait()
 	h.mu.Lock()
@@ -151,10 +159,18 @@ func (h *Hub) listenLoop(ctx context.Context) {
 func (h *Hub) notified(n storage.Notification) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if n.Resync {
+	switch {
+	case n.Resync:
 		for _, r := range h.rooms {
 			h.dirtyLocked(r)
 		}
+		h.memberChangedLocked("", "", true)
+		return
+	case n.Deleted:
+		h.closeRoomLocked(n.Room)
+		return
+	case n.Member != "":
+		h.memberChangedLocked(n.Room, n.Member, false)
 		return
 	}
 	if r := h.rooms[n.Room]; r != nil && n.Seq > r.last {

@@ -181,6 +181,10 @@ func (h *Hub) SetPermissions(roomID, identity string, p access.Permissions) {
 func (h *Hub) CloseRoom(roomID string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.closeRoomLocked(roomID)
+}
+
+func (h *Hub) closeRoomLocked(roomID string) {
 	if r := h.rooms[roomID]; r != nil {
 		for s := range r.subs {
 			h.endLocked(r, s, ErrRoomNotFound)

@@ -108,13 +108,22 @@ func (d *DB) members(ctx context.Context, roomID string) ([]Member, error) {
 // UpdateMember writes m's Name, Permissions and Tier to the stored member,
 // sets its UpdatedAt to now and returns the stored member. It returns
 // ErrNotFound if there is no such member.
+// On PostgreSQL the change is announced to every process (ListenChat) as it
+// commits, so that each applies it to the connections it holds.
 func (d *DB) UpdateMember(ctx context.Context, m Member) (Member, error) {
-	row := d.writer.QueryRowContext(ctx, `UPDATE members SET
-			name = $3, permissions = $4, tier = $5, updated_at = $6
-		WHERE room_id = $1 AND identity = $2
-		RETURNING `+memberColumns,
-		m.RoomID, m.Identity, m.Name, m.Permissions, m.Tier, millis(d.clock()))
-	stored, err := scanMember(row)
+	var stored Member
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		row := tx.QueryRowContext(ctx, `UPDATE members SET
+				name = $3, permissions = $4, tier = $5, updated_at = $6
+			WHERE room_id = $1 AND identity = $2
+			RETURNING `+memberColumns,
+			m.RoomID, m.Identity, m.Name, m.Permissions, m.Tier, millis(d.clock()))
+		var err error
+		if stored, err = scanMember(row); err != nil {
+			return err
+		}
+		return d.announce(ctx, tx, m.RoomID+" "+m.Identity)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}

@@ -14,12 +14,22 @@ import (
 // Room ids hold no spaces.
 const chatChannel = "lectern_chat"
 
-// Notification announces that a room's chat changed in some process.
+// memberChannel is the NOTIFY channel of changes to who may do what in a
+// room. A payload is "<room id> <identity>" when a member changed, or
+// "<room id>" when the room was deleted. Identities hold no spaces either.
+const memberChannel = "lectern_members"
+
+// Notification announces that a room's chat, one of its members, or the room
+// itself changed in some process.
 type Notification struct {
 	// Room changed, up to Seq. Changes with lower seqs in the room are
 	// committed too.
 	Room string
 	Seq  int64
+	// Member, when set, is the identity of the room's member that changed
+	// (Seq is 0): read it again. Deleted says the room was deleted.
+	Member  string
+	Deleted bool
 	// Resync, set on the first call after every (re)connection, says that
 	// announcements may have been missed: every room may have changed.
 	Resync bool
@@ -45,7 +55,19 @@ func (d *DB) notifyRooms(ctx context.Context, tx *sql.Tx, rooms map[string]int64
 	return nil
 }
 
-// ListenChat calls fn with every chat change committed by any process sharing
+// announce tells every process, inside the writing transaction, that a member
+// changed ("<room> <identity>") or a room was deleted ("<room>"): see
+// memberChannel. Nothing is sent on SQLite, whose one process knows.
+func (d *DB) announce(ctx context.Context, tx *sql.Tx, payload string) error {
+	if d.dialect != postgresDialect {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, memberChannel, payload)
+	return err
+}
+
+// ListenChat calls fn with every chat change, member change and room deletion
+// (Notification) committed by any process sharing
 // the PostgreSQL database, this one included, in commit order, until ctx ends
 // (then it returns nil) or the connection fails (then it returns the error;
 // the caller decides when to listen again). It listens on one connection
@@ -67,14 +89,25 @@ func (d *DB) ListenChat(ctx context.Context, fn func(Notification)) error {
 		defer cancel()
 		conn.Close(closeCtx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+chatChannel); err != nil {
-		return listenError(ctx, err)
+	for _, channel := range []string{chatChannel, memberChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+			return listenError(ctx, err)
+		}
 	}
 	fn(Notification{Resync: true})
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return listenError(ctx, err)
+		}
+		if n.Channel == memberChannel {
+			switch room, identity, ok := strings.Cut(n.Payload, " "); {
+			case !ok && room != "":
+				fn(Notification{Room: room, Deleted: true})
+			case ok && room != "" && identity != "":
+				fn(Notification{Room: room, Member: identity})
+			}
+			continue
 		}
 		if n.Channel != chatChannel {
 			continue

@@ -109,6 +109,30 @@ func TestListenChatOrder(t *testing.T) {
 		t.Fatal("deletion not announced")
 	}
 
+	// So are member changes and room deletions; a failed change is not.
+	if _, err := writers[0].CreateMember(ctx, storage.Member{RoomID: "s", Identity: "bob", Permissions: "receive"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writers[0].UpdateMember(ctx, storage.Member{RoomID: "s", Identity: "nobody"}); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("updating a missing member: %v", err)
+	}
+	if _, err := writers[1].UpdateMember(ctx, storage.Member{RoomID: "s", Identity: "bob", Permissions: "send"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := writers[0].DeleteRoom(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []storage.Notification{{Room: "s", Member: "bob"}, {Room: "s", Deleted: true}} {
+		select {
+		case n := <-heard:
+			if n != want {
+				t.Errorf("heard %+v, want %+v", n, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%+v not announced", want)
+		}
+	}
+
 	stop()
 	if err := <-listenDone; err != nil {
 		t.Errorf("ListenChat after cancel: %v", err)

@@ -118,10 +118,16 @@ func (d *DB) UpdateRoom(ctx context.Context, r Room) (Room, error) {
 // DeleteRoom deletes the room with the given id, and with it its members and
 // chat messages. It returns ErrNotFound if there is no such room.
 func (d *DB) DeleteRoom(ctx context.Context, id string) error {
-	res, err := d.writer.ExecContext(ctx, `DELETE FROM rooms WHERE id = $1`, id)
-	if err == nil {
-		err = rowsAffectedOrNotFound(res)
-	}
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE id = $1`, id)
+		if err == nil {
+			err = rowsAffectedOrNotFound(res)
+		}
+		if err != nil {
+			return err
+		}
+		return d.announce(ctx, tx, id)
+	})
 	if err != nil {
 		return fmt.Errorf("storage: delete room %q: %w", id, err)
 	}
