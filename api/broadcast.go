@@ -41,14 +41,16 @@ type onAirView struct {
 
 // broadcastStatusView is what is on air and how the HLS output is doing.
 type broadcastStatusView struct {
-	State      string           `json:"state"`
-	Live       bool             `json:"live"`
-	Video      *string          `json:"video"`
-	Audio      *string          `json:"audio"`
-	Speaker    *string          `json:"speaker,omitempty"`
-	HLSURL     string           `json:"hls_url,omitempty"`
-	Renditions []renditionView  `json:"renditions"`
-	HLS        *hlsCountersView `json:"hls_counters,omitempty"`
+	State      string          `json:"state"`
+	Live       bool            `json:"live"`
+	Video      *string         `json:"video"`
+	Audio      *string         `json:"audio"`
+	Speaker    *string         `json:"speaker,omitempty"`
+	HLSURL     string          `json:"hls_url,omitempty"`
+	Renditions []renditionView `json:"renditions"`
+	// Viewers counts the HLS viewers (hls.ViewerWindow).
+	Viewers int              `json:"viewers"`
+	HLS     *hlsCountersView `json:"hls_counters,omitempty"`
 }
 
 type renditionView struct {
@@ -220,7 +222,7 @@ func (s *Server) broadcastView(r storage.Room) broadcastView {
 	v := broadcastView{HLS: r.BroadcastHLS, Record: r.BroadcastRecord,
 		OnAir: onAirView{Video: optional(st.OnAir.Video), Audio: optional(st.OnAir.Audio), FollowSpeaker: st.OnAir.FollowSpeaker},
 		Status: broadcastStatusView{State: st.State, Live: st.Program.Live, Video: optional(st.Program.Video),
-			Audio: optional(st.Program.Audio), Speaker: optional(st.Program.Speaker), Renditions: []renditionView{}}}
+			Audio: optional(st.Program.Audio), Speaker: optional(st.Program.Speaker), Renditions: []renditionView{}, Viewers: st.Viewers}}
 	if !r.BroadcastHLS {
 		v.Status.State = "offline"
 	} else {

@@ -79,6 +79,8 @@ func TestWebinarEndToEnd(t *testing.T) {
 	viewer.fill("#name", "Ada\r")
 	viewer.waitPath("/watch/townhall")
 	waitPlaying(t, viewer, 3)
+	host.waitJS(`[...document.querySelectorAll('#broadcast-status dt')].some((dt) => dt.textContent === 'Viewers' && dt.nextElementSibling.textContent === '1')`,
+		"one viewer in the studio's broadcast card")
 
 	// The viewer's question waits in the studio's Q&A until the host approves it.
 	viewer.waitJS(`document.querySelector('.chat')?.dataset.state === 'ready'`, "the viewer's chat")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -57,6 +58,11 @@ func (s *Server) hlsMultivariant(c *gin.Context) {
 // hlsFile serves media playlists, init segments, segments and parts under a session.
 func (s *Server) hlsFile(c *gin.Context) {
 	c.Header("Access-Control-Allow-Origin", "*")
+	if strings.HasSuffix(c.Param("file"), ".m3u8") {
+		// Playlist requests are counted as viewers: by the client's address
+		// as the trusted proxies tell it, and its user agent.
+		c.Request = c.Request.WithContext(hls.WithViewer(c.Request.Context(), c.ClientIP()+" "+c.Request.UserAgent()))
+	}
 	err := s.hls.Serve(c.Writer, c.Request, c.Param("room"), c.Param("session"), c.Param("stream"), c.Param("file"))
 	switch {
 	case err == nil:

@@ -91,6 +91,11 @@ func TestBrowserPlaysHLS(t *testing.T) {
 	})
 	latency, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`hls.latency`))
 	t.Logf("hls.js latency %.2f s (live edge to playhead)", latency)
+	// The broadcast counts the browser as its one viewer.
+	st := a.must(http.StatusOK, "GET", "/api/v1/rooms/hlsjs/broadcast", a.adminKey, nil)
+	if v, _ := st.body["status"].(map[string]any)["viewers"].(float64); v != 1 {
+		t.Errorf("viewers %v, want 1 (Chromium): %s", st.body["status"].(map[string]any)["viewers"], st.raw)
+	}
 }
 
 // jsString writes v as a JavaScript literal.

@@ -83,6 +83,9 @@ func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session,
 		return fmt.Errorf("%w: no rendition %d", ErrNotFound, res.rendition)
 	}
 	r := rs[res.rendition]
+	if res.kind == resPlaylist {
+		s.sawViewer(room, req)
+	}
 	if s.cdn != nil {
 		// With a CDN the origin serves playlists only: the media are in the
 		// bucket, at the URIs the mirror's playlists name (docs/hls.md).

@@ -52,6 +52,8 @@ type roomState struct {
 	mirrors  *mirrorSet // the muxer's uploads, with a CDN
 	// subs counts the other consumers (recorder, RTSP readers).
 	subs int
+	// viewers counts who loads the media playlists.
+	viewers viewers
 }
 
 // New builds the service. secret keys the sessions in HLS URIs (every node
@@ -249,7 +251,10 @@ type Status struct {
 	// Stream identifies the live HLS stream; Renditions describe its variants.
 	Stream     string
 	Renditions []Rendition
-	Stats      Stats
+	// Viewers is how many clients loaded a media playlist of the room within
+	// ViewerWindow (through a CDN: how many of its edges did).
+	Viewers int
+	Stats   Stats
 }
 
 // Rendition describes one variant stream.
@@ -268,6 +273,7 @@ func (s *Service) Status(room string) Status {
 	var m *Muxer
 	if rs != nil {
 		st.OnAir, m = rs.onAir, rs.muxer
+		st.Viewers = rs.viewers.count(time.Now())
 		if rs.prog != nil {
 			st.Program = rs.prog.Status()
 			st.OnAir = st.Program.OnAir
