@@ -41,6 +41,9 @@ type clusterNode struct {
 	// kill stops the node without leaving the cluster: its heartbeat stops,
 	// its HTTP server and SFU close.
 	kill func()
+	// pause stops the heartbeat only, as a long stall or a cut from the
+	// database would; resume starts it again.
+	pause, resume func()
 }
 
 func newClusterNode(t *testing.T, databaseURL, id string) *clusterNode {
@@ -67,22 +70,26 @@ func newClusterNode(t *testing.T, databaseURL, id string) *clusterNode {
 	url := "http://" + ln.Addr().String()
 	node, err := cluster.New(cluster.Config{NodeID: id, URL: url, Interval: testHeartbeat, DeadAfter: testDeadAfter}, db,
 		func() cluster.Load {
-			st := media.Stats()
-			return cluster.Load{Rooms: st.Rooms, Participants: st.Participants}
+			return cluster.Load{Rooms: len(media.MediaRooms()), Participants: media.Stats().Participants}
 		},
-		func(room string) bool { _, ok := media.LiveRoom(room); return ok }, log)
+		media.HasMedia, log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	node.Fence(media.MediaRooms, func(room string) { media.EndRoom(room, "the room moved to another node") })
 	if err := node.Register(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	beating := make(chan struct{})
-	go func() {
-		defer close(beating)
-		node.Run(ctx)
-	}()
+	beat := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			node.Run(ctx)
+		}()
+		return func() { cancel(); <-done }
+	}
+	stopBeating := beat()
 	srv, err := New(DefaultConfig(), Deps{DB: db, Issuer: issuer, Registry: prometheus.NewRegistry(), Log: log, SFU: media,
 		Chat: hub, Placer: node.HTTP()})
 	if err != nil {
@@ -91,15 +98,14 @@ func newClusterNode(t *testing.T, databaseURL, id string) *clusterNode {
 	hs := &httptest.Server{Listener: ln, Config: &http.Server{Handler: srv.Handler()}}
 	hs.Start()
 	kill := sync.OnceFunc(func() {
-		stop()
-		<-beating
+		stopBeating()
 		hs.CloseClientConnections()
 		hs.Close()
 		media.Close()
 	})
 	t.Cleanup(kill)
 	return &clusterNode{testAPI: &testAPI{t: t, url: url, adminKey: key, issuer: issuer, db: db, srv: srv, media: media},
-		node: node, kill: kill}
+		node: node, kill: kill, pause: func() { stopBeating() }, resume: func() { stopBeating = beat() }}
 }
 
 // noFollow is a client that reports redirects instead of following them.
@@ -410,4 +416,47 @@ func TestClusterPassesLiveChangesToTheRoomsNode(t *testing.T) {
 		}
 		return r.status == http.StatusOK
 	})
+}
+
+// TestClusterBroadcastRoomAndFencing: a broadcast room has an idle program
+// on every node (StartBroadcasts), which must not make a node think the room
+// lives there; and a node judged dead while its heartbeat stalled, whose room
+// was placed on another node meanwhile, ends its copy of the room when its
+// heartbeat returns, so the room is not split.
+func TestClusterBroadcastRoomAndFencing(t *testing.T) {
+	dbURL := storagetest.PostgresURL(t)
+	n1 := newClusterNode(t, dbURL, "node-1")
+	n2 := newClusterNode(t, dbURL, "node-2")
+	n1.createRoom(map[string]any{"id": "x", "name": "X", "broadcast": map[string]any{"hls": true}})
+	for _, n := range []*clusterNode{n1, n2} {
+		if err := n.srv.StartBroadcasts(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := n.media.LiveRoom("x"); !ok {
+			t.Fatalf("%s: no idle program holds room x open", n.node.ID())
+		}
+	}
+	startWHIP(t, n1.testAPI, "x", n1.tokenFor("host", "x", access.Member), webrtc.MimeTypeH264, 1)
+	placedOn(t, n1.db, "x", "node-1")
+	if got := redirected(t, "POST", n2.url+"/whep/x"); got != n1.url+"/whep/x" {
+		t.Errorf("WHEP for x on node 2: Location %q, want node 1", got)
+	}
+
+	// Node 1 stalls; a viewer arriving meanwhile places x on node 2.
+	n1.pause()
+	placedOn(t, n2.db, "x", "")
+	viewer := startWHEP(t, n2.testAPI, "x", n2.tokenFor("viewer", "x", access.Viewer))
+	placedOn(t, n2.db, "x", "node-2")
+	if !n1.media.HasMedia("x") {
+		t.Fatal("node 1 lost its publisher while stalled")
+	}
+	// Its heartbeat returns: node 1 ends its copy of x; the publisher,
+	// joining again through node 1, is sent to node 2 and reaches the viewer.
+	n1.resume()
+	eventually(t, 10*time.Second, "node 1 ending its copy of room x", func() bool { return !n1.media.HasMedia("x") })
+	if got := redirected(t, "POST", n1.url+"/whip/x"); got != n2.url+"/whip/x" {
+		t.Errorf("WHIP for x on node 1 after the fence: Location %q, want node 2", got)
+	}
+	startWHIP(t, n1.testAPI, "x", n1.tokenFor("host", "x", access.Member), webrtc.MimeTypeH264, 2)
+	viewer.waitMedia(webrtc.MimeTypeH264, 2)
 }

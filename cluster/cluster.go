@@ -83,6 +83,10 @@ type Node struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedOwner
+
+	// mediaRooms and evict fence rooms off this node (Fence); set before Run.
+	mediaRooms func() []string
+	evict      func(room string)
 }
 
 type cachedOwner struct {
@@ -130,6 +134,16 @@ func (n *Node) owner(p storage.Placement) Owner {
 		return n.self()
 	}
 	return Owner{NodeID: p.Node.ID, URL: p.Node.URL, RTSPURL: p.Node.RTSPURL}
+}
+
+// Fence makes the node check with every heartbeat that each room with media
+// here (mediaRooms) is still placed here. A node judged dead for a while — a
+// long pause, or cut off from the database — finds, when its heartbeat
+// returns, that joins meanwhile placed some of its rooms on another node:
+// evict must end such a room here, so that its clients reconnect to the
+// room's node and the room is not split. Call it before Run.
+func (n *Node) Fence(mediaRooms func() []string, evict func(room string)) {
+	n.mediaRooms, n.evict = mediaRooms, evict
 }
 
 // Register writes the node's first heartbeat, so that it can be placed on
@@ -218,6 +232,46 @@ func (n *Node) sweep(ctx context.Context) error {
 			continue
 		}
 		n.log.Debug("room released", "room", p.RoomID)
+	}
+	return n.fence(ctx, ps)
+}
+
+// fence ends here the rooms with media here that another live node holds
+// (see Fence). placed are the placements on this node. A room with media
+// here and no placement (its join was served here while the database did not
+// answer) is claimed, unless the node drains.
+func (n *Node) fence(ctx context.Context, placed []storage.Placement) error {
+	if n.mediaRooms == nil {
+		return nil
+	}
+	here := make(map[string]bool, len(placed))
+	for _, p := range placed {
+		here[p.RoomID] = true
+	}
+	for _, room := range n.mediaRooms() {
+		if here[room] {
+			continue
+		}
+		p, err := n.db.RoomPlacement(ctx, room, n.cfg.DeadAfter)
+		if errors.Is(err, storage.ErrNotFound) {
+			if n.draining.Load() {
+				continue
+			}
+			p, err = n.db.PlaceRoomHere(ctx, room, n.cfg.NodeID, n.cfg.DeadAfter)
+		}
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			continue
+		case err != nil:
+			return err
+		case p.Node.ID == n.cfg.NodeID || !p.Node.Live:
+			continue
+		}
+		n.log.Warn("room placed on another node while this one was judged dead: ending it here", "room", room, "owner", p.Node.ID)
+		n.cacheMu.Lock()
+		delete(n.cache, room)
+		n.cacheMu.Unlock()
+		n.evict(room)
 	}
 	return nil
 }

@@ -229,6 +229,13 @@ func (r *Room) empty() bool {
 	return len(r.members) == 0 && len(r.guests) == 0 && len(r.tracks) == 0 && len(r.observers) == 0
 }
 
+// hasMedia reports whether participants, guests or tracks are in the room.
+func (r *Room) hasMedia() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.members) > 0 || len(r.guests) > 0 || len(r.tracks) > 0
+}
+
 func needList(p *Participant) bool { return p.Permissions().List }
 
 // notify sends ev to the room's participants for which need is true, except one.
@@ -240,7 +247,7 @@ func (r *Room) notify(ev Event, except *Participant, need func(*Participant) boo
 	}
 }
 
-// closeAll ends every participant, for shutdown.
+// closeAll ends every participant, for shutdown or when the room moved.
 func (r *Room) closeAll(reason string) {
 	for _, p := range r.Participants() {
 		p.Close(reason)

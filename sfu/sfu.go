@@ -146,6 +146,38 @@ func (s *SFU) LiveRoom(id string) (*Room, bool) {
 	return r, ok
 }
 
+// HasMedia reports whether room id has participants or tracks here. A room
+// kept open only by observers (an idle broadcast program) has none: its media
+// may live on another node.
+func (s *SFU) HasMedia(id string) bool {
+	r, ok := s.LiveRoom(id)
+	return ok && r.hasMedia()
+}
+
+// MediaRooms returns the IDs of the rooms with participants or tracks.
+func (s *SFU) MediaRooms() []string {
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	var ids []string
+	for _, r := range rooms {
+		if r.hasMedia() {
+			ids = append(ids, r.id)
+		}
+	}
+	return ids
+}
+
+// EndRoom closes every participant of room id with reason; observers stay.
+func (s *SFU) EndRoom(id, reason string) {
+	if r, ok := s.LiveRoom(id); ok {
+		r.closeAll(reason)
+	}
+}
+
 // roomEmpty drops r from the registry once its last participant and track are gone.
 func (s *SFU) roomEmpty(r *Room) {
 	s.mu.Lock()

@@ -76,3 +76,32 @@ func TestNACKIsAnsweredFromTheCache(t *testing.T) {
 		}
 	}
 }
+
+// TestMediaRooms: a room held open only by an observer (an idle broadcast
+// program) has no media here; a participant gives it some, and EndRoom
+// closes the participants but leaves the observer.
+func TestMediaRooms(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("watched", RoomOptions{})
+	cancel := room.Observe(func(Event) {})
+	defer cancel()
+	if _, ok := s.LiveRoom("watched"); !ok || s.HasMedia("watched") || len(s.MediaRooms()) != 0 {
+		t.Fatalf("observed empty room: live %v, media %v, media rooms %v", ok, s.HasMedia("watched"), s.MediaRooms())
+	}
+	p := join(t, room, "guest", Permissions{Subscribe: true})
+	if !s.HasMedia("watched") || len(s.MediaRooms()) != 1 || s.MediaRooms()[0] != "watched" {
+		t.Fatalf("with a participant: media %v, media rooms %v", s.HasMedia("watched"), s.MediaRooms())
+	}
+	s.EndRoom("watched", "moved")
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("EndRoom left the participant open")
+	}
+	if p.Reason() != "moved" || s.HasMedia("watched") {
+		t.Errorf("after EndRoom: reason %q, media %v", p.Reason(), s.HasMedia("watched"))
+	}
+	if _, ok := s.LiveRoom("watched"); !ok {
+		t.Error("EndRoom dropped the observer's room")
+	}
+}

@@ -57,6 +57,11 @@ func init() {
 
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// roomMovedReason ends a room's participants here when joins placed the room on
+// another node while this one was judged dead (cluster.Node.Fence): rejoining
+// takes them there.
+const roomMovedReason = "the room moved to another node: join again"
+
 // validate reports the first invalid cluster value, naming its key.
 func (c clusterConfig) validate(databaseURL string) error {
 	switch {
@@ -127,13 +132,15 @@ func joinCluster(ctx context.Context, cfg config, db *storage.DB, media *sfu.SFU
 	}
 	node, err := cluster.New(cluster.Config{NodeID: id, URL: publicURL, RTSPURL: rtspURL, Interval: cfg.Cluster.Heartbeat}, db,
 		func() cluster.Load {
-			st := media.Stats()
-			return cluster.Load{Rooms: st.Rooms, Participants: st.Participants}
+			return cluster.Load{Rooms: len(media.MediaRooms()), Participants: media.Stats().Participants}
 		},
-		func(room string) bool { _, ok := media.LiveRoom(room); return ok }, log)
+		// A broadcast room's idle program keeps its SFU room open on every
+		// node: only participants and tracks say where its media is.
+		media.HasMedia, log)
 	if err != nil {
 		return nil, err
 	}
+	node.Fence(media.MediaRooms, func(room string) { media.EndRoom(room, roomMovedReason) })
 	if err := node.Register(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: register node %s: %w", id, err)
 	}
@@ -174,7 +181,8 @@ func (m *member) drainRooms() {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		rooms := m.media.Stats().Rooms
+		// Rooms kept open only by an idle broadcast program do not count.
+		rooms := len(m.media.MediaRooms())
 		if rooms == 0 {
 			m.log.Info("drained: no live rooms left")
 			return
