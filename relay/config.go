@@ -32,6 +32,20 @@ type Config struct {
 	// relay to. The server relays to this host (its WebRTC media) only, so a
 	// credential is no key to the rest of the network.
 	PeerIPs []net.IP
+	// MaxAllocations is how many relays one identity may hold at once (a
+	// browser in a call needs two to four). Zero: DefaultMaxAllocations.
+	MaxAllocations int
+}
+
+// DefaultMaxAllocations is the per-identity allocation limit when none is set.
+const DefaultMaxAllocations = 10
+
+// maxAllocations is the configured limit or the default.
+func (c Config) maxAllocations() int {
+	if c.MaxAllocations == 0 {
+		return DefaultMaxAllocations
+	}
+	return c.MaxAllocations
 }
 
 // Validate reports the first invalid field, naming its configuration key.
@@ -55,6 +69,9 @@ func (c Config) Validate() error {
 	}
 	if listeners == 0 {
 		return errors.New("turn_udp_addr, turn_tcp_addr: at least one is needed when TURN is on")
+	}
+	if c.MaxAllocations < 0 {
+		return fmt.Errorf("turn_max_allocations: %d is negative", c.MaxAllocations)
 	}
 	if _, _, err := c.relayPorts(); err != nil {
 		return err

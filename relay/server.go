@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,10 @@ type Server struct {
 	udp      net.PacketConn
 	tcp, tls net.Listener
 	running  atomic.Pointer[turn.Server]
+
+	// held counts each identity's live allocations, for MaxAllocations.
+	heldMu sync.Mutex
+	held   map[string]int
 }
 
 // ICEServer is one entry of a WebRTC configuration's iceServers (W3C
@@ -48,7 +53,7 @@ func New(cfg Config, secret []byte, log *slog.Logger) (*Server, error) {
 	if len(secret) < 16 {
 		return nil, fmt.Errorf("relay: secret of %d bytes is too short", len(secret))
 	}
-	s := &Server{cfg: cfg, secret: secret, log: log, peers: map[string]bool{}}
+	s := &Server{cfg: cfg, secret: secret, log: log, peers: map[string]bool{}, held: map[string]int{}}
 	if err := s.collectPeers(); err != nil {
 		return nil, err
 	}
@@ -120,8 +125,13 @@ func (s *Server) Run(ctx context.Context) error {
 		return &turn.RelayAddressGeneratorStatic{RelayAddress: public, Address: bind}
 	}
 	tc := turn.ServerConfig{
-		Realm:         s.cfg.realm(),
-		AuthHandler:   s.authenticate,
+		Realm:        s.cfg.realm(),
+		AuthHandler:  s.authenticate,
+		QuotaHandler: s.quota,
+		EventHandler: turn.EventHandler{
+			OnAllocationCreated: func(_, _ net.Addr, _, user, _ string, _ net.Addr, _ int) { s.hold(user, 1) },
+			OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) { s.hold(user, -1) },
+		},
 		LoggerFactory: slogFactory{s.log},
 	}
 	if s.udp != nil {
@@ -205,6 +215,30 @@ func (s *Server) URLs() []string {
 		urls = append(urls, "turns:"+net.JoinHostPort(name, port(s.tls.Addr()))+"?transport=tcp")
 	}
 	return urls
+}
+
+// quota lets an identity allocate while it holds fewer relays than the
+// limit, so that one leaked or hostile credential cannot take every port.
+// Concurrent requests may pass it together and overshoot by a few. The user
+// ID pion passes is the identity authenticate returned.
+func (s *Server) quota(identity, _ string, src net.Addr) bool {
+	s.heldMu.Lock()
+	n := s.held[identity]
+	s.heldMu.Unlock()
+	if n >= s.cfg.maxAllocations() {
+		s.log.Warn("turn allocation refused: quota reached", "identity", identity, "allocations", n, "client", src.String())
+		return false
+	}
+	return true
+}
+
+// hold counts an allocation made (+1) or removed (-1) by identity.
+func (s *Server) hold(identity string, delta int) {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	if s.held[identity] += delta; s.held[identity] <= 0 {
+		delete(s.held, identity)
+	}
 }
 
 // Allocations returns how many relay allocations are live (0 outside Run).

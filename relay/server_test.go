@@ -204,3 +204,51 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
+
+// TestAllocationQuota: one identity holds at most MaxAllocations relays,
+// whatever credentials it mints them with; another identity is not limited
+// by it, and a released relay makes room again.
+func TestAllocationQuota(t *testing.T) {
+	s := startRelay(t, Config{UDPAddr: "127.0.0.1:0", MaxAllocations: 2})
+	addr := s.udp.LocalAddr().String()
+	cred := func(identity string, ttl time.Duration) (string, string) {
+		return Credential(testSecret, identity, time.Now().Add(ttl))
+	}
+	var relays []net.PacketConn
+	for i, ttl := range []time.Duration{time.Hour, 2 * time.Hour} {
+		user, pass := cred("mallory", ttl)
+		_, relayed, err := allocate(t, udpClient(t), addr, user, pass)
+		if err != nil {
+			t.Fatalf("allocation %d: %v", i+1, err)
+		}
+		relays = append(relays, relayed)
+	}
+	user, pass := cred("mallory", 3*time.Hour)
+	if _, _, err := allocate(t, udpClient(t), addr, user, pass); err == nil || !strings.Contains(err.Error(), "486") {
+		t.Fatalf("third allocation of one identity: %v, want 486 Allocation Quota Reached", err)
+	}
+	user, pass = cred("alice", time.Hour)
+	if _, _, err := allocate(t, udpClient(t), addr, user, pass); err != nil {
+		t.Fatalf("another identity: %v", err)
+	}
+	// Closing a relay deletes its allocation (a Refresh with lifetime 0).
+	relays[0].Close()
+	held := func() int {
+		s.heldMu.Lock()
+		defer s.heldMu.Unlock()
+		return s.held["mallory"]
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.After(5 * time.Second); held() != 1; {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("mallory holds %d relays after closing one, want 1", held())
+		}
+	}
+	user, pass = cred("mallory", 4*time.Hour)
+	if _, _, err := allocate(t, udpClient(t), addr, user, pass); err != nil {
+		t.Fatalf("after releasing one: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 
 	"lectern/relay"
@@ -18,6 +19,8 @@ type turnConfig struct {
 	TLSAddr    string `yaml:"turn_tls_addr"`
 	Realm      string `yaml:"turn_realm"`
 	RelayPorts string `yaml:"turn_relay_ports"`
+	// MaxAllocations is the per-identity relay limit (0: the relay's default).
+	MaxAllocations int `yaml:"turn_max_allocations"`
 }
 
 func defaultTURNConfig() turnConfig {
@@ -43,6 +46,14 @@ func init() {
 		setting{"turn_tls_addr", "LECTERN_TURN_TLS_ADDR", "turn-tls-addr", "TURN over TLS listen address when serving HTTPS (default :5349; off = none)", str(func(c *config) *string { return &c.TURN.TLSAddr })},
 		setting{"turn_realm", "LECTERN_TURN_REALM", "turn-realm", "TURN realm (empty: the public URL's host)", str(func(c *config) *string { return &c.TURN.Realm })},
 		setting{"turn_relay_ports", "LECTERN_TURN_RELAY_PORTS", "turn-relay-ports", "UDP port range for relayed addresses, like 49152-65535 (empty: any)", str(func(c *config) *string { return &c.TURN.RelayPorts })},
+		setting{"turn_max_allocations", "LECTERN_TURN_MAX_ALLOCATIONS", "turn-max-allocations", fmt.Sprintf("relays one identity may hold at once (default %d)", relay.DefaultMaxAllocations), func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return fmt.Errorf("%q is not a positive number", v)
+			}
+			c.TURN.MaxAllocations = n
+			return nil
+		}},
 	)
 }
 
@@ -62,5 +73,5 @@ func (t turnConfig) validate() error {
 // relayConfig is the relay package's view of these settings, without TLS.
 func (t turnConfig) relayConfig() relay.Config {
 	return relay.Config{UDPAddr: listenAddr(t.UDPAddr), TCPAddr: listenAddr(t.TCPAddr),
-		PublicIP: t.PublicIP, Realm: t.Realm, RelayPorts: t.RelayPorts}
+		PublicIP: t.PublicIP, Realm: t.Realm, RelayPorts: t.RelayPorts, MaxAllocations: t.MaxAllocations}
 }
