@@ -47,6 +47,9 @@ type chatWelcome struct {
 type chatReady struct {
 	Type string `json:"type"`
 	Seq  int64  `json:"seq"`
+	// Earlier says older messages than the backlog's may exist: GET
+	// .../messages?before=<the oldest id shown> pages through them.
+	Earlier bool `json:"earlier,omitempty"`
 }
 
 // chatSocket serves /api/v1/rooms/{room}/chat/ws: one member's live chat,

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"lectern/storage"
 	"lectern/storage/storagetest"
 )
 
@@ -125,4 +128,50 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestChatWidgetEarlierMessages: the widget opens on the latest 50 messages
+// of a long chat and pages back through the rest with "Show earlier
+// messages", in order, until the first; then the button goes.
+func TestChatWidgetEarlierMessages(t *testing.T) {
+	browser := startChromium(t)
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	t.Cleanup(a.srv.hls.Close)
+	a.createRoom(map[string]any{"id": "long", "name": "Long talk"})
+	var batch []storage.NewMessage
+	for i := 1; i <= 120; i++ {
+		batch = append(batch, storage.NewMessage{RoomID: "long", Sender: "ada", SenderName: "Ada", Kind: "message",
+			Text: fmt.Sprintf("message %03d", i), CreatedAt: time.Now()})
+	}
+	if _, err := a.db.InsertMessages(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	tab := openWatch(t, browser, a, "long", a.joinWithToken("long", "bob", "Bob", "member"), "member Bob", desktop)
+	shown := func() []string {
+		var texts []string
+		if err := json.Unmarshal([]byte(tab.js(`JSON.stringify([...document.querySelectorAll('.chat-list li .chat-text')].map((el) => el.textContent))`).(string)), &texts); err != nil {
+			t.Fatal(err)
+		}
+		return texts
+	}
+	tab.waitJS(`document.querySelector('.chat')?.dataset.state === 'ready'`, "the chat")
+	want := func(from int) []string {
+		var out []string
+		for i := from; i <= 120; i++ {
+			out = append(out, fmt.Sprintf("message %03d", i))
+		}
+		return out
+	}
+	if got := shown(); !slices.Equal(got, want(71)) {
+		t.Fatalf("opened on %d messages %v…, want the latest 50", len(got), got[:min(len(got), 3)])
+	}
+	for _, from := range []int{21, 1} {
+		tab.click(".chat-earlier")
+		tab.waitJS(fmt.Sprintf(`document.querySelectorAll('.chat-list li').length === %d`, 121-from), fmt.Sprintf("messages from %d on", from))
+		if got := shown(); !slices.Equal(got, want(from)) {
+			t.Fatalf("after loading earlier messages: %d messages starting %v, want %d from message %03d", len(got), got[:min(len(got), 3)], 121-from, from)
+		}
+	}
+	tab.waitJS(`document.querySelector('.chat-earlier').hidden`, "the button gone at the first message")
+	tab.checkClean()
 }

@@ -122,7 +122,7 @@ func writeChatBacklog(ctx context.Context, sub *chat.Subscription, write func([]
 			return err
 		}
 	}
-	data, err := json.Marshal(chatReady{Type: "chat_ready", Seq: sub.Cursor()})
+	data, err := json.Marshal(chatReady{Type: "chat_ready", Seq: sub.Cursor(), Earlier: sub.Earlier()})
 	if err != nil {
 		return err
 	}

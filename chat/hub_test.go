@@ -235,3 +235,39 @@ func TestConcurrentPostersInOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestEarlierAfterLatest: a subscription that starts from the latest
+// messages says whether older ones may exist (a full page of Recent).
+func TestEarlierAfterLatest(t *testing.T) {
+	eachBackend(t, func(c *Config) { c.Recent = 3 }, func(t *testing.T, db *storage.DB, h *Hub) {
+		newRooms(t, db, map[string]string{"few": "conference", "many": "conference"})
+		ada := viewer("ada", access.Member)
+		posted := map[string]int{"few": 2, "many": 5}
+		for room, n := range posted {
+			for i := range n {
+				mustPost(t, h, room, ada, fmt.Sprint("message ", i), "")
+			}
+		}
+		for room, want := range map[string]bool{"few": false, "many": true} {
+			sub, err := h.Subscribe(t.Context(), room, ada, Latest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got int
+			for {
+				f, err := sub.Backlog(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(f.Events) == 0 {
+					break
+				}
+				got += len(f.Events)
+			}
+			if sub.Earlier() != want || got != min(3, posted[room]) {
+				t.Errorf("room %s: backlog of %d, earlier %v; want earlier %v", room, got, sub.Earlier(), want)
+			}
+			sub.Close()
+		}
+	})
+}

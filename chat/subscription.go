@@ -33,6 +33,9 @@ type Subscription struct {
 
 	pos         int64 // the backlog read so far
 	backlogDone bool
+	// earlier says, with Latest, that the backlog was a full page: there
+	// may be older messages, which history (Hub.History) pages through.
+	earlier bool
 }
 
 // Subscribe starts v's subscription to a room's chat, resuming after the seq
@@ -94,6 +97,7 @@ func (s *Subscription) Backlog(ctx context.Context) (Frame, error) {
 		if err != nil {
 			return Frame{}, err
 		}
+		s.earlier = len(ms) >= s.hub.cfg.Recent
 		return frameOf(ms), nil
 	}
 	if s.pos >= s.cursor {
@@ -112,6 +116,10 @@ func (s *Subscription) Backlog(ctx context.Context) (Frame, error) {
 	}
 	return frameOf(ms), nil
 }
+
+// Earlier reports, once the backlog is read, whether a subscription that
+// started from the latest messages may have older ones to page through.
+func (s *Subscription) Earlier() bool { return s.earlier }
 
 // Frames returns the live frames, in seq order after Cursor. Frames are
 // shared between subscribers: read only.

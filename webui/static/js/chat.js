@@ -11,9 +11,12 @@
 
 import { h } from '/js/dom.js';
 import { errorText, messageItem } from '/js/chat-items.js';
+import { client, path } from '/js/api.js';
 
 /** Reconnection delays in ms, then the last one again. */
 const BACKOFF = [500, 1000, 2000, 4000, 8000];
+/** Messages one "Show earlier messages" loads. */
+const PAGE = 50;
 let widgets = 0;
 
 /**
@@ -40,6 +43,8 @@ class ChatWidget {
     /** @type {Map<string, string>} display names by identity */
     this.names = new Map();
     this.lastSeq = 0;
+    /** Set once the first backlog was read: later ones resume, not start from the latest. */
+    this.resumed = false;
     this.attempt = 0;
     this.closed = false;
     this.ready = false;
@@ -70,6 +75,8 @@ class ChatWidget {
     this.list = h('ol', { class: 'chat-list', id: `${p}-list`, role: webinar ? 'tabpanel' : null, 'aria-labelledby': webinar ? `${p}-tab-all` : null, 'aria-label': webinar ? null : 'Chat messages', 'aria-live': 'polite', tabindex: '0' });
     this.qa = h('ol', { class: 'chat-list chat-qa', id: `${p}-qa`, role: 'tabpanel', 'aria-labelledby': `${p}-tab-qa`, 'aria-live': 'polite', tabindex: '0', hidden: true });
     this.empty = h('p', { class: 'chat-empty muted', text: 'No messages yet.', hidden: true });
+    this.earlierBtn = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', class: 'btn btn-link chat-earlier', hidden: true, text: 'Show earlier messages' }));
+    this.earlierBtn.addEventListener('click', () => this.loadEarlier());
     this.input = /** @type {HTMLTextAreaElement} */ (h('textarea', { id: `${p}-text`, rows: '2', maxlength: '4000', 'aria-describedby': `${p}-error ${p}-hint` }));
     this.label = h('label', { for: `${p}-text`, class: 'visually-hidden', text: 'Message' });
     this.sendBtn = /** @type {HTMLButtonElement} */ (h('button', { type: 'submit', class: 'btn btn-primary', text: 'Send' }));
@@ -79,7 +86,7 @@ class ChatWidget {
     this.form = /** @type {HTMLFormElement} */ (h('form', { class: 'chat-composer', novalidate: true, hidden: true },
       this.toBox, this.label, h('div', { class: 'chat-compose-row' }, this.input, this.sendBtn), this.error, this.hint));
     this.readonly = h('p', { class: 'chat-readonly muted', hidden: true, text: 'You can read the chat. Your invitation does not include writing in it.' });
-    this.root = h('div', { class: 'chat' }, tabs, this.status, h('div', { class: 'chat-lists' }, this.list, this.qa, this.empty), this.form, this.readonly);
+    this.root = h('div', { class: 'chat' }, tabs, this.status, h('div', { class: 'chat-lists' }, this.earlierBtn, this.list, this.qa, this.empty), this.form, this.readonly);
     container.replaceChildren(this.root);
     this.form.addEventListener('submit', (ev) => { ev.preventDefault(); this.submit(); });
     this.input.addEventListener('keydown', (ev) => {
@@ -138,6 +145,9 @@ class ChatWidget {
         }
         break;
       case 'chat_ready':
+        // A resumed connection says nothing of older messages: keep what the first said.
+        if (!this.resumed) this.earlierBtn.hidden = !f.earlier;
+        this.resumed = true;
         this.lastSeq = Math.max(this.lastSeq, f.seq || 0);
         this.ready = true;
         this.status.hidden = true;
@@ -196,12 +206,38 @@ class ChatWidget {
     }
   }
 
-  /** @param {import('/js/chat-items.js').Message} m */
-  upsert(m) {
+  /** Loads the page of history before the oldest message shown, keeping the view where it was. */
+  async loadEarlier() {
+    const btn = this.earlierBtn;
+    const oldest = Math.min(...this.messages.keys());
+    if (!Number.isFinite(oldest)) { btn.hidden = true; return; }
+    btn.disabled = true;
+    btn.textContent = 'Loading…';
+    try {
+      const page = await client(this.token).get(path`/rooms/${this.room}/messages` + `?before=${oldest}&limit=${PAGE}`);
+      const lists = [this.list, this.qa];
+      const before = lists.map((el) => el.scrollHeight - el.scrollTop);
+      for (const m of page.messages || []) this.upsert(m, true);
+      lists.forEach((el, i) => { el.scrollTop = el.scrollHeight - before[i]; });
+      btn.hidden = !page.next_before;
+      if (btn.hidden) (this.list.hidden ? this.qa : this.list).focus();
+    } catch (err) {
+      this.showError({ code: err.code || 'network', message: err.message || 'The earlier messages could not be loaded.' });
+    } finally {
+      btn.disabled = false;
+      btn.textContent = 'Show earlier messages';
+    }
+  }
+
+  /**
+   * @param {import('/js/chat-items.js').Message} m
+   * @param {boolean} [older]  a message from history above the others: the view does not follow it
+   */
+  upsert(m, older = false) {
     this.messages.set(m.id, m);
     if (m.from && m.from_name) this.names.set(m.from, m.from_name);
     const opts = { names: this.names, act: (a, msg) => this.act(a, msg) };
-    const stick = this.nearBottom(this.list);
+    const stick = !older && this.nearBottom(this.list);
     const inTimeline = m.kind !== 'question' || m.state !== 'pending' || m.from === this.viewer.identity || !!m.deleted_at || this.mode !== 'webinar';
     place(this.list, m.id, inTimeline ? messageItem(m, this.viewer, { ...opts, queue: false }) : null);
     if (this.mode === 'webinar') place(this.qa, m.id, m.kind === 'question' ? messageItem(m, this.viewer, { ...opts, queue: true }) : null);
