@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"lectern/hls"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -49,8 +50,8 @@ func newMetrics(reg prometheus.Registerer, db *storage.DB, media *sfu.SFU) (*met
 			Help: "Packets resent for subscribers' NACKs."}, func() float64 { return float64(media.Stats().Retransmitted) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lectern_sfu_keyframe_requests_total",
 			Help: "Keyframe requests (PLI) sent to publishers."}, func() float64 { return float64(media.Stats().KeyframeRequests) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lectern_sfu_rooms", Help: "Rooms with media activity."},
-			func() float64 { return float64(media.Stats().Rooms) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lectern_sfu_rooms", Help: "Rooms with participants or tracks."},
+			func() float64 { return float64(len(media.MediaRooms())) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lectern_sfu_participants", Help: "Connected media participants."},
 			func() float64 { return float64(media.Stats().Participants) }),
 	} {
@@ -59,6 +60,30 @@ func newMetrics(reg prometheus.Registerer, db *storage.DB, media *sfu.SFU) (*met
 		}
 	}
 	return m, nil
+}
+
+// registerHLSMetrics adds the broadcast service's figures (hls.Stats).
+func registerHLSMetrics(reg prometheus.Registerer, svc *hls.Service) error {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lectern_hls_" + name, Help: help}, f)
+	}
+	counter := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lectern_hls_" + name, Help: help}, f)
+	}
+	for _, col := range []prometheus.Collector{
+		counter("requests_total", "HLS playlist, part, segment and init requests served.", func() float64 { return float64(svc.Stats().Requests) }),
+		counter("parts_total", "LL-HLS parts published.", func() float64 { return float64(svc.Stats().Parts) }),
+		gauge("waiting_requests", "Blocking HLS requests held now.", func() float64 { return float64(svc.Stats().Waiting) }),
+		gauge("part_delay_p50_seconds", "Median delay from a part's last frame to its playlist, over the last 4096 parts.",
+			func() float64 { return svc.Stats().PartDelayP50.Seconds() }),
+		gauge("part_delay_p99_seconds", "99th percentile of the same delay.", func() float64 { return svc.Stats().PartDelayP99.Seconds() }),
+		gauge("viewers", "HLS viewers of every room: clients that loaded a media playlist in the last 10 s.", func() float64 { return float64(svc.Viewers()) }),
+	} {
+		if err := reg.Register(col); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func metricsHandler(g prometheus.Gatherer) http.Handler {

@@ -28,6 +28,10 @@ func TestObservability(t *testing.T) {
 		`lectern_http_requests_total{code="200",method="GET",route="/readyz"} 1`,
 		`lectern_db_open_connections{backend="sqlite"}`,
 		`lectern_sfu_participants 0`,
+		`lectern_sfu_rooms 0`,
+		`lectern_hls_viewers 0`,
+		`lectern_hls_waiting_requests 0`,
+		`lectern_hls_requests_total 0`,
 	} {
 		if !strings.Contains(string(m.raw), want) {
 			t.Errorf("metrics lack %s", want)

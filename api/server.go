@@ -142,6 +142,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
+		return nil, err
+	}
 	if err := s.buildEngine(d.Registry); err != nil {
 		return nil, err
 	}
