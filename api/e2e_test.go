@@ -10,12 +10,12 @@ import (
 )
 
 // TestWebinarEndToEnd is one webinar from start to finish, through the pages
-// only: an admin creates the room in /admin and opens the host's studio link;
-// the host publishes camera and screen and goes live; a speaker who joined
-// with the speaker PIN sees the host's video; a viewer who joined with the
-// audience PIN watches over LL-HLS and asks a question, which reaches the
-// studio's Q&A queue and, approved there, the viewer's page; the host records
-// a while, and the recording plays in /admin.
+// only: an admin creates the room in /admin; the host joins /studio with the
+// speaker PIN, publishes camera and screen and goes live; a co-presenter on a
+// studio link from the console sees the host's video; a viewer who joined
+// with the audience PIN watches over LL-HLS and asks a question, which reaches
+// the studio's Q&A queue and, approved there, the viewer's page; the host
+// records a while, and the recording plays in /admin.
 func TestWebinarEndToEnd(t *testing.T) {
 	browser := startChromium(t)
 	a := adminRecordingsAPI(t)
@@ -40,19 +40,18 @@ func TestWebinarEndToEnd(t *testing.T) {
 		t.Fatalf("the console created %s", room.raw)
 	}
 
-	// The host's link: a token with the host preset, minted in the console.
-	admin.fill("#token-identity", "hedy")
-	admin.fill("#token-name", "Hedy Lamarr")
-	admin.js(`document.querySelector('#token-preset').value = 'host'`)
-	admin.click("#token-form button[type=submit]")
-	admin.waitJS(`!!document.querySelector('#token-link')`, "the studio link")
-	link := admin.js(`document.querySelector('#token-link').href`).(string)
-	if want := a.url + "/studio/townhall#token="; len(link) < len(want) || link[:len(want)] != want {
-		t.Fatalf("host link %q", link)
-	}
+	// The console shows the speaker PIN the admin hands to the host.
+	admin.waitJS(fmt.Sprintf(`document.querySelector('#speaker_pin-value')?.dataset.pin === %q`, room.str("speaker_pin")), "the speaker PIN in the console")
 
-	// The host publishes camera and screen and the broadcast goes live.
-	host := openTab(t, browser, link, "host", desktop)
+	// The host joins the studio with the speaker PIN, publishes camera and
+	// screen, and the broadcast goes live.
+	host := openTab(t, browser, a.url+"/?room=townhall", "host", desktop)
+	host.fill("#pin", room.str("speaker_pin"))
+	host.fill("#name", "Hedy Lamarr")
+	host.click("#join-submit")
+	host.waitText("#enter", "Enter the studio")
+	host.click("#enter")
+	host.waitPath("/studio/townhall")
 	host.waitText("#room-title", "Town hall")
 	host.waitJS(`document.querySelector('.tile-self.tile-camera video')?.videoWidth > 0`, "the host's own camera")
 	host.click("#screen")
@@ -60,16 +59,24 @@ func TestWebinarEndToEnd(t *testing.T) {
 	hostID := host.js(`document.querySelector('.tile-self').dataset.participant`).(string)
 	host.waitLong(`document.querySelector('#air-badge').dataset.state === 'live'`, "the broadcast live", 30*time.Second)
 
-	// A speaker joins with the speaker PIN and sees the host.
-	speaker := openTab(t, browser, a.url+"/?room=townhall", "speaker", desktop)
-	speaker.fill("#pin", room.str("speaker_pin"))
-	speaker.fill("#name", "Linus")
-	speaker.click("#join-submit")
-	speaker.waitText("#enter", "Enter the studio")
-	speaker.click("#enter")
-	speaker.waitPath("/studio/townhall")
+	// A co-presenter who should not moderate gets a studio link with the
+	// speaker preset from the console, and sees the host's camera and screen.
+	admin.fill("#token-identity", "linus")
+	admin.fill("#token-name", "Linus")
+	admin.js(`document.querySelector('#token-preset').value = 'speaker'`)
+	admin.click("#token-form button[type=submit]")
+	admin.waitJS(`!!document.querySelector('#token-link')`, "the studio link")
+	link := admin.js(`document.querySelector('#token-link').href`).(string)
+	if want := a.url + "/studio/townhall#token="; len(link) < len(want) || link[:len(want)] != want {
+		t.Fatalf("co-presenter link %q", link)
+	}
+	speaker := openTab(t, browser, link, "speaker", desktop)
+	speaker.waitText("#room-title", "Town hall")
 	for _, source := range []string{"camera", "screen"} {
 		speaker.waitPlaying(fmt.Sprintf(`.tile[data-participant=%q][data-source=%s] video`, hostID, source), "the host's "+source)
+	}
+	if got := speaker.js(`document.querySelector('#broadcast-card').hidden`); got != true {
+		t.Errorf("a co-presenter without moderate sees the broadcast card")
 	}
 
 	// A viewer joins with the audience PIN and watches the live stream.

@@ -22,10 +22,11 @@ func pinPermissions(r storage.Room, pin string) (access.Permissions, bool) {
 	speaker := subtle.ConstantTimeCompare([]byte(pin), []byte(r.SpeakerPIN)) == 1
 	audience := subtle.ConstantTimeCompare([]byte(pin), []byte(r.PIN)) == 1
 	switch {
-	case speaker && r.Mode == modeWebinar:
-		return access.Speaker, true
 	case speaker:
-		// In a conference the speaker PIN is the host's: it also moderates.
+		// The speaker PIN is the host's, in a webinar as in a conference: it
+		// publishes and moderates (goes on air, records, mutes, removes).
+		// Co-presenters who should not moderate get a token with the
+		// speaker preset instead.
 		return access.Host, true
 	case audience && r.Mode == modeWebinar && r.ChatQuestions:
 		// The room takes questions: its audience may post (as questions).

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"lectern/storage/storagetest"
@@ -51,7 +52,9 @@ func TestRoomPage(t *testing.T) {
 	// Ada asks for Bob's lowest layer (simulcast): the picture gets smaller.
 	// The choice appears once a second layer arrived: Chromium starts the
 	// upper layers as its bandwidth estimate grows, slowly on a busy machine.
+	layers := time.Now()
 	ada.waitLong(fmt.Sprintf(`!document.querySelector('%s .tile-quality').hidden`, adaSeesBob), "the quality choice", 60*time.Second)
+	t.Logf("Bob's second simulcast layer arrived %v after his camera played", time.Since(layers).Round(time.Millisecond))
 	ada.js(fmt.Sprintf(`(() => { const s = document.querySelector('%s .tile-quality'); s.value = 'q'; s.dispatchEvent(new Event('change')); return true; })()`, adaSeesBob))
 	ada.waitJS(fmt.Sprintf(`(() => { const v = document.querySelector('%s video'); return v.videoWidth > 0 && v.videoWidth <= 1280 / 4; })()`, adaSeesBob), "Bob's low layer")
 
@@ -134,10 +137,28 @@ func TestRoomPage(t *testing.T) {
 
 // joinRoom joins room through the join page with its audience PIN and name,
 // enters with the camera check's choices and waits for one's own tile.
+// keepResolution makes the cameras of a test browser keep their resolution
+// when Chromium finds the CPU overused (contentHint "detail": it lowers the
+// frame rate instead). Scaled down, a camera has too few pixels for more than
+// one simulcast layer, and a test machine running other tests beside the
+// browser is often "overused".
+const keepResolution = `(() => {
+  const gum = MediaDevices.prototype.getUserMedia;
+  MediaDevices.prototype.getUserMedia = async function (...args) {
+    const stream = await gum.apply(this, args);
+    for (const track of stream.getVideoTracks()) track.contentHint = 'detail';
+    return stream;
+  };
+})();`
+
 func joinRoom(t *testing.T, browserCtx context.Context, a *testAPI, room response, name string, vp viewport) *uiTab {
 	t.Helper()
 	id := room.str("id")
 	tab := openTab(t, browserCtx, a.url+"/?room="+id, name, vp)
+	tab.do(func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		return chromedp.Void{}, t.Call(ctx, cdppage.CommandAddScriptToEvaluateOnNewDocument,
+			&cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: keepResolution}, nil)
+	})
 	tab.fill("#pin", room.str("pin"))
 	tab.fill("#name", name)
 	tab.click("#join-submit")

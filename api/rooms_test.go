@@ -38,8 +38,9 @@ func TestWebinarJoin(t *testing.T) {
 			t.Errorf("viewer sees %s", seen.raw)
 		}
 
+		// The speaker PIN is the host's: it publishes and moderates.
 		speaker := a.must(http.StatusOK, "POST", "/api/v1/rooms/weekly/join", "", map[string]any{"pin": speakerPIN, "name": "Grace"})
-		want := access.Publish | access.Subscribe | access.List | access.Send | access.Receive
+		want := access.Publish | access.Subscribe | access.List | access.Send | access.Receive | access.Moderate
 		if p := perms(t, speaker.body["permissions"]); p != want {
 			t.Errorf("speaker permissions = %v, want %v", p, want)
 		}

@@ -14,13 +14,13 @@ import (
 
 // TestStudioPage drives /studio as a webinar's host and a speaker would: the
 // host (a link with a token with moderate, as the API mints it) publishes camera,
-// microphone and screen; a speaker who joined with the speaker PIN sees both
+// microphone and screen; a co-presenter on a speaker-preset link sees both
 // decoding; mute states travel both ways; the host runs the broadcast,
 // chooses what is on air, sees the live figures and removes the speaker.
 func TestStudioPage(t *testing.T) {
 	browserCtx := startChromium(t)
 	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
-	webinar := a.createRoom(map[string]any{"id": "weekly", "name": "Weekly update", "mode": "webinar", "tier": "fhd",
+	a.createRoom(map[string]any{"id": "weekly", "name": "Weekly update", "mode": "webinar", "tier": "fhd",
 		"broadcast": map[string]any{"hls": true}})
 
 	// The host opens a studio link carrying a token the API minted.
@@ -39,14 +39,12 @@ func TestStudioPage(t *testing.T) {
 	host.waitJS(fmt.Sprintf(`['camera','microphone','screen'].every((s) => document.querySelector('#people [data-participant=%q] .track[data-source=' + s + ']'))`, hostID),
 		"the host's three tracks in the people list")
 
-	// A speaker joins with the speaker PIN and sees the host's camera and screen.
-	speaker := openTab(t, browserCtx, a.url+"/?room=weekly", "speaker", desktop)
-	speaker.fill("#pin", webinar.str("speaker_pin"))
-	speaker.fill("#name", "Linus")
-	speaker.click("#join-submit")
-	speaker.waitText("#enter", "Enter the studio")
-	speaker.click("#enter")
-	speaker.waitPath("/studio/weekly")
+	// A co-presenter who does not moderate (a token with the speaker preset)
+	// sees the host's camera and screen.
+	spk := a.must(http.StatusCreated, "POST", "/api/v1/tokens", a.adminKey, map[string]any{
+		"identity": "linus", "name": "Linus", "rooms": map[string]any{"weekly": map[string]any{"preset": "speaker"}}}).str("token")
+	speaker := openTab(t, browserCtx, a.url+"/studio/weekly#token="+spk, "speaker", desktop)
+	speaker.waitText("#room-title", "Weekly update")
 	for _, source := range []string{"camera", "screen"} {
 		speaker.waitPlaying(fmt.Sprintf(`.tile[data-participant=%q][data-source=%s] video`, hostID, source), "the host's "+source)
 	}
@@ -118,7 +116,7 @@ func TestStudioPage(t *testing.T) {
 
 // storeJoin keeps a join for room in the tab's session storage, as the join
 // page does after a PIN, but from a token the API minted with preset: how an
-// integrator (or a webinar's host, who needs moderate) enters.
+// integrator (or a co-presenter with the speaker preset) enters.
 func (tab *uiTab) storeJoin(a *testAPI, room, name, preset string) {
 	tab.t.Helper()
 	tok := a.must(http.StatusCreated, "POST", "/api/v1/tokens", a.adminKey, map[string]any{

@@ -46,7 +46,7 @@ export function renderPINs(ctx, el) {
     },
     {
       which: 'speaker_pin', label: webinar ? 'Speaker PIN' : 'Host PIN', value: r.speaker_pin,
-      help: webinar ? 'Present in the studio with camera, microphone and screen.' : 'Join as host: also mute and remove others.',
+      help: webinar ? 'Host in the studio: present camera, microphone and screen, go live, record, moderate.' : 'Join as host: also mute and remove others.',
     },
   ];
   el.replaceChildren(
@@ -115,7 +115,7 @@ export function setupTokenForm(ctx) {
  * A link that opens the page the token is for with the token in it (after
  * #, so it never reaches a server's logs): the studio for a webinar's
  * publishers, the meeting room for a conference's, else the viewer page. It is
- * how a webinar's host gets the moderator controls the speaker PIN lacks.
+ * how co-presenters who should not moderate (the speaker preset) get in.
  * @param {{id: string, mode: string}} room
  * @param {Record<string, boolean>} perms
  * @param {string} token
