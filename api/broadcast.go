@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/hls"
+	"lectern/sfu"
 	"lectern/storage"
 )
 
@@ -128,6 +129,26 @@ func (s *Server) applyBroadcast(r storage.Room) {
 		if err := s.recorder.Configure(r.ID, r.BroadcastRecord); err != nil {
 			s.log.Warn("recording setting not applied", "room", r.ID, "err", err)
 		}
+	}
+}
+
+// openRoom returns the SFU room of a stored room for a session starting
+// here. With several nodes it first applies the room's broadcast settings
+// (EnsureBroadcast): the node that changed them may have been another.
+func (s *Server) openRoom(r storage.Room) (*sfu.Room, error) {
+	s.EnsureBroadcast(r)
+	return s.media.Room(r.ID, MediaOptions(r))
+}
+
+// EnsureBroadcast makes this node's broadcast of a room follow its stored
+// settings before a session starts here (the RTSP server calls it too). With
+// one node every change is applied where it is made, and it does nothing;
+// with several, a room's settings may have changed on another node, or been
+// set before this node started, so they are applied again (an idempotent
+// step when nothing changed).
+func (s *Server) EnsureBroadcast(r storage.Room) {
+	if s.placer != nil {
+		s.applyBroadcast(r)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"lectern/access"
 	"lectern/cluster"
+	"lectern/hls/hlstest"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/storage/storagetest"
@@ -459,4 +460,29 @@ func TestClusterBroadcastRoomAndFencing(t *testing.T) {
 	}
 	startWHIP(t, n1.testAPI, "x", n1.tokenFor("host", "x", access.Member), webrtc.MimeTypeH264, 2)
 	viewer.waitMedia(webrtc.MimeTypeH264, 2)
+}
+
+// TestClusterFailoverKeepsBroadcast: a broadcast room created through node 1
+// (so only node 1 applied its settings) lives on node 1; node 1 dies; the
+// publisher joining again through node 2 goes live over HLS there, because a
+// node applies a room's stored broadcast settings when a session starts.
+func TestClusterFailoverKeepsBroadcast(t *testing.T) {
+	clip := hlstest.NewClip(t, 640, 360, 2, "cam")
+	dbURL := storagetest.PostgresURL(t)
+	n1 := newClusterNode(t, dbURL, "node-1")
+	n2 := newClusterNode(t, dbURL, "node-2")
+	n1.createRoom(map[string]any{"id": "x", "name": "X", "mode": "webinar", "broadcast": map[string]any{"hls": true}})
+	publish := func(n *clusterNode) {
+		host := dialRoom(t, n.testAPI, "x", n.tokenFor("host", "x", access.Host))
+		host.next("welcome")
+		hlstest.Publish(t, wsSignal(host), hlstest.Track{Source: "camera", Clip: clip})
+	}
+	publish(n1)
+	n1.waitLive("x")
+
+	n1.kill()
+	placedOn(t, n2.db, "x", "")
+	publish(n2)
+	placedOn(t, n2.db, "x", "node-2")
+	n2.waitLive("x")
 }

@@ -182,7 +182,7 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 			s.abort(c, mediaError(err))
 			return
 		}
-		room, err := s.media.Room(r.ID, opts)
+		room, err := s.openRoom(r)
 		if err != nil {
 			s.abort(c, err) // the SFU is shutting down
 			return

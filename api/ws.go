@@ -39,7 +39,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 		s.abort(c, notFound(err, codeRoomNotFound, "room"))
 		return
 	}
-	room, err := s.media.Room(r.ID, MediaOptions(r))
+	room, err := s.openRoom(r)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -270,7 +270,7 @@ func (ss *socketSession) setTargets(ctx context.Context, ids []string) error {
 		if err != nil {
 			return notFound(err, codeRoomNotFound, "room "+id)
 		}
-		room, err := ss.s.media.Room(id, MediaOptions(r))
+		room, err := ss.s.openRoom(r)
 		if err != nil {
 			return err
 		}

@@ -115,7 +115,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer media.Close()
-	rtsp, err := ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, rtspAuth{db: db, issuer: issuer}, media, log)
+	auth := &rtspAuth{db: db, issuer: issuer}
+	rtsp, err := ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, auth, media, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -158,6 +159,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media, Chat: hub, HLS: broadcast, Recorder: recorder, Placer: cl.httpPlacer()})
+	if err == nil {
+		auth.broadcast = srv.EnsureBroadcast // before the RTSP server runs
+	}
 	if err != nil {
 		ln.Close()
 		return err
