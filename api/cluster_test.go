@@ -77,7 +77,7 @@ func newClusterNode(t *testing.T, databaseURL, id string) *clusterNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node.Fence(media.MediaRooms, func(room string) { media.EndRoom(room, "the room moved to another node") })
+	node.Fence(media.MediaRooms, func(room string) { media.EndRoom(room, RoomMovedReason) })
 	if err := node.Register(t.Context()); err != nil {
 		t.Fatal(err)
 	}

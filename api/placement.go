@@ -28,6 +28,13 @@ type Placer interface {
 // Close status of a room websocket sent to another node (docs/protocol.md).
 const statusRedirect websocket.StatusCode = 4307
 
+// RoomMovedReason ends a room's participants on a node that finds, when its
+// stalled heartbeat returns, that joins meanwhile placed the room on another
+// node (cluster.Node.Fence). It is the room websocket's close reason; the
+// pages (js/call.js) recognize it and offer to rejoin, which lands on the
+// room's node (docs/protocol.md).
+const RoomMovedReason = "the room moved to another node: join again"
+
 // placementTimeout bounds the database work of one placement decision.
 const placementTimeout = 5 * time.Second
 

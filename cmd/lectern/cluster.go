@@ -57,11 +57,6 @@ func init() {
 
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// roomMovedReason ends a room's participants here when joins placed the room on
-// another node while this one was judged dead (cluster.Node.Fence): rejoining
-// takes them there.
-const roomMovedReason = "the room moved to another node: join again"
-
 // validate reports the first invalid cluster value, naming its key.
 func (c clusterConfig) validate(databaseURL string) error {
 	switch {
@@ -140,7 +135,7 @@ func joinCluster(ctx context.Context, cfg config, db *storage.DB, media *sfu.SFU
 	if err != nil {
 		return nil, err
 	}
-	node.Fence(media.MediaRooms, func(room string) { media.EndRoom(room, roomMovedReason) })
+	node.Fence(media.MediaRooms, func(room string) { media.EndRoom(room, api.RoomMovedReason) })
 	if err := node.Register(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: register node %s: %w", id, err)
 	}

@@ -97,7 +97,12 @@ export class Call extends EventTarget {
       clearJoin(this.roomId);
       this.#end('You were removed from this room', `A moderator removed you${m.reason && m.reason !== 'removed' ? ` (${m.reason})` : ''}. To come back, join again with a PIN.`, true);
     });
-    s.on('close', () => {
+    s.on('close', ({ reason }) => {
+      // A node that finds its room placed elsewhere (after it stalled) ends it with this reason.
+      if (/moved to another node/.test(reason ?? '')) {
+        this.#end('The room moved', 'The room moved to another Lectern server. Rejoin to carry on there.', false);
+        return;
+      }
       this.#end('Connection lost', 'The connection to the Lectern server was lost. Check your network, then rejoin.', false);
     });
     this.#emit('change');
