@@ -232,6 +232,25 @@ func (d *downTrack) setTarget(i int) {
 	}
 }
 
+// layerInserted moves the layer positions at and above pos up by one: a layer
+// was inserted there. A chosen layer stays the same encoding; in automatic
+// mode layersChanged sets the target afterwards.
+func (d *downTrack) layerInserted(pos int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	up := func(i int) int {
+		if i >= pos {
+			return i + 1
+		}
+		return i
+	}
+	d.current = up(d.current)
+	d.target = up(d.target)
+	for i := range d.epochs {
+		d.epochs[i].layer = up(d.epochs[i].layer)
+	}
+}
+
 // layers returns the current and target layer.
 func (d *downTrack) layers() (current, target int) {
 	d.mu.Lock()

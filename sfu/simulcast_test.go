@@ -106,12 +106,10 @@ func TestSimulcastLayerSwitchAtKeyframe(t *testing.T) {
 	// q has a keyframe every 60 packets (300 ms), so a switch to it visibly waits.
 	go pub.pump(stop, [3]int{60, 10, 10})
 
-	// The full-tier viewer starts on the top layer.
-	waitLayer(t, sub, 2)
-	tracks := room.Tracks()
-	if len(tracks) != 1 || len(tracks[0].Info().Layers) != 3 {
-		t.Fatalf("tracks = %+v", tracks)
-	}
+	// The full-tier viewer starts on the top layer, once the three exist (their
+	// first packets race: a lower one may arrive after a higher one).
+	tracks := waitLayers(t, room, 3)
+	waitSteady(t, sub, 2, 10)
 	if err := sub.p.SetLayer(tracks[0].ID(), "q"); err != nil {
 		t.Fatal(err)
 	}
@@ -193,9 +191,12 @@ func TestLayerSwitchAsksAgain(t *testing.T) {
 		asked[li] = false
 		return key
 	})
-	waitLayer(t, sub, 2)
+	// Steady on f for 200 ms: the requests for q made while the layers
+	// appeared are answered by now; a keyframe still owed is forgotten.
+	waitLayers(t, room, 3)
+	waitSteady(t, sub, 2, 40)
 	mu.Lock()
-	armed = true
+	armed, asked[0] = true, false
 	mu.Unlock()
 	if err := sub.p.SetLayer(room.Tracks()[0].ID(), "q"); err != nil {
 		t.Fatal(err)
@@ -239,6 +240,24 @@ func TestTierCapsLayer(t *testing.T) {
 	}
 }
 
+// waitLayers waits until the room's one track has n simulcast layers.
+func waitLayers(t *testing.T, room *Room, n int) []*Track {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		if tracks := room.Tracks(); len(tracks) == 1 && len(tracks[0].Info().Layers) == n {
+			return tracks
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("no track with %d layers within 5 s: %+v", n, room.Tracks())
+		}
+	}
+}
+
 func nextPayload(t *testing.T, s *testSubscriber) []byte {
 	t.Helper()
 	select {
@@ -248,6 +267,20 @@ func nextPayload(t *testing.T, s *testSubscriber) []byte {
 		t.Fatal("no packet within 5 s")
 	}
 	return nil
+}
+
+// waitSteady waits for n packets of layer i in a row, so that no packet of a
+// layer forwarded before is still on its way.
+func waitSteady(t *testing.T, s *testSubscriber, i byte, n int) {
+	t.Helper()
+	waitLayer(t, s, i)
+	for run := 0; run < n; {
+		if payload := nextPayload(t, s); payload[len(payload)-1] == i {
+			run++
+		} else {
+			run = 0
+		}
+	}
 }
 
 // waitLayer waits for a packet of layer i.
@@ -263,5 +296,28 @@ func waitLayer(t *testing.T, s *testSubscriber, i byte) {
 		case <-deadline:
 			t.Fatalf("no packet of layer %d within 5 s", i)
 		}
+	}
+}
+
+// TestLayerInsertedBelow: a layer that arrives after a higher one is inserted
+// under it; a subscriber's positions follow the encodings they named.
+func TestLayerInsertedBelow(t *testing.T) {
+	d := &downTrack{current: 1, target: 1}
+	d.addEpoch(100, 0)
+	d.addEpoch(200, 1)
+	d.layerInserted(1)
+	if d.current != 2 || d.target != 2 {
+		t.Errorf("current %d, target %d after an insert at 1; want 2 and 2", d.current, d.target)
+	}
+	if e0, _ := d.source(150); e0.layer != 0 {
+		t.Errorf("the epoch from layer 0 moved to %d", e0.layer)
+	}
+	if e1, _ := d.source(250); e1.layer != 2 {
+		t.Errorf("the epoch from layer 1 is at %d, want 2", e1.layer)
+	}
+	d = &downTrack{current: -1, target: 0}
+	d.layerInserted(0)
+	if d.current != -1 || d.target != 1 {
+		t.Errorf("before the first packet: current %d, target %d; want -1 and 1", d.current, d.target)
 	}
 }

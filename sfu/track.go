@@ -49,6 +49,8 @@ type Track struct {
 	done    chan struct{}
 	endOnce sync.Once
 
+	// addMu serializes addLayer, whose steps take mu and the subscribers' locks in turn.
+	addMu  sync.Mutex
 	mu     sync.Mutex
 	layers []*layer
 	rooms  map[*Room]bool
@@ -169,15 +171,31 @@ func (t *Track) Info() TrackInfo {
 	return info
 }
 
-// addLayer starts forwarding one encoding of the track.
+// addLayer starts forwarding one encoding of the track. Layers are kept in
+// resolution order; one that arrives after a higher one (the encodings' first
+// packets race) moves the higher ones up a place, and every subscriber's
+// layer positions are moved first, so that a packet read with an old position
+// is dropped rather than taken for another layer's.
 func (t *Track) addLayer(remote *webrtc.TrackRemote) {
+	t.addMu.Lock()
+	defer t.addMu.Unlock()
+	l := &layer{rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote}
+	t.mu.Lock()
+	pos, n := t.layerPosition(l), len(t.layers)
+	t.mu.Unlock()
+	if pos < n {
+		for _, s := range *t.sinks.Load() {
+			if d, ok := s.(*downTrack); ok {
+				d.layerInserted(pos)
+			}
+		}
+	}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		return
 	}
-	l := &layer{rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote}
-	n := t.insertLayer(l)
+	n = t.insertLayer(l)
 	t.wg.Add(1)
 	t.readers.Add(1)
 	t.mu.Unlock()
@@ -189,10 +207,19 @@ func (t *Track) addLayer(remote *webrtc.TrackRemote) {
 	go t.read(l)
 }
 
+// layerPosition is where l goes among the layers: after every one of lower
+// or equal rank. Called with mu held.
+func (t *Track) layerPosition(l *layer) int {
+	pos := 0
+	for pos < len(t.layers) && ridRank(t.layers[pos].rid) <= ridRank(l.rid) {
+		pos++
+	}
+	return pos
+}
+
 // insertLayer adds l in resolution order and returns the layer count. Called with mu held.
 func (t *Track) insertLayer(l *layer) int {
-	t.layers = append(t.layers, l)
-	slices.SortFunc(t.layers, func(a, b *layer) int { return ridRank(a.rid) - ridRank(b.rid) })
+	t.layers = slices.Insert(t.layers, t.layerPosition(l), l)
 	for i, x := range t.layers {
 		x.index.Store(int32(i))
 	}
