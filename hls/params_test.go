@@ -64,8 +64,8 @@ func TestSwitchWaitsForParameterSets(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pushClips(stop, []*sfu.Track{camera, screen}, []*hlstest.Clip{camClip, screenClip}, func(track, frame int, au []byte) []byte {
-			if track == 1 && frame%len(screenClip.Frames)%25 == 0 && strip.Load() > 0 {
+		pushClips(stop, []*sfu.Track{camera, screen}, []*hlstest.Clip{camClip, screenClip}, func(track int, au []byte) []byte {
+			if track == 1 && hasIDR(au) && strip.Load() > 0 {
 				strip.Add(-1)
 				return withoutParams(au)
 			}
@@ -137,7 +137,7 @@ func TestSwitchWaitsForParameterSets(t *testing.T) {
 
 // pushClips sends the clips' frames on the tracks at the clips' frame rate
 // until stop closes; edit may change a frame's access unit before it is sent.
-func pushClips(stop <-chan struct{}, tracks []*sfu.Track, clips []*hlstest.Clip, edit func(track, frame int, au []byte) []byte) {
+func pushClips(stop <-chan struct{}, tracks []*sfu.Track, clips []*hlstest.Clip, edit func(track int, au []byte) []byte) {
 	var packetizers []rtp.Packetizer
 	for range tracks {
 		packetizers = append(packetizers, rtp.NewPacketizer(1200, 96, 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000))
@@ -151,13 +151,24 @@ func pushClips(stop <-chan struct{}, tracks []*sfu.Track, clips []*hlstest.Clip,
 		case <-tick.C:
 		}
 		for n, tr := range tracks {
-			au := edit(n, i, clips[n].Frames[i%len(clips[n].Frames)])
+			au := edit(n, clips[n].Frames[i%len(clips[n].Frames)])
 			for _, pkt := range packetizers[n].Packetize(au, 3600) {
 				pkt.Timestamp = uint32(i) * 3600
 				tr.Push(pkt)
 			}
 		}
 	}
+}
+
+// hasIDR reports whether an Annex-B access unit holds an IDR slice: the
+// encoder may put keyframes anywhere (x264 does at scene cuts).
+func hasIDR(au []byte) bool {
+	for _, n := range bytes.Split(au, []byte{0, 0, 1}) {
+		if len(n) > 0 && n[0]&0x1f == 5 {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutParams removes the SPS and PPS from an Annex-B access unit.
