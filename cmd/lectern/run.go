@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,14 +13,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"lectern/access"
 	"lectern/api"
 	"lectern/chat"
 	"lectern/hls"
+	"lectern/hls/record"
 	"lectern/ingest"
+	"lectern/relay"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -38,179 +36,83 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	level, _ := parseLevel(cfg.LogLevel)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	db, err := storage.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
-	if err != nil {
-		return err
+	p := &process{cfg: cfg, log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
+	defer p.stop()
+	for _, start := range []func(context.Context) error{p.openStore, p.listen, p.startMedia, p.startAPI} {
+		if err := start(ctx); err != nil {
+			return err
+		}
 	}
-	defer db.Close()
-	log.Info("database opened", "backend", db.Backend(), "path", db.Path())
+	return p.serve(ctx, stdout, ready)
+}
 
-	newKey, err := api.EnsureAdminKey(ctx, db, cfg.AdminKey)
-	if err != nil {
-		return err
+// process is one running Lectern process: its parts, started in order by run,
+// and what undoes each of them, run in reverse by stop. A start step that
+// fails leaves the steps before it to stop.
+type process struct {
+	cfg    config
+	log    *slog.Logger
+	undo   []func()
+	db     *storage.DB
+	newKey string // the admin key generated on this start, if any
+	key    []byte // the token signing key, shared by every node
+	issuer *access.Issuer
+
+	ln     net.Listener
+	tls    *tls.Config
+	apiCfg api.Config
+	turn   *relay.Server
+
+	media     *sfu.SFU
+	rtsp      *ingest.Server
+	auth      *rtspAuth
+	cluster   *member
+	broadcast *hls.Service
+	recorder  *record.Recorder
+	hub       *chat.Hub
+	srv       *api.Server
+}
+
+// onStop adds f to what stop runs, before everything added earlier.
+func (p *process) onStop(f func()) { p.undo = append(p.undo, f) }
+
+// stop undoes every start step that ran, last first.
+func (p *process) stop() {
+	for i := len(p.undo) - 1; i >= 0; i-- {
+		p.undo[i]()
 	}
-	key, err := db.Secret(ctx, signingKeyName, func() ([]byte, error) {
-		b := make([]byte, 32)
-		_, err := rand.Read(b)
-		return b, err
+	p.undo = nil
+}
+
+// goRun runs a part's Run(ctx) until stop, which waits for it to return.
+func (p *process) goRun(name string, runPart func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runPart(ctx) }()
+	p.onStop(func() {
+		cancel()
+		if err := <-done; err != nil {
+			p.log.Warn(name+" stopped", "err", err)
+		}
 	})
-	if err != nil {
-		return err
-	}
-	issuer, err := access.NewIssuer(key)
-	if err != nil {
-		return err
-	}
+}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	apiCfg := api.DefaultConfig()
-	apiCfg.TokenTTL = max(cfg.TokenTTL, time.Minute)
-	apiCfg.MaxTokenTTL = max(apiCfg.MaxTokenTTL, apiCfg.TokenTTL)
-	apiCfg.TrustedProxies = cfg.TrustedProxies
-
-	var tlsConfig *tls.Config
-	if cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("tls_cert, tls_key: %w", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http_addr: %w", err)
-	}
-	apiCfg.PublicURL = cfg.PublicURL
-	if cfg.ACME.Host != "" {
-		acmeConfig, acmeURL, stopACME, err := acmeTLS(cfg, ln.Addr(), log)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		defer stopACME()
-		tlsConfig = acmeConfig
-		if apiCfg.PublicURL == "" {
-			apiCfg.PublicURL = acmeURL
-		}
-	}
-	if apiCfg.PublicURL == "" {
-		apiCfg.PublicURL = derivePublicURL(ln.Addr(), tlsConfig != nil)
-	}
-	turnSrv, stopTURN, err := startTURN(ctx, cfg, db, tlsConfig, apiCfg.PublicURL, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer stopTURN()
-	apiCfg.ICEServers = iceServersOf(turnSrv)
-	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
-	}
-	media, err := sfu.New(sfu.Config{UDPPort: cfg.WebRTCUDPPort, PublicIPs: cfg.WebRTCPublicIPs, Loopback: cfg.WebRTCLoopback}, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer media.Close()
-	auth := &rtspAuth{db: db, issuer: issuer}
-	rtsp, err := ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, auth, media, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	apiCfg.RTSPURL = deriveRTSPURL(apiCfg.PublicURL, rtsp.Addr())
-	// Clustering (cluster: true on PostgreSQL) registers this node; nil otherwise.
-	cl, err := joinCluster(ctx, cfg, db, media, apiCfg.PublicURL, apiCfg.RTSPURL, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer cl.leave()
-	rtsp.Placer = cl.rtspPlacer()
-	hlsCfg := hls.DefaultConfig()
-	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
-	hlsCfg.CDNURL = cfg.HLSCDNURL
-	broadcast, err := hls.New(hlsCfg, media, key, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer broadcast.Close()
-	if err := useHLSCDN(ctx, cfg, broadcast, log); err != nil {
-		ln.Close()
-		return err
-	}
-	recorder, err := newRecorder(ctx, cfg, db, broadcast, key, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer func() { // on an early return; a no-op after the shutdown below
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		stopRecorder(ctx, recorder, log)
-	}()
-	hub, err := chat.New(chat.DefaultConfig(), db, log)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	srv, err := api.New(apiCfg, api.Deps{DB: db, Issuer: issuer, Registry: reg, Log: log, SFU: media, Chat: hub, HLS: broadcast, Recorder: recorder, Placer: cl.httpPlacer()})
-	if err == nil {
-		auth.broadcast = srv.EnsureBroadcast // before the RTSP server runs
-	}
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	if cfg.DebugAddr != "" {
-		stopDebug, err := serveDebug(cfg.DebugAddr, log)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		defer stopDebug()
-	}
-	rtspCtx, stopRTSP := context.WithCancel(context.Background())
-	rtspDone := make(chan error, 1)
-	go func() { rtspDone <- rtsp.Run(rtspCtx) }()
-	defer func() {
-		stopRTSP()
-		if err := <-rtspDone; err != nil {
-			log.Warn("rtsp server stopped", "err", err)
-		}
-	}()
-	// The chat hub stops after the HTTP server: its end closes the chat
-	// websockets, which the server's Shutdown does not wait for.
-	chatCtx, stopChat := context.WithCancel(context.Background())
-	chatDone := make(chan error, 1)
-	go func() { chatDone <- hub.Run(chatCtx) }()
-	defer func() {
-		stopChat()
-		if err := <-chatDone; err != nil {
-			log.Warn("chat hub stopped", "err", err)
-		}
-	}()
-	if err := srv.StartBroadcasts(ctx); err != nil {
-		ln.Close()
-		return err
-	}
+// serve answers HTTP until ctx is done, then drains and shuts down within
+// shutdown_timeout; stop then ends the rest.
+func (p *process) serve(ctx context.Context, stdout io.Writer, ready chan<- string) error {
 	hs := &http.Server{
-		Handler:           secureResponses(srv.Handler()),
+		Handler:           secureResponses(p.srv.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	printBanner(stdout, apiCfg.PublicURL, apiCfg.RTSPURL, newKey)
-	printNotes(stdout, apiCfg.PublicURL, turnURLs(turnSrv))
-	log.Info("lectern started", "http", ln.Addr().String(), "public_url", apiCfg.PublicURL, "database", db.Backend())
+	go func() { served <- hs.Serve(p.ln) }()
+	printBanner(stdout, p.apiCfg.PublicURL, p.apiCfg.RTSPURL, p.newKey)
+	printNotes(stdout, p.apiCfg.PublicURL, turnURLs(p.turn))
+	p.log.Info("lectern started", "http", p.ln.Addr().String(), "public_url", p.apiCfg.PublicURL, "database", p.db.Backend())
 	if ready != nil {
-		ready <- apiCfg.PublicURL
+		ready <- p.apiCfg.PublicURL
 	}
 
 	select {
@@ -222,9 +124,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// here, go to other nodes; live rooms go on until they empty or
 	// drain_timeout passes. Work that must finish before the HTTP server and
 	// the SFU stop (such as finalizing recordings) belongs after this.
-	cl.drainRooms()
-	log.Info("shutting down", "deadline", cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	p.cluster.drainRooms()
+	p.log.Info("shutting down", "deadline", p.cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownTimeout)
 	defer cancel()
 	// Recordings in progress end with the broadcast: their last segments and
 	// playlists are written at once and uploaded, beside the HTTP server's
@@ -232,17 +134,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
-		stopRecorder(shutdownCtx, recorder, log)
+		stopRecorder(shutdownCtx, p.recorder, p.log)
 	}()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		hs.Close()
-		log.Warn("shutdown deadline passed; connections closed", "err", err)
+		p.log.Warn("shutdown deadline passed; connections closed", "err", err)
 	}
 	<-recorded
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("http server: %w", err)
 	}
-	log.Info("lectern stopped")
+	p.log.Info("lectern stopped")
 	return nil
 }
 

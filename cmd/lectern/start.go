@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"lectern/access"
+	"lectern/api"
+	"lectern/chat"
+	"lectern/hls"
+	"lectern/ingest"
+	"lectern/sfu"
+	"lectern/storage"
+)
+
+// openStore opens the database and makes sure it holds an admin key and the
+// token signing key.
+func (p *process) openStore(ctx context.Context) error {
+	db, err := storage.Open(ctx, p.cfg.DatabaseURL, p.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	p.db = db
+	p.onStop(func() { db.Close() })
+	p.log.Info("database opened", "backend", db.Backend(), "path", db.Path())
+
+	if p.newKey, err = api.EnsureAdminKey(ctx, db, p.cfg.AdminKey); err != nil {
+		return err
+	}
+	p.key, err = db.Secret(ctx, signingKeyName, func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return err
+	}
+	p.issuer, err = access.NewIssuer(p.key)
+	return err
+}
+
+// listen opens the HTTP listener, with TLS from certificate files or ACME,
+// settles the public URL, and starts the embedded TURN server if configured.
+func (p *process) listen(ctx context.Context) error {
+	cfg := p.cfg
+	p.apiCfg = api.DefaultConfig()
+	p.apiCfg.TokenTTL = max(cfg.TokenTTL, time.Minute)
+	p.apiCfg.MaxTokenTTL = max(p.apiCfg.MaxTokenTTL, p.apiCfg.TokenTTL)
+	p.apiCfg.TrustedProxies = cfg.TrustedProxies
+	p.apiCfg.PublicURL = cfg.PublicURL
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls_cert, tls_key: %w", err)
+		}
+		p.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http_addr: %w", err)
+	}
+	p.ln = ln
+	p.onStop(func() { ln.Close() }) // already closed after a served start
+	if cfg.ACME.Host != "" {
+		acmeConfig, acmeURL, stopACME, err := acmeTLS(cfg, ln.Addr(), p.log)
+		if err != nil {
+			return err
+		}
+		p.onStop(stopACME)
+		p.tls = acmeConfig
+		if p.apiCfg.PublicURL == "" {
+			p.apiCfg.PublicURL = acmeURL
+		}
+	}
+	if p.apiCfg.PublicURL == "" {
+		p.apiCfg.PublicURL = derivePublicURL(ln.Addr(), p.tls != nil)
+	}
+	turnSrv, stopTURN, err := startTURN(ctx, cfg, p.db, p.tls, p.apiCfg.PublicURL, p.log)
+	if err != nil {
+		return err
+	}
+	p.onStop(stopTURN)
+	p.turn = turnSrv
+	p.apiCfg.ICEServers = iceServersOf(turnSrv)
+	if p.tls != nil {
+		p.ln = tls.NewListener(ln, p.tls)
+	}
+	return nil
+}
+
+// startMedia starts the SFU, the RTSP server, cluster membership, the
+// broadcast (HLS) service and the recorder.
+func (p *process) startMedia(ctx context.Context) error {
+	cfg := p.cfg
+	media, err := sfu.New(sfu.Config{UDPPort: cfg.WebRTCUDPPort, PublicIPs: cfg.WebRTCPublicIPs, Loopback: cfg.WebRTCLoopback}, p.log)
+	if err != nil {
+		return err
+	}
+	p.media = media
+	p.onStop(func() { media.Close() })
+	p.auth = &rtspAuth{db: p.db, issuer: p.issuer}
+	if p.rtsp, err = ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, p.auth, media, p.log); err != nil {
+		return err
+	}
+	p.apiCfg.RTSPURL = deriveRTSPURL(p.apiCfg.PublicURL, p.rtsp.Addr())
+	// Clustering (cluster: true on PostgreSQL) registers this node; nil otherwise.
+	if p.cluster, err = joinCluster(ctx, cfg, p.db, media, p.apiCfg.PublicURL, p.apiCfg.RTSPURL, p.log); err != nil {
+		return err
+	}
+	p.onStop(p.cluster.leave)
+	p.rtsp.Placer = p.cluster.rtspPlacer()
+	hlsCfg := hls.DefaultConfig()
+	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
+	hlsCfg.CDNURL = cfg.HLSCDNURL
+	if p.broadcast, err = hls.New(hlsCfg, media, p.key, p.log); err != nil {
+		return err
+	}
+	p.onStop(func() { p.broadcast.Close() })
+	if err := useHLSCDN(ctx, cfg, p.broadcast, p.log); err != nil {
+		return err
+	}
+	if p.recorder, err = newRecorder(ctx, cfg, p.db, p.broadcast, p.key, p.log); err != nil {
+		return err
+	}
+	p.onStop(func() { // after an early return; a no-op after serve's shutdown
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		stopRecorder(ctx, p.recorder, p.log)
+	})
+	return nil
+}
+
+// startAPI builds the chat hub and the API, then runs the RTSP server and
+// the chat hub and starts the broadcasts the rooms ask for.
+func (p *process) startAPI(ctx context.Context) error {
+	hub, err := chat.New(chat.DefaultConfig(), p.db, p.log)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p.srv, err = api.New(p.apiCfg, api.Deps{DB: p.db, Issuer: p.issuer, Registry: reg, Log: p.log, SFU: p.media,
+		Chat: hub, HLS: p.broadcast, Recorder: p.recorder, Placer: p.cluster.httpPlacer()})
+	if err != nil {
+		return err
+	}
+	p.auth.broadcast = p.srv.EnsureBroadcast // before the RTSP server runs
+	if p.cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(p.cfg.DebugAddr, p.log)
+		if err != nil {
+			return err
+		}
+		p.onStop(stopDebug)
+	}
+	p.goRun("rtsp server", p.rtsp.Run)
+	// The chat hub stops after the HTTP server (stop runs after serve): its
+	// end closes the chat websockets, which the server's Shutdown does not
+	// wait for.
+	p.goRun("chat hub", hub.Run)
+	return p.srv.StartBroadcasts(ctx)
+}
