@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"lectern/api"
+	"lectern/sfu"
 )
 
 // config is everything the server can be told. The YAML keys, LECTERN_*
@@ -23,6 +26,7 @@ type config struct {
 	RTSPAddr        string        `yaml:"rtsp_addr"`
 	RTSPUDPPort     int           `yaml:"rtsp_udp_port"`
 	WebRTCUDPPort   int           `yaml:"webrtc_udp_port"`
+	WebRTCListenIP  string        `yaml:"webrtc_listen_ip"`
 	WebRTCPublicIPs []string      `yaml:"webrtc_public_ips"`
 	WebRTCLoopback  bool          `yaml:"webrtc_loopback"`
 	DataDir         string        `yaml:"data_dir"`
@@ -109,6 +113,7 @@ var settings = []setting{
 		c.WebRTCUDPPort = n
 		return nil
 	}},
+	{"webrtc_listen_ip", "LECTERN_WEBRTC_LISTEN_IP", "webrtc-listen-ip", "IP address WebRTC media binds to (empty: all interfaces)", str(func(c *config) *string { return &c.WebRTCListenIP })},
 	{"webrtc_public_ips", "LECTERN_WEBRTC_PUBLIC_IPS", "webrtc-public-ips", "comma-separated public IPs announced for WebRTC (1:1 NAT)", func(c *config, v string) error {
 		c.WebRTCPublicIPs = splitList(v)
 		return nil
@@ -241,16 +246,12 @@ func (c config) validate() error {
 		}
 	}
 	switch {
-	case c.WebRTCUDPPort < 0 || c.WebRTCUDPPort > 65535:
-		return fmt.Errorf("webrtc_udp_port: %d is not a port number", c.WebRTCUDPPort)
 	case c.DataDir == "":
 		return errors.New("data_dir: must not be empty")
 	case c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://"):
 		return errors.New("database_url: must start with postgres:// or postgresql:// (or be empty for SQLite)")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("tls_cert, tls_key: give both or neither")
-	case c.TokenTTL < time.Minute:
-		return errors.New("token_ttl: must be at least 1m")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("shutdown_timeout: must be positive")
 	case c.S3.Endpoint != "" && (c.S3.Bucket == "" || c.S3.AccessKey == "" || c.S3.SecretKey == ""):
@@ -268,6 +269,14 @@ func (c config) validate() error {
 			return fmt.Errorf("public_url: %q is not an http(s) URL", c.PublicURL)
 		}
 	}
+	// The packages validate their own keys; checking here too fails at load,
+	// before anything opens.
+	if err := c.sfuConfig().Validate(); err != nil {
+		return err
+	}
+	if err := c.apiConfig().Validate(); err != nil {
+		return err
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
@@ -278,6 +287,22 @@ func (c config) validate() error {
 		return err
 	}
 	return c.ACME.validate(c)
+}
+
+// sfuConfig is the media side's part of the configuration.
+func (c config) sfuConfig() sfu.Config {
+	return sfu.Config{UDPPort: c.WebRTCUDPPort, ListenIP: c.WebRTCListenIP, PublicIPs: c.WebRTCPublicIPs, Loopback: c.WebRTCLoopback}
+}
+
+// apiConfig is the API's part of the configuration; the public, RTSP and
+// ICE server addresses are added once the process listens.
+func (c config) apiConfig() api.Config {
+	a := api.DefaultConfig()
+	a.TokenTTL = c.TokenTTL
+	a.MaxTokenTTL = max(a.MaxTokenTTL, c.TokenTTL)
+	a.TrustedProxies = c.TrustedProxies
+	a.PublicURL = c.PublicURL
+	return a
 }
 
 // validPublicURL reports whether u is http(s)://host[:port] and nothing more.

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -50,11 +49,7 @@ func (p *process) openStore(ctx context.Context) error {
 // settles the public URL, and starts the embedded TURN server if configured.
 func (p *process) listen(ctx context.Context) error {
 	cfg := p.cfg
-	p.apiCfg = api.DefaultConfig()
-	p.apiCfg.TokenTTL = max(cfg.TokenTTL, time.Minute)
-	p.apiCfg.MaxTokenTTL = max(p.apiCfg.MaxTokenTTL, p.apiCfg.TokenTTL)
-	p.apiCfg.TrustedProxies = cfg.TrustedProxies
-	p.apiCfg.PublicURL = cfg.PublicURL
+	p.apiCfg = cfg.apiConfig()
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
@@ -99,7 +94,7 @@ func (p *process) listen(ctx context.Context) error {
 // broadcast (HLS) service and the recorder.
 func (p *process) startMedia(ctx context.Context) error {
 	cfg := p.cfg
-	media, err := sfu.New(sfu.Config{UDPPort: cfg.WebRTCUDPPort, PublicIPs: cfg.WebRTCPublicIPs, Loopback: cfg.WebRTCLoopback}, p.log)
+	media, err := sfu.New(cfg.sfuConfig(), p.log)
 	if err != nil {
 		return err
 	}
