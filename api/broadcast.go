@@ -168,9 +168,8 @@ func (s *Server) StartBroadcasts(ctx context.Context) error {
 }
 
 func (s *Server) getBroadcast(c *gin.Context) {
-	r, err := s.db.Room(c.Request.Context(), c.Param("room"))
-	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+	r, ok := s.room(c)
+	if !ok {
 		return
 	}
 	c.JSON(http.StatusOK, s.broadcastView(r))
@@ -183,9 +182,8 @@ func (s *Server) patchBroadcast(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	r, err := s.db.Room(ctx, c.Param("room"))
-	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+	r, ok := s.room(c)
+	if !ok {
 		return
 	}
 	if (req.HLS != nil && *req.HLS != r.BroadcastHLS) || (req.Record != nil && *req.Record != r.BroadcastRecord) {
@@ -195,6 +193,7 @@ func (s *Server) patchBroadcast(c *gin.Context) {
 		if req.Record != nil {
 			r.BroadcastRecord = *req.Record
 		}
+		var err error
 		if r, err = s.db.UpdateRoom(ctx, r); err != nil {
 			s.abort(c, notFound(err, codeRoomNotFound, "room"))
 			return

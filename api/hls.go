@@ -35,9 +35,8 @@ func (s *Server) hlsMultivariant(c *gin.Context) {
 		s.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "watching needs the subscribe permission"))
 		return
 	}
-	r, err := s.db.Room(c.Request.Context(), c.Param("room"))
-	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+	r, ok := s.room(c)
+	if !ok {
 		return
 	}
 	if !r.BroadcastHLS {

@@ -150,9 +150,8 @@ func (s *Server) listRooms(c *gin.Context) {
 }
 
 func (s *Server) getRoom(c *gin.Context) {
-	r, err := s.db.Room(c.Request.Context(), c.Param("room"))
-	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+	r, ok := s.room(c)
+	if !ok {
 		return
 	}
 	p := caller(c)
@@ -174,9 +173,8 @@ func (s *Server) updateRoom(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	r, err := s.db.Room(ctx, c.Param("room"))
-	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+	r, ok := s.room(c)
+	if !ok {
 		return
 	}
 	if err := req.apply(&r); err != nil {
@@ -217,9 +215,8 @@ func (s *Server) rotatePINs(c *gin.Context) {
 		}
 	}
 	ctx := c.Request.Context()
-	r, err := s.db.Room(ctx, c.Param("room"))
-	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+	r, ok := s.room(c)
+	if !ok {
 		return
 	}
 	switch req.Which {

@@ -28,6 +28,11 @@ type viewport struct {
 // uiTab is one tab on a product page, in a browser context of its own. It
 // records console errors, uncaught exceptions and browser log errors; only
 // failed requests the test expects (an answered 4xx) are let through.
+// uiWait bounds each wait for a page: long enough for a page that starts a
+// browser, a camera and a peer connection on a loaded two-core CI machine; a
+// page that works answers far sooner, so this costs nothing when it passes.
+const uiWait = 30 * time.Second
+
 type uiTab struct {
 	t    *testing.T
 	ctx  context.Context
@@ -112,7 +117,7 @@ func (tab *uiTab) checkClean() {
 // do runs actions, failing the test on error.
 func (tab *uiTab) do(actions ...chromedp.Action[chromedp.Void]) {
 	tab.t.Helper()
-	ctx, cancel := context.WithTimeout(tab.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(tab.ctx, uiWait)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		tab.t.Fatalf("%s: %v", tab.name, err)
@@ -122,7 +127,7 @@ func (tab *uiTab) do(actions ...chromedp.Action[chromedp.Void]) {
 // js evaluates a JavaScript expression and returns its value.
 func (tab *uiTab) js(expr string) any {
 	tab.t.Helper()
-	ctx, cancel := context.WithTimeout(tab.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(tab.ctx, uiWait)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[any](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
@@ -148,7 +153,7 @@ func (tab *uiTab) fill(sel, value string) {
 // waitJS waits until expr is truthy.
 func (tab *uiTab) waitJS(expr, what string) {
 	tab.t.Helper()
-	ctx, cancel := context.WithTimeout(tab.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(tab.ctx, uiWait)
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[any](expr, chromedp.WithPollingInterval(25*time.Millisecond))); err != nil {
 		tab.t.Fatalf("%s: no %s: %v", tab.name, what, err)
@@ -159,7 +164,7 @@ func (tab *uiTab) waitJS(expr, what string) {
 func (tab *uiTab) waitText(sel, want string) {
 	tab.t.Helper()
 	expr := fmt.Sprintf(`(document.querySelector(%q)?.textContent || '').includes(%q)`, sel, want)
-	ctx, cancel := context.WithTimeout(tab.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(tab.ctx, uiWait)
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(25*time.Millisecond))); err != nil {
 		got, _ := chromedp.Run(tab.ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.textContent ?? '(no element)'`, sel)))
@@ -172,7 +177,7 @@ func (tab *uiTab) waitText(sel, want string) {
 func (tab *uiTab) waitPath(path string) {
 	tab.t.Helper()
 	var last string
-	eventually(tab.t, 10*time.Second, tab.name+" at "+path, func() bool {
+	eventually(tab.t, uiWait, tab.name+" at "+path, func() bool {
 		ctx, cancel := context.WithTimeout(tab.ctx, 2*time.Second)
 		defer cancel()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.readyState === 'complete' ? location.pathname : ''`))
@@ -217,7 +222,7 @@ func (tab *uiTab) savePNG(name string, shot chromedp.Action[[]byte]) {
 	// fake camera's first frames settle.
 	tab.js(`document.getElementById('toasts')?.replaceChildren(); true`)
 	tab.do(chromedp.Sleep(300 * time.Millisecond))
-	ctx, cancel := context.WithTimeout(tab.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(tab.ctx, uiWait)
 	defer cancel()
 	png, err := chromedp.Run(ctx, shot)
 	if err != nil {

@@ -34,9 +34,8 @@ func (s *Server) roomSocket(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	r, err := s.db.Room(ctx, c.Param("room"))
-	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+	r, ok := s.room(c)
+	if !ok {
 		return
 	}
 	room, err := s.openRoom(r)
