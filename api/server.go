@@ -154,6 +154,23 @@ func New(cfg Config, d Deps) (*Server, error) {
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.engine }
 
+// Close ends the WHIP and WHEP sessions (their clients see the connection
+// close) and returns once their watchers have ended. Call it after the HTTP
+// server has shut down, before the SFU closes; the room and chat websockets
+// end with the SFU and the chat hub.
+func (s *Server) Close() {
+	s.whip.mu.Lock()
+	live := make([]*whipSession, 0, len(s.whip.m))
+	for _, ws := range s.whip.m {
+		live = append(live, ws)
+	}
+	s.whip.mu.Unlock()
+	for _, ws := range live {
+		ws.p.Close("the server is shutting down")
+	}
+	s.whip.wait()
+}
+
 func (s *Server) buildEngine(reg *prometheus.Registry) error {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()

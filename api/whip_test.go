@@ -111,6 +111,38 @@ func TestWHIPSessionsEndWithTheSFU(t *testing.T) {
 	}
 }
 
+func TestServerCloseEndsWHIPSessions(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "cf", "name": "CF"})
+	startWHIP(t, a, "cf", a.tokenFor("host", "cf", access.Member), webrtc.MimeTypeVP8, 1)
+	startWHEP(t, a, "cf", a.tokenFor("viewer", "cf", access.Viewer))
+	r, _ := a.media.LiveRoom("cf")
+	parts := r.Participants()
+	if len(parts) != 2 {
+		t.Fatalf("%d participants live, want the WHIP and the WHEP session", len(parts))
+	}
+
+	done := make(chan struct{})
+	go func() { a.srv.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	for _, p := range parts {
+		select {
+		case <-p.Done():
+		default:
+			t.Errorf("participant %s still live after Close", p.Identity())
+		}
+	}
+	a.srv.whip.mu.Lock()
+	defer a.srv.whip.mu.Unlock()
+	if len(a.srv.whip.m) != 0 {
+		t.Errorf("%d sessions left after Close", len(a.srv.whip.m))
+	}
+}
+
 func TestWHIPAndWHEPRefusals(t *testing.T) {
 	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
 	a.createRoom(map[string]any{"id": "bc", "name": "BC", "mode": "webinar", "broadcast": map[string]any{"hls": true}})

@@ -146,6 +146,7 @@ func (p *process) startAPI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	p.onStop(p.srv.Close)
 	p.auth.broadcast = p.srv.EnsureBroadcast // before the RTSP server runs
 	if p.cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(p.cfg.DebugAddr, p.log)
