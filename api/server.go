@@ -1,5 +1,9 @@
-// Package api is Lectern's HTTP surface: the REST API under /api/v1, health and
-// metrics endpoints, and (in later work) websockets, WHIP/WHEP, HLS and the pages.
+// Package api is Lectern's HTTP surface: the REST API under /api/v1 (rooms,
+// members, tokens, chat, broadcast, recordings), the room and chat websockets
+// (WebRTC signaling and events), WHIP and WHEP, the HLS playlists and media
+// for viewers, health and metrics, and the embedded pages. Handlers check
+// credentials and room rules, then hand media to sfu, broadcasts to hls and
+// recordings to hls/record.
 package api
 
 import (

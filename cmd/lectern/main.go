@@ -1,6 +1,9 @@
 // Command lectern serves the whole Lectern product from one process: the REST
-// API, the pages and (as they land) WebRTC, RTSP and HLS. With no configuration
-// it keeps its state in SQLite under ./data and prints the URL and admin key.
+// API and pages, WebRTC (the SFU, WHIP and WHEP), RTSP in and out, LL-HLS,
+// recordings, chat, an optional TURN server and cluster membership. With no
+// configuration it keeps its state in SQLite under ./data and prints the URL
+// and admin key. run.go starts the process in order (start.go) and stops it
+// in reverse.
 package main
 
 import (
