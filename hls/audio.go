@@ -27,7 +27,7 @@ func (p *Program) setAudio(in *input) {
 		return
 	}
 	if a.cur != nil {
-		a.cur.live.Store(false)
+		p.unqueue(a.cur)
 	}
 	a.cur, a.started, a.aac = nil, false, nil
 	if in == nil {

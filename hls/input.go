@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,9 +28,10 @@ type packet struct {
 
 // input is one track of the room as the program sees it. As an sfu.Sink it
 // queues the track's packets for the program while the track is on air (or
-// about to be), and it always keeps the track's audio level (RFC 6464) for
-// follow-the-speaker. Its atomics are written by the publisher's goroutine and
-// read by the program; the plain fields after them belong to the program loop.
+// about to be), or while nothing is on air (for its preroll), and it always
+// keeps the track's audio level (RFC 6464) for follow-the-speaker. Its atomics
+// are written by the publisher's goroutine and read by the program; the plain
+// fields after them belong to the program loop.
 type input struct {
 	track   *sfu.Track
 	kind    Kind
@@ -38,6 +40,7 @@ type input struct {
 	levelID uint8
 	since   time.Time
 
+	// live says whether WriteRTP queues packets for the program.
 	live     atomic.Bool
 	loudness atomic.Int32 // exponential average of 127-level, times 256
 	heard    atomic.Int64 // unix nanoseconds of the last level
@@ -48,7 +51,77 @@ type input struct {
 	// ref maps the input's RTP time to program time once any of its layers
 	// went on air, so that every layer (every rendition) shares one timeline.
 	ref timeline
+	// preroll is, while nothing is on air, what each layer sent since its
+	// latest keyframe (audio: in the last prerollAudio), so that the program
+	// starts at the keyframe that came before it chose the input rather
+	// than at the next one, an encoder's keyframe interval later.
+	preroll [maxRenditions]preroll
 }
+
+// Preroll bounds.
+const (
+	// prerollMax bounds the bytes kept of a layer: a 5 s keyframe interval
+	// at 12 Mbit/s. A longer interval starts at the next keyframe.
+	prerollMax = 8 << 20
+	// prerollAudio is how far back audio is kept, longer than the
+	// keyframe intervals that prerollMax lets through at usual rates.
+	prerollAudio = 10 * time.Second
+)
+
+// preroll is the packets kept of one layer of an input.
+type preroll struct {
+	pks   []*packet
+	bytes int
+}
+
+// keep adds a packet that came while nothing was on air to the input's
+// preroll. Video starts over at each keyframe that brings its parameter sets
+// (where the program can start), and waits for one.
+func (in *input) keep(pk *packet) {
+	if pk.layer >= len(in.preroll) {
+		return
+	}
+	b := &in.preroll[pk.layer]
+	if in.kind == Video {
+		switch {
+		case pk.keyframe && carriesSPS(pk.payload) && (len(b.pks) == 0 || b.pks[0].ts != pk.ts):
+			*b = preroll{}
+		case len(b.pks) == 0:
+			return
+		}
+	} else {
+		old := 0
+		for old < len(b.pks) && pk.at.Sub(b.pks[old].at) > prerollAudio {
+			b.bytes -= len(b.pks[old].payload)
+			old++
+		}
+		b.pks = b.pks[old:]
+	}
+	if b.bytes+len(pk.payload) > prerollMax {
+		*b = preroll{}
+		return
+	}
+	b.pks = append(b.pks, pk)
+	b.bytes += len(pk.payload)
+}
+
+// kept returns the input's preroll since from, in arrival order, and empties it.
+func (in *input) kept(from time.Time) []*packet {
+	var out []*packet
+	for i := range in.preroll {
+		for _, pk := range in.preroll[i].pks {
+			if !pk.at.Before(from) {
+				out = append(out, pk)
+			}
+		}
+		in.preroll[i] = preroll{}
+	}
+	slices.SortStableFunc(out, func(a, b *packet) int { return a.at.Compare(b.at) })
+	return out
+}
+
+// dropPreroll forgets the preroll.
+func (in *input) dropPreroll() { in.preroll = [maxRenditions]preroll{} }
 
 func newInput(t *sfu.Track, queue chan<- *packet, now time.Time) *input {
 	in := &input{track: t, queue: queue, since: now, kind: Video, layers: max(1, t.LayerCount())}

@@ -28,16 +28,25 @@ const (
 // switches of source do not break. It feeds its consumers (the HLS muxer, the
 // recorder, RTSP readers). Its state is owned by its goroutine; other
 // goroutines reach it through cmds (and events, for the SFU's callbacks).
+//
+// While nothing is on air, every track that can be broadcast keeps a preroll
+// from its latest keyframe, so that the program starts at the first keyframe
+// of what it puts on air: an encoder sends keyframes only every few seconds
+// and cannot be asked for one, and a browser's answer to a request takes a
+// round trip and comes at most once a second.
 type Program struct {
 	room  *sfu.Room
 	log   *slog.Logger
 	t0    time.Time
 	queue chan *packet
 
-	// events from the room's observer, which must not block: guarded by evMu.
-	evMu   sync.Mutex
-	events []sfu.Event
-	kick   chan struct{}
+	// events from the room's observer, which must not block, with the
+	// inputs made for tracks just published; guarded by evMu, as is
+	// stopped (set by shutdown: no more inputs are made).
+	evMu    sync.Mutex
+	events  []event
+	stopped bool
+	kick    chan struct{}
 
 	cmds    chan func()
 	stop    chan struct{}
@@ -82,10 +91,32 @@ func newProgram(room *sfu.Room, onAir OnAir, log *slog.Logger) *Program {
 	return p
 }
 
+// event is a room event queued for the loop, with the input made for a
+// track just published.
+type event struct {
+	sfu.Event
+	in *input
+}
+
 // observe is the room's observer callback: it queues the event for the loop.
+// A track just published gets its input, already the track's sink, here on
+// the publisher's goroutine rather than later on the loop, so that the
+// program has the track's first packets (its first keyframe above all).
 func (p *Program) observe(ev sfu.Event) {
 	p.evMu.Lock()
-	p.events = append(p.events, ev)
+	if p.stopped {
+		p.evMu.Unlock()
+		return
+	}
+	e := event{Event: ev}
+	if ev.Type == sfu.EventTrackPublished && ev.Track != nil {
+		if t, ok := p.room.Track(ev.Track.ID); ok {
+			e.in = newInput(t, p.queue, time.Now())
+			e.in.live.Store(e.in.codec != "") // the loop stops it if unused
+			t.AddSink(e.in)
+		}
+	}
+	p.events = append(p.events, e)
 	p.evMu.Unlock()
 	select {
 	case p.kick <- struct{}{}:
@@ -131,6 +162,11 @@ func (p *Program) run(cancelObserve func()) {
 		case pk := <-p.queue:
 			p.handle(pk)
 		case <-p.kick:
+			// The packets queued before the events go first: the last
+			// frames of a track that was unpublished since.
+			for n := len(p.queue); n > 0; n-- {
+				p.handle(<-p.queue)
+			}
 			p.handleEvents()
 		case fn := <-p.cmds:
 			fn()
@@ -144,20 +180,29 @@ func (p *Program) run(cancelObserve func()) {
 	}
 }
 
-// handleEvents applies queued track events.
-func (p *Program) handleEvents() {
+// takeEvents returns the queued events.
+func (p *Program) takeEvents() []event {
 	p.evMu.Lock()
+	defer p.evMu.Unlock()
 	evs := p.events
 	p.events = nil
-	p.evMu.Unlock()
+	return evs
+}
+
+// handleEvents applies queued track events.
+func (p *Program) handleEvents() {
+	evs := p.takeEvents()
+	if len(evs) == 0 {
+		return
+	}
 	for _, ev := range evs {
 		if ev.Track == nil {
 			continue
 		}
 		switch ev.Type {
 		case sfu.EventTrackPublished:
-			if t, ok := p.room.Track(ev.Track.ID); ok {
-				p.addTrack(t)
+			if ev.in != nil {
+				p.adopt(ev.in)
 			}
 		case sfu.EventTrackUnpublished:
 			p.removeTrack(ev.Track.ID)
@@ -166,21 +211,62 @@ func (p *Program) handleEvents() {
 	p.reselect(time.Now())
 }
 
+// addTrack makes an input for a track that was in the room before the program.
 func (p *Program) addTrack(t *sfu.Track) {
 	if _, ok := p.inputs[t.ID()]; ok {
 		return
 	}
+	in := newInput(t, p.queue, time.Now())
+	in.live.Store(in.codec != "" && !p.live)
+	t.AddSink(in)
+	p.adopt(in)
+}
+
+// adopt takes an input, already its track's sink, into the program, or
+// detaches it if the track has one or is gone.
+func (p *Program) adopt(in *input) {
+	t := in.track
+	if _, ok := p.inputs[t.ID()]; ok {
+		t.RemoveSink(in)
+		return
+	}
 	select {
 	case <-t.Done():
+		t.RemoveSink(in)
 		return
 	default:
 	}
-	in := newInput(t, p.queue, time.Now())
 	p.inputs[t.ID()] = in
-	t.AddSink(in)
+	if p.live {
+		p.unqueue(in) // something is on air: a new track waits to be chosen
+	}
 	if in.codec == "" {
 		p.log.Info("program: track cannot be broadcast", "track", t.ID(), "codec", t.Codec().MimeType)
 	}
+}
+
+// unqueue stops queueing the packets of an input the program does not use,
+// unless nothing is on air: then every input that can be broadcast keeps its
+// preroll.
+func (p *Program) unqueue(in *input) {
+	if !p.live && in.codec != "" {
+		return
+	}
+	in.live.Store(false)
+	in.dropPreroll()
+}
+
+// used reports whether the program plays in now, or is about to.
+func (p *Program) used(in *input) bool {
+	if in == p.video.target || in == p.audio.cur {
+		return true
+	}
+	for _, s := range p.video.slots {
+		if s.cur.in == in || s.next.in == in {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Program) removeTrack(id string) {
@@ -212,15 +298,50 @@ func (p *Program) tick(now time.Time) {
 // reselect puts on air what the selection rules choose now.
 func (p *Program) reselect(now time.Time) {
 	video, audio := p.choose(now)
+	starts := !p.live && video != nil && video != p.video.target
 	p.setVideo(video)
 	p.setAudio(audio)
+	if starts {
+		p.replay()
+	}
 	p.updateStatus()
+}
+
+// replay starts the program from the preroll of the video just chosen while
+// nothing was on air: its packets since its latest keyframe, with the
+// chosen audio's of that time, in the order they came, are handled as if
+// the program had taken them then (their arrival times place them on the
+// program's timeline).
+func (p *Program) replay() {
+	v := p.video.target
+	pks := v.kept(time.Time{})
+	if len(pks) == 0 {
+		return
+	}
+	if a := p.audio.cur; a != nil {
+		pks = append(pks, a.kept(pks[0].at)...)
+		slices.SortStableFunc(pks, func(a, b *packet) int { return a.at.Compare(b.at) })
+	}
+	for _, pk := range pks {
+		if pk.in.kind == Video {
+			p.handleVideo(pk)
+		} else {
+			p.handleAudio(pk)
+		}
+	}
 }
 
 // handle routes one packet.
 func (p *Program) handle(pk *packet) {
 	if p.inputs[pk.in.id()] != pk.in {
-		return // unpublished since
+		// A track published just now, whose event may still be queued.
+		p.handleEvents()
+		if p.inputs[pk.in.id()] != pk.in {
+			return // unpublished since
+		}
+	}
+	if !p.live {
+		pk.in.keep(pk)
 	}
 	if pk.in.kind == Video {
 		p.handleVideo(pk)
@@ -238,6 +359,12 @@ func (p *Program) emit(f *Frame) {
 		p.live = true
 		p.log.Info("program live", "video", f.Source)
 		p.updateStatus()
+		for _, in := range p.inputs {
+			in.dropPreroll()
+			if !p.used(in) {
+				in.live.Store(false)
+			}
+		}
 	}
 	for _, s := range p.consumers {
 		s.c.WriteFrame(f)
@@ -252,6 +379,11 @@ func (p *Program) goIdle() {
 	p.live = false
 	p.log.Info("program idle")
 	p.updateStatus()
+	for _, in := range p.inputs {
+		if in.codec != "" {
+			in.live.Store(true) // for its preroll
+		}
+	}
 	for _, s := range p.consumers {
 		s.c.Idle()
 	}
@@ -268,6 +400,14 @@ func (p *Program) serveKeyframeWants() {
 }
 
 func (p *Program) shutdown() {
+	p.evMu.Lock()
+	p.stopped = true
+	p.evMu.Unlock()
+	for _, ev := range p.takeEvents() {
+		if ev.in != nil && p.inputs[ev.in.id()] != ev.in {
+			ev.in.track.RemoveSink(ev.in)
+		}
+	}
 	p.goIdle()
 	for id := range p.inputs {
 		p.removeTrack(id)

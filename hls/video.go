@@ -103,7 +103,7 @@ func (p *Program) release(in *input) {
 			return
 		}
 	}
-	in.live.Store(false)
+	p.unqueue(in)
 	in.ref = timeline{}
 }
 
