@@ -16,17 +16,20 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"lectern/storage/storagetest"
 )
 
 // TestMain lets the test binary stand in for the lectern binary when the tests
-// start it as a child process.
+// start it as a child process, and otherwise fails the tests when a goroutine
+// outlives them: every run() in-process must stop everything it started.
 func TestMain(m *testing.M) {
 	if os.Getenv("LECTERN_TEST_RUN_MAIN") == "1" {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 var (
