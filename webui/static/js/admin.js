@@ -236,7 +236,7 @@ function openRoomDialog(room) {
   if (room) {
     idInput.value = room.id;
     /** @type {HTMLInputElement} */ (byId('room-name')).value = room.name;
-    roomForm.elements.namedItem('mode').value = room.mode;
+    /** @type {RadioNodeList} */ (roomForm.elements.namedItem('mode')).value = room.mode;
     /** @type {HTMLSelectElement} */ (byId('room-tier')).value = room.tier;
     /** @type {HTMLInputElement} */ (byId('room-hls')).checked = room.broadcast.hls;
     /** @type {HTMLInputElement} */ (byId('room-record')).checked = room.broadcast.record;
@@ -252,17 +252,17 @@ async function submitRoom(ev) {
   clearErrors(roomForm);
   const editing = roomForm.dataset.room;
   const f = roomForm.elements;
-  const name = f.namedItem('name').value.trim();
-  const id = f.namedItem('id').value.trim();
+  const name = /** @type {HTMLInputElement} */ (f.namedItem('name')).value.trim();
+  const id = /** @type {HTMLInputElement} */ (f.namedItem('id')).value.trim();
   if (!name) {
     showFieldError(roomForm, 'name', 'Give the room a name.');
     byId('room-name').focus();
     return;
   }
   const body = {
-    name, mode: f.namedItem('mode').value, tier: f.namedItem('tier').value,
-    broadcast: { hls: f.namedItem('hls').checked, record: f.namedItem('record').checked },
-    chat: { questions: f.namedItem('questions').checked },
+    name, mode: /** @type {RadioNodeList} */ (f.namedItem('mode')).value, tier: /** @type {HTMLSelectElement} */ (f.namedItem('tier')).value,
+    broadcast: { hls: /** @type {HTMLInputElement} */ (f.namedItem('hls')).checked, record: /** @type {HTMLInputElement} */ (f.namedItem('record')).checked },
+    chat: { questions: /** @type {HTMLInputElement} */ (f.namedItem('questions')).checked },
   };
   if (!editing && id) body.id = id;
   const submit = /** @type {HTMLButtonElement} */ (byId('room-submit'));

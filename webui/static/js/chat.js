@@ -65,7 +65,7 @@ class ChatWidget {
     this.qaCount = h('span', { class: 'badge chat-count', hidden: true });
     this.tabQA = h('button', { type: 'button', role: 'tab', id: `${p}-tab-qa`, 'aria-selected': 'false', 'aria-controls': `${p}-qa`, tabindex: '-1' }, 'Questions ', this.qaCount);
     const tabs = webinar ? h('div', { class: 'chat-tabs', role: 'tablist', 'aria-label': 'Chat views' }, this.tabAll, this.tabQA) : null;
-    for (const [tab, show] of [[this.tabAll, 'all'], [this.tabQA, 'qa']]) tab.addEventListener('click', () => this.showTab(show));
+    for (const [tab, show] of /** @type {[HTMLElement, 'all'|'qa'][]} */ ([[this.tabAll, 'all'], [this.tabQA, 'qa']])) tab.addEventListener('click', () => this.showTab(show));
     tabs?.addEventListener('keydown', (ev) => {
       if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
       this.showTab(this.tabAll.getAttribute('aria-selected') === 'true' ? 'qa' : 'all');

@@ -75,7 +75,7 @@ export async function copyText(text) {
   } catch {
     // Denied or unfocused: try the old way below.
   }
-  const ta = h('textarea', { class: 'visually-hidden', readonly: true, 'aria-hidden': 'true', value: text });
+  const ta = /** @type {HTMLTextAreaElement} */ (h('textarea', { class: 'visually-hidden', readonly: true, 'aria-hidden': 'true', value: text }));
   document.body.append(ta);
   ta.select();
   let ok = false;

@@ -53,6 +53,34 @@ export class LecternError extends Error {
  * @property {string} [source]  default: microphone for audio, camera for video
  * @property {boolean} [simulcast]  send video in three layers, q (1/4 size), h (1/2) and f,
  *   from which the server forwards each subscriber the one its tier and network allow
+ *
+ * @typedef {object} ParticipantInfo  A participant as the server describes it.
+ * @property {string} id        the server's participant ID (PA_...)
+ * @property {string} identity
+ * @property {string} name
+ * @property {string} kind      browser, whip, rtsp ...
+ * @property {TrackInfo[]} tracks
+ *
+ * @typedef {object} MediaPermissions  What this participant may do in the room now.
+ * @property {boolean} publish
+ * @property {boolean} subscribe
+ * @property {boolean} list
+ * @property {boolean} moderate
+ *
+ * @typedef {object} RoomInfo  The room as the API shows it (docs/api.md).
+ * @property {string} id
+ * @property {string} name
+ * @property {string} mode      conference or webinar
+ * @property {string} tier
+ *
+ * @typedef {object} Welcome  The server's first message (docs/protocol.md).
+ * @property {'welcome'} type
+ * @property {ParticipantInfo} participant
+ * @property {MediaPermissions} permissions
+ * @property {RoomInfo} room
+ * @property {ParticipantInfo[]} [participants]  only with the list permission
+ * @property {TrackInfo[]} [tracks]              only with the list permission
+ * @property {RTCIceServer[]} ice_servers
  */
 
 /** Simulcast encodings, lowest first, named as the server expects. */
@@ -86,7 +114,7 @@ export function connect(roomId, token, options = {}) {
 /** How many times connect follows a redirect to the room's node. */
 const MAX_REDIRECTS = 3;
 
-/** @param {URL} url the websocket URL @param {object} options @param {number} hops */
+/** @param {URL} url the websocket URL @param {{rtcConfig?: RTCConfiguration}} options @param {number} hops */
 function openSession(url, options, hops) {
   const session = new Session(new WebSocket(url), options.rtcConfig ?? {});
   return session.welcomed.catch(async (err) => {
@@ -114,10 +142,10 @@ function openSession(url, options, hops) {
  * track_ended (a RemoteTrack the server no longer sends).
  */
 export class Session extends EventTarget {
-  /** @type {object|null} the welcome message */ welcome = null;
-  /** @type {object|null} this participant (id, identity, name) */ participant = null;
-  /** @type {object|null} publish, subscribe, list, moderate */ permissions = null;
-  /** @type {object|null} */ room = null;
+  /** @type {Welcome|null} the welcome message */ welcome = null;
+  /** @type {ParticipantInfo|null} this participant (id, identity, name) */ participant = null;
+  /** @type {MediaPermissions|null} publish, subscribe, list, moderate */ permissions = null;
+  /** @type {RoomInfo|null} */ room = null;
   /** @type {Map<string, RemoteTrack>} by server track ID */ remoteTracks = new Map();
   /** @type {Map<string, TrackInfo>} this participant's published tracks, by server track ID */ ownTracks = new Map();
   /** @type {RTCPeerConnection|null} */ publisher = null;
@@ -167,8 +195,8 @@ export class Session extends EventTarget {
   /**
    * Sends a client message with a fresh id and resolves with the reply (ok,
    * answer or pong); rejects with the server's error as a LecternError.
-   * @param {object} msg  a client message without id
-   * @returns {Promise<object>}
+   * @param {{type: string, [field: string]: any}} msg  a client message without id
+   * @returns {Promise<any>}
    */
   request(msg) {
     if (this.#closed || this.#ws.readyState !== WebSocket.OPEN) {
@@ -197,6 +225,7 @@ export class Session extends EventTarget {
     if (bad) return Promise.reject(new LecternError('invalid_source', `${bad.source} is not one of ${SOURCES.join(', ')}`));
     const pc = this.#publisherPC();
     for (const { track, source, simulcast } of entries) {
+      /** @type {RTCRtpTransceiverInit} */
       const init = { direction: 'sendonly' };
       if (simulcast && track.kind === 'video') init.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
       pc.addTransceiver(track, init);

@@ -49,7 +49,7 @@ const STATES = {
 
 /**
  * Shows a state over the player and in the badge.
- * @param {keyof STATES} state
+ * @param {keyof typeof STATES} state
  * @param {string} [detail]  replaces the state's usual explanation
  */
 function setState(state, detail) {
