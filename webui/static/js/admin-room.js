@@ -7,8 +7,10 @@ import { path } from '/js/api.js';
 import { byId, clearErrors, confirmDialog, copyButton, formatDate, h, showFieldError, showFormError, toast } from '/js/dom.js';
 
 /** Room modes for people. */
+/** @type {Record<string, string>} */
 export const MODES = { conference: 'Conference', webinar: 'Webinar' };
 /** Resolution tiers for people, lowest first. */
+/** @type {Record<string, string>} */
 export const TIERS = { sd: 'SD', hd: 'HD', fhd: 'Full HD', '4k': '4K' };
 
 /**
@@ -146,6 +148,7 @@ async function mintToken(ev) {
     return;
   }
   const preset = /** @type {HTMLSelectElement} */ (f.namedItem('preset')).value;
+  /** @type {Record<string, unknown>} */
   const body = {
     identity, ttl_seconds: Number(/** @type {HTMLSelectElement} */ (f.namedItem('ttl_seconds')).value),
     rooms: { [ctx.room.id]: preset ? { preset } : {} },

@@ -58,6 +58,7 @@ function show(name) {
  */
 function adminClient(key) {
   const base = client(key);
+  /** @param {Promise<any>} p */
   const guard = (p) => p.catch((err) => {
     if (err.status === 401) signOut('The server no longer accepts your admin key. Sign in again.');
     throw err;
@@ -85,6 +86,7 @@ async function signIn(ev) {
   try {
     await client(key).get('/rooms');
   } catch (err) {
+    /** @type {Record<number, string>} */
     const messages = {
       401: 'This key is not an admin key of this server. Check it and try again.',
       403: 'This is an access token for a room, not the admin key.',
@@ -207,6 +209,7 @@ function showRoom(ctx) {
   current = r;
   document.title = `${r.name} · Lectern console`;
   byId('room-title').textContent = r.name;
+  /** @param {string} term @param {...(Node|string)} value */
   const fact = (term, ...value) => h('div', {}, h('dt', { text: term }), h('dd', {}, ...value));
   byId('room-facts').replaceChildren(
     fact('ID', h('code', { text: r.id })),
@@ -259,6 +262,7 @@ async function submitRoom(ev) {
     byId('room-name').focus();
     return;
   }
+  /** @type {Record<string, unknown>} */
   const body = {
     name, mode: /** @type {RadioNodeList} */ (f.namedItem('mode')).value, tier: /** @type {HTMLSelectElement} */ (f.namedItem('tier')).value,
     broadcast: { hls: /** @type {HTMLInputElement} */ (f.namedItem('hls')).checked, record: /** @type {HTMLInputElement} */ (f.namedItem('record')).checked },

@@ -98,7 +98,7 @@ async function probe() {
     start();
     return;
   }
-  const body = await res.json().catch(() => null);
+  const body = await res.json().catch(() => /** @type {any} */ (null));
   const code = body?.code || '';
   const after = (Number.parseInt(res.headers.get('Retry-After') || '', 10) || 1) * 1000;
   switch (true) {
