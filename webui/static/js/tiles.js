@@ -139,7 +139,7 @@ export class Stage {
     fig.querySelector('.tile-avatar').textContent = initials(w.p.name);
     fig.querySelector('.tile-name').textContent = w.self ? `${name} (you)` : name;
     const micOff = w.source === 'camera' && (w.self ? call.isOff('microphone') : (!w.tr.microphone || w.tr.microphone.muted));
-    const state = /** @type {HTMLElement} */ (fig.querySelector('.tile-state'));
+    const state = fig.querySelector('.tile-state');
     state.replaceChildren(...(micOff ? [icon('micOff')] : []));
     state.title = micOff ? 'Microphone off' : '';
     fig.dataset.mic = micOff ? 'off' : 'on';
