@@ -144,14 +144,14 @@ export class Stage {
     state.title = micOff ? 'Microphone off' : '';
     fig.dataset.mic = micOff ? 'off' : 'on';
     fig.dataset.camera = on ? 'on' : 'off';
-    const mute = /** @type {HTMLElement|null} */ (fig.querySelector('[data-action=mute-for-me]'));
+    const mute = fig.querySelector('[data-action=mute-for-me]');
     if (mute) {
       const muted = this.mutedForMe.has(w.p.id);
       mute.replaceChildren(icon(muted ? 'volumeOff' : 'volume'));
       mute.setAttribute('aria-label', muted ? `Unmute ${w.p.name} for me` : `Mute ${w.p.name} for me`);
       mute.setAttribute('aria-pressed', String(muted));
       mute.title = mute.getAttribute('aria-label');
-      const q = /** @type {HTMLElement} */ (fig.querySelector('.tile-quality'));
+      const q = fig.querySelector('.tile-quality');
       q.hidden = !(info?.layers?.length > 1);
     }
   }
