@@ -17,6 +17,7 @@ export const PERMISSIONS = [
 ];
 
 /** Role presets of the member dialog (docs/api.md, "Permissions and presets"). */
+/** @type {Record<string, string[]>} */
 const PRESETS = {
   host: ['publish', 'subscribe', 'list', 'send', 'receive', 'moderate'],
   speaker: ['publish', 'subscribe', 'list', 'send', 'receive'],
@@ -48,6 +49,7 @@ export async function renderMembers(roomCtx, el, addButton) {
   const room = roomCtx.room.id;
   el.dataset.room = room;
   el.replaceChildren(h('p', { class: 'muted', text: 'Loading members…' }));
+  /** @type {Member[]} */
   let members;
   try {
     ({ members } = await roomCtx.api.get(path`/rooms/${room}/members`));
@@ -216,6 +218,7 @@ async function submit(ev) {
     byId('member-identity').focus();
     return;
   }
+  /** @type {Record<string, unknown>} */
   const body = {
     permissions: Object.fromEntries(dialogBoxes().map((b) => [b.value, b.checked])),
     tier: /** @type {HTMLSelectElement} */ (byId('member-tier')).value,

@@ -44,6 +44,7 @@ export async function renderRecordings(ctx, el) {
   const room = ctx.room.id;
   if (el.dataset.room !== room) el.replaceChildren(h('p', { class: 'muted', text: 'Loading recordings…' }));
   el.dataset.room = room;
+  /** @type {Recording[]} */
   let recordings;
   try {
     ({ recordings } = await ctx.api.get(path`/rooms/${room}/recordings`));

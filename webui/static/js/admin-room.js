@@ -7,8 +7,10 @@ import { path } from '/js/api.js';
 import { byId, clearErrors, confirmDialog, copyButton, formatDate, h, showFieldError, showFormError, toast } from '/js/dom.js';
 
 /** Room modes for people. */
+/** @type {Record<string, string>} */
 export const MODES = { conference: 'Conference', webinar: 'Webinar' };
 /** Resolution tiers for people, lowest first. */
+/** @type {Record<string, string>} */
 export const TIERS = { sd: 'SD', hd: 'HD', fhd: 'Full HD', '4k': '4K' };
 
 /**
@@ -39,6 +41,7 @@ export function renderPINs(ctx, el) {
   const r = ctx.room;
   const link = inviteLink(r.id);
   const webinar = r.mode === 'webinar';
+  /** @type {{which: 'pin'|'speaker_pin', label: string, value: string, help: string}[]} */
   const kinds = [
     {
       which: 'pin', label: webinar ? 'Audience PIN' : 'Participant PIN', value: r.pin,
@@ -138,18 +141,19 @@ async function mintToken(ev) {
   const ctx = tokenCtx;
   clearErrors(form);
   const f = form.elements;
-  const identity = f.namedItem('identity').value.trim();
+  const identity = /** @type {HTMLInputElement} */ (f.namedItem('identity')).value.trim();
   if (!identity) {
     showFieldError(form, 'identity', 'Enter who the token is for.');
     byId('token-identity').focus();
     return;
   }
-  const preset = f.namedItem('preset').value;
+  const preset = /** @type {HTMLSelectElement} */ (f.namedItem('preset')).value;
+  /** @type {Record<string, unknown>} */
   const body = {
-    identity, ttl_seconds: Number(f.namedItem('ttl_seconds').value),
+    identity, ttl_seconds: Number(/** @type {HTMLSelectElement} */ (f.namedItem('ttl_seconds')).value),
     rooms: { [ctx.room.id]: preset ? { preset } : {} },
   };
-  const name = f.namedItem('name').value.trim();
+  const name = /** @type {HTMLInputElement} */ (f.namedItem('name')).value.trim();
   if (name) body.name = name;
   try {
     const t = await ctx.api.post('/tokens', body);

@@ -25,6 +25,7 @@ export async function renderStreamKey(ctx, el) {
       return;
     }
   }
+  /** @param {string} method @param {string} done  the toast once it worked */
   const change = async (method, done) => {
     try {
       const k = method === 'POST' ? await ctx.api.post(path`/rooms/${ctx.room.id}/stream-key`) : await ctx.api.del(path`/rooms/${ctx.room.id}/stream-key`);
@@ -61,6 +62,7 @@ export async function renderStreamKey(ctx, el) {
  */
 function streamKeyParts(k, change) {
   const whip = new URL(k.whip_url, location.origin).href;
+  /** @param {string} s */
   const masked = (s) => s.replaceAll(k.stream_key, 'sk_' + '•'.repeat(12));
   const keyValue = h('div', { class: 'value', id: 'stream-key-value', tabindex: '-1', 'aria-label': 'Stream key, hidden', text: masked(k.stream_key) });
   const rtspValue = k.rtsp_url ? h('div', { class: 'value', id: 'rtsp-url', text: masked(k.rtsp_url) }) : null;
@@ -73,6 +75,7 @@ function streamKeyParts(k, change) {
     keyValue.setAttribute('aria-label', shown ? 'Stream key' : 'Stream key, hidden');
     if (rtspValue) rtspValue.textContent = shown ? k.rtsp_url : masked(k.rtsp_url);
   });
+  /** @param {string} term @param {string} value @param {string} [what]  what to copy, if not value */
   const setting = (term, value, what) => [
     h('dt', { text: term }),
     h('dd', {}, h('div', { class: 'copy-field' }, h('div', { class: 'value', text: value }), copyButton(() => what ?? value, `OBS ${term}`))),

@@ -58,6 +58,7 @@ function show(name) {
  */
 function adminClient(key) {
   const base = client(key);
+  /** @param {Promise<any>} p */
   const guard = (p) => p.catch((err) => {
     if (err.status === 401) signOut('The server no longer accepts your admin key. Sign in again.');
     throw err;
@@ -85,6 +86,7 @@ async function signIn(ev) {
   try {
     await client(key).get('/rooms');
   } catch (err) {
+    /** @type {Record<number, string>} */
     const messages = {
       401: 'This key is not an admin key of this server. Check it and try again.',
       403: 'This is an access token for a room, not the admin key.',
@@ -207,6 +209,7 @@ function showRoom(ctx) {
   current = r;
   document.title = `${r.name} · Lectern console`;
   byId('room-title').textContent = r.name;
+  /** @param {string} term @param {...(Node|string)} value */
   const fact = (term, ...value) => h('div', {}, h('dt', { text: term }), h('dd', {}, ...value));
   byId('room-facts').replaceChildren(
     fact('ID', h('code', { text: r.id })),
@@ -236,7 +239,7 @@ function openRoomDialog(room) {
   if (room) {
     idInput.value = room.id;
     /** @type {HTMLInputElement} */ (byId('room-name')).value = room.name;
-    roomForm.elements.namedItem('mode').value = room.mode;
+    /** @type {RadioNodeList} */ (roomForm.elements.namedItem('mode')).value = room.mode;
     /** @type {HTMLSelectElement} */ (byId('room-tier')).value = room.tier;
     /** @type {HTMLInputElement} */ (byId('room-hls')).checked = room.broadcast.hls;
     /** @type {HTMLInputElement} */ (byId('room-record')).checked = room.broadcast.record;
@@ -252,17 +255,18 @@ async function submitRoom(ev) {
   clearErrors(roomForm);
   const editing = roomForm.dataset.room;
   const f = roomForm.elements;
-  const name = f.namedItem('name').value.trim();
-  const id = f.namedItem('id').value.trim();
+  const name = /** @type {HTMLInputElement} */ (f.namedItem('name')).value.trim();
+  const id = /** @type {HTMLInputElement} */ (f.namedItem('id')).value.trim();
   if (!name) {
     showFieldError(roomForm, 'name', 'Give the room a name.');
     byId('room-name').focus();
     return;
   }
+  /** @type {Record<string, unknown>} */
   const body = {
-    name, mode: f.namedItem('mode').value, tier: f.namedItem('tier').value,
-    broadcast: { hls: f.namedItem('hls').checked, record: f.namedItem('record').checked },
-    chat: { questions: f.namedItem('questions').checked },
+    name, mode: /** @type {RadioNodeList} */ (f.namedItem('mode')).value, tier: /** @type {HTMLSelectElement} */ (f.namedItem('tier')).value,
+    broadcast: { hls: /** @type {HTMLInputElement} */ (f.namedItem('hls')).checked, record: /** @type {HTMLInputElement} */ (f.namedItem('record')).checked },
+    chat: { questions: /** @type {HTMLInputElement} */ (f.namedItem('questions')).checked },
   };
   if (!editing && id) body.id = id;
   const submit = /** @type {HTMLButtonElement} */ (byId('room-submit'));

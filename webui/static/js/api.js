@@ -73,6 +73,7 @@ export function path(strings, ...values) {
  * @returns {Promise<any>}
  */
 export async function request(method, apiPath, { body, credential, signal } = {}) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: 'application/json' };
   if (credential) headers.Authorization = `Bearer ${credential}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -88,7 +89,7 @@ export async function request(method, apiPath, { body, credential, signal } = {}
   }
   if (res.status === 204) return null;
   const isJSON = (res.headers.get('Content-Type') || '').startsWith('application/json');
-  const data = isJSON ? await res.json().catch(() => null) : null;
+  const data = isJSON ? await res.json().catch(() => /** @type {any} */ (null)) : null;
   if (res.ok) return data;
   const retryAfter = Number.parseInt(res.headers.get('Retry-After') || '0', 10) || 0;
   if (data && typeof data.code === 'string') {

@@ -58,7 +58,7 @@ async function joinFromLink(room) {
   const names = ['publish', 'subscribe', 'list', 'send', 'receive', 'moderate'];
   const join = {
     token, expires_at: new Date(claims.exp * 1000).toISOString(), identity: claims.sub, name: claims.name || claims.sub,
-    permissions: Object.fromEntries(names.map((n) => [n, perms.has(n)])), tier: grant.t || info.tier,
+    permissions: /** @type {import('/js/session.js').Permissions} */ (Object.fromEntries(names.map((n) => [n, perms.has(n)]))), tier: grant.t || info.tier,
     room: { id: info.id, name: info.name, mode: info.mode, tier: info.tier },
   };
   saveJoin(join);

@@ -31,6 +31,7 @@ export const RESOLUTIONS = [
  * @param {string} memberTier @param {string} roomTier
  */
 export function allowedResolutions(memberTier, roomTier) {
+  /** @param {string} t */
   const rank = (t) => Math.max(0, RESOLUTIONS.findIndex((r) => r.tier === t));
   const top = Math.min(memberTier ? rank(memberTier) : rank(roomTier), rank(roomTier));
   return RESOLUTIONS.slice(0, top + 1);
@@ -252,6 +253,7 @@ export class Call extends EventTarget {
    * @returns {Record<string, any>}
    */
   tracksOf(participant) {
+    /** @type {Record<string, any>} */
     const out = {};
     for (const t of this.tracks.values()) if (t.participant === participant) out[t.source] = t;
     return out;
@@ -282,6 +284,7 @@ export class Call extends EventTarget {
     return out;
   }
 
+  /** @param {{video: boolean, audio: boolean}} want */
   async #open(want) {
     if (!want.video && !want.audio) return;
     const names = [want.video && 'camera', want.audio && 'microphone'].filter(Boolean);
@@ -289,6 +292,7 @@ export class Call extends EventTarget {
     this.#emit('local');
     let stream = null;
     let problem = '';
+    /** @param {{video: boolean, audio: boolean}} w */
     const ask = (w) => navigator.mediaDevices.getUserMedia({
       video: w.video ? this.#videoConstraints() : false,
       audio: w.audio ? { deviceId: this.devices.microphone ? { ideal: this.devices.microphone } : undefined } : false,
@@ -333,6 +337,7 @@ export class Call extends EventTarget {
     };
   }
 
+  /** @param {import('/js/lectern.js').ParticipantInfo} p */
   #putParticipant(p) {
     if (!p) return;
     const { tracks, ...info } = p;
@@ -341,12 +346,13 @@ export class Call extends EventTarget {
     this.#emit('change');
   }
 
+  /** @param {import('/js/lectern.js').TrackInfo} t */
   #putTrack(t) {
     if (!t) return;
     this.tracks.set(t.id, t);
     // A moderator may mute one's own track: the device follows.
     if (t.participant === this.selfID) {
-      const mine = this.local[t.source];
+      const mine = this.local[/** @type {'camera'|'microphone'|'screen'} */ (t.source)];
       if (mine && mine.enabled === t.muted) {
         mine.enabled = !t.muted;
         this.#emit('local');
@@ -355,6 +361,7 @@ export class Call extends EventTarget {
     this.#emit('change');
   }
 
+  /** @param {any} err  a LecternError, or whatever connect threw */
   #fail(err) {
     switch (err?.code) {
       case 'room_not_found':
@@ -370,6 +377,7 @@ export class Call extends EventTarget {
     }
   }
 
+  /** @param {string} title @param {string} message @param {boolean} final  no rejoin offered */
   #end(title, message, final) {
     if (this.ended) return;
     this.ended = true;
@@ -384,6 +392,7 @@ export class Call extends EventTarget {
     }
   }
 
+  /** @param {string} type @param {any} [detail] */
   #emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
   /** Calls fn with each event's detail. @param {string} type @param {(d: any) => void} fn */

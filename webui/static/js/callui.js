@@ -44,7 +44,7 @@ function setButton(btn, iconName, label, title, off, busy) {
   btn.title = title;
   btn.setAttribute('aria-label', title);
   btn.classList.toggle('off', off && btn.id !== 'screen');
-  btn.disabled = busy;
+  /** @type {HTMLButtonElement} */ (btn).disabled = busy;
 }
 
 /**

@@ -29,6 +29,7 @@ import { h } from '/js/dom.js';
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
 
 /** What a question's state means, for its badge. */
+/** @type {Record<string, string[]>} */
 const STATES = {
   pending: ['Waiting for approval', 'badge-warn'],
   approved: ['Question', 'badge-accent'],
@@ -92,6 +93,7 @@ function actions(m, v, queue, act) {
   const p = v.permissions;
   const mine = m.from === v.identity;
   const who = m.from_name || m.from;
+  /** @param {string} action @param {string} text @param {string} label @param {string} [cls] */
   const btn = (action, text, label, cls = '') => h('button', {
     type: 'button', class: `btn btn-small ${cls}`, 'data-action': action, text, 'aria-label': label, onclick: () => act(action, m),
   });

@@ -31,6 +31,10 @@ export function mountChat(container, opts) {
 }
 
 class ChatWidget {
+  /**
+   * @param {HTMLElement} container
+   * @param {{room: string, token: string, permissions: import('/js/session.js').Permissions, mode: string}} opts
+   */
   constructor(container, { room, token, permissions, mode }) {
     this.room = room;
     this.token = token;
@@ -58,14 +62,14 @@ class ChatWidget {
     this.connect();
   }
 
-  /** Builds the widget's elements; p prefixes their ids. */
+  /** Builds the widget's elements; p prefixes their ids. @param {HTMLElement} container @param {string} p */
   build(container, p) {
     const webinar = this.mode === 'webinar';
     this.tabAll = h('button', { type: 'button', role: 'tab', id: `${p}-tab-all`, 'aria-selected': 'true', 'aria-controls': `${p}-list`, text: 'Chat' });
     this.qaCount = h('span', { class: 'badge chat-count', hidden: true });
     this.tabQA = h('button', { type: 'button', role: 'tab', id: `${p}-tab-qa`, 'aria-selected': 'false', 'aria-controls': `${p}-qa`, tabindex: '-1' }, 'Questions ', this.qaCount);
     const tabs = webinar ? h('div', { class: 'chat-tabs', role: 'tablist', 'aria-label': 'Chat views' }, this.tabAll, this.tabQA) : null;
-    for (const [tab, show] of [[this.tabAll, 'all'], [this.tabQA, 'qa']]) tab.addEventListener('click', () => this.showTab(show));
+    for (const [tab, show] of /** @type {[HTMLElement, 'all'|'qa'][]} */ ([[this.tabAll, 'all'], [this.tabQA, 'qa']])) tab.addEventListener('click', () => this.showTab(show));
     tabs?.addEventListener('keydown', (ev) => {
       if (ev.key !== 'ArrowLeft' && ev.key !== 'ArrowRight') return;
       this.showTab(this.tabAll.getAttribute('aria-selected') === 'true' ? 'qa' : 'all');
@@ -236,7 +240,7 @@ class ChatWidget {
   upsert(m, older = false) {
     this.messages.set(m.id, m);
     if (m.from && m.from_name) this.names.set(m.from, m.from_name);
-    const opts = { names: this.names, act: (a, msg) => this.act(a, msg) };
+    const opts = { names: this.names, act: /** @type {import('/js/chat-items.js').Act} */ ((a, msg) => this.act(a, msg)) };
     const stick = !older && this.nearBottom(this.list);
     const inTimeline = m.kind !== 'question' || m.state !== 'pending' || m.from === this.viewer.identity || !!m.deleted_at || this.mode !== 'webinar';
     place(this.list, m.id, inTimeline ? messageItem(m, this.viewer, { ...opts, queue: false }) : null);
@@ -286,6 +290,7 @@ class ChatWidget {
     if (!text || this.sendBtn.disabled) return;
     this.sendBtn.disabled = true;
     this.error.textContent = '';
+    /** @type {{type: string, text: string, to?: string}} */
     const frame = { type: 'chat_send', text };
     if (this.to) frame.to = this.to;
     const reply = await this.request(frame);
@@ -325,6 +330,7 @@ class ChatWidget {
       this.setTo(m.from);
       return;
     }
+    /** @type {Record<string, object>} */
     const frames = {
       approve: { type: 'chat_approve', message: m.id },
       answer: { type: 'chat_answer', message: m.id },

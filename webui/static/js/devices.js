@@ -109,10 +109,12 @@ export class DevicePicker {
    * @returns {Promise<MediaStream|null>}
    */
   async open(want) {
+    /** @param {{video: boolean, audio: boolean}} w */
     const constraints = (w) => ({
       video: w.video ? { deviceId: this.choice.camera ? { ideal: this.choice.camera } : undefined, width: { ideal: 1280 }, height: { ideal: 720 } } : false,
       audio: w.audio ? { deviceId: this.choice.microphone ? { ideal: this.choice.microphone } : undefined } : false,
     });
+    /** @param {{video: boolean, audio: boolean}} w */
     const names = (w) => [w.video && 'camera', w.audio && 'microphone'].filter(Boolean).join(' and ');
     try {
       return await navigator.mediaDevices.getUserMedia(constraints(want));
@@ -152,6 +154,7 @@ export class DevicePicker {
     } catch {
       return;
     }
+    /** @param {string} kind */
     const inUse = (kind) => this.stream?.getTracks().find((t) => t.kind === kind)?.getSettings().deviceId;
     fill(this.els.camera, devices.filter((d) => d.kind === 'videoinput'), 'Camera', inUse('video') || this.choice.camera);
     fill(this.els.microphone, devices.filter((d) => d.kind === 'audioinput'), 'Microphone', inUse('audio') || this.choice.microphone);

@@ -19,7 +19,7 @@ export function h(tag, props = {}, ...children) {
     if (k === 'class') el.className = v;
     else if (k === 'text') el.textContent = v;
     else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (k === 'value' || k === 'checked' || k === 'disabled' || k === 'selected') el[k] = v;
+    else if (k === 'value' || k === 'checked' || k === 'disabled' || k === 'selected') /** @type {any} */ (el)[k] = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children) {
@@ -75,7 +75,7 @@ export async function copyText(text) {
   } catch {
     // Denied or unfocused: try the old way below.
   }
-  const ta = h('textarea', { class: 'visually-hidden', readonly: true, 'aria-hidden': 'true', value: text });
+  const ta = /** @type {HTMLTextAreaElement} */ (h('textarea', { class: 'visually-hidden', readonly: true, 'aria-hidden': 'true', value: text }));
   document.body.append(ta);
   ta.select();
   let ok = false;

@@ -92,7 +92,7 @@ export class HLSPlayer {
       ...(this.lowLatency ? { liveDurationInfinity: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.5 } : { startPosition: 0 }),
     });
     this.hls = hls;
-    hls.on(Hls.Events.ERROR, (_, data) => {
+    hls.on(Hls.Events.ERROR, (/** @type {string} */ _, /** @type {any} */ data) => {
       if (!data.fatal || hls !== this.hls) return;
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !this.recovered) {
         this.recovered = true;

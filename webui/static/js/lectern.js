@@ -53,6 +53,34 @@ export class LecternError extends Error {
  * @property {string} [source]  default: microphone for audio, camera for video
  * @property {boolean} [simulcast]  send video in three layers, q (1/4 size), h (1/2) and f,
  *   from which the server forwards each subscriber the one its tier and network allow
+ *
+ * @typedef {object} ParticipantInfo  A participant as the server describes it.
+ * @property {string} id        the server's participant ID (PA_...)
+ * @property {string} identity
+ * @property {string} name
+ * @property {string} kind      browser, whip, rtsp ...
+ * @property {TrackInfo[]} tracks
+ *
+ * @typedef {object} MediaPermissions  What this participant may do in the room now.
+ * @property {boolean} publish
+ * @property {boolean} subscribe
+ * @property {boolean} list
+ * @property {boolean} moderate
+ *
+ * @typedef {object} RoomInfo  The room as the API shows it (docs/api.md).
+ * @property {string} id
+ * @property {string} name
+ * @property {string} mode      conference or webinar
+ * @property {string} tier
+ *
+ * @typedef {object} Welcome  The server's first message (docs/protocol.md).
+ * @property {'welcome'} type
+ * @property {ParticipantInfo} participant
+ * @property {MediaPermissions} permissions
+ * @property {RoomInfo} room
+ * @property {ParticipantInfo[]} [participants]  only with the list permission
+ * @property {TrackInfo[]} [tracks]              only with the list permission
+ * @property {RTCIceServer[]} ice_servers
  */
 
 /** Simulcast encodings, lowest first, named as the server expects. */
@@ -86,7 +114,7 @@ export function connect(roomId, token, options = {}) {
 /** How many times connect follows a redirect to the room's node. */
 const MAX_REDIRECTS = 3;
 
-/** @param {URL} url the websocket URL @param {object} options @param {number} hops */
+/** @param {URL} url the websocket URL @param {{rtcConfig?: RTCConfiguration}} options @param {number} hops @returns {Promise<Session>} */
 function openSession(url, options, hops) {
   const session = new Session(new WebSocket(url), options.rtcConfig ?? {});
   return session.welcomed.catch(async (err) => {
@@ -98,7 +126,7 @@ function openSession(url, options, hops) {
     if (err.code !== 'connect_failed') throw err;
     const httpURL = new URL(url);
     httpURL.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-    const res = await fetch(httpURL).catch(() => null);
+    const res = await fetch(httpURL).catch(() => /** @type {Response|null} */ (null));
     const body = res && (res.headers.get('Content-Type') ?? '').startsWith('application/json') ? await res.json() : null;
     throw body?.code ? new LecternError(body.code, body.message) : err;
   });
@@ -114,10 +142,10 @@ function openSession(url, options, hops) {
  * track_ended (a RemoteTrack the server no longer sends).
  */
 export class Session extends EventTarget {
-  /** @type {object|null} the welcome message */ welcome = null;
-  /** @type {object|null} this participant (id, identity, name) */ participant = null;
-  /** @type {object|null} publish, subscribe, list, moderate */ permissions = null;
-  /** @type {object|null} */ room = null;
+  /** @type {Welcome|null} the welcome message */ welcome = null;
+  /** @type {ParticipantInfo|null} this participant (id, identity, name) */ participant = null;
+  /** @type {MediaPermissions|null} publish, subscribe, list, moderate */ permissions = null;
+  /** @type {RoomInfo|null} */ room = null;
   /** @type {Map<string, RemoteTrack>} by server track ID */ remoteTracks = new Map();
   /** @type {Map<string, TrackInfo>} this participant's published tracks, by server track ID */ ownTracks = new Map();
   /** @type {RTCPeerConnection|null} */ publisher = null;
@@ -125,15 +153,15 @@ export class Session extends EventTarget {
   /** @type {Promise<Session>} resolves on welcome */ welcomed;
 
   #ws; #rtcConfig; #seq = 0; #closed = false;
-  #redirect = null;         // the URL of a redirect message, before the welcome
+  /** @type {string|null} */ #redirect = null; // the URL of a redirect message, before the welcome
   #pending = new Map();     // request id -> {resolve, reject, timer}
-  #sources = {};            // msid track id -> source
+  /** @type {Record<string, string>} */ #sources = {}; // msid track id -> source
   #pubQueue = Promise.resolve();
   #subQueue = Promise.resolve();
-  #pubReady = false; #pubCandidates = [];
-  #subReady = false; #subCandidates = [];
+  #pubReady = false; #pubCandidates = /** @type {RTCIceCandidateInit[]} */ ([]);
+  #subReady = false; #subCandidates = /** @type {RTCIceCandidateInit[]} */ ([]);
   #mids = new Map();        // subscriber mid -> server track ID, from the offer's msid lines
-  #offerTracks = {};        // the last offer's tracks map
+  /** @type {Record<string, TrackInfo>} */ #offerTracks = {}; // the last offer's tracks map
 
   /** @param {WebSocket} ws @param {RTCConfiguration} rtcConfig */
   constructor(ws, rtcConfig) {
@@ -159,7 +187,8 @@ export class Session extends EventTarget {
    * @param {string} type @param {(detail: any) => void} fn
    */
   on(type, fn) {
-    const listener = (ev) => fn(ev.detail);
+    /** @param {Event} ev */
+    const listener = (ev) => fn(/** @type {CustomEvent} */ (ev).detail);
     this.addEventListener(type, listener);
     return () => this.removeEventListener(type, listener);
   }
@@ -167,8 +196,8 @@ export class Session extends EventTarget {
   /**
    * Sends a client message with a fresh id and resolves with the reply (ok,
    * answer or pong); rejects with the server's error as a LecternError.
-   * @param {object} msg  a client message without id
-   * @returns {Promise<object>}
+   * @param {{type: string, [field: string]: any}} msg  a client message without id
+   * @returns {Promise<any>}
    */
   request(msg) {
     if (this.#closed || this.#ws.readyState !== WebSocket.OPEN) {
@@ -197,6 +226,7 @@ export class Session extends EventTarget {
     if (bad) return Promise.reject(new LecternError('invalid_source', `${bad.source} is not one of ${SOURCES.join(', ')}`));
     const pc = this.#publisherPC();
     for (const { track, source, simulcast } of entries) {
+      /** @type {RTCRtpTransceiverInit} */
       const init = { direction: 'sendonly' };
       if (simulcast && track.kind === 'video') init.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
       pc.addTransceiver(track, init);
@@ -241,6 +271,7 @@ export class Session extends EventTarget {
     this.#ws.close(1000, 'left');
   }
 
+  /** @param {string} data @param {(s: Session) => void} welcomed */
   #onMessage(data, welcomed) {
     let msg;
     try {
@@ -293,6 +324,7 @@ export class Session extends EventTarget {
     this.#emit(msg.type, msg);
   }
 
+  /** @param {string} type @param {any} detail */
   #emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
   #publisherPC() {
@@ -309,6 +341,7 @@ export class Session extends EventTarget {
     const run = async () => {
       const pc = this.publisher;
       await pc.setLocalDescription(await pc.createOffer());
+      /** @type {Record<string, string>} */
       const sources = {};
       for (const s of pc.getSenders()) if (s.track) sources[s.track.id] = this.#sources[s.track.id];
       const reply = await this.request({ type: 'publish', sdp: pc.localDescription.sdp, sources });
@@ -321,7 +354,10 @@ export class Session extends EventTarget {
     return done;
   }
 
-  /** Applies a server offer to the subscriber connection and answers it. */
+  /**
+   * Applies a server offer to the subscriber connection and answers it.
+   * @param {{sdp: string, tracks?: Record<string, TrackInfo>}} msg  the offer event
+   */
   async #answerOffer(msg) {
     if (!this.subscriber) {
       const pc = new RTCPeerConnection(this.#rtcConfig);
@@ -377,11 +413,13 @@ export class Session extends EventTarget {
     });
   }
 
+  /** @param {'publisher'|'subscriber'} target */
   #flush(target) {
     const queue = target === 'publisher' ? this.#pubCandidates.splice(0) : this.#subCandidates.splice(0);
     for (const init of queue) this.#trickle(target, init);
   }
 
+  /** @param {LecternError} err */
   #shutdown(err) {
     if (this.#closed) return;
     this.#closed = true;
@@ -411,6 +449,7 @@ function midsToTracks(sdp) {
   return mids;
 }
 
+/** @param {any} err @returns {LecternError} */
 function asError(err) {
   return err instanceof LecternError ? err : new LecternError('client_error', String(err?.message ?? err));
 }

@@ -26,6 +26,8 @@ const NAME_KEY = 'lectern.name';
  * @property {Permissions} permissions
  * @property {string} tier
  * @property {{id: string, name: string, mode: string, tier: string}} room
+ * @property {RTCIceServer[]} [ice_servers]  STUN/TURN for this identity; the server always
+ *   sends it ([] without TURN), a join made from a link's token has none (the welcome's apply)
  */
 
 /** @param {Join} join */

@@ -24,6 +24,7 @@ export class StatsSampler {
     /** @type {Map<string, {bytes: number, at: number}>} */ this.prev = new Map();
   }
 
+  /** @param {string} key @param {number} bytes @param {number} at  ms */
   #rate(key, bytes, at) {
     const p = this.prev.get(key);
     this.prev.set(key, { bytes, at });
@@ -34,6 +35,7 @@ export class StatsSampler {
   /** @returns {Promise<Figures>} */
   async sample() {
     const s = this.call.session;
+    /** @type {Figures} */
     const out = { sent: [], received: { kbps: 0, lossPct: 0, tracks: 0 } };
     if (!s) return out;
     if (s.publisher) {
@@ -75,7 +77,7 @@ export class StatsSampler {
     return out;
   }
 
-  /** Which of one's sources an outbound-rtp entry carries. */
+  /** Which of one's sources an outbound-rtp entry carries. @param {RTCOutboundRtpStreamStats} st */
   #sourceOf(st) {
     const senders = this.call.session.publisher.getSenders();
     const local = this.call.local;

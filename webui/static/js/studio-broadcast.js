@@ -7,6 +7,7 @@ import { client, path } from '/js/api.js';
 import { byId, h, toast } from '/js/dom.js';
 
 const POLL_MS = 3000;
+/** @type {Record<string, string>} */
 const STATES = { offline: 'Off air', starting: 'Starting', live: 'Live' };
 
 /**
@@ -19,7 +20,7 @@ export function bindBroadcast(call) {
   card.hidden = false;
   const api = client(call.join.token);
   const url = path`/rooms/${call.roomId}/broadcast`;
-  const hls = byId('hls-toggle'), rec = byId('record-toggle');
+  const hls = /** @type {HTMLButtonElement} */ (byId('hls-toggle')), rec = /** @type {HTMLButtonElement} */ (byId('record-toggle'));
   const onAir = /** @type {HTMLSelectElement} */ (byId('on-air'));
   /** @type {any} */ let view = null;
   let timer = 0;
@@ -27,6 +28,7 @@ export function bindBroadcast(call) {
   // generation tells them apart.
   let generation = 0;
 
+  /** @param {any} v  the room's broadcast (GET /rooms/{room}/broadcast, docs/api.md) */
   const show = (v) => {
     view = v;
     setSwitch(hls, v.hls, 'Live stream');
@@ -41,7 +43,7 @@ export function bindBroadcast(call) {
       ['State', STATES[state] ?? state],
       ['On air', trackName(call, st.video) || 'Nothing yet'],
       st.speaker ? ['Speaker', trackName(call, st.speaker) || st.speaker] : null,
-      st.renditions?.length ? ['Renditions', st.renditions.map((r) => `${r.resolution || 'audio'} · ${Math.round(r.bandwidth / 1000)} kbit/s`).join(', ')] : null,
+      st.renditions?.length ? ['Renditions', st.renditions.map((/** @type {{resolution?: string, bandwidth: number}} */ r) => `${r.resolution || 'audio'} · ${Math.round(r.bandwidth / 1000)} kbit/s`).join(', ')] : null,
       typeof st.viewers === 'number' ? ['Viewers', String(st.viewers)] : null,
     ].filter(Boolean);
     byId('broadcast-status').replaceChildren(...rows.flatMap(([k, val]) => [h('dt', { text: k }), h('dd', { text: val })]));
@@ -60,6 +62,7 @@ export function bindBroadcast(call) {
     timer = setTimeout(load, POLL_MS);
   };
 
+  /** @param {object} body @param {HTMLButtonElement} btn */
   const patch = async (body, btn) => {
     btn.disabled = true;
     generation++;
@@ -89,6 +92,7 @@ export function bindBroadcast(call) {
   };
   onAir.addEventListener('change', async () => {
     const v = onAir.value;
+    /** @type {{video: string|null, audio?: string|null, follow_speaker: boolean}} */
     const msg = v === 'follow' ? { video: null, audio: null, follow_speaker: true }
       : v === 'auto' ? { video: null, audio: null, follow_speaker: false } : { video: v, follow_speaker: false };
     try {

@@ -5,6 +5,7 @@
 import { confirmDialog, h, toast } from '/js/dom.js';
 import { icon } from '/js/icons.js';
 
+/** @type {Record<string, string>} */
 const SOURCE_NAMES = { camera: 'Camera', microphone: 'Microphone', screen: 'Screen', screen_audio: 'Screen sound' };
 
 /**
@@ -63,6 +64,7 @@ function person(call, p) {
       : h('p', { class: 'muted person-idle', text: 'Watching, not sending' }));
 }
 
+/** @param {string} source @param {boolean} muted @returns {'mic'|'micOff'|'screen'|'camera'|'cameraOff'} */
 function iconFor(source, muted) {
   if (source === 'microphone' || source === 'screen_audio') return muted ? 'micOff' : 'mic';
   if (source === 'screen') return 'screen';

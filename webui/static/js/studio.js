@@ -13,6 +13,7 @@ import { bindBroadcast } from '/js/studio-broadcast.js';
 import { bindPeople } from '/js/studio-people.js';
 import { Stage } from '/js/tiles.js';
 
+/** @type {Record<string, string>} */
 const SOURCE_NAMES = { camera: 'Camera', microphone: 'Microphone', screen: 'Screen' };
 const STATS_MS = 2000;
 
@@ -29,6 +30,7 @@ function bindDevices(call) {
   const top = call.resolutions[call.resolutions.length - 1];
   byId('resolution-hint').textContent = `Up to ${top.label}, the most this room takes from you.`;
   const list = async () => {
+    /** @type {MediaDeviceInfo[]} */
     let devices = [];
     try { devices = await navigator.mediaDevices.enumerateDevices(); } catch { /* none listed */ }
     fill(cam, devices.filter((d) => d.kind === 'videoinput'), 'Camera', call.local.camera?.getSettings().deviceId ?? call.devices.camera);

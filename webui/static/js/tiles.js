@@ -96,6 +96,7 @@ export class Stage {
     this.grid.dataset.count = String(want.length);
   }
 
+  /** @param {{key: string, p: {id: string, name: string}, source: string, self: boolean, tr: Record<string, any>}} w */
   #newTile(w) {
     const video = /** @type {HTMLVideoElement} */ (h('video', { autoplay: true, playsinline: true, muted: true }));
     video.muted = true;
@@ -109,23 +110,24 @@ export class Stage {
         this.#applyMutes();
         this.render();
       });
-      const quality = h('select', { class: 'tile-quality', 'aria-label': `Video quality of ${w.p.name}` },
-        ...QUALITIES.map(([v, label]) => h('option', { value: v, text: label })));
+      const quality = /** @type {HTMLSelectElement} */ (h('select', { class: 'tile-quality', 'aria-label': `Video quality of ${w.p.name}` },
+        ...QUALITIES.map(([v, label]) => h('option', { value: v, text: label }))));
       quality.addEventListener('change', () => this.#setQuality(w.p.id, quality));
       fig.append(h('div', { class: 'tile-controls' }, quality, mute));
     }
     return fig;
   }
 
+  /** @param {HTMLElement} fig @param {{key: string, p: {id: string, name: string}, source: string, self: boolean, tr: Record<string, any>}} w */
   #update(fig, w) {
     const call = this.call;
     const video = fig.querySelector('video');
     const info = w.tr[w.source];
     let track = null;
-    if (w.self) track = call.local[w.source];
+    if (w.self) track = call.local[/** @type {'camera'|'screen'} */ (w.source)];
     else if (info) track = this.#remoteTrack(info.id);
     const on = !!track && !(w.self ? !track.enabled : info?.muted);
-    if (track && video.srcObject?.getTracks()[0] !== track) {
+    if (track && /** @type {MediaStream|null} */ (video.srcObject)?.getTracks()[0] !== track) {
       video.srcObject = new MediaStream([track]);
       video.play().catch(() => {});
     }
@@ -154,10 +156,12 @@ export class Stage {
     }
   }
 
+  /** @param {string} id */
   #remoteTrack(id) {
     return this.call.session?.remoteTracks.get(id)?.track ?? null;
   }
 
+  /** @param {string} participant @param {HTMLSelectElement} select */
   async #setQuality(participant, select) {
     const cam = this.call.tracksOf(participant).camera;
     if (!cam) return;
@@ -189,6 +193,7 @@ export class Stage {
     this.render();
   }
 
+  /** @param {string} id */
   #detach(id) {
     this.media.get(id)?.remove();
     this.media.delete(id);

@@ -49,7 +49,7 @@ const STATES = {
 
 /**
  * Shows a state over the player and in the badge.
- * @param {keyof STATES} state
+ * @param {keyof typeof STATES} state
  * @param {string} [detail]  replaces the state's usual explanation
  */
 function setState(state, detail) {
@@ -98,7 +98,7 @@ async function probe() {
     start();
     return;
   }
-  const body = await res.json().catch(() => null);
+  const body = await res.json().catch(() => /** @type {any} */ (null));
   const code = body?.code || '';
   const after = (Number.parseInt(res.headers.get('Retry-After') || '', 10) || 1) * 1000;
   switch (true) {
