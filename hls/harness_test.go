@@ -132,3 +132,25 @@ func publish(t testing.TB, p *sfu.Participant, tracks ...hlstest.Track) *hlstest
 	t.Helper()
 	return hlstest.Publish(t, p.Publish, tracks...)
 }
+
+// simulcastBroadcast puts a three-layer simulcast camera and a microphone on
+// air in room and returns the media playlist URLs of its renditions, lowest
+// first, once each has a complete segment.
+func simulcastBroadcast(t *testing.T, b *testBroadcast, room string) []string {
+	t.Helper()
+	var clips []*hlstest.Clip
+	for _, s := range [][2]int{{320, 180}, {480, 270}, {640, 360}} {
+		clips = append(clips, hlstest.NewClip(t, s[0], s[1], 4, "ll"))
+	}
+	sound := hlstest.NewSound(t, 4, 440)
+	publish(t, b.room(room), hlstest.Track{Source: sfu.SourceCamera, Simulcast: clips},
+		hlstest.Track{Source: sfu.SourceMicrophone, Sound: sound})
+	b.waitLive(room)
+	var urls []string
+	for i := range clips {
+		u := b.url + "/hls/" + room + "/" + b.variantURI(room, i)
+		b.waitSegments(u, 1)
+		urls = append(urls, u)
+	}
+	return urls
+}
