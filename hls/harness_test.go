@@ -23,6 +23,8 @@ type testBroadcast struct {
 	media *sfu.SFU
 	svc   *Service
 	url   string
+	// handler serves the HLS routes, for a test that serves them elsewhere too.
+	handler http.Handler
 }
 
 func testLogger() *slog.Logger {
@@ -64,7 +66,7 @@ func newTestBroadcast(t testing.TB, cfg Config) *testBroadcast {
 		svc.Close()
 		media.Close()
 	})
-	return &testBroadcast{t: t, media: media, svc: svc, url: hs.URL}
+	return &testBroadcast{t: t, media: media, svc: svc, url: hs.URL, handler: mux}
 }
 
 func statusOf(err error) int {
