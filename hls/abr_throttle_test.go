@@ -72,12 +72,12 @@ func TestABRThrottled(t *testing.T) {
 	}
 	b := newTestBroadcast(t, DefaultConfig())
 	var clips []*hlstest.Clip
-	// Small pictures: hls.js estimates the bandwidth from parts that the
+	// Modest bit rates: hls.js estimates the bandwidth from parts that the
 	// server sends as they are made, so its estimate stays within a few
-	// times the stream's bit rate, and it needs 1/0.7 times a rendition's
-	// BANDWIDTH to choose it.
-	for _, s := range [][2]int{{160, 90}, {320, 180}, {640, 360}} {
-		clips = append(clips, hlstest.NewClip(t, s[0], s[1], 4, "abr"))
+	// times the stream's bit rate (1.3 to 3 Mbit/s here), and it needs
+	// 1/0.7 times a rendition's BANDWIDTH to choose it.
+	for _, s := range []struct{ w, h, kbps int }{{160, 90, 120}, {320, 180, 350}, {640, 360, 650}} {
+		clips = append(clips, hlstest.NewClipRate(t, s.w, s.h, 4, "abr", s.kbps))
 	}
 	publish(t, b.room("throttle"), hlstest.Track{Source: sfu.SourceCamera, Simulcast: clips},
 		hlstest.Track{Source: sfu.SourceMicrophone, Sound: hlstest.NewSound(t, 4, 440)})
