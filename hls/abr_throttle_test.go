@@ -21,29 +21,63 @@ import (
 	"lectern/sfu"
 )
 
-// abrPage plays the room's HLS with the vendored hls.js and the watch page's
-// low-latency settings (webui/static/js/hlsplayer.js), and records in
-// window.abr the level of every fragment or part it loads, its bandwidth
-// estimate and its stalls.
-const abrPage = `<!doctype html><meta charset="utf-8"><video id="v" muted autoplay playsinline></video>
-<script src="/hls.min.js"></script>
+// abrPages are the players, each recording in window.abr the rendition
+// (level, lowest 0) it loads, its bandwidth estimate, its stalls and errors.
+// hls.js is the vendored one, with the watch page's low-latency settings
+// (webui/static/js/hlsplayer.js); Shaka Player is from npm
+// (hls/testdata/abr), in its low-latency mode.
+var abrPages = map[string]string{
+	"hls.js": abrPageHead + `<script src="/hls.min.js"></script>
 <script>
-window.abr = {loaded: -1, errors: [], stalls: 0, estimate: 0, switches: []};
-const video = document.getElementById('v');
-video.addEventListener('waiting', () => abr.stalls++);
 const hls = new Hls({lowLatencyMode: true, liveDurationInfinity: true, backBufferLength: 30, maxLiveSyncPlaybackRate: 1.5});
 hls.on(Hls.Events.FRAG_LOADED, (_, d) => { abr.loaded = d.frag.level; abr.estimate = hls.bandwidthEstimate; });
 hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => abr.switches.push([Math.round(performance.now()), d.level]));
-hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) abr.errors.push(d.type + ': ' + d.details); });
+hls.on(Hls.Events.ERROR, (_, d) => (d.fatal ? abr.errors : abr.warnings).push(d.type + ': ' + d.details));
 hls.loadSource('/hls/throttle/index.m3u8');
 hls.attachMedia(video);
 video.play().catch(() => {});
-</script>`
+</script>`,
+	"shaka": abrPageHead + `<script src="/shaka.js"></script>
+<script>
+shaka.polyfill.installAll();
+const player = new shaka.Player();
+player.addEventListener('error', (e) => {
+  const d = e.detail;
+  (d.severity === shaka.util.Error.Severity.CRITICAL ? abr.errors : abr.warnings).push('shaka error ' + d.code);
+});
+(async () => {
+  await player.attach(video);
+  player.configure({streaming: {lowLatencyMode: true}});
+  await player.load('/hls/throttle/index.m3u8');
+  video.play().catch(() => {});
+})().catch((e) => abr.errors.push('load: ' + (e.code || e)));
+setInterval(() => {
+  const tracks = player.getVariantTracks();
+  const heights = [...new Set(tracks.map((t) => t.height))].sort((a, b) => a - b);
+  const active = tracks.find((t) => t.active);
+  if (active) {
+    const level = heights.indexOf(active.height);
+    if (level !== abr.loaded) abr.switches.push([Math.round(performance.now()), level]);
+    abr.loaded = level;
+  }
+  abr.estimate = player.getStats().estimatedBandwidth;
+}, 200);
+</script>`,
+}
+
+const abrPageHead = `<!doctype html><meta charset="utf-8"><video id="v" muted autoplay playsinline></video>
+<script>
+window.abr = {loaded: -1, errors: [], warnings: [], stalls: 0, estimate: 0, switches: []};
+const video = document.getElementById('v');
+video.addEventListener('waiting', () => abr.stalls++);
+</script>
+`
 
 // abrState is window.abr.
 type abrState struct {
 	Loaded   int      `json:"loaded"`
 	Errors   []string `json:"errors"`
+	Warnings []string `json:"warnings"`
 	Stalls   int      `json:"stalls"`
 	Estimate float64  `json:"estimate"`
 	Switches [][2]int `json:"switches"`
@@ -51,8 +85,9 @@ type abrState struct {
 	Time     float64  `json:"time"`
 }
 
-// TestABRThrottled: with a three-layer simulcast on air, hls.js in Chromium
-// (the watch page's player and settings) plays the top rendition, goes down
+// TestABRThrottled: with a three-layer simulcast on air, hls.js (the watch
+// page's player and settings) and Shaka Player in Chromium play the top
+// rendition, goes down
 // to a lower one when the viewer's link is limited by a token bucket (tc
 // tbf on a veth into a network namespace where the HLS server listens), and
 // back up when the limit is lifted. It needs root, ip, tc and Chromium, so
@@ -66,9 +101,9 @@ func TestABRThrottled(t *testing.T) {
 			t.Fatalf("%s: %v", bin, err)
 		}
 	}
-	hlsJS, err := os.ReadFile("../webui/static/vendor/hls/hls.min.js")
-	if err != nil {
-		t.Fatal(err)
+	scripts := map[string]string{
+		"/hls.min.js": "../webui/static/vendor/hls/hls.min.js",
+		"/shaka.js":   "testdata/abr/node_modules/shaka-player/dist/shaka-player.compiled.js",
 	}
 	b := newTestBroadcast(t, DefaultConfig())
 	var clips []*hlstest.Clip
@@ -99,21 +134,39 @@ func TestABRThrottled(t *testing.T) {
 	ns := newNetns(t)
 	ln := ns.listen(t)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /abr.html", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /{player}/abr.html", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte(abrPage))
+		w.Write([]byte(abrPages[r.PathValue("player")]))
 	})
-	mux.HandleFunc("GET /hls.min.js", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript")
-		w.Write(hlsJS)
-	})
+	for path, file := range scripts {
+		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/javascript")
+			http.ServeFile(w, r, file)
+		})
+	}
 	mux.Handle("/", b.handler)
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
+	for _, player := range []string{"hls.js", "shaka"} {
+		t.Run(player, func(t *testing.T) {
+			if player == "shaka" {
+				if _, err := os.Stat(scripts["/shaka.js"]); err != nil {
+					t.Skipf("no Shaka Player: run npm ci in hls/testdata/abr (%v)", err)
+				}
+			}
+			abrSwitches(t, ns, "http://"+ln.Addr().String()+"/"+player+"/abr.html", bandwidth)
+		})
+	}
+}
+
+// abrSwitches plays page, waits for the top rendition, limits the link to
+// carry the lowest rendition but not the middle one, waits for the player
+// to go down, lifts the limit and waits for it to go up again.
+func abrSwitches(t *testing.T, ns *netns, page string, bandwidth []int) {
 	ctx := startChromium(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+ln.Addr().String()+"/abr.html")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(page)); err != nil {
 		t.Fatal(err)
 	}
 	state := func() abrState {
@@ -122,7 +175,7 @@ func TestABRThrottled(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(s.Errors) > 0 {
-			t.Fatalf("hls.js: %v", s.Errors)
+			t.Fatalf("player errors: %v (and %v)", s.Errors, s.Warnings)
 		}
 		return s
 	}
@@ -133,7 +186,8 @@ func TestABRThrottled(t *testing.T) {
 			s := state()
 			if ok(s.Loaded) {
 				d := time.Since(start)
-				t.Logf("%s after %v: level %d, estimate %.0f b/s, %d frames, %d stalls", what, d.Round(100*time.Millisecond), s.Loaded, s.Estimate, s.Frames, s.Stalls)
+				t.Logf("%s after %v: level %d, estimate %.0f b/s, %d frames, %d stalls, %d errors not fatal",
+					what, d.Round(100*time.Millisecond), s.Loaded, s.Estimate, s.Frames, s.Stalls, len(s.Warnings))
 				return d
 			}
 			if time.Since(start) > within {
@@ -143,6 +197,9 @@ func TestABRThrottled(t *testing.T) {
 		}
 	}
 	waitLevel("plays the top rendition", func(l int) bool { return l == 2 }, 90*time.Second)
+	if s := state(); len(s.Warnings) > 0 {
+		t.Errorf("errors before the link was limited: %v", s.Warnings)
+	}
 
 	// A link that carries the lowest rendition with room to spare, not
 	// the middle one at its peak.
@@ -151,16 +208,23 @@ func TestABRThrottled(t *testing.T) {
 		rate = (bandwidth[0] + bandwidth[1]) / 2
 	}
 	ns.run(t, "tc", "qdisc", "add", "dev", ns.inner, "root", "tbf", "rate", fmt.Sprintf("%dbit", rate), "burst", "32kb", "latency", "400ms")
+	lifted := false
+	defer func() {
+		if !lifted {
+			ns.run(t, "tc", "qdisc", "del", "dev", ns.inner, "root")
+		}
+	}()
 	t.Logf("link limited to %d b/s", rate)
 	down := waitLevel("switched down", func(l int) bool { return l >= 0 && l < 2 }, 90*time.Second)
 	low := waitLevel("on a rendition the link carries", func(l int) bool { return l >= 0 && bandwidth[l] <= rate }, 90*time.Second)
 
 	ns.run(t, "tc", "qdisc", "del", "dev", ns.inner, "root")
+	lifted = true
 	t.Log("limit lifted")
 	up := waitLevel("back on the top rendition", func(l int) bool { return l == 2 }, 120*time.Second)
 	s := state()
-	t.Logf("summary: down in %v, on a fitting rendition %v later, up again in %v; %d stalls, switches %v",
-		down.Round(100*time.Millisecond), low.Round(100*time.Millisecond), up.Round(100*time.Millisecond), s.Stalls, s.Switches)
+	t.Logf("summary: down in %v, on a fitting rendition %v later, up again in %v; %d stalls, switches %v, errors not fatal %v",
+		down.Round(100*time.Millisecond), low.Round(100*time.Millisecond), up.Round(100*time.Millisecond), s.Stalls, s.Switches, s.Warnings)
 }
 
 // chromium is Debian's Chromium, which CI installs.
