@@ -221,7 +221,7 @@ func abrSwitches(t *testing.T, ns *netns, page string, bandwidth []int) {
 	ns.run(t, "tc", "qdisc", "del", "dev", ns.inner, "root")
 	lifted = true
 	t.Log("limit lifted")
-	up := waitLevel("back on the top rendition", func(l int) bool { return l == 2 }, 120*time.Second)
+	up := waitLevel("back on the top rendition", func(l int) bool { return l == 2 }, 180*time.Second)
 	s := state()
 	t.Logf("summary: down in %v, on a fitting rendition %v later, up again in %v; %d stalls, switches %v, errors not fatal %v",
 		down.Round(100*time.Millisecond), low.Round(100*time.Millisecond), up.Round(100*time.Millisecond), s.Stalls, s.Switches, s.Warnings)
