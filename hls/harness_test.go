@@ -23,6 +23,8 @@ type testBroadcast struct {
 	media *sfu.SFU
 	svc   *Service
 	url   string
+	// handler serves the HLS routes, for a test that serves them elsewhere too.
+	handler http.Handler
 }
 
 func testLogger() *slog.Logger {
@@ -64,7 +66,7 @@ func newTestBroadcast(t testing.TB, cfg Config) *testBroadcast {
 		svc.Close()
 		media.Close()
 	})
-	return &testBroadcast{t: t, media: media, svc: svc, url: hs.URL}
+	return &testBroadcast{t: t, media: media, svc: svc, url: hs.URL, handler: mux}
 }
 
 func statusOf(err error) int {
@@ -131,4 +133,26 @@ func (b *testBroadcast) get(url string) (int, []byte, http.Header) {
 func publish(t testing.TB, p *sfu.Participant, tracks ...hlstest.Track) *hlstest.Publisher {
 	t.Helper()
 	return hlstest.Publish(t, p.Publish, tracks...)
+}
+
+// simulcastBroadcast puts a three-layer simulcast camera and a microphone on
+// air in room and returns the media playlist URLs of its renditions, lowest
+// first, once each has a complete segment.
+func simulcastBroadcast(t *testing.T, b *testBroadcast, room string) []string {
+	t.Helper()
+	var clips []*hlstest.Clip
+	for _, s := range [][2]int{{320, 180}, {480, 270}, {640, 360}} {
+		clips = append(clips, hlstest.NewClip(t, s[0], s[1], 4, "ll"))
+	}
+	sound := hlstest.NewSound(t, 4, 440)
+	publish(t, b.room(room), hlstest.Track{Source: sfu.SourceCamera, Simulcast: clips},
+		hlstest.Track{Source: sfu.SourceMicrophone, Sound: sound})
+	b.waitLive(room)
+	var urls []string
+	for i := range clips {
+		u := b.url + "/hls/" + room + "/" + b.variantURI(room, i)
+		b.waitSegments(u, 1)
+		urls = append(urls, u)
+	}
+	return urls
 }

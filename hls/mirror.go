@@ -131,7 +131,7 @@ func (ms *mirrorSet) get(st *stream, r *rendition) *mirror {
 	key := MirrorPrefix + ms.room + "/" + st.id + "/" // room IDs are [a-z0-9-]: safe in a key and a URL
 	mr := &mirror{r: r, stream: st.id, store: ms.c.store, cfg: ms.cfg, key: key, uri: ms.cfg.CDNURL + "/" + key,
 		log:   ms.log.With("stream", st.id, "rendition", r.index),
-		inits: map[int]bool{}, parts: map[uint64]int{}, segs: map[uint64]bool{}}
+		inits: map[int]bool{}, segs: map[uint64]bool{}}
 	mr.snap.Store(&snapshot{next: make(chan struct{})})
 	ms.mirrors[r] = mr
 	ms.wg.Add(1)
@@ -168,9 +168,9 @@ type mirror struct {
 	uri    string // <cdn>/hls/<room>/<stream>/
 	log    *slog.Logger
 
-	inits map[int]bool
-	parts map[uint64]int // parts uploaded per segment
-	segs  map[uint64]bool
+	inits    map[int]bool
+	nextPart uint64 // parts before it are uploaded
+	segs     map[uint64]bool
 
 	snap atomic.Pointer[snapshot]
 }
@@ -205,28 +205,29 @@ func (mr *mirror) upload(ctx context.Context, s *snapshot) error {
 			}
 			mr.inits[g.init.n] = true
 		}
-		msn := strconv.FormatUint(g.msn, 10)
-		for j := mr.parts[g.msn]; j < len(g.parts); j++ {
-			if err := mr.put(ctx, s.name+"-"+msn+"."+strconv.Itoa(j)+".m4s", "video/iso.segment", g.parts[j].data); err != nil {
+		for _, p := range g.parts {
+			if p.seq < mr.nextPart {
+				continue
+			}
+			if err := mr.put(ctx, partName(s.name, p.seq), "video/iso.segment", p.data); err != nil {
 				return err
 			}
-			mr.parts[g.msn] = j + 1
+			mr.nextPart = p.seq + 1
 		}
 		if g.complete && !mr.segs[g.msn] {
 			data := make([][]byte, len(g.parts))
 			for i, p := range g.parts {
 				data[i] = p.data
 			}
-			if err := mr.put(ctx, s.name+"-"+msn+".m4s", "video/iso.segment", data...); err != nil {
+			if err := mr.put(ctx, s.name+"-"+strconv.FormatUint(g.msn, 10)+".m4s", "video/iso.segment", data...); err != nil {
 				return err
 			}
 			mr.segs[g.msn] = true
 		}
 	}
 	if len(listed) > 0 {
-		for msn := range mr.parts {
+		for msn := range mr.segs {
 			if msn < listed[0].msn {
-				delete(mr.parts, msn)
 				delete(mr.segs, msn)
 			}
 		}

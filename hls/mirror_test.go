@@ -66,10 +66,15 @@ func TestHLSThroughCDN(t *testing.T) {
 		t.Fatalf("blocking reload: %d %v\n%s", status, err, body)
 	}
 	checkCDNPlaylist(t, pl, body, prefix)
-	partURI := fmt.Sprintf("%sv0-%d.%d.m4s", prefix, msn, part)
-	if !strings.Contains(string(body), partURI) {
-		t.Fatalf("blocking reload for %d.%d does not list %s:\n%s", msn, part, partURI, body)
+	partURI := pl.PartURI(msn, part)
+	if partURI == "" {
+		// The segment ended before the part asked for: it is part 0 of the next.
+		partURI = pl.PartURI(msn+1, 0)
 	}
+	if !strings.HasPrefix(partURI, prefix) {
+		t.Fatalf("blocking reload for %d.%d does not list it:\n%s", msn, part, body)
+	}
+	partName := strings.TrimPrefix(partURI, prefix)
 	status, data, hdr := b.get(partURI)
 	if status != 200 || len(data) == 0 {
 		t.Fatalf("part from MinIO: %d %s", status, data)
@@ -77,7 +82,7 @@ func TestHLSThroughCDN(t *testing.T) {
 	if !strings.Contains(hdr.Get("Cache-Control"), "immutable") || hdr.Get("Content-Type") != "video/iso.segment" {
 		t.Errorf("part headers from MinIO: %v", hdr)
 	}
-	if status, _, _ := b.get(media[:strings.LastIndex(media, "/")+1] + fmt.Sprintf("v0-%d.%d.m4s", msn, part)); status != 404 {
+	if status, _, _ := b.get(media[:strings.LastIndex(media, "/")+1] + partName); status != 404 {
 		t.Errorf("origin answered %d for a part, want 404", status)
 	}
 
@@ -99,7 +104,7 @@ func TestHLSThroughCDN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"v0-i1.mp4", fmt.Sprintf("v0-%d.m4s", pl.Segments[0].MSN), fmt.Sprintf("v0-%d.%d.m4s", msn, part)} {
+	for _, want := range []string{"v0-i1.mp4", fmt.Sprintf("v0-%d.m4s", pl.Segments[0].MSN), partName} {
 		if !slices.Contains(keys, "hls/live/"+streamID+"/"+want) {
 			t.Errorf("bucket has no %s among %v", want, keys)
 		}

@@ -17,10 +17,11 @@ import (
 const playlistVersion = 6
 
 // renderMedia writes a Media Playlist (RFC 8216bis section 4.4) with the
-// Low-Latency tags: parts for the last three target durations (section
-// 6.2.2), a preload hint for the next part (section 4.4.5.3), and blocking
-// reload advertised (section 4.4.3.8). URIs are relative, so the session and
-// stream in the playlist's own path carry over to every resource.
+// Low-Latency tags: parts within the last three target durations (section
+// 4.4.4.9), a preload hint for the next part (section 4.4.5.3), blocking
+// reload advertised (section 4.4.3.8) and a rendition report for every other
+// rendition (section 4.4.5.4). URIs are relative, so the session and stream
+// in the playlist's own path carry over to every resource.
 func renderMedia(s *snapshot, cfg Config) []byte { return renderMediaAt(s, cfg, "") }
 
 // renderMediaAt is renderMedia with every URI prefixed by base (the CDN
@@ -41,13 +42,17 @@ func renderMediaAt(s *snapshot, cfg Config, base string) []byte {
 	}
 	fmt.Fprintf(&b, "#EXT-X-DISCONTINUITY-SEQUENCE:%d\n", s.discSeq)
 
-	// Parts are listed for segments that end within three target durations
-	// of the playlist's end.
+	// Section 4.4.4.9: parts more than three target durations from the end
+	// of the playlist are removed. Parts are listed whole segments at a time
+	// (a player counts a segment's parts from its first to find _HLS_part),
+	// so the oldest segment with parts starts within three target durations.
 	withParts := len(listed)
 	var tail time.Duration
-	for i := len(listed) - 1; i >= 0 && tail < time.Duration(3*target)*time.Second; i-- {
+	for i := len(listed) - 1; i >= 0; i-- {
+		if tail += listed[i].duration; tail > time.Duration(3*target)*time.Second {
+			break
+		}
 		withParts = i
-		tail += listed[i].duration
 	}
 	var init *initSegment
 	for i, g := range listed {
@@ -63,8 +68,8 @@ func renderMediaAt(s *snapshot, cfg Config, base string) []byte {
 		}
 		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", g.pdt.UTC().Format("2006-01-02T15:04:05.000Z"))
 		if i >= withParts {
-			for j, p := range g.parts {
-				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%s,URI=\"%s%s-%d.%d.m4s\"", seconds(p.duration), base, s.name, g.msn, j)
+			for _, p := range g.parts {
+				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%s,URI=\"%s%s\"", seconds(p.duration), base, partName(s.name, p.seq))
 				if p.independent {
 					b.WriteString(",INDEPENDENT=YES")
 				}
@@ -78,8 +83,14 @@ func renderMediaAt(s *snapshot, cfg Config, base string) []byte {
 	if s.ended {
 		b.WriteString("#EXT-X-ENDLIST\n")
 	} else if s.open {
-		g := s.segs[len(s.segs)-1]
-		fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%s%s-%d.%d.m4s\"\n", base, s.name, g.msn, len(g.parts))
+		// The next part's name does not depend on the segment it will be
+		// in, so the hinted resource always comes to exist.
+		fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"%s%s\"\n", base, partName(s.name, s.nextPart))
+	}
+	for _, rr := range s.reports {
+		// Other renditions' playlists are on the origin beside this one,
+		// even when the media are on a CDN.
+		fmt.Fprintf(&b, "#EXT-X-RENDITION-REPORT:URI=\"%s\",LAST-MSN=%d,LAST-PART=%d\n", rr.uri, rr.lastMSN, rr.lastPart)
 	}
 	return b.Bytes()
 }

@@ -53,7 +53,7 @@ func (r *rendition) publish() { r.publishEnded(false) }
 
 func (r *rendition) publishEnded(ended bool) {
 	s := &snapshot{first: r.first, discSeq: r.discSeq, ended: ended, next: make(chan struct{}),
-		video: r.video, audio: r.audio, name: r.name()}
+		video: r.video, audio: r.audio, name: r.name(), nextPart: uint64(r.partSeq), reports: r.reports()}
 	s.segs = make([]segView, 0, len(r.segs)+1)
 	for _, b := range r.segs {
 		s.segs = append(s.segs, view(b))
@@ -74,6 +74,36 @@ func (r *rendition) publishEnded(ended bool) {
 }
 
 func (r *rendition) name() string { return "v" + string(rune('0'+r.index)) }
+
+// report is an EXT-X-RENDITION-REPORT (RFC 8216bis section 4.4.5.4): where
+// another rendition of the stream stands, so that a player switching to it
+// can make its first request a blocking one for the part that comes next.
+type report struct {
+	uri      string
+	lastMSN  uint64
+	lastPart int
+}
+
+// reports are the other renditions' last parts, as their latest snapshots
+// have them. Every rendition is written by the program goroutine, so a
+// report is at most a part behind: a blocking request built from it is
+// answered at once, never held for a part that is not coming.
+func (r *rendition) reports() []report {
+	rs := r.st.renditionList()
+	if len(rs) < 2 {
+		return nil
+	}
+	out := make([]report, 0, len(rs)-1)
+	for _, o := range rs {
+		if o == r {
+			continue
+		}
+		if msn, p, ok := o.snap.Load().lastPart(); ok {
+			out = append(out, report{uri: o.name() + ".m3u8", lastMSN: msn, lastPart: p})
+		}
+	}
+	return out
+}
 
 // segView is a segment as one snapshot sees it.
 type segView struct {
@@ -104,6 +134,9 @@ type snapshot struct {
 	body    []byte
 	gz      []byte
 	next    chan struct{}
+	// nextPart is the number of the part to come: the preload hint.
+	nextPart uint64
+	reports  []report
 
 	video, audio       *Codec
 	bandwidth, average int
@@ -172,6 +205,16 @@ func (s *snapshot) ready(msn uint64, part int, limit int) (ok, bad bool) {
 	return nm > msn || nm == msn && np >= part, false
 }
 
+// lastPart is the position of the last part in the playlist, if any.
+func (s *snapshot) lastPart() (msn uint64, part int, ok bool) {
+	for i := len(s.segs) - 1; i >= 0; i-- {
+		if n := len(s.segs[i].parts); n > 0 {
+			return s.segs[i].msn, n - 1, true
+		}
+	}
+	return 0, 0, false
+}
+
 // newest is the position of the last part in the playlist; np is -1 when
 // the open segment has none yet.
 func (s *snapshot) newest() (msn uint64, part int) {
@@ -179,19 +222,30 @@ func (s *snapshot) newest() (msn uint64, part int) {
 	return last.msn, len(last.parts) - 1
 }
 
-// lookup finds a part (p >= 0) or a whole segment. wait is true when the
-// resource is not there yet but is about to be: the hinted next part or the
-// open segment (RFC 8216bis section 6.2.6).
-func (s *snapshot) lookup(msn uint64, p int) (found *segView, wait bool) {
+// lookupPart finds part n. wait is true when it is not there yet but is
+// about to be: it is the hinted next part (RFC 8216bis section 6.2.6), which
+// exists as soon as it is written, whether it ends up in the open segment or
+// starts a new one.
+func (s *snapshot) lookupPart(n uint64) (found *part, wait bool) {
+	for i := len(s.segs) - 1; i >= 0; i-- {
+		ps := s.segs[i].parts
+		if len(ps) == 0 || ps[0].seq > n {
+			continue
+		}
+		if k := n - ps[0].seq; k < uint64(len(ps)) {
+			return ps[k], false
+		}
+		break // parts are numbered in order: n is past every one there is
+	}
+	return nil, s.open && !s.ended && n == s.nextPart
+}
+
+// lookupSegment finds the complete segment msn; wait is true while it is
+// the open one.
+func (s *snapshot) lookupSegment(msn uint64) (found *segView, wait bool) {
 	g := s.seg(msn)
 	if g == nil {
 		return nil, false
-	}
-	if p >= 0 {
-		if p < len(g.parts) {
-			return g, false
-		}
-		return nil, !g.complete && !s.ended && p == len(g.parts)
 	}
 	if g.complete {
 		return g, false

@@ -43,17 +43,39 @@ func TestBlockingReady(t *testing.T) {
 	if ok, bad := ended.ready(99, 3, limit); !ok || bad {
 		t.Error("an ended playlist must answer any directive at once")
 	}
+	// Lookups of media: parts by their number through the stream (seg 10
+	// has parts 0-3, 11 has 4-7, 12 has 8 and 9; 10 is the hinted next).
+	n := uint64(0)
+	for i := range s.segs {
+		for k := range s.segs[i].parts {
+			s.segs[i].parts[k] = &part{seq: n}
+			n++
+		}
+	}
+	s.nextPart = n
 	for _, c := range []struct {
-		msn        uint64
-		part       int
+		n          uint64
 		found, wai bool
 	}{
-		{12, 1, true, false}, {12, 2, false, true}, {12, 3, false, false},
-		{11, 4, false, false}, {12, -1, false, true}, {11, -1, true, false}, {13, 0, false, false},
+		{0, true, false}, {5, true, false}, {9, true, false}, {10, false, true}, {11, false, false}, {1 << 63, false, false},
 	} {
-		g, wait := s.lookup(c.msn, c.part)
+		p, wait := s.lookupPart(c.n)
+		if (p != nil) != c.found || wait != c.wai || p != nil && p.seq != c.n {
+			t.Errorf("lookupPart %d: %+v wait %v", c.n, p, wait)
+		}
+	}
+	if p, wait := ended.lookupPart(8); p != nil || wait {
+		t.Error("the hinted part of an ended playlist is waited for")
+	}
+	for _, c := range []struct {
+		msn        uint64
+		found, wai bool
+	}{
+		{11, true, false}, {12, false, true}, {13, false, false}, {9, false, false},
+	} {
+		g, wait := s.lookupSegment(c.msn)
 		if (g != nil) != c.found || wait != c.wai {
-			t.Errorf("lookup %d.%d: found %v wait %v", c.msn, c.part, g != nil, wait)
+			t.Errorf("lookupSegment %d: found %v wait %v", c.msn, g != nil, wait)
 		}
 	}
 }

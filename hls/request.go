@@ -19,15 +19,17 @@ const (
 
 // resource is a parsed file name of a stream: v<rendition>.m3u8 (media
 // playlist), v<r>-i<n>.mp4 (init segment n), v<r>-<msn>.m4s (segment),
-// v<r>-<msn>.<part>.m4s (part).
+// v<r>-p<n>.m4s (part n of the rendition). Parts are numbered through the
+// whole stream, not within their segment, so that the preload hint can name
+// the next part before anyone knows whether a keyframe will make it the
+// first of a new segment.
 type resource struct {
 	kind      resourceKind
 	rendition int
-	n         uint64 // init number or media sequence number
-	part      int
+	n         uint64 // init number, media sequence number or part number
 }
 
-// maxPartIndex bounds part indexes from outside; a segment has far fewer.
+// maxPartIndex bounds _HLS_part from outside; a segment has far fewer parts.
 const maxPartIndex = 1000
 
 func parseResource(name string) (resource, error) {
@@ -49,20 +51,19 @@ func parseResource(name string) (resource, error) {
 		}
 		r.kind, r.n = resInit, n
 		return r, nil
+	case strings.HasPrefix(rest, "-p") && strings.HasSuffix(rest, ".m4s"):
+		n, ok := canonical(rest[2 : len(rest)-4])
+		if !ok {
+			return r, bad
+		}
+		r.kind, r.n = resPart, n
+		return r, nil
 	case strings.HasPrefix(rest, "-") && strings.HasSuffix(rest, ".m4s"):
-		msn, part, hasPart := strings.Cut(rest[1:len(rest)-4], ".")
-		n, ok := canonical(msn)
+		n, ok := canonical(rest[1 : len(rest)-4])
 		if !ok {
 			return r, bad
 		}
 		r.kind, r.n = resSegment, n
-		if hasPart {
-			p, ok := canonical(part)
-			if !ok || p > maxPartIndex {
-				return r, bad
-			}
-			r.kind, r.part = resPart, int(p)
-		}
 		return r, nil
 	}
 	return r, bad
@@ -148,5 +149,8 @@ func (r resource) String() string {
 	case resSegment:
 		return v + "-" + strconv.FormatUint(r.n, 10) + ".m4s"
 	}
-	return v + "-" + strconv.FormatUint(r.n, 10) + "." + strconv.Itoa(r.part) + ".m4s"
+	return partName(v, r.n)
 }
+
+// partName is the file name of part n of the rendition named v.
+func partName(v string, n uint64) string { return v + "-p" + strconv.FormatUint(n, 10) + ".m4s" }

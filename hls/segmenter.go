@@ -27,8 +27,11 @@ var silentOpus = [2][]byte{{0xf8, 0xff, 0xfe}, {0xfc, 0xff, 0xfe}}
 // defaultAudio is declared in the init segment while the program has no audio.
 var defaultAudio = &Codec{Name: CodecOpus, ClockRate: 48000, Channels: 2}
 
-// part is one fMP4 fragment (moof and mdat) of a segment.
+// part is one fMP4 fragment (moof and mdat) of a segment. seq numbers the
+// rendition's parts from 0 through every segment: it names the part's file
+// and is its fMP4 sequence number.
 type part struct {
+	seq         uint64
 	data        []byte
 	duration    time.Duration
 	independent bool
@@ -251,8 +254,8 @@ func (r *rendition) closePart(next int64) {
 		r.cur = partBuild{}
 		return
 	}
+	p := &part{seq: uint64(r.partSeq), data: buf.Bytes(), duration: dur, independent: c.independent && len(c.video) > 0}
 	r.partSeq++
-	p := &part{data: buf.Bytes(), duration: dur, independent: c.independent && len(c.video) > 0}
 	r.open.parts = append(r.open.parts, p)
 	r.open.duration += dur
 	r.open.bytes += len(p.data)

@@ -185,32 +185,32 @@ func (s *Service) serveInit(w http.ResponseWriter, r *rendition, n int) error {
 }
 
 func (s *Service) serveMedia(w http.ResponseWriter, req *http.Request, r *rendition, res resource) error {
-	p := -1
-	if res.kind == resPart {
-		p = res.part
-	}
-	var found *segView
+	var data [][]byte
 	_, err := s.wait(req.Context(), r, func(sn *snapshot) (bool, error) {
-		g, wait := sn.lookup(res.n, p)
-		if g != nil {
-			found = g
-			return true, nil
+		var wait bool
+		if res.kind == resPart {
+			var p *part
+			if p, wait = sn.lookupPart(res.n); p != nil {
+				data = [][]byte{p.data}
+				return true, nil
+			}
+		} else {
+			var g *segView
+			if g, wait = sn.lookupSegment(res.n); g != nil {
+				data = make([][]byte, len(g.parts))
+				for i, x := range g.parts {
+					data[i] = x.data
+				}
+				return true, nil
+			}
 		}
 		if !wait {
-			return false, fmt.Errorf("%w: %s-%d.%d", ErrNotFound, sn.name, res.n, p)
+			return false, fmt.Errorf("%w: %s", ErrNotFound, res)
 		}
 		return false, nil
 	})
 	if err != nil {
 		return err
-	}
-	if p >= 0 {
-		writeMedia(w, "video/mp4", [][]byte{found.parts[p].data})
-		return nil
-	}
-	data := make([][]byte, len(found.parts))
-	for i, x := range found.parts {
-		data[i] = x.data
 	}
 	writeMedia(w, "video/mp4", data)
 	return nil

@@ -278,20 +278,31 @@ func hlsGet(ctx context.Context, client *http.Client, u string, keep bool) ([]by
 	return body, time.Since(start), err
 }
 
-// preloadHint reads the (msn, part) of EXT-X-PRELOAD-HINT's URI, v<r>-<msn>.<part>.m4s.
+// preloadHint is the (msn, part) of the part EXT-X-PRELOAD-HINT names: the
+// one after the last listed (the hint's URI names the part by its number
+// through the stream, not by its segment, which a keyframe may yet change).
 func preloadHint(pl []byte) (uint64, int, bool) {
-	i := bytes.LastIndex(pl, []byte("#EXT-X-PRELOAD-HINT:"))
-	if i < 0 {
+	if !bytes.Contains(pl, []byte("#EXT-X-PRELOAD-HINT:")) {
 		return 0, 0, false
 	}
-	uri := quotedURI(pl[i:])
-	dash, dot := strings.IndexByte(uri, '-'), strings.IndexByte(uri, '.')
-	if dash < 0 || dot < dash {
-		return 0, 0, false
+	var msn uint64
+	var segs, parts int
+	for _, line := range strings.Split(string(pl), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "#EXT-X-MEDIA-SEQUENCE:"):
+			n, err := strconv.ParseUint(strings.TrimPrefix(line, "#EXT-X-MEDIA-SEQUENCE:"), 10, 64)
+			if err != nil {
+				return 0, 0, false
+			}
+			msn = n
+		case strings.HasPrefix(line, "#EXT-X-PART:"):
+			parts++
+		case line != "" && !strings.HasPrefix(line, "#"):
+			segs, parts = segs+1, 0
+		}
 	}
-	msn, err1 := strconv.ParseUint(uri[dash+1:dot], 10, 64)
-	part, err2 := strconv.Atoi(strings.TrimSuffix(uri[dot+1:], ".m4s"))
-	return msn, part, err1 == nil && err2 == nil
+	return msn + uint64(segs), parts, true
 }
 
 // lastPart is the URI of the playlist's last EXT-X-PART.

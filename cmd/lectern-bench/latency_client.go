@@ -116,8 +116,8 @@ func llhlsClient(ctx context.Context, media string, seen *arrivals) (time.Durati
 		}
 		data, status, err := hintedPart(ctx, client, base+hint)
 		if status == http.StatusNotFound {
-			// The segment ended before the hinted part: the new playlist
-			// hints the next segment's first part.
+			// The hinted part is not coming (the stream ended or was
+			// replaced): start again from a fresh playlist.
 			if pl, err = playlistGet(ctx, client, media); err != nil {
 				return holdBack, err
 			}

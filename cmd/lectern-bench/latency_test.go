@@ -39,3 +39,26 @@ func TestLatencyBench(t *testing.T) {
 		t.Errorf("playback p50 %v after RTSP: not plausible\n%s", p50, out.String())
 	}
 }
+
+// TestPreloadHintPosition: the hinted part is the one after the last listed,
+// whether the open segment has parts yet or not.
+func TestPreloadHintPosition(t *testing.T) {
+	head := "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-MAP:URI=\"v0-i1.mp4\"\n" +
+		"#EXT-X-PART:DURATION=0.2,URI=\"v0-p0.m4s\"\n#EXTINF:1,\nv0-7.m4s\n"
+	for _, c := range []struct {
+		tail string
+		msn  uint64
+		part int
+		ok   bool
+	}{
+		{"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"v0-p1.m4s\"\n", 8, 0, true},
+		{"#EXT-X-PART:DURATION=0.2,URI=\"v0-p1.m4s\"\n#EXT-X-PART:DURATION=0.2,URI=\"v0-p2.m4s\"\n" +
+			"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"v0-p3.m4s\"\n#EXT-X-RENDITION-REPORT:URI=\"v1.m3u8\",LAST-MSN=8,LAST-PART=1\n", 8, 2, true},
+		{"#EXT-X-ENDLIST\n", 0, 0, false},
+	} {
+		msn, part, ok := preloadHint([]byte(head + c.tail))
+		if msn != c.msn || part != c.part || ok != c.ok {
+			t.Errorf("%q: %d.%d %v, want %d.%d %v", c.tail, msn, part, ok, c.msn, c.part, c.ok)
+		}
+	}
+}

@@ -41,12 +41,22 @@ func NeedFFmpeg(t testing.TB) {
 // label is drawn on the picture so that sources can be told apart.
 func NewClip(t testing.TB, width, height int, seconds int, label string) *Clip {
 	t.Helper()
+	return NewClipRate(t, width, height, seconds, label, 0)
+}
+
+// NewClipRate is NewClip at about kbps kbit/s (x264's own choice for 0).
+func NewClipRate(t testing.TB, width, height int, seconds int, label string, kbps int) *Clip {
+	t.Helper()
 	NeedFFmpeg(t)
 	out := filepath.Join(t.TempDir(), fmt.Sprintf("%s-%dx%d.h264", label, width, height))
 	src := fmt.Sprintf("testsrc2=size=%dx%d:rate=25", width, height)
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src, "-t", fmt.Sprint(seconds),
-		"-c:v", "libx264", "-tune", "zerolatency", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", "25",
-		"-bsf:v", "h264_mp4toannexb", "-f", "h264", out)
+	args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src, "-t", fmt.Sprint(seconds),
+		"-c:v", "libx264", "-tune", "zerolatency", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", "25"}
+	if kbps > 0 {
+		r := fmt.Sprintf("%dk", kbps)
+		args = append(args, "-b:v", r, "-maxrate", r, "-bufsize", fmt.Sprintf("%dk", kbps/2))
+	}
+	cmd := exec.Command("ffmpeg", append(args, "-bsf:v", "h264_mp4toannexb", "-f", "h264", out)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v: %s", err, b)
 	}

@@ -19,10 +19,20 @@ type MediaPlaylist struct {
 	MediaSequence, DiscontinuityN uint64
 	Segments                      []Segment // complete segments
 	// Open are the parts of the segment being written; Hint is the
-	// EXT-X-PRELOAD-HINT URI.
-	Open  []Part
-	Hint  string
-	Ended bool
+	// EXT-X-PRELOAD-HINT URI and HintType its TYPE.
+	Open     []Part
+	Hint     string
+	HintType string
+	Ended    bool
+	// Reports are the EXT-X-RENDITION-REPORT tags.
+	Reports []RenditionReport
+}
+
+// RenditionReport is an EXT-X-RENDITION-REPORT.
+type RenditionReport struct {
+	URI      string
+	LastMSN  uint64
+	LastPart int
 }
 
 // Segment is a complete segment of a Media Playlist.
@@ -90,7 +100,15 @@ func ParseMedia(body []byte) (*MediaPlaylist, error) {
 			d, _, _ := strings.Cut(value, ",")
 			cur.Duration, err = strconv.ParseFloat(d, 64)
 		case "#EXT-X-PRELOAD-HINT":
-			p.Hint = attrs["URI"]
+			p.Hint, p.HintType = attrs["URI"], attrs["TYPE"]
+		case "#EXT-X-RENDITION-REPORT":
+			r := RenditionReport{URI: attrs["URI"]}
+			var perr error
+			if r.LastMSN, err = strconv.ParseUint(attrs["LAST-MSN"], 10, 64); err == nil {
+				r.LastPart, perr = strconv.Atoi(attrs["LAST-PART"])
+				err = perr
+			}
+			p.Reports = append(p.Reports, r)
 		case "#EXT-X-ENDLIST":
 			p.Ended = true
 		default:
@@ -135,6 +153,34 @@ func attributes(s string) map[string]string {
 		s = strings.TrimPrefix(rest, ",")
 	}
 	return out
+}
+
+// PartURI is the URI of part (msn, part), or "" if it is not listed.
+func (p *MediaPlaylist) PartURI(msn uint64, part int) string {
+	var parts []Part
+	switch {
+	case msn < p.MediaSequence:
+		return ""
+	case msn < p.MediaSequence+uint64(len(p.Segments)):
+		parts = p.Segments[msn-p.MediaSequence].Parts
+	case msn == p.MediaSequence+uint64(len(p.Segments)):
+		parts = p.Open
+	}
+	if part < 0 || part >= len(parts) {
+		return ""
+	}
+	return parts[part].URI
+}
+
+// LastPart is the (msn, part) of the last part listed; ok is false if none is.
+func (p *MediaPlaylist) LastPart() (msn uint64, part int, ok bool) {
+	if len(p.Open) > 0 {
+		return p.MediaSequence + uint64(len(p.Segments)), len(p.Open) - 1, true
+	}
+	if n := len(p.Segments); n > 0 && len(p.Segments[n-1].Parts) > 0 {
+		return p.MediaSequence + uint64(n-1), len(p.Segments[n-1].Parts) - 1, true
+	}
+	return 0, 0, false
 }
 
 // NextPart is the (msn, part) of the part after the last one listed.
