@@ -143,7 +143,7 @@ func (s *Server) refuse(conn *gortsplib.ServerConn, req *base.Request, room stri
 		level = slog.LevelDebug
 	}
 	s.log.Log(context.Background(), level, "rtsp request refused", "method", string(req.Method), "room", room,
-		"status", int(res.StatusCode), "remote", conn.NetConn().RemoteAddr().String(), "reason", err.Error())
+		"status", int(res.StatusCode), "remote", conn.NetConn().RemoteAddr().String(), "reason", redacted(err))
 	return res, rerr
 }
 
@@ -175,7 +175,7 @@ func (s *Server) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 
 // OnConnClose logs closed connections.
 func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
-	s.log.Debug("rtsp connection closed", "remote", ctx.Conn.NetConn().RemoteAddr().String(), "err", ctx.Error)
+	s.log.Debug("rtsp connection closed", "remote", ctx.Conn.NetConn().RemoteAddr().String(), "err", redacted(ctx.Error))
 }
 
 // OnSessionClose ends a publisher's participant: its tracks are unpublished and
@@ -195,7 +195,7 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 		s.fmtMu.Unlock()
 		reason := "encoder disconnected"
 		if ctx.Error != nil {
-			reason = "encoder disconnected: " + ctx.Error.Error()
+			reason = "encoder disconnected: " + redacted(ctx.Error)
 		}
 		p.close(reason)
 	}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -61,4 +62,21 @@ func describe(desc *description.Session, u *base.URL, path, query string) ([]byt
 		})
 	}
 	return out.Marshal(false)
+}
+
+// tokenInText finds tokens in request paths and queries.
+var tokenInText = regexp.MustCompile(`/token/[^/\s"?]+|token=[^&\s"/]+`)
+
+// redacted is err's text for logs without tokens: gortsplib's errors can quote
+// request paths (liberrors.ErrServerPathHasChanged).
+func redacted(err error) string {
+	if err == nil {
+		return ""
+	}
+	return tokenInText.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		if strings.HasPrefix(m, "/") {
+			return "/token/REDACTED"
+		}
+		return "token=REDACTED"
+	})
 }
