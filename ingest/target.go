@@ -65,7 +65,7 @@ func describe(desc *description.Session, u *base.URL, path, query string) ([]byt
 }
 
 // tokenInText finds tokens in request paths and queries.
-var tokenInText = regexp.MustCompile(`/token/[^/\s"?]+|token=[^&\s"/]+`)
+var tokenInText = regexp.MustCompile(`/token/[A-Za-z0-9._~%+=-]+|token=[A-Za-z0-9._~%+=-]+`)
 
 // redacted is err's text for logs without tokens: gortsplib's errors can quote
 // request paths (liberrors.ErrServerPathHasChanged).
