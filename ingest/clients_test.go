@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -37,21 +39,66 @@ func needGStreamer(t *testing.T, elements ...string) {
 	}
 }
 
-// gstPlay plays url with rtspsrc, decodes its video and stops after frames
-// decoded pictures reached the sink. It returns how many did and gst-launch's
-// output.
+// gstPlay plays url with rtspsrc and decodes its video until frames decoded
+// pictures reached the sink (gst-launch -v prints each), then stops
+// gst-launch. It returns how many arrived and gst-launch's output. The
+// stream's audio goes to a sink of its own: an RTP pad left unlinked stops
+// rtspsrc over UDP ("not-linked").
 func gstPlay(t *testing.T, url, protocols string, frames int) (int, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	// identity sends EOS in place of buffer frames+1, so frames buffers pass.
 	cmd := exec.CommandContext(ctx, "gst-launch-1.0", "-v", "rtspsrc", "location="+url, "protocols="+protocols, "name=src",
-		"src.", "!", "application/x-rtp,media=video", "!", "decodebin", "!", "video/x-raw",
-		"!", "identity", "eos-after="+strconv.Itoa(frames+1), "!", "fakesink", "silent=false", "name=frames")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return strings.Count(out.String(), "frames: last-message = chain"), out.String(), err
+		"src.", "!", "application/x-rtp,media=video", "!", "decodebin", "!", "video/x-raw", "!", "fakesink", "silent=false", "name=frames",
+		"src.", "!", "application/x-rtp,media=audio", "!", "fakesink")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &logBuffer{}
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	enough := make(chan struct{})
+	read := make(chan int, 1)
+	go func() {
+		n := 0
+		lines := bufio.NewReader(stdout)
+		for {
+			line, err := lines.ReadString('\n')
+			out.Write([]byte(line))
+			if strings.Contains(line, "frames: last-message = chain") {
+				if n++; n == frames {
+					close(enough)
+				}
+			}
+			if err != nil {
+				read <- n
+				return
+			}
+		}
+	}()
+	var n int
+	select {
+	case <-enough:
+		cmd.Process.Kill()
+		n = <-read
+		cmd.Wait()
+		return n, out.String(), nil
+	case n = <-read:
+		if n >= frames {
+			cmd.Wait()
+			return n, out.String(), nil
+		}
+	}
+	// gst-launch ended (an error, the stream's end or the deadline) before
+	// enough frames arrived.
+	err = cmd.Wait()
+	if err == nil {
+		err = fmt.Errorf("gst-launch ended after %d frames", n)
+	}
+	return n, out.String(), err
 }
 
 var ffmpegFrame = regexp.MustCompile(`(?m)^frame=(\d+)$`)
@@ -117,22 +164,20 @@ var playForms = []struct{ name, path, userinfo, query string }{
 func TestGStreamerPlays(t *testing.T) {
 	hlstest.NeedFFmpeg(t)
 	needGStreamer(t, "rtspsrc", "decodebin", "identity", "fakesink")
-	for _, udp := range []bool{false, true} {
-		r := newRig(t, udp)
-		log := publish(t, r.url("live", "encoder:sk_live", ""), "tcp", "libopus")
-		r.waitTracks(t, "live", 2, log)
-		protocols := "tcp"
-		if udp {
-			protocols = "udp"
-		}
-		for _, f := range playForms {
-			t.Run(protocols+"/"+f.name, func(t *testing.T) {
-				n, out, err := gstPlay(t, r.url(f.path, f.userinfo, f.query), protocols, 30)
-				if err != nil || n < 30 {
-					t.Fatalf("rtspsrc decoded %d frames of 30: %v\n%s", n, err, tail(out, 3000))
-				}
-			})
-		}
+	for _, protocols := range []string{"tcp", "udp"} {
+		t.Run(protocols, func(t *testing.T) {
+			r := newRig(t, protocols == "udp")
+			log := publish(t, r.url("live", "encoder:sk_live", ""), "tcp", "libopus")
+			r.waitTracks(t, "live", 2, log)
+			for _, f := range playForms {
+				t.Run(f.name, func(t *testing.T) {
+					n, out, err := gstPlay(t, r.url(f.path, f.userinfo, f.query), protocols, 30)
+					if err != nil || n < 30 {
+						t.Fatalf("rtspsrc decoded %d frames of 30: %v\n%s\nthe server logged:\n%s", n, err, tail(out, 3000), r.logs)
+					}
+				})
+			}
+		})
 	}
 }
 
@@ -147,7 +192,7 @@ func TestFFmpegPlays(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			n, out, err := ffmpegPlay(t, r.url(f.path, f.userinfo, f.query), "tcp", 30)
 			if err != nil || n < 30 {
-				t.Fatalf("ffmpeg decoded %d frames of 30: %v\n%s", n, err, tail(out, 3000))
+				t.Fatalf("ffmpeg decoded %d frames of 30: %v\n%s\nthe server logged:\n%s", n, err, tail(out, 3000), r.logs)
 			}
 		})
 	}
@@ -172,11 +217,11 @@ func TestGStreamerPublishes(t *testing.T) {
 			r.waitTracks(t, c.room, 2, log)
 			n, out, err := gstPlay(t, r.url(c.room+"/token/viewer-token", "", ""), "tcp", 30)
 			if err != nil || n < 30 {
-				t.Fatalf("rtspsrc decoded %d frames of 30: %v\n%s\nrtspclientsink said:\n%s", n, err, tail(out, 3000), log)
+				t.Fatalf("rtspsrc decoded %d frames of 30: %v\n%s\nrtspclientsink said:\n%s\nthe server logged:\n%s", n, err, tail(out, 3000), log, r.logs)
 			}
 			n, out, err = ffmpegPlay(t, r.url(c.room, "", "token=viewer-token"), "tcp", 30)
 			if err != nil || n < 30 {
-				t.Fatalf("ffmpeg decoded %d frames of 30: %v\n%s", n, err, tail(out, 3000))
+				t.Fatalf("ffmpeg decoded %d frames of 30: %v\n%s\nthe server logged:\n%s", n, err, tail(out, 3000), r.logs)
 			}
 		})
 	}

@@ -56,7 +56,7 @@ type rig struct {
 	auth  *fakeAuth
 	udp   int
 	pubs  []*exec.Cmd
-	logs  *logBuffer // what the RTSP server logged at info and above
+	logs  *logBuffer // what the RTSP server logged, debug and above
 }
 
 // logBuffer is a log destination that tests can read while servers write.
@@ -116,7 +116,7 @@ func newRig(t *testing.T, udp bool) *rig {
 		if udp {
 			cfg.UDPPort = 20000 + 2*rand.IntN(10000)
 		}
-		r.rtsp, err = New(cfg, a, media, slog.New(slog.NewTextHandler(logs, nil)))
+		r.rtsp, err = New(cfg, a, media, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 		if err == nil || !udp || attempt > 20 {
 			break
 		}
