@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -34,19 +35,11 @@ type Grant struct {
 
 var roomPath = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
 
-// parseRoom turns an RTSP path ("/room" or "room/") into a room ID.
-func parseRoom(path string) (string, error) {
-	room := strings.Trim(path, "/")
-	if !roomPath.MatchString(room) {
-		return "", ErrBadPath
-	}
-	return room, nil
-}
-
 // credentials returns what a request authenticates with: a token from the
-// query or from the password of Basic authentication, or the Digest/Basic
-// user for a stream key check. Digest cannot carry a token (the server would
-// need it in advance), so Digest clients put tokens in the query.
+// path, the query or the password of Basic authentication, or the
+// Digest/Basic user for a stream key check. Digest cannot carry a token (the
+// server would need it in advance), so Digest clients put tokens in the path
+// or the query.
 type credentials struct {
 	token  string
 	method headers.AuthMethod
@@ -55,9 +48,11 @@ type credentials struct {
 	any    bool
 }
 
-func parseCredentials(req *base.Request, query string) credentials {
+func parseCredentials(req *base.Request, pathToken, query string) credentials {
 	var c credentials
-	if q, err := url.ParseQuery(query); err == nil && q.Get("token") != "" {
+	if pathToken != "" {
+		c.token, c.any = pathToken, true
+	} else if q, err := url.ParseQuery(query); err == nil && q.Get("token") != "" {
 		c.token, c.any = q.Get("token"), true
 	}
 	v, ok := req.Header["Authorization"]
@@ -84,29 +79,50 @@ func requestContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
 
-// authorize checks the request's credentials for room: a token, or the room's
-// stream key, which allows publishing by one encoder.
-func (s *Server) authorize(ctx context.Context, conn *gortsplib.ServerConn, req *base.Request, room, query string) (Grant, error) {
-	c := parseCredentials(req, query)
+// challengeError refuses a request that carried no credentials. digest says
+// whether the challenge offers Digest: only a stream key can meet it, so it
+// is offered to encoders of rooms that have one. Clients pick Digest when it
+// is offered (GStreamer, ffmpeg), and a token given as the password would then
+// fail.
+type challengeError struct{ digest bool }
+
+func (e challengeError) Error() string { return ErrNoCredentials.Error() }
+func (e challengeError) Unwrap() error { return ErrNoCredentials }
+
+// basicChallenge is the WWW-Authenticate header of a 401 that offers Basic only.
+var basicChallenge = headers.Authenticate{Method: headers.AuthMethodBasic, Realm: "Lectern"}.Marshal()
+
+// authorize checks the request's credentials for the target room: a token, or
+// the room's stream key, which allows publishing by one encoder. publish says
+// whether the request is an encoder's.
+func (s *Server) authorize(ctx context.Context, conn *gortsplib.ServerConn, req *base.Request, t target, query string, publish bool) (Grant, error) {
+	c := parseCredentials(req, t.token, query)
 	if !c.any {
+		if !publish {
+			return Grant{}, challengeError{}
+		}
+		key, _, err := s.auth.StreamKey(ctx, t.room)
+		if err != nil || key == "" {
+			return Grant{}, challengeError{}
+		}
 		// gortsplib makes the Digest nonce of its challenge on the first
 		// verification; make it now so the 401 carries a usable one.
 		conn.VerifyCredentials(req, "lectern", "")
-		return Grant{}, ErrNoCredentials
+		return Grant{}, challengeError{digest: true}
 	}
 	if c.token != "" {
-		g, err := s.auth.Token(ctx, room, c.token)
+		g, err := s.auth.Token(ctx, t.room, c.token)
 		if err != nil {
-			return Grant{}, ErrBadCredentials
+			return Grant{}, fmt.Errorf("%w: token: %w", ErrBadCredentials, err)
 		}
 		return g, nil
 	}
-	key, opts, err := s.auth.StreamKey(ctx, room)
+	key, opts, err := s.auth.StreamKey(ctx, t.room)
 	if err != nil {
 		return Grant{}, err
 	}
 	if key == "" {
-		return Grant{}, ErrBadCredentials
+		return Grant{}, fmt.Errorf("%w: the room has no stream key", ErrBadCredentials)
 	}
 	ok := false
 	switch c.method {
@@ -116,7 +132,7 @@ func (s *Server) authorize(ctx context.Context, conn *gortsplib.ServerConn, req 
 		ok = c.user != "" && conn.VerifyCredentials(req, c.user, key)
 	}
 	if !ok {
-		return Grant{}, ErrBadCredentials
+		return Grant{}, fmt.Errorf("%w: wrong stream key", ErrBadCredentials)
 	}
 	return Grant{Identity: "encoder", Name: "Encoder", Publish: true, Options: opts}, nil
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -55,6 +56,25 @@ type rig struct {
 	auth  *fakeAuth
 	udp   int
 	pubs  []*exec.Cmd
+	logs  *logBuffer // what the RTSP server logged, debug and above
+}
+
+// logBuffer is a log destination that tests can read while servers write.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 type sfuEvent = sfu.Event
@@ -77,20 +97,26 @@ func newRig(t *testing.T, udp bool) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { media.Close() })
+	// Tokens with two dots look like JWTs: a Basic password of that shape is
+	// taken for a token. "nokey" is a room without a stream key.
 	a := &fakeAuth{
 		tokens: map[string]Grant{
-			"live/publisher-token": {Identity: "enc", Name: "Encoder", Publish: true},
-			"live/viewer-token":    {Identity: "viewer", Name: "Viewer", Subscribe: true},
+			"live/publisher-token":        {Identity: "enc", Name: "Encoder", Publish: true},
+			"live/viewer-token":           {Identity: "viewer", Name: "Viewer", Subscribe: true},
+			"live/viewer.basic.token":     {Identity: "viewer", Name: "Viewer", Subscribe: true},
+			"nokey/publisher.basic.token": {Identity: "enc", Name: "Encoder", Publish: true},
+			"nokey/viewer-token":          {Identity: "viewer", Name: "Viewer", Subscribe: true},
 		},
-		keys: map[string]string{"live": "sk_live"},
+		keys: map[string]string{"live": "sk_live", "nokey": ""},
 	}
-	r := &rig{media: media, auth: a}
+	logs := &logBuffer{}
+	r := &rig{media: media, auth: a, logs: logs}
 	cfg := Config{Addr: "127.0.0.1:0"}
 	for attempt := 0; ; attempt++ {
 		if udp {
 			cfg.UDPPort = 20000 + 2*rand.IntN(10000)
 		}
-		r.rtsp, err = New(cfg, a, media, log)
+		r.rtsp, err = New(cfg, a, media, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 		if err == nil || !udp || attempt > 20 {
 			break
 		}
@@ -153,7 +179,7 @@ func publishCmd(t *testing.T, url, transport, acodec string) (*exec.Cmd, *bytes.
 }
 
 // waitTracks waits until room has n tracks.
-func (r *rig) waitTracks(t *testing.T, room string, n int, ffmpegLog *bytes.Buffer) []*sfu.Track {
+func (r *rig) waitTracks(t *testing.T, room string, n int, ffmpegLog fmt.Stringer) []*sfu.Track {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)

@@ -105,23 +105,22 @@ func profileLevelID(f *format.H264) string {
 // OnAnnounce accepts an encoder's session description after checking that its
 // credentials may publish in the room and that it carries something Lectern can use.
 func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
-	room, err := parseRoom(ctx.Path)
+	t, err := parseTarget(ctx.Path)
 	if err != nil {
-		return s.refuse(err)
+		return s.refuse(ctx.Conn, ctx.Request, "", err)
 	}
-	if res, ok := s.redirect(room, ctx.Query, true); ok {
+	room := t.room
+	if res, ok := s.redirect(t, ctx.Query, true); ok {
 		return res, nil
 	}
 	actx, cancel := requestContext()
 	defer cancel()
-	g, err := s.authorize(actx, ctx.Conn, ctx.Request, room, ctx.Query)
+	g, err := s.authorize(actx, ctx.Conn, ctx.Request, t, ctx.Query, true)
 	if err != nil {
-		s.log.Info("rtsp publish refused", "room", room, "reason", err)
-		return s.refuse(err)
+		return s.refuse(ctx.Conn, ctx.Request, room, err)
 	}
 	if !g.Publish {
-		s.log.Info("rtsp publish refused: no publish permission", "room", room, "identity", g.Identity)
-		return s.refuse(ErrNotPermitted)
+		return s.refuse(ctx.Conn, ctx.Request, room, fmt.Errorf("%w: %s may not publish", ErrNotPermitted, g.Identity))
 	}
 	medias, skipped := plan(ctx.Description)
 	if len(medias) == 0 {
@@ -133,12 +132,12 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	}
 	r, err := s.media.Room(room, g.Options)
 	if err != nil {
-		return s.refuse(err)
+		return s.refuse(ctx.Conn, ctx.Request, room, err)
 	}
 	part, err := r.Join(sfu.ParticipantOptions{Identity: g.Identity, Name: g.Name, Kind: sfu.KindEncoder,
 		Permissions: sfu.Permissions{Publish: true}})
 	if err != nil {
-		return s.refuse(err)
+		return s.refuse(ctx.Conn, ctx.Request, room, err)
 	}
 	s.mu.Lock()
 	s.publishers[ctx.Session] = &publisher{room: room, part: part, medias: medias}

@@ -171,19 +171,27 @@ func (s *Server) formatOf(t *sfu.Track) (format.Format, error) {
 	return nil, fmt.Errorf("codec %s has no RTSP mapping", c.MimeType)
 }
 
-// OnDescribe serves a room's program to readers whose token allows subscribe.
+// OnDescribe serves a room's program to readers whose token allows
+// subscribe. The description names every track by an absolute URL (see
+// describe).
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	if room, err := parseRoom(ctx.Path); err == nil {
-		if res, ok := s.redirect(room, ctx.Query, false); ok {
+	t, err := parseTarget(ctx.Path)
+	if err == nil {
+		if res, ok := s.redirect(t, ctx.Query, false); ok {
 			return res, nil, nil
 		}
 	}
 	stream, err := s.readerStream(ctx.Conn, ctx.Request, ctx.Path, ctx.Query)
 	if err != nil {
-		res, err := s.refuseReader(err)
+		res, err := s.refuse(ctx.Conn, ctx.Request, t.room, err)
 		return res, nil, err
 	}
-	return &base.Response{StatusCode: base.StatusOK}, stream, nil
+	body, err := describe(stream.Desc, ctx.Request.URL, ctx.Path, ctx.Query)
+	if err != nil {
+		res, err := rtspError(base.StatusInternalServerError, err)
+		return res, nil, err
+	}
+	return &base.Response{StatusCode: base.StatusOK, Body: body}, nil, nil
 }
 
 // OnSetup accepts an encoder's tracks, or a reader's after checking it again.
@@ -193,7 +201,8 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	}
 	stream, err := s.readerStream(ctx.Conn, ctx.Request, ctx.Path, ctx.Query)
 	if err != nil {
-		res, err := s.refuseReader(err)
+		t, _ := parseTarget(ctx.Path)
+		res, err := s.refuse(ctx.Conn, ctx.Request, t.room, err)
 		return res, nil, err
 	}
 	return &base.Response{StatusCode: base.StatusOK}, stream, nil
@@ -201,9 +210,9 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 
 // OnPlay starts a reader and asks the program's publisher for a keyframe.
 func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
-	if room, err := parseRoom(ctx.Path); err == nil {
+	if t, err := parseTarget(ctx.Path); err == nil {
 		s.mu.Lock()
-		p := s.programs[room]
+		p := s.programs[t.room]
 		s.mu.Unlock()
 		if p != nil {
 			for _, t := range p.tracks {
@@ -215,29 +224,22 @@ func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 }
 
 func (s *Server) readerStream(conn *gortsplib.ServerConn, req *base.Request, path, query string) (*gortsplib.ServerStream, error) {
-	room, err := parseRoom(strings.SplitN(strings.Trim(path, "/"), "/", 2)[0])
+	t, err := parseTarget(path)
 	if err != nil {
 		return nil, err
 	}
 	actx, cancel := requestContext()
 	defer cancel()
-	g, err := s.authorize(actx, conn, req, room, query)
+	g, err := s.authorize(actx, conn, req, t, query, false)
 	if err != nil {
 		return nil, err
 	}
 	if !g.Subscribe {
-		return nil, ErrNotPermitted
+		return nil, fmt.Errorf("%w: %s may not subscribe", ErrNotPermitted, g.Identity)
 	}
-	p, err := s.programFor(room)
+	p, err := s.programFor(t.room)
 	if err != nil {
 		return nil, err
 	}
 	return p.stream, nil
-}
-
-func (s *Server) refuseReader(err error) (*base.Response, error) {
-	if err == ErrNoProgram {
-		return rtspError(base.StatusNotFound, err)
-	}
-	return s.refuse(err)
 }

@@ -19,10 +19,10 @@ type Placer interface {
 }
 
 // redirect answers 302 Found with the owner's URL (RFC 2326 section 11.3.3)
-// when room lives on another node; ok is false when this node serves it.
+// when the target's room lives on another node; ok is false when this node serves it.
 // Encoders (claim) place the room; readers only look. When the database
 // cannot answer, this node serves the room.
-func (s *Server) redirect(room, query string, claim bool) (res *base.Response, ok bool) {
+func (s *Server) redirect(t target, query string, claim bool) (res *base.Response, ok bool) {
 	if s.Placer == nil {
 		return nil, false
 	}
@@ -32,18 +32,18 @@ func (s *Server) redirect(room, query string, claim bool) (res *base.Response, o
 	if claim {
 		find = s.Placer.Place
 	}
-	owner, err := find(ctx, room)
+	owner, err := find(ctx, t.room)
 	if err != nil {
-		s.log.Warn("rtsp room placement failed; serving here", "room", room, "err", err)
+		s.log.Warn("rtsp room placement failed; serving here", "room", t.room, "err", err)
 		return nil, false
 	}
 	if owner == "" {
 		return nil, false
 	}
-	target := strings.TrimSuffix(owner, "/") + "/" + room
+	target := strings.TrimSuffix(owner, "/") + "/" + t.path()
 	if query != "" {
 		target += "?" + query
 	}
-	s.log.Debug("rtsp request sent to the room's node", "room", room, "node", owner)
+	s.log.Debug("rtsp request sent to the room's node", "room", t.room, "node", owner)
 	return &base.Response{StatusCode: base.StatusFound, Header: base.Header{"Location": base.HeaderValue{target}}}, true
 }

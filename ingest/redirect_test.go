@@ -91,6 +91,10 @@ func TestRTSPRedirectsToTheRoomsNode(t *testing.T) {
 	if got := probe(t, out); got != "h264,640,360" {
 		t.Errorf("read through node 2: %q, want h264,640,360", got)
 	}
+	// The token in the path goes with the redirect.
+	if n, msg, err := ffmpegPlay(t, r2.url("live/token/viewer-token", "", ""), "tcp", 10); err != nil || n < 10 {
+		t.Fatalf("ffmpeg read through node 2 with the token in the path: %d frames, %v\n%s", n, err, msg)
+	}
 	if _, ok := r2.media.LiveRoom("live"); ok {
 		t.Error("node 2 served the room itself")
 	}

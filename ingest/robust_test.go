@@ -112,6 +112,11 @@ var credentialSeeds = []struct{ path, query, auth string }{
 	{"/Live", "", `Digest username="encoder", realm="IPCAM", nonce="x", uri="rtsp://h/live", response="y"`},
 	{"/a/b", "token=%zz", "Basic !!!"},
 	{"/" + strings.Repeat("a", 70), "", "Bearer x"},
+	{"/live/token/abc.def.ghi", "token=x.y.z", ""},
+	{"/live/token/abc.def.ghi/", "", "Basic ZW5jb2Rlcjpza19saXZl"},
+	{"/live/token/", "", ""},
+	{"/live/token/a/b", "", ""},
+	{"//live//", "", ""},
 }
 
 func FuzzCredentialParsing(f *testing.F) {
@@ -119,19 +124,27 @@ func FuzzCredentialParsing(f *testing.F) {
 		f.Add(s.path, s.query, s.auth)
 	}
 	f.Fuzz(func(t *testing.T, path, query, auth string) {
-		room, err := parseRoom(path)
-		if err == nil && (room == "" || strings.ContainsAny(room, "/?#@:") || len(room) > 64) {
-			t.Fatalf("parseRoom(%q) = %q", path, room)
+		tg, err := parseTarget(path)
+		if err == nil {
+			if tg.room == "" || strings.ContainsAny(tg.room, "/?#@:") || len(tg.room) > 64 || strings.Contains(tg.token, "/") {
+				t.Fatalf("parseTarget(%q) = %+v", path, tg)
+			}
+			if back, err := parseTarget("/" + tg.path()); err != nil || back != tg {
+				t.Fatalf("parseTarget(%q) = %+v, but its path %q reads back as %+v, %v", path, tg, tg.path(), back, err)
+			}
 		}
 		req := &base.Request{Method: base.Announce, URL: &base.URL{Scheme: "rtsp", Host: "h", Path: path}, Header: base.Header{}}
 		if auth != "" {
 			req.Header["Authorization"] = base.HeaderValue{auth}
 		}
-		c := parseCredentials(req, query)
+		c := parseCredentials(req, tg.token, query)
 		if c.token != "" && !c.any {
 			t.Fatalf("a token without credentials: %+v", c)
 		}
-		if q, err := url.ParseQuery(query); err == nil && q.Get("token") != "" && c.token != q.Get("token") {
+		if tg.token != "" && c.token != tg.token {
+			t.Fatalf("path token %q not taken: %+v", tg.token, c)
+		}
+		if q, err := url.ParseQuery(query); err == nil && q.Get("token") != "" && tg.token == "" && c.token != q.Get("token") {
 			t.Fatalf("query token %q not taken: %+v", q.Get("token"), c)
 		}
 	})

@@ -131,13 +131,34 @@ func rtspError(status base.StatusCode, err error) (*base.Response, error) {
 	return &base.Response{StatusCode: status}, err
 }
 
-// refuse turns an authorization failure into the RTSP answer: 401 (with the
-// authentication challenge when nothing was sent), 404 or 400.
-func (s *Server) refuse(err error) (*base.Response, error) {
+// refuse answers a refused request and logs why, naming the room and never
+// the credentials. A request without credentials gets 401 with a challenge
+// (logged at debug: every client's first request is one); wrong credentials
+// get 401 and the connection closes; a token without the permission 403; an
+// unknown room or one with nothing to play 404; a path that is no room 400.
+func (s *Server) refuse(conn *gortsplib.ServerConn, req *base.Request, room string, err error) (*base.Response, error) {
+	res, rerr := refusal(err)
+	level := slog.LevelInfo
+	if errors.Is(err, ErrNoCredentials) {
+		level = slog.LevelDebug
+	}
+	s.log.Log(context.Background(), level, "rtsp request refused", "method", string(req.Method), "room", room,
+		"status", int(res.StatusCode), "remote", conn.NetConn().RemoteAddr().String(), "reason", redacted(err))
+	return res, rerr
+}
+
+// refusal is the RTSP answer to a refused request.
+func refusal(err error) (*base.Response, error) {
+	var challenge challengeError
 	switch {
+	case errors.As(err, &challenge) && !challenge.digest:
+		// gortsplib's own challenge offers every method of the server;
+		// this one offers only Basic, whose password can be a token.
+		return &base.Response{StatusCode: base.StatusUnauthorized,
+			Header: base.Header{"WWW-Authenticate": basicChallenge}}, nil
 	case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrBadCredentials):
 		return rtspError(base.StatusUnauthorized, liberrors.ErrServerAuth{})
-	case errors.Is(err, ErrRoomNotFound):
+	case errors.Is(err, ErrRoomNotFound), errors.Is(err, ErrNoProgram):
 		return rtspError(base.StatusNotFound, err)
 	case errors.Is(err, ErrBadPath):
 		return rtspError(base.StatusBadRequest, err)
@@ -154,7 +175,7 @@ func (s *Server) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 
 // OnConnClose logs closed connections.
 func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
-	s.log.Debug("rtsp connection closed", "remote", ctx.Conn.NetConn().RemoteAddr().String(), "err", ctx.Error)
+	s.log.Debug("rtsp connection closed", "remote", ctx.Conn.NetConn().RemoteAddr().String(), "err", redacted(ctx.Error))
 }
 
 // OnSessionClose ends a publisher's participant: its tracks are unpublished and
@@ -174,7 +195,7 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 		s.fmtMu.Unlock()
 		reason := "encoder disconnected"
 		if ctx.Error != nil {
-			reason = "encoder disconnected: " + ctx.Error.Error()
+			reason = "encoder disconnected: " + redacted(ctx.Error)
 		}
 		p.close(reason)
 	}
