@@ -326,7 +326,6 @@ func TestSocketWithoutH264(t *testing.T) {
 	}
 }
 
-
 // rawSocket is a room websocket that leaves every message, offers too, to the test.
 type rawSocket struct {
 	t    *testing.T
