@@ -58,6 +58,7 @@ func (p *Participant) restartSubscriberLocked() {
 	}
 	old := p.sub
 	p.sub, p.negotiating, p.again = nil, false, false
+	p.subConnected.Store(false)
 	var later []*Track
 	for id, d := range p.downs {
 		d.track.RemoveSink(d)
