@@ -15,8 +15,13 @@ import (
 
 // withoutH264 makes a Chromium page offer video without H.264, as Firefox
 // does without its OpenH264 plugin: every video transceiver's codecs are
-// narrowed before each offer.
+// narrowed before each offer. Like Firefox's, its connections gather
+// candidates per media section (bundlePolicy "balanced").
 const withoutH264 = `(() => {
+  const Native = RTCPeerConnection;
+  window.RTCPeerConnection = function (config) { return new Native({ ...config, bundlePolicy: 'balanced' }); };
+  window.RTCPeerConnection.prototype = Native.prototype;
+  Object.setPrototypeOf(window.RTCPeerConnection, Native);
   const createOffer = RTCPeerConnection.prototype.createOffer;
   RTCPeerConnection.prototype.createOffer = function (...args) {
     const codecs = RTCRtpReceiver.getCapabilities('video').codecs.filter((c) => !/h264/i.test(c.mimeType));

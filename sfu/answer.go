@@ -153,6 +153,53 @@ func Refused(offer string, o RoomOptions, receive bool) error {
 	return refused[0]
 }
 
+// retagBundle moves to the front of the offer's BUNDLE group the first
+// section the room will accept, when the offerer's tagged section (the
+// group's first) will be rejected for its codecs. pion takes the client's ICE
+// candidates from the offer's tagged section, but the transport that stays is
+// the answer's tagged one (RFC 8843 section 7.3.1): a browser that gathers per
+// section (Firefox, bundlePolicy "balanced") would otherwise be checked on
+// the ports of the section it closes. The offer is returned unchanged when
+// it needs nothing or cannot be parsed.
+func retagBundle(offer string, broadcast bool) string {
+	var sd sdp.SessionDescription
+	if sd.UnmarshalString(offer) != nil {
+		return offer
+	}
+	group := -1
+	var mids []string
+	for i, a := range sd.Attributes {
+		if fields := strings.Fields(a.Value); a.Key == sdp.AttrKeyGroup && len(fields) > 1 && fields[0] == "BUNDLE" {
+			group, mids = i, fields[1:]
+			break
+		}
+	}
+	if group < 0 {
+		return offer
+	}
+	accepted := map[string]bool{}
+	for _, md := range sd.MediaDescriptions {
+		if mid, ok := md.Attribute(sdp.AttrKeyMID); ok && md.MediaName.Port.Value != 0 && offersCodec(md, broadcast) {
+			accepted[mid] = true
+		}
+	}
+	if accepted[mids[0]] {
+		return offer
+	}
+	for i, mid := range mids {
+		if accepted[mid] {
+			mids = append(append([]string{mid}, mids[:i]...), mids[i+1:]...)
+			sd.Attributes[group].Value = "BUNDLE " + strings.Join(mids, " ")
+			out, err := sd.Marshal()
+			if err != nil {
+				return offer
+			}
+			return string(out)
+		}
+	}
+	return offer
+}
+
 // placeCandidates repairs an answer in which pion rejected a media section
 // (port 0): pion writes every candidate into the answer's first section even
 // when that one is rejected, and a rejected section has no a=mid. Candidates

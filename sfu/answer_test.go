@@ -345,6 +345,32 @@ func TestSubscriberAnswerRejectingVideo(t *testing.T) {
 	second.waitAudio()
 }
 
+func TestRetagBundle(t *testing.T) {
+	const head = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+	const video = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:v\r\na=rtpmap:96 VP8/90000\r\n"
+	const audio = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:a\r\na=rtpmap:111 opus/48000/2\r\n"
+	cases := []struct {
+		name, offer string
+		broadcast   bool
+		group       string
+	}{
+		{"rejected video tagged", head + "a=group:BUNDLE v a\r\n" + video + audio, true, "a=group:BUNDLE a v\r\n"},
+		{"accepted video tagged", head + "a=group:BUNDLE v a\r\n" + video + audio, false, "a=group:BUNDLE v a\r\n"},
+		{"audio tagged", head + "a=group:BUNDLE a v\r\n" + audio + video, true, "a=group:BUNDLE a v\r\n"},
+		{"nothing accepted", head + "a=group:BUNDLE v\r\n" + video, true, "a=group:BUNDLE v\r\n"},
+		{"no BUNDLE", head + video + audio, true, ""},
+	}
+	for _, tc := range cases {
+		got := retagBundle(tc.offer, tc.broadcast)
+		if tc.group == "" && got != tc.offer || tc.group != "" && !strings.Contains(got, tc.group) {
+			t.Errorf("%s: got\n%s", tc.name, got)
+		}
+		if strings.Count(got, "m=") != strings.Count(tc.offer, "m=") {
+			t.Errorf("%s: sections lost:\n%s", tc.name, got)
+		}
+	}
+}
+
 // iceUfrag returns the first a=ice-ufrag of a description.
 func iceUfrag(desc string) string {
 	_, rest, _ := strings.Cut(desc, "a=ice-ufrag:")
@@ -382,6 +408,9 @@ func FuzzAnswerRepair(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, offer, answer string) {
 		// Candidates are moved, never invented; a changed answer still parses.
+		if retagged := retagBundle(offer, true); retagged != offer && strings.Count(retagged, "m=") != strings.Count(offer, "m=") {
+			t.Fatalf("retagBundle changed the sections:\n%s", retagged)
+		}
 		out := placeCandidates(offer, answer)
 		if strings.Count(out, "a=candidate:") > strings.Count(answer, "a=candidate:") {
 			t.Fatalf("candidates appeared from nowhere:\n%s", out)

@@ -46,7 +46,7 @@ func (p *Participant) Publish(offer string, sources map[string]string) (string, 
 		})
 		p.pub = pc
 	}
-	answer, err := answerWithCandidates(p.pub, offer)
+	answer, err := answerWithCandidates(p.pub, retagBundle(offer, opts.Broadcast))
 	if err != nil {
 		return "", err
 	}

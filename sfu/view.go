@@ -41,7 +41,7 @@ func (p *Participant) View(offer string) (string, error) {
 		return "", fmt.Errorf("%w: %v", ErrNegotiation, err)
 	}
 	p.sub = pc
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: retagBundle(offer, p.room.options().Broadcast)}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	v := &viewer{p: p, changed: make(chan struct{}, 1), stop: make(chan struct{})}
