@@ -135,6 +135,10 @@ func mediaError(err error) *Error {
 	case errors.Is(err, sfu.ErrBadSDP):
 		return errorf(http.StatusBadRequest, codeInvalidSDP, "%v", err)
 	case errors.Is(err, sfu.ErrUnsupportedCodecs):
+		var ce *sfu.CodecError
+		if errors.As(err, &ce) {
+			return errorf(http.StatusUnsupportedMediaType, codeUnsupportedCodecs, "%s", ce.Reason())
+		}
 		return errorf(http.StatusUnsupportedMediaType, codeUnsupportedCodecs, "%v", err)
 	case errors.Is(err, sfu.ErrTrackNotFound):
 		return errorf(http.StatusNotFound, codeTrackNotFound, "%v", err)

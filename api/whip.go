@@ -26,6 +26,11 @@ const (
 	typeSDPFrag = "application/trickle-ice-sdpfrag" // RFC 8840 section 9
 )
 
+// headerWarning carries, on a 201, why part of the offer was rejected: the
+// error code, a colon and the sentence ("unsupported_codecs: this room takes
+// H.264 video; your client offered VP8, VP9"). The answer carries the rest.
+const headerWarning = "Lectern-Warning"
+
 // whipKind is what differs between WHIP (publish) and WHEP (watch).
 type whipKind struct {
 	name string // "whip" or "whep", also the path prefix
@@ -99,7 +104,7 @@ func (s *Server) whipRoutes(e *gin.Engine) {
 func whipCORS(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Patch, Link")
+	h.Set("Access-Control-Expose-Headers", "Location, ETag, Accept-Patch, Link, "+headerWarning)
 }
 
 // whipOptions answers preflights; accept is the Accept-Post type ("" for a session).
@@ -213,6 +218,11 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 		h.Set("ETag", ws.etag)
 		h.Set("Accept-Patch", typeSDPFrag)
 		setICELinks(h, s.iceServers(who.identity, who.until))
+		if err := sfu.Refused(offer, opts, k == kindWHEP); err != nil {
+			e := mediaError(err)
+			h.Set(headerWarning, e.Code+": "+e.Message)
+			s.log.Debug(k.name+" offer partly rejected", "room", r.ID, "participant", p.ID(), "reason", e.Message)
+		}
 		c.Data(http.StatusCreated, typeSDP, []byte(answer))
 	}
 }

@@ -220,7 +220,13 @@ func (ss *socketSession) handle(ctx context.Context, m clientMessage) any {
 	case "publish":
 		var answer string
 		if answer, err = p.Publish(m.SDP, m.Sources); err == nil {
-			return serverMessage{Type: "answer", ID: m.ID, SDP: answer}
+			reply := serverMessage{Type: "answer", ID: m.ID, SDP: answer}
+			// What the answer rejected, the client hears in the same reply.
+			if err := sfu.Refused(m.SDP, p.Room().Options(), false); err != nil {
+				e := mediaError(err)
+				reply.Code, reply.Message = e.Code, e.Message
+			}
+			return reply
 		}
 	case "answer":
 		err = p.Answer(m.SDP)

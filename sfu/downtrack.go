@@ -89,6 +89,12 @@ func (d *downTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
 
 // Bind picks the publisher's codec among those the subscriber negotiated.
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	if len(ctx.CodecParameters()) == 0 {
+		// The subscriber rejected the section (it cannot receive the codec):
+		// nothing is bound, so that the rest of its answer still applies.
+		// Participant.Answer tells it why.
+		return webrtc.RTPCodecParameters{}, nil
+	}
 	for _, c := range ctx.CodecParameters() {
 		if !codecMatches(d.track.codec, c) {
 			continue

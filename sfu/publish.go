@@ -46,11 +46,11 @@ func (p *Participant) Publish(offer string, sources map[string]string) (string, 
 		})
 		p.pub = pc
 	}
-	answer, err := answerWithCandidates(p.pub, offer)
+	answer, err := answerWithCandidates(p.pub, retagBundle(offer, opts.Broadcast))
 	if err != nil {
 		return "", err
 	}
-	return capBitrate(answer, p.bitrate(opts)), nil
+	return capBitrate(placeCandidates(offer, answer), p.bitrate(opts)), nil
 }
 
 // bitrate is the video bitrate the publisher is asked to stay under.
@@ -140,7 +140,8 @@ func (p *Participant) trackEnded(msid string, t *Track) {
 }
 
 // checkOffer refuses offers that are not SDP or that carry no codec the room
-// accepts, before pion sees them.
+// accepts, before pion sees them. A refusal for codecs is a *CodecError naming
+// what the room takes, video first.
 func checkOffer(offer string, broadcast bool) error {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(offer); err != nil {
@@ -149,15 +150,14 @@ func checkOffer(offer string, broadcast bool) error {
 	if len(sd.MediaDescriptions) == 0 {
 		return fmt.Errorf("%w: no media sections", ErrBadSDP)
 	}
-	for _, md := range sd.MediaDescriptions {
-		if offersCodec(md, broadcast) {
-			return nil
-		}
+	refused, accepted := refusedKinds(&sd, broadcast, false)
+	switch {
+	case accepted:
+		return nil
+	case len(refused) > 0:
+		return refused[0]
 	}
-	if broadcast {
-		return fmt.Errorf("%w: this room broadcasts, so it takes H.264 and Opus only", ErrUnsupportedCodecs)
-	}
-	return fmt.Errorf("%w: this room takes VP8, VP9, H.264, AV1 and Opus", ErrUnsupportedCodecs)
+	return fmt.Errorf("%w: the offer has no active audio or video section", ErrUnsupportedCodecs)
 }
 
 // offersCodec reports whether a media section lists a codec the room takes.

@@ -39,6 +39,9 @@ func newRoom(s *SFU, id string, opts RoomOptions) *Room {
 // ID is the room's ID.
 func (r *Room) ID() string { return r.id }
 
+// Options returns the room's media options.
+func (r *Room) Options() RoomOptions { return r.options() }
+
 func (r *Room) options() RoomOptions {
 	r.mu.Lock()
 	defer r.mu.Unlock()

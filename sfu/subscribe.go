@@ -10,12 +10,24 @@ import (
 )
 
 // Answer applies the client's answer to the server's last subscriber offer and
-// starts the next negotiation if subscriptions changed meanwhile.
+// starts the next negotiation if subscriptions changed meanwhile. An answer
+// that rejects a section carrying a track (a client that cannot receive the
+// room's codec) is applied, and a *CodecError says what the room sends.
 func (p *Participant) Answer(answer string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.sub == nil || !p.negotiating {
 		return fmt.Errorf("%w: no offer is waiting for an answer", ErrNegotiation)
+	}
+	offer := p.sub.PendingLocalDescription()
+	if offer == nil {
+		return fmt.Errorf("%w: no offer is waiting for an answer", ErrNegotiation)
+	}
+	answer = placeCandidates(offer.SDP, answer)
+	refused, none := p.refusedLocked(offer.SDP, answer)
+	if refused != nil && none {
+		p.restartSubscriberLocked()
+		return refused
 	}
 	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
@@ -25,7 +37,81 @@ func (p *Participant) Answer(answer string) error {
 		p.again = false
 		p.negotiateLocked()
 	}
-	return nil
+	return refused
+}
+
+// restartSubscriberLocked follows an answer that rejected every section:
+// pion can neither apply it (it has no ICE credentials) nor take its offer
+// back, so the subscriber connection is closed. The tracks it offered are not
+// sent to this participant again (its client cannot receive them); tracks
+// subscribed since go on a new connection, whose offer (with new ICE
+// credentials) the client answers on a new peer connection. Called with mu held.
+func (p *Participant) restartSubscriberLocked() {
+	offered := map[*downTrack]bool{}
+	for _, tr := range p.sub.GetTransceivers() {
+		if tr.Sender() == nil {
+			continue
+		}
+		if d, ok := tr.Sender().Track().(*downTrack); ok {
+			offered[d] = true
+		}
+	}
+	old := p.sub
+	p.sub, p.negotiating, p.again = nil, false, false
+	p.subConnected.Store(false)
+	var later []*Track
+	for id, d := range p.downs {
+		d.track.RemoveSink(d)
+		delete(p.downs, id)
+		if !offered[d] {
+			later = append(later, d.track)
+		}
+	}
+	// Closing waits for pion's goroutines, which never take mu.
+	if err := old.Close(); err != nil {
+		p.log.Debug("subscriber close", "err", err)
+	}
+	p.log.Info("subscriber connection restarted: the client rejected every section offered")
+	if len(later) == 0 {
+		return
+	}
+	pc, err := p.newSubscriberPC()
+	if err != nil {
+		p.log.Warn("subscriber connection", "err", err)
+		return
+	}
+	p.sub = pc
+	for _, t := range later {
+		if err := p.attachLocked(t, p.addSendonly); err != nil {
+			p.log.Warn("subscribe", "track", t.id, "err", err)
+		}
+	}
+	p.negotiateLocked()
+}
+
+// addSendonly puts a downTrack on the subscriber connection. Called with mu held.
+func (p *Participant) addSendonly(d *downTrack) (*webrtc.RTPSender, error) {
+	tr, err := p.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, err
+	}
+	return tr.Sender(), nil
+}
+
+// refusedLocked reports a section of the answer that rejects one of the tracks
+// the pending offer sends to the participant, and whether the answer rejects
+// every section. Called with mu held.
+func (p *Participant) refusedLocked(offer, answer string) (refused error, none bool) {
+	sending := map[string]codecOf{}
+	for _, tr := range p.sub.GetTransceivers() {
+		if tr.Sender() == nil || tr.Mid() == "" {
+			continue
+		}
+		if d, ok := tr.Sender().Track().(*downTrack); ok {
+			sending[tr.Mid()] = codecOf{kind: d.track.kind.String(), name: mimeCodecName(d.track.codec.MimeType)}
+		}
+	}
+	return refusedInAnswer(answer, sdpMids(offer), sending)
 }
 
 // AddCandidate adds a trickled ICE candidate from the client to its publisher

@@ -41,7 +41,7 @@ func (p *Participant) View(offer string) (string, error) {
 		return "", fmt.Errorf("%w: %v", ErrNegotiation, err)
 	}
 	p.sub = pc
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: retagBundle(offer, p.room.options().Broadcast)}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	v := &viewer{p: p, changed: make(chan struct{}, 1), stop: make(chan struct{})}
@@ -80,7 +80,7 @@ func (p *Participant) View(offer string) (string, error) {
 	}
 	go v.run()
 	p.log.Debug("viewer answered", "sections", len(v.slots))
-	return pc.LocalDescription().SDP, nil
+	return placeCandidates(offer, pc.LocalDescription().SDP), nil
 }
 
 // CheckOffer refuses an offer that Publish would refuse (not SDP, or no codec
@@ -90,11 +90,10 @@ func CheckOffer(offer string, o RoomOptions) error { return checkOffer(offer, o.
 // CheckViewOffer refuses an offer that View would refuse: also one without an
 // audio or video section in which the viewer receives a codec the room takes.
 func CheckViewOffer(offer string, o RoomOptions) error {
-	if err := checkOffer(offer, o.Broadcast); err != nil {
+	if _, err := viewKinds(offer, o.Broadcast); err != nil {
 		return err
 	}
-	_, err := viewKinds(offer, o.Broadcast)
-	return err
+	return checkOffer(offer, o.Broadcast)
 }
 
 // viewKinds returns the kinds (video first) of the offer's sections that the
@@ -133,6 +132,9 @@ func viewKinds(offer string, broadcast bool) ([]webrtc.RTPCodecType, error) {
 	case !receives:
 		return nil, fmt.Errorf("%w: the offer has no recvonly audio or video section to send into", ErrBadSDP)
 	case len(kinds) == 0:
+		if refused, _ := refusedKinds(&sd, broadcast, true); len(refused) > 0 {
+			return nil, refused[0]
+		}
 		return nil, fmt.Errorf("%w: no receiving section of the offer has a codec this room sends", ErrUnsupportedCodecs)
 	}
 	return kinds, nil

@@ -13,7 +13,7 @@
 //   fatal        {title, message, final}: the call cannot go on (removed, room
 //                gone, connection lost); final when rejoining cannot help
 
-import { mediaProblem } from '/js/devices.js';
+import { codecProblem, mediaProblem } from '/js/devices.js';
 import { connect } from '/js/lectern.js';
 import { clearJoin, loadDevices, saveDevices } from '/js/session.js';
 
@@ -93,7 +93,9 @@ export class Call extends EventTarget {
     s.on('permissions_changed', () => this.#emit('change'));
     s.on('track', (r) => { this.#putTrack(r.info); this.#emit('track', r); });
     s.on('track_ended', (r) => this.#emit('track_ended', r));
-    s.on('error', (err) => this.#emit('problem', `The server refused a request: ${err.reason || err.message}`));
+    s.on('error', (err) => this.#emit('problem', err.code === 'unsupported_codecs' ? codecProblem(err.reason) : `The server refused a request: ${err.reason || err.message}`));
+    // Part of what was sent or offered could not be used; the rest goes on.
+    s.on('warning', (err) => this.#emit('problem', err.code === 'unsupported_codecs' ? codecProblem(err.reason) : err.reason || err.message));
     s.on('removed', (m) => {
       clearJoin(this.roomId);
       this.#end('You were removed from this room', `A moderator removed you${m.reason && m.reason !== 'removed' ? ` (${m.reason})` : ''}. To come back, join again with a PIN.`, true);
@@ -183,10 +185,12 @@ export class Call extends EventTarget {
       track.contentHint = 'detail';
       track.addEventListener('ended', () => this.stopScreen());
       this.local.screen = track;
-      await this.session.publish([{ track, source: 'screen' }]);
+      // Cleared first: publishing may warn that the room rejected the video.
       this.#emit('problem', '');
+      await this.session.publish([{ track, source: 'screen' }]);
     } catch (err) {
-      if (err?.name !== 'NotAllowedError') this.#emit('problem', err?.name ? mediaProblem(err, 'screen') : `Could not share the screen: ${err.reason || err.message}`);
+      if (err?.code === 'unsupported_codecs') this.#emit('problem', codecProblem(err.reason));
+      else if (err?.name !== 'NotAllowedError') this.#emit('problem', err?.name ? mediaProblem(err, 'screen') : `Could not share the screen: ${err.reason || err.message}`);
       this.local.screen?.stop();
       this.local.screen = null;
     } finally {
@@ -323,7 +327,7 @@ export class Call extends EventTarget {
     try {
       if (entries.length) await this.session.publish(entries);
     } catch (err) {
-      this.#emit('problem', `Could not send your ${names.join(' and ')}: ${err.reason || err.message}`);
+      this.#emit('problem', err?.code === 'unsupported_codecs' ? codecProblem(err.reason) : `Could not send your ${names.join(' and ')}: ${err.reason || err.message}`);
     } finally {
       for (const n of names) this.busy.delete(n);
       this.#emit('local');

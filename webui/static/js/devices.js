@@ -38,6 +38,22 @@ export function mediaProblem(err, what) {
   }
 }
 
+/**
+ * Explains an unsupported_codecs answer from the server (the room takes, or
+ * sends, a video codec this browser does not have) and what to do about it.
+ * @param {string} reason  the server's sentence, as "this room takes H.264
+ *   video; your client offered VP8, VP9"
+ * @param {string} [userAgent]
+ * @returns {string}
+ */
+export function codecProblem(reason, userAgent = navigator.userAgent) {
+  const what = reason ? `${reason[0].toUpperCase()}${reason.slice(1)}.` : 'This room cannot use the video of this browser.';
+  const fix = /Firefox\//.test(userAgent)
+    ? 'Firefox needs its OpenH264 plugin for that: open about:addons, choose Plugins, set “OpenH264 Video Codec provided by Cisco Systems, Inc.” to Always Activate (a new Firefox downloads it a minute or so after it starts), then rejoin. Or use Chromium or Chrome.'
+    : 'Use a browser that has H.264, such as Chromium, Chrome, Edge or Safari, then rejoin.';
+  return `${what} ${fix}`;
+}
+
 /** Chooses and previews a camera and a microphone. */
 export class DevicePicker {
   /** @param {PickerElements} els */

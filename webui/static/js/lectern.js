@@ -159,7 +159,7 @@ export class Session extends EventTarget {
   #pubQueue = Promise.resolve();
   #subQueue = Promise.resolve();
   #pubReady = false; #pubCandidates = /** @type {RTCIceCandidateInit[]} */ ([]);
-  #subReady = false; #subCandidates = /** @type {RTCIceCandidateInit[]} */ ([]);
+  #subReady = false; #subCandidates = /** @type {RTCIceCandidateInit[]} */ ([]); #subUfrag = '';
   #mids = new Map();        // subscriber mid -> server track ID, from the offer's msid lines
   /** @type {Record<string, TrackInfo>} */ #offerTracks = {}; // the last offer's tracks map
 
@@ -346,6 +346,8 @@ export class Session extends EventTarget {
       for (const s of pc.getSenders()) if (s.track) sources[s.track.id] = this.#sources[s.track.id];
       const reply = await this.request({ type: 'publish', sdp: pc.localDescription.sdp, sources });
       await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+      // The server took part of the offer and says why it rejected the rest.
+      if (reply.code) this.#emit('warning', new LecternError(reply.code, reply.message ?? ''));
       this.#pubReady = true;
       this.#flush('publisher');
     };
@@ -359,6 +361,15 @@ export class Session extends EventTarget {
    * @param {{sdp: string, tracks?: Record<string, TrackInfo>}} msg  the offer event
    */
   async #answerOffer(msg) {
+    // An offer with new ICE credentials comes from a new server connection
+    // (after an answer that rejected every section): answer it on a new one.
+    const ufrag = /^a=ice-ufrag:(\S+)/m.exec(msg.sdp)?.[1] ?? '';
+    if (this.subscriber && ufrag !== this.#subUfrag) {
+      this.subscriber.close();
+      this.subscriber = null;
+      this.#subReady = false;
+    }
+    this.#subUfrag = ufrag;
     if (!this.subscriber) {
       const pc = new RTCPeerConnection(this.#rtcConfig);
       pc.onicecandidate = (ev) => ev.candidate?.candidate && this.#trickle('subscriber', ev.candidate.toJSON());
@@ -370,7 +381,14 @@ export class Session extends EventTarget {
     this.#mids = midsToTracks(msg.sdp);
     await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
     await pc.setLocalDescription(await pc.createAnswer());
-    await this.request({ type: 'answer', sdp: pc.localDescription.sdp });
+    try {
+      await this.request({ type: 'answer', sdp: pc.localDescription.sdp });
+    } catch (err) {
+      // The server applied the answer, but this browser cannot receive some
+      // of the room's media: say so and carry on with the rest.
+      if (err?.code !== 'unsupported_codecs') throw err;
+      this.#emit('warning', err);
+    }
     this.#subReady = true;
     this.#flush('subscriber');
     for (const [id, remote] of this.remoteTracks) {
