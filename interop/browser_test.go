@@ -56,7 +56,7 @@ func runDriver(t *testing.T, script string, job any, within time.Duration) map[s
 		t.Errorf("node %s: %v", script, err)
 	}
 	results := map[string]json.RawMessage{}
-	for _, line := range strings.Split(p.output(), "\n") {
+	for _, line := range strings.Split(p.all(), "\n") {
 		rest, ok := strings.CutPrefix(line, "RESULT ")
 		if !ok {
 			continue

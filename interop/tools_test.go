@@ -133,10 +133,16 @@ func (p *process) stop() {
 	}
 }
 
-func (p *process) output() string {
+// all is everything the process printed so far.
+func (p *process) all() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := p.out.String()
+	return p.out.String()
+}
+
+// output is the end of what the process printed, to show.
+func (p *process) output() string {
+	s := p.all()
 	if len(s) > 8000 {
 		s = "...\n" + s[len(s)-8000:]
 	}

@@ -32,7 +32,11 @@ try {
     await page.addScriptTag({ path: players[sc.player] });
     await page.evaluate(start, { player: sc.player, url: sc.url });
     const played = await watchPlayback(page, '#v', j.seconds, j.seconds * 20, 60000);
-    const info = await page.evaluate(() => ({ version: window.playerVersion, latency: window.latency(), errors: window.playerErrors }));
+    const info = await page.evaluate(() => ({
+      version: window.playerVersion, latency: window.latency(),
+      errorCount: window.playerErrors.length, fatalCount: window.playerErrors.filter((e) => e.fatal).length,
+      errors: window.playerErrors.slice(0, 5),
+    }));
     await page.close();
     return { ...info, ...played, consoleErrors };
   });
