@@ -27,6 +27,18 @@ func TestGStreamerRTSPPlay(t *testing.T) {
 	}
 }
 
+// TestGStreamerHLS: GStreamer's playbin3 plays the room's HLS (hlsdemux,
+// which ignores the LL tags) until 75 decoded video frames reached the sink.
+func TestGStreamerHLS(t *testing.T) {
+	needGst(t, "playbin3", "hlsdemux", "avdec_h264")
+	s, room := programRoom(t)
+	p := start(t, t.Context(), "gst-launch-1.0", "-v", "playbin3", "uri="+s.hlsURL(t, room),
+		"video-sink=fakesink name=video silent=false sync=true", "audio-sink=fakesink sync=true")
+	if got := p.count(t, "GstFakeSink:video: last-message = chain", 75, 45*time.Second); got < 75 {
+		t.Fatalf("playbin3: %d video frames decoded, want 75", got)
+	}
+}
+
 // TestGStreamerRTSPPublish: GStreamer's rtspclientsink publishes H.264 and
 // Opus into a broadcast room with the stream key as the password; ffmpeg
 // decodes 75 frames of the room over RTSP.

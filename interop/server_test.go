@@ -173,12 +173,20 @@ func (s *server) logSize() int64 {
 	return fi.Size()
 }
 
+// logSince is the server's log from the offset on, without the debug lines
+// of HTTP requests (players make several a second), its last 12,000 bytes.
 func (s *server) logSince(from int64) string {
 	b, _ := os.ReadFile(s.logPath)
 	if int64(len(b)) < from {
 		from = 0
 	}
-	b = b[from:]
+	var kept []byte
+	for _, line := range bytes.SplitAfter(b[from:], []byte("\n")) {
+		if !bytes.Contains(line, []byte("level=DEBUG msg=http ")) {
+			kept = append(kept, line...)
+		}
+	}
+	b = kept
 	const most = 12000
 	if len(b) > most {
 		b = append([]byte("...\n"), b[len(b)-most:]...)
@@ -222,12 +230,20 @@ var roomSeq struct {
 // without broadcast, which also takes VP8.
 func (s *server) room(t *testing.T, broadcast bool) string {
 	t.Helper()
+	return s.roomNamed(t, t.Name(), broadcast)
+}
+
+var notSlug = regexp.MustCompile(`[^a-z0-9]+`)
+
+// roomNamed creates a room as room does, with a name of the caller's.
+func (s *server) roomNamed(t *testing.T, name string, broadcast bool) string {
+	t.Helper()
 	roomSeq.Lock()
 	roomSeq.n++
-	id := fmt.Sprintf("r%d-%s", roomSeq.n, strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "-")))
+	id := fmt.Sprintf("r%d-%s", roomSeq.n, notSlug.ReplaceAllString(strings.ToLower(name), "-"))
 	roomSeq.Unlock()
 	id = strings.Trim(id[:min(len(id), 60)], "-")
-	body := map[string]any{"id": id, "name": t.Name(), "mode": "conference"}
+	body := map[string]any{"id": id, "name": name, "mode": "conference"}
 	if broadcast {
 		body["mode"] = "webinar"
 		body["broadcast"] = map[string]any{"hls": true}

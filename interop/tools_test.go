@@ -176,7 +176,7 @@ func programRoom(t *testing.T) (*server, string) {
 	s := lectern(t)
 	program.once.Do(func() {
 		program.err = fmt.Errorf("the program did not start (see the first test that asked for it)")
-		room := s.room(t, true)
+		room := s.roomNamed(t, "program", true)
 		ctx, cancel := context.WithCancel(context.Background())
 		cmd := exec.CommandContext(ctx, "ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-re"},
 			append(testPattern(640, 360), "-f", "rtsp", "-rtsp_transport", "tcp", s.rtspPublishURL(t, room))...)...)
