@@ -3,6 +3,7 @@ package interop
 import (
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,6 +15,7 @@ type webrtcResult struct {
 		State         string
 		FramesEncoded int
 		Codec         string
+		AudioPackets  int
 	}
 	Received *struct {
 		State         string
@@ -29,6 +31,7 @@ type exchange struct {
 	Status   int
 	Code     string
 	Message  string
+	Warning  string
 	Offered  []string
 	Answered []string
 }
@@ -46,14 +49,15 @@ func needFirefox(t *testing.T) string {
 // from a page of its own (RTCPeerConnection and fetch). In a conference room
 // its VP8 camera comes back over WHEP and decodes (75 frames). A broadcast
 // room takes H.264 only, which Firefox encodes and decodes with the OpenH264
-// plugin it downloads at run time (absent here): when its offer has no H.264,
-// WHIP and WHEP must answer 415 unsupported_codecs; when it has, media must
-// flow.
+// plugin it downloads at run time (absent here). When its offer has no H.264,
+// an offer with audio and video gets 201 with the video section rejected, a
+// Lectern-Warning naming unsupported_codecs, and audio flowing; a video-only
+// offer gets 415 unsupported_codecs. When the offer has H.264, video flows.
 func TestFirefoxWebRTC(t *testing.T) {
 	firefox := needFirefox(t)
 	s, program := programRoom(t)
 	conference := s.room(t, false)
-	broadcast := s.room(t, true)
+	broadcast, broadcastVideo := s.room(t, true), s.room(t, true)
 	results := runDriver(t, "firefox.mjs", map[string]any{
 		"firefox": firefox, "origin": s.URL,
 		"scenarios": []map[string]any{
@@ -62,10 +66,14 @@ func TestFirefoxWebRTC(t *testing.T) {
 				"viewToken":    s.token(t, conference, "ff-viewer", "viewer")},
 			{"name": "broadcast-whip", "kind": "whip-whep", "room": broadcast,
 				"publishToken": s.token(t, broadcast, "ff-publisher", "speaker")},
+			{"name": "broadcast-whip-video-only", "kind": "whip-whep", "room": broadcastVideo, "audio": false,
+				"publishToken": s.token(t, broadcastVideo, "ff-publisher", "speaker")},
 			{"name": "broadcast-whep", "kind": "whip-whep", "room": program,
 				"viewToken": s.token(t, program, "ff-viewer", "viewer")},
+			{"name": "broadcast-whep-video-only", "kind": "whip-whep", "room": program, "audio": false,
+				"viewToken": s.token(t, program, "ff-viewer", "viewer")},
 		},
-	}, 3*time.Minute)
+	}, 4*time.Minute)
 
 	t.Run("conference", func(t *testing.T) {
 		var r webrtcResult
@@ -80,32 +88,47 @@ func TestFirefoxWebRTC(t *testing.T) {
 			t.Errorf("the WHEP viewer got no audio")
 		}
 	})
-	for _, name := range []string{"broadcast-whip", "broadcast-whep"} {
+	for _, name := range []string{"broadcast-whip", "broadcast-whip-video-only", "broadcast-whep", "broadcast-whep-video-only"} {
 		t.Run(name, func(t *testing.T) {
 			var r webrtcResult
 			scenario(t, results, name, &r)
-			ex := r.WHIP
-			if name == "broadcast-whep" {
-				ex = r.WHEP
+			whip := strings.HasPrefix(name, "broadcast-whip")
+			ex := r.WHEP
+			if whip {
+				ex = r.WHIP
 			}
 			if ex == nil {
 				t.Fatal("no exchange reported")
 			}
+			videoOnly := strings.HasSuffix(name, "video-only")
 			if !slices.Contains(ex.Offered, "H264") {
-				// Firefox without OpenH264: a clear refusal, not a 201 whose
-				// answer cannot connect.
-				if ex.Status != 415 || ex.Code != "unsupported_codecs" {
-					t.Errorf("an offer without H.264 (%v) got %d %q %q, want 415 unsupported_codecs", ex.Offered, ex.Status, ex.Code, ex.Message)
+				// Firefox without OpenH264: what can be taken is, and the
+				// client is told what was not; a clear refusal when nothing
+				// is left. Never a 201 whose answer cannot connect.
+				if videoOnly {
+					if ex.Status != 415 || ex.Code != "unsupported_codecs" {
+						t.Errorf("a video offer without H.264 (%v) got %d %q %q, want 415 unsupported_codecs", ex.Offered, ex.Status, ex.Code, ex.Message)
+					}
+					return
+				}
+				if ex.Status != 201 || !strings.HasPrefix(ex.Warning, "unsupported_codecs") {
+					t.Errorf("an offer without H.264 (%v) got %d, Lectern-Warning %q: want 201 and unsupported_codecs", ex.Offered, ex.Status, ex.Warning)
+				}
+				if whip && (r.Sent == nil || r.Sent.State != "connected" || r.Sent.AudioPackets < 100) {
+					t.Errorf("the WHIP publisher's audio: %+v, want connected and 100 packets sent", r.Sent)
+				}
+				if !whip && (r.Received == nil || r.Received.State != "connected" || r.Received.AudioPackets < 100) {
+					t.Errorf("the WHEP viewer's audio: %+v, want connected and 100 packets received", r.Received)
 				}
 				return
 			}
 			if ex.Status != 201 {
 				t.Fatalf("an offer with H.264 got %d %s", ex.Status, ex.Code)
 			}
-			if name == "broadcast-whip" && (r.Sent == nil || r.Sent.State != "connected" || r.Sent.FramesEncoded < 75) {
+			if whip && (r.Sent == nil || r.Sent.State != "connected" || r.Sent.FramesEncoded < 75) {
 				t.Errorf("the WHIP publisher: %+v, want connected with 75 frames sent", r.Sent)
 			}
-			if name == "broadcast-whep" && (r.Received == nil || r.Received.FramesDecoded < 75) {
+			if !whip && (r.Received == nil || r.Received.FramesDecoded < 75) {
 				t.Errorf("the WHEP viewer decoded %+v, want 75 frames", r.Received)
 			}
 		})

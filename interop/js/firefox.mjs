@@ -2,8 +2,8 @@
 // its fake camera and microphone. Scenarios:
 //   whip-whep  a page of its own (RTCPeerConnection + fetch, nothing of
 //              Lectern's client code) publishes over WHIP and watches the
-//              room over WHEP: {room, publishToken, viewToken}; either may be
-//              left out.
+//              room over WHEP: {room, publishToken, viewToken, audio, video};
+//              either token may be left out, and audio or video set to false.
 //   room-page  two people join a conference room through the join page with
 //              the room's PIN and each watches the other's camera: {room, pin}
 //   watch-page a viewer opens /watch/{room} with a token: {room, token}
@@ -52,26 +52,27 @@ try {
 
 async function whipWhep(page, sc) {
   await page.goto(j.origin + '/healthz');
-  const result = await page.evaluate(startWebRTC, sc);
-  // Wait for media only where the answer took a video codec; stop early when
-  // the connection failed.
-  const video = (ex) => ex && ex.status === 201 && ex.answered.some((c) => /^(H264|VP8|VP9|AV1)$/i.test(c));
-  if (video(result.whep)) {
+  const result = await page.evaluate(startWebRTC, { audio: true, video: true, ...sc });
+  // Wait for video frames where the answer took a video codec, else for
+  // audio packets; stop early when the connection failed.
+  const video = (ex) => ex.answered.some((c) => /^(H264|VP8|VP9|AV1)$/i.test(c));
+  if (result.whep && result.whep.status === 201) {
     // Frames decoded by the WHEP viewer, from its own statistics and its
     // video element.
-    result.received = await poll(page, () => window.received(), null,
-      (r) => r.state === 'failed' || (r.framesDecoded >= 75 && r.currentTime > 1), 40000);
+    const enough = video(result.whep) ? (r) => r.framesDecoded >= 75 && r.currentTime > 1 : (r) => r.audioPackets >= 100;
+    result.received = await poll(page, () => window.received(), null, (r) => r.state === 'failed' || enough(r), 40000);
   }
-  if (video(result.whip)) {
+  if (result.whip && result.whip.status === 201) {
+    const enough = video(result.whip) ? (s) => s.framesEncoded >= 75 : (s) => s.audioPackets >= 100;
     result.sent = await poll(page, () => window.sent(), null,
-      (s) => s.state === 'failed' || (s.framesEncoded >= 75 && s.state === 'connected'), 20000);
+      (s) => s.state === 'failed' || (s.state === 'connected' && enough(s)), 20000);
   }
   await page.evaluate(() => window.hangUp());
   return result;
 }
 
 // startWebRTC runs in the page: WHIP first (when asked), then WHEP.
-async function startWebRTC({ room, publishToken, viewToken }) {
+async function startWebRTC({ room, publishToken, viewToken, audio, video }) {
   const codecs = (sdp) => [...new Set([...sdp.matchAll(/a=rtpmap:\d+ ([^/\r\n]+)/g)].map((m) => m[1]))];
   const gathered = (pc) => new Promise((resolve) => {
     if (pc.iceGatheringState === 'complete') return resolve();
@@ -94,6 +95,7 @@ async function startWebRTC({ room, publishToken, viewToken }) {
       return out;
     }
     out.location = res.headers.get('Location');
+    out.warning = res.headers.get('Lectern-Warning') || '';
     out.answered = codecs(body);
     await pc.setRemoteDescription({ type: 'answer', sdp: body });
     return out;
@@ -102,36 +104,36 @@ async function startWebRTC({ room, publishToken, viewToken }) {
   const pcs = [];
   window.hangUp = () => pcs.forEach((pc) => pc.close());
   if (publishToken) {
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+    const stream = await navigator.mediaDevices.getUserMedia({ video: video && { width: 640, height: 360 }, audio });
     const pc = new RTCPeerConnection();
     pcs.push(pc);
     for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
     result.whip = await exchange(pc, '/whip/' + room, publishToken);
     window.sent = async () => {
-      let framesEncoded = 0;
-      let codec = '';
+      const r = { state: pc.connectionState, framesEncoded: 0, codec: '', audioPackets: 0 };
       const stats = await pc.getStats();
       stats.forEach((s) => {
         if (s.type === 'outbound-rtp' && s.kind === 'video') {
-          framesEncoded = s.framesEncoded || 0;
-          codec = stats.get(s.codecId)?.mimeType || codec;
+          r.framesEncoded = s.framesEncoded || 0;
+          r.codec = stats.get(s.codecId)?.mimeType || r.codec;
         }
+        if (s.type === 'outbound-rtp' && s.kind === 'audio') r.audioPackets = s.packetsSent || 0;
       });
-      return { state: pc.connectionState, framesEncoded, codec };
+      return r;
     };
   }
   if (viewToken) {
     const pc = new RTCPeerConnection();
     pcs.push(pc);
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (video) pc.addTransceiver('video', { direction: 'recvonly' });
+    if (audio) pc.addTransceiver('audio', { direction: 'recvonly' });
     const stream = new MediaStream();
     pc.addEventListener('track', (e) => stream.addTrack(e.track));
-    const video = document.createElement('video');
-    video.muted = true;
-    video.autoplay = true;
-    video.srcObject = stream;
-    document.body.append(video);
+    const el = document.createElement('video');
+    el.muted = true;
+    el.autoplay = true;
+    el.srcObject = stream;
+    document.body.append(el);
     result.whep = await exchange(pc, '/whep/' + room, viewToken);
     window.received = async () => {
       const r = { state: pc.connectionState, framesDecoded: 0, codec: '', audioPackets: 0 };
@@ -143,9 +145,9 @@ async function startWebRTC({ room, publishToken, viewToken }) {
         }
         if (s.type === 'inbound-rtp' && s.kind === 'audio') r.audioPackets = s.packetsReceived || 0;
       });
-      r.currentTime = video.currentTime;
-      r.width = video.videoWidth;
-      r.height = video.videoHeight;
+      r.currentTime = el.currentTime;
+      r.width = el.videoWidth;
+      r.height = el.videoHeight;
       return r;
     };
   }
