@@ -15,7 +15,12 @@ func (c *wsClient) chatTexts(id float64) []string {
 	c.t.Helper()
 	var out []string
 	for {
-		f := c.next("chat")
+		var f map[string]any
+		if len(c.held) > 0 {
+			f, c.held = c.held[0], c.held[1:]
+		} else {
+			f = c.next("chat")
+		}
 		for _, e := range f["events"].([]any) {
 			ev := e.(map[string]any)
 			msg := ev["message"].(map[string]any)
@@ -46,7 +51,7 @@ func TestRoomSocketChat(t *testing.T) {
 
 		// Room socket to chat socket and back.
 		ws.send(map[string]any{"type": "chat_send", "id": "1", "text": "from the room socket"})
-		sent := ws.next("chat_sent", "error")
+		sent := ws.nextHolding("chat_sent", "error")
 		fromA := sentID(t, sent)
 		if got := cb.eventsUntil(fromA); !slices.Equal(got, []string{"message:from the room socket"}) {
 			t.Errorf("chat socket got %v", got)
@@ -73,10 +78,15 @@ func TestRoomSocketChat(t *testing.T) {
 			t.Errorf("live after the errors: %v", got)
 		}
 		ws.send(map[string]any{"type": "chat_subscribe", "id": "6", "after": fromB})
-		ws.next("ok")
+		ws.nextHolding("ok")
 		var resumed []string
 		for {
-			m := ws.next("chat", "chat_ready")
+			var m map[string]any
+			if len(ws.held) > 0 {
+				m, ws.held = ws.held[0], ws.held[1:]
+			} else {
+				m = ws.next("chat", "chat_ready")
+			}
 			if m["type"] == "chat_ready" {
 				if m["seq"] != last {
 					t.Errorf("chat_ready at %v, want %v", m["seq"], last)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,8 @@ type wsClient struct {
 	// closing is set when the test is over: the server may still be
 	// renegotiating, and failures of that are not the test's.
 	closing atomic.Bool
+	// held are chat frames that nextHolding passed over, for chatTexts.
+	held []map[string]any
 }
 
 func dialRoom(t testing.TB, a *testAPI, room, token string) *wsClient {
@@ -100,7 +103,7 @@ func (c *wsClient) sendRaw(typ websocket.MessageType, data []byte) error {
 // next returns the next message of one of the types, skipping others.
 func (c *wsClient) next(types ...string) map[string]any {
 	c.t.Helper()
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(15 * time.Second)
 	for {
 		select {
 		case m, ok := <-c.in:
@@ -113,8 +116,22 @@ func (c *wsClient) next(types ...string) map[string]any {
 				}
 			}
 		case <-deadline:
-			c.t.Fatalf("no %v within 5 s", types)
+			c.t.Fatalf("no %v within 15 s", types)
 		}
+	}
+}
+
+// nextHolding is next, but keeps the chat frames it passes over for
+// chatTexts: a chat event may come before the reply to the request that
+// caused it.
+func (c *wsClient) nextHolding(types ...string) map[string]any {
+	c.t.Helper()
+	for {
+		m := c.next(append([]string{"chat"}, types...)...)
+		if m["type"] != "chat" || slices.Contains(types, "chat") {
+			return m
+		}
+		c.held = append(c.held, m)
 	}
 }
 
