@@ -51,6 +51,8 @@ type downTrack struct {
 	epochs  [maxEpochs]epoch
 	nEpochs int
 	rtxSeq  atomic.Uint32
+	// dropKF is when a queue drop last asked for a keyframe (unix nanoseconds).
+	dropKF atomic.Int64
 }
 
 // binding is what pion gives a track when it is negotiated.
@@ -180,10 +182,30 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 	h := pkt.Header
 	h.SSRC, h.PayloadType, h.SequenceNumber, h.Timestamp = b.ssrc, b.pt, seq, ts
 	h.Extensions, h.Extension, h.ExtensionProfile = nil, false, 0
-	if _, err := b.write.WriteRTP(&h, pkt.Payload); err != nil {
-		d.track.owner.room.sfu.stats.sendErrors.Add(1)
+	if q := d.sub.out.Load(); q != nil {
+		q.push(d, b, &h, pkt.Payload, false)
 	}
 }
+
+// queueDropped is told that the subscriber's queue dropped one of the track's
+// packets for age: a video track asks for a keyframe of its layer, at most
+// once per pliInterval, in case the subscriber's NACK comes too late.
+func (d *downTrack) queueDropped() {
+	if d.track.keyframe == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := d.dropKF.Load()
+	if now-last < int64(pliInterval) || !d.dropKF.CompareAndSwap(last, now) {
+		return
+	}
+	if cur, _ := d.layers(); cur >= 0 {
+		d.track.requestKeyframe(cur)
+	}
+}
+
+// sendError counts a packet the subscriber's connection refused.
+func (d *downTrack) sendError() { d.track.owner.room.sfu.stats.sendErrors.Add(1) }
 
 // startAt computes offsets that continue the outgoing sequence and timestamps
 // from pkt on, so the subscriber sees one stream across switches and pauses.

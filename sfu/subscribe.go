@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -109,8 +110,18 @@ func (p *Participant) newSubscriberPC() (*webrtc.PeerConnection, error) {
 		return nil, err
 	}
 	p.watchSubscriber(pc)
+	q := newSendQueue()
+	p.out.Store(q)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		q.run(nil, allocateEvery)
+	}()
 	return pc, nil
 }
+
+// allocateEvery is how often a subscriber's allocator shares out its estimate.
+const allocateEvery = 250 * time.Millisecond
 
 // attachLocked makes a downTrack for t, hands it to add (which puts it on the
 // subscriber connection), and starts forwarding and reading its RTCP. Called
