@@ -57,8 +57,9 @@ type epoch struct {
 	tsOff    uint32
 }
 
-// maxEpochs is how many switches back a NACK can still be answered.
-const maxEpochs = 4
+// maxEpochs is how many switches (and padding runs, which take two: the
+// padding, then media again) back a NACK can still be answered.
+const maxEpochs = 16
 
 // addEpoch records that packets from outStart on come from layer with the
 // current offsets. Called with d.mu held.

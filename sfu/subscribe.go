@@ -105,17 +105,24 @@ func (p *Participant) subscribeTrack(t *Track) {
 
 // newSubscriberPC creates the connection that sends media to the participant.
 func (p *Participant) newSubscriberPC() (*webrtc.PeerConnection, error) {
-	pc, err := p.room.sfu.api(p.room.options().Broadcast, false).NewPeerConnection(webrtc.Configuration{})
+	est := &estimator{}
+	api, err := p.room.sfu.subscribeAPI(p.room.options().Broadcast, est)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
 	}
 	p.watchSubscriber(pc)
 	q := newSendQueue()
+	p.est.Store(est)
 	p.out.Store(q)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		q.run(nil, allocateEvery)
+		var ps probeState
+		q.run(func() { p.allocateTick(q, est, &ps) }, allocateEvery)
 	}()
 	return pc, nil
 }
@@ -274,7 +281,7 @@ func (d *downTrack) onRTCP(pkts []rtcp.Packet) {
 				}
 			}
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
-			d.onEstimate(int64(pk.Bitrate))
+			d.onREMB(int64(pk.Bitrate))
 		}
 	}
 }

@@ -1,0 +1,202 @@
+package sfu
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// The subscriber's allocator: every allocateEvery, on the send queue's
+// goroutine, it reads the connection's estimate, shares it among the
+// subscribed tracks (allocate), pauses and resumes videos (telling the
+// client), and probes for headroom with padding when a higher layer is wanted.
+
+// Events about videos the allocator pauses for lack of bandwidth.
+const (
+	EventVideoPaused  = "video_paused"
+	EventVideoResumed = "video_resumed"
+)
+
+// paddingSize is the payload of one padding-only packet (RFC 3550 section
+// 5.1: the last octet counts the padding, at most 255).
+const paddingSize = 255
+
+// SetView records the size, in device pixels, at which the client renders a
+// subscribed video: the allocator sends no layer much larger than that. A
+// width or height of 0 means unknown (no cap); a hidden tile can be paused.
+func (p *Participant) SetView(trackID string, width, height int) error {
+	d := p.down(trackID)
+	if d == nil {
+		return fmt.Errorf("%w: not subscribed to %s", ErrTrackNotFound, trackID)
+	}
+	if width < 0 || height < 0 || width > 16384 || height > 16384 {
+		return fmt.Errorf("%w: view size %dx%d", ErrBadLayer, width, height)
+	}
+	d.viewHeight.Store(int32(height))
+	return nil
+}
+
+// topHeight is the height assumed for a room tier's top simulcast layer.
+func topHeight(t Tier) int {
+	switch t {
+	case TierSD:
+		return 360
+	case TierFHD:
+		return 1080
+	case Tier4K:
+		return 2160
+	}
+	return 720
+}
+
+// allocateTick runs one round of the allocator. It runs on the send queue's goroutine.
+func (p *Participant) allocateTick(q *sendQueue, est *estimator, ps *probeState) {
+	bps, congested := est.estimate()
+	q.setRate(bps)
+	p.mu.Lock()
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	p.mu.Unlock()
+	if len(downs) == 0 {
+		return
+	}
+	roomTier := p.room.options().Tier
+	tracks := make([]allocTrack, len(downs))
+	for i, d := range downs {
+		tracks[i] = d.allocInfo(topHeight(roomTier))
+	}
+	a := allocate(bps, tracks)
+	if bps > 0 {
+		for i, d := range downs {
+			d.applyLayer(a.layers[i])
+		}
+	}
+	p.probe(q, est, ps, bps, congested, a, downs)
+}
+
+// allocInfo describes the track to the allocator.
+func (d *downTrack) allocInfo(top int) allocTrack {
+	t := d.track
+	at := allocTrack{priority: prioOther, order: t.order}
+	switch {
+	case t.keyframe == nil:
+		at.priority = prioAudio
+	case t.source == SourceScreen:
+		at.priority = prioScreen
+	case t.owner.speaking.Load():
+		at.priority = prioSpeaker
+	}
+	n := t.layerCount()
+	live := 0
+	for l := range n {
+		if x := t.layerAt(l); x != nil {
+			at.rates = append(at.rates, x.rate.Load())
+			if !t.layerStale(l) {
+				live = l
+			}
+		}
+	}
+	if len(at.rates) == 0 {
+		at.rates = []int64{0}
+	}
+	d.mu.Lock()
+	at.maxLayer = min(d.maxLay, live)
+	d.mu.Unlock()
+	if m := int(d.manual.Load()); m >= 0 {
+		at.maxLayer = min(at.maxLayer, m)
+	}
+	at.maxLayer = min(at.maxLayer, tileLayer(len(at.rates), top, int(d.viewHeight.Load())))
+	return at
+}
+
+// applyLayer carries out the allocator's choice for the track: a layer, or -1 to pause.
+func (d *downTrack) applyLayer(layer int) {
+	if d.track.keyframe == nil {
+		return
+	}
+	if layer < 0 {
+		if !d.bwPaused.Swap(true) {
+			info := d.track.Info()
+			d.sub.send(Event{Type: EventVideoPaused, Track: &info, Reason: "bandwidth"})
+		}
+		return
+	}
+	if d.bwPaused.Swap(false) {
+		d.setTarget(layer)
+		d.resync()
+		info := d.track.Info()
+		d.sub.send(Event{Type: EventVideoResumed, Track: &info})
+		return
+	}
+	if _, target := d.layers(); target != layer {
+		d.setTarget(layer)
+	}
+}
+
+// probe starts, continues or ends a probe. A probe is wanted when the
+// allocation could use more than the estimate; it sends padding so that the
+// connection carries the probe rate, and succeeds when the estimator sees no
+// congestion for probeLength.
+func (p *Participant) probe(q *sendQueue, est *estimator, ps *probeState, bps int64, congested bool, a allocation, downs []*downTrack) {
+	now := time.Now()
+	switch {
+	case ps.rate > 0 && congested:
+		ps.rate, ps.gap = 0, min(max(ps.gap*2, minProbeGap), maxProbeGap)
+		ps.next = now.Add(ps.gap)
+		return
+	case ps.rate > 0 && now.After(ps.until):
+		est.probeSucceeded(ps.rate)
+		ps.rate, ps.gap = 0, 0
+		ps.next = now.Add(allocateEvery)
+		return
+	case ps.rate == 0 && bps > 0 && a.next > 0 && !congested && now.After(ps.next):
+		// Probe for everything wanted, but at most twice the estimate at once.
+		ps.rate = min(max(a.next, a.want)*11/10, 2*bps)
+		if ps.rate <= bps {
+			ps.rate = 0
+			return
+		}
+		ps.until = now.Add(probeLength)
+	case ps.rate == 0:
+		return
+	}
+	pad := (ps.rate - a.total) * int64(allocateEvery) / int64(time.Second) / 8
+	if pad <= 0 {
+		return
+	}
+	for _, d := range downs {
+		if d.track.keyframe != nil && d.pad(q, int(pad/paddingSize)+1) {
+			return
+		}
+	}
+}
+
+// pad queues n padding-only packets on the track's stream, after the last
+// packet sent, if the stream is running and the last packet ended a frame.
+// They take sequence numbers that no NACK maps back to media.
+func (d *downTrack) pad(q *sendQueue, n int) bool {
+	b := d.bound.Load()
+	if b == nil || d.paused.Load() || d.bwPaused.Load() {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.started || d.waiting || !d.lastMarker {
+		return false
+	}
+	var payload [paddingSize]byte
+	payload[paddingSize-1] = paddingSize
+	first := d.lastSeq + 1
+	d.addEpoch(first, -1)
+	for range n {
+		d.lastSeq++
+		h := rtp.Header{Version: 2, Padding: true, PayloadType: b.pt, SequenceNumber: d.lastSeq, Timestamp: d.lastTS, SSRC: b.ssrc}
+		q.push(d, b, &h, payload[:], true)
+	}
+	d.seqOff += uint16(n)
+	d.addEpoch(d.lastSeq+1, d.current)
+	return true
+}
