@@ -24,8 +24,14 @@ import (
 const (
 	// initialEstimate is the estimate a connection starts with, in bits per second.
 	initialEstimate = 1_500_000
+	// minEstimate is the least estimate used: below it GCC only echoes a
+	// momentary low sending rate (its decrease is 85% of what was received),
+	// and every subscriber can take an audio stream and a thumbnail.
+	minEstimate = 150_000
 	// lossBackoff is the loss fraction above which the loss-based cap falls.
 	lossBackoff = 0.10
+	// lossCutEvery is the least time between two cuts of the loss-based cap.
+	lossCutEvery = 500 * time.Millisecond
 	// lossGrowth is how much the loss-based cap grows per update without heavy loss.
 	lossGrowth = 1.05
 )
@@ -48,6 +54,8 @@ type estimator struct {
 	lossCap, probed int64
 	lastDelay       int64
 	lastUsage       string
+	// lastCut is when the loss-based cap last fell.
+	lastCut time.Time
 }
 
 // newGCC is the cc interceptor's estimator factory: called once as the
@@ -106,15 +114,20 @@ func (e *estimator) estimate() (bps int64, congested bool) {
 		// GCC has backed off: what a probe found no longer holds.
 		e.probed = 0
 	}
-	if loss > lossBackoff {
-		e.probed = 0
+	switch {
+	case loss > lossBackoff && time.Since(e.lastCut) >= lossCutEvery:
+		// Feedback lags: one cut per lossCutEvery, as GCC waits for its
+		// last decrease to show before the next.
 		e.lossCap = int64(float64(min(e.lossCap, max(d, e.probed))) * (1 - 0.5*loss))
-	} else {
+		e.probed, e.lastCut = 0, time.Now()
+	case loss > lossBackoff:
+		e.probed = 0
+	default:
 		e.lossCap = min(int64(float64(e.lossCap)*lossGrowth), math.MaxInt32)
 	}
 	e.lastDelay, e.lastUsage = d, usage
 	e.lossCap = max(e.lossCap, 50_000)
-	bps = min(max(d, e.probed), e.lossCap)
+	bps = max(min(max(d, e.probed), e.lossCap), minEstimate)
 	e.last.Store(bps)
 	return bps, congested
 }
@@ -133,17 +146,14 @@ func (e *estimator) probeSucceeded(rate int64) {
 // probeLength; if the estimator saw no congestion meanwhile the step is taken.
 // Failed probes back off up to maxProbeGap. Owned by the allocator's goroutine.
 type probeState struct {
-	rate     int64 // the rate being probed, 0 when not probing
-	until    time.Time
-	next     time.Time
-	gap      time.Duration
-	failed   bool
-	lastSent uint64 // sentBytes at the last tick
-	lastAt   time.Time
+	rate  int64 // the rate being probed, 0 when not probing
+	until time.Time
+	next  time.Time
+	gap   time.Duration
 }
 
 const (
-	probeLength = 1200 * time.Millisecond
+	probeLength = time.Second
 	minProbeGap = 1500 * time.Millisecond
 	maxProbeGap = 4 * time.Second
 )

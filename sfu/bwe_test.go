@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,15 +14,15 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// shaper is a test subscriber's link: a token bucket in front of its
-// interceptors that delays packets up to 100 ms of queue and drops beyond,
-// like tc's tbf. rate is in bits per second; 0 is unlimited.
+// shaper is a test subscriber's link: every packet passes a queue drained
+// at rate bits per second that holds at most 100 ms and drops beyond, like
+// tc's tbf. rate 0 is unlimited.
 type shaper struct {
 	rate atomic.Int64
 
-	mu     sync.Mutex
-	tokens float64 // bytes
-	last   time.Time
+	mu sync.Mutex
+	// free is when the link has sent everything queued.
+	free time.Time
 }
 
 func (s *shaper) NewInterceptor(string) (interceptor.Interceptor, error) {
@@ -33,46 +34,69 @@ type shaperInterceptor struct {
 	s *shaper
 }
 
+// shaped is a packet on the link and when it leaves it.
+type shaped struct {
+	buf  []byte
+	attr interceptor.Attributes
+	at   time.Time
+}
+
+// BindRemoteStream reads the stream as it arrives (a goroutine per stream,
+// ending with it) and hands each packet on when the link has carried it.
 func (i *shaperInterceptor) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
-	return interceptor.RTPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+	ch := make(chan shaped, 4096)
+	go func() {
+		defer close(ch)
 		for {
-			n, attr, err := r.Read(b, a)
+			buf := make([]byte, 1500)
+			n, attr, err := r.Read(buf, nil)
 			if err != nil {
-				return n, attr, err
+				return
 			}
-			wait, drop := i.s.admit(n)
-			if drop {
-				continue
+			if at, ok := i.s.admit(n); ok {
+				select {
+				case ch <- shaped{buf[:n], attr, at}:
+				default:
+				}
 			}
-			if wait > 0 {
-				// The packet is held as a router's queue would hold it.
-				time.Sleep(wait)
-			}
-			return n, attr, nil
 		}
+	}()
+	return interceptor.RTPReaderFunc(func(b []byte, _ interceptor.Attributes) (int, interceptor.Attributes, error) {
+		p, ok := <-ch
+		if !ok {
+			return 0, nil, io.EOF
+		}
+		if d := time.Until(p.at); d > 0 {
+			// The link's transmission and queueing delay.
+			time.Sleep(d)
+		}
+		return copy(b, p.buf), p.attr, nil
 	})
 }
 
-// admit decides for one packet of n bytes: how long it waits, or whether it is dropped.
-func (s *shaper) admit(n int) (time.Duration, bool) {
-	rate := float64(s.rate.Load()) / 8
+// admit queues a packet of n bytes: when it leaves the link, or false if the queue is full.
+func (s *shaper) admit(n int) (time.Time, bool) {
+	rate := float64(s.rate.Load())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	if rate == 0 {
-		s.tokens, s.last = 0, now
-		return 0, false
+		s.free = now
+		return now, true
 	}
-	s.tokens = min(s.tokens+now.Sub(s.last).Seconds()*rate, rate*0.02)
-	s.last = now
-	if s.tokens < -rate*0.1 {
-		return 0, true
+	s.free = later(s.free, now)
+	if s.free.Sub(now) > 100*time.Millisecond {
+		return time.Time{}, false
 	}
-	s.tokens -= float64(n)
-	if s.tokens >= 0 {
-		return 0, false
+	s.free = s.free.Add(time.Duration(float64(n*8) / rate * float64(time.Second)))
+	return s.free, true
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
 	}
-	return time.Duration(-s.tokens / rate * float64(time.Second)), false
+	return b
 }
 
 // shapedAPI is pion's default API (codecs, NACK, reports, TWCC feedback)
@@ -186,17 +210,17 @@ func TestEstimateFollowsTheLink(t *testing.T) {
 	est := viewer.est.Load()
 	current := func() int { c, _ := d.layers(); return c }
 
-	took := poll(t, 30*time.Second, "the top layer on a free link", func() bool { return current() == 2 })
+	took := poll(t, 60*time.Second, "the top layer on a free link", func() bool { return current() == 2 })
 	t.Logf("top layer after %v, estimate %d", took, est.last.Load())
 
 	sh.rate.Store(400_000)
-	took = poll(t, 30*time.Second, "the lowest layer on a 400 kbit/s link", func() bool {
+	took = poll(t, 60*time.Second, "the lowest layer on a 400 kbit/s link", func() bool {
 		return current() == 0 && est.last.Load() < 600_000
 	})
 	t.Logf("limited: lowest layer after %v, estimate %d", took, est.last.Load())
 
 	sh.rate.Store(0)
-	took = poll(t, 40*time.Second, "the top layer again on a free link", func() bool { return current() == 2 })
+	took = poll(t, 60*time.Second, "the top layer again on a free link", func() bool { return current() == 2 })
 	t.Logf("freed: top layer after %v, estimate %d, padding packets %d", took, est.last.Load(), sub.padding)
 	if took > 10*time.Second {
 		t.Logf("slower than the 10 s target (a loaded machine?)")

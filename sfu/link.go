@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/pion/rtp"
@@ -17,6 +18,8 @@ const (
 	EventVideoPaused  = "video_paused"
 	EventVideoResumed = "video_resumed"
 )
+
+var debugBWE = os.Getenv("LECTERN_DEBUG_BWE") != ""
 
 // paddingSize is the payload of one padding-only packet (RFC 3550 section
 // 5.1: the last octet counts the padding, at most 255).
@@ -50,8 +53,51 @@ func topHeight(t Tier) int {
 	return 720
 }
 
-// allocateTick runs one round of the allocator. It runs on the send queue's goroutine.
-func (p *Participant) allocateTick(q *sendQueue, est *estimator, ps *probeState) {
+// linkState is the allocator's and prober's state for one subscriber
+// connection, owned by its send queue's goroutine.
+type linkState struct {
+	probe     probeState
+	lastAlloc time.Time
+	lastPad   time.Time
+	a         allocation
+	downs     []*downTrack
+}
+
+// probeTick is how often padding is sent while probing: often enough that
+// the probe is a steady rate, not bursts that read as congestion.
+const probeTick = 10 * time.Millisecond
+
+// linkTick runs on the send queue's goroutine: the allocator every
+// allocateEvery, padding every probeTick while probing. It returns when it
+// wants to run next.
+func (p *Participant) linkTick(q *sendQueue, est *estimator, ls *linkState) time.Duration {
+	now := time.Now()
+	if now.Sub(ls.lastAlloc) >= allocateEvery {
+		ls.lastAlloc = now
+		p.allocateTick(q, est, ls)
+	}
+	if ls.probe.rate == 0 {
+		ls.lastPad = time.Time{}
+		return max(time.Millisecond, allocateEvery-time.Since(ls.lastAlloc))
+	}
+	if !ls.lastPad.IsZero() {
+		pad := (ls.probe.rate - ls.a.total) * int64(now.Sub(ls.lastPad)) / int64(time.Second) / 8
+		if n := int(pad / paddingSize); n > 0 {
+			for _, d := range ls.downs {
+				if d.track.keyframe != nil && d.pad(q, min(n, 64)) {
+					break
+				}
+			}
+			ls.lastPad = now
+		}
+	} else {
+		ls.lastPad = now
+	}
+	return probeTick
+}
+
+// allocateTick runs one round of the allocator.
+func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) {
 	bps, congested := est.estimate()
 	q.setRate(bps)
 	p.mu.Lock()
@@ -60,7 +106,9 @@ func (p *Participant) allocateTick(q *sendQueue, est *estimator, ps *probeState)
 		downs = append(downs, d)
 	}
 	p.mu.Unlock()
+	ls.downs = downs
 	if len(downs) == 0 {
+		ls.a = allocation{}
 		return
 	}
 	roomTier := p.room.options().Tier
@@ -69,12 +117,20 @@ func (p *Participant) allocateTick(q *sendQueue, est *estimator, ps *probeState)
 		tracks[i] = d.allocInfo(topHeight(roomTier))
 	}
 	a := allocate(bps, tracks)
+	ls.a = a
+	if debugBWE {
+		st := map[string]any{}
+		if g := est.gcc.Load(); g != nil {
+			st = g.GetStats()
+		}
+		fmt.Printf("%s bwe %d cong %v probe %d next %d want %d total %d layers %v delay %v loss %.3f usage %v state %v lossCap %d probed %d\n", time.Now().Format("05.000"), bps, congested, ls.probe.rate, a.next, a.want, a.total, a.layers, st["delayTargetBitrate"], st["averageLoss"], st["usage"], st["state"], est.lossCap, est.probed)
+	}
 	if bps > 0 {
 		for i, d := range downs {
 			d.applyLayer(a.layers[i])
 		}
 	}
-	p.probe(q, est, ps, bps, congested, a, downs)
+	ls.probe.update(est, bps, congested, a)
 }
 
 // allocInfo describes the track to the allocator.
@@ -136,40 +192,25 @@ func (d *downTrack) applyLayer(layer int) {
 	}
 }
 
-// probe starts, continues or ends a probe. A probe is wanted when the
-// allocation could use more than the estimate; it sends padding so that the
-// connection carries the probe rate, and succeeds when the estimator sees no
+// update starts or ends a probe. A probe is wanted when the allocation
+// could use more than the estimate; padding (linkTick) makes the connection
+// carry the probe rate, and the probe succeeds when the estimator sees no
 // congestion for probeLength.
-func (p *Participant) probe(q *sendQueue, est *estimator, ps *probeState, bps int64, congested bool, a allocation, downs []*downTrack) {
+func (ps *probeState) update(est *estimator, bps int64, congested bool, a allocation) {
 	now := time.Now()
 	switch {
 	case ps.rate > 0 && congested:
 		ps.rate, ps.gap = 0, min(max(ps.gap*2, minProbeGap), maxProbeGap)
 		ps.next = now.Add(ps.gap)
-		return
 	case ps.rate > 0 && now.After(ps.until):
 		est.probeSucceeded(ps.rate)
 		ps.rate, ps.gap = 0, 0
-		ps.next = now.Add(allocateEvery)
-		return
+		ps.next = now
 	case ps.rate == 0 && bps > 0 && a.next > 0 && !congested && now.After(ps.next):
-		// Probe for everything wanted, but at most twice the estimate at once.
-		ps.rate = min(max(a.next, a.want)*11/10, 2*bps)
-		if ps.rate <= bps {
-			ps.rate = 0
-			return
-		}
-		ps.until = now.Add(probeLength)
-	case ps.rate == 0:
-		return
-	}
-	pad := (ps.rate - a.total) * int64(allocateEvery) / int64(time.Second) / 8
-	if pad <= 0 {
-		return
-	}
-	for _, d := range downs {
-		if d.track.keyframe != nil && d.pad(q, int(pad/paddingSize)+1) {
-			return
+		// Probe for everything wanted, but at most three times the estimate
+		// (or the next step) at once.
+		if rate := min(max(a.next, a.want), max(3*bps, a.next)) * 11 / 10; rate > bps {
+			ps.rate, ps.until = rate, now.Add(probeLength)
 		}
 	}
 }

@@ -120,11 +120,19 @@ func (q *sendQueue) setRate(estimate int64) {
 	q.rate.Store(max(int64(float64(estimate)*paceFactor), minPaceRate))
 }
 
-// run sends until close. tick, if not nil, is called about every tickEvery
-// on the queue's goroutine (the subscriber's allocator).
-func (q *sendQueue) run(tick func(), tickEvery time.Duration) {
-	ticker := time.NewTicker(tickEvery)
-	defer ticker.Stop()
+// run sends until stop is closed. tick, if not nil, runs on the queue's
+// goroutine (the subscriber's allocator and prober) and returns when it wants
+// to run next; it runs on time even while the queue is busy.
+func (q *sendQueue) run(tick func() time.Duration) {
+	timer := time.NewTimer(allocateEvery)
+	defer timer.Stop()
+	ticked := func() {
+		next := allocateEvery
+		if tick != nil {
+			next = tick()
+		}
+		timer.Reset(next)
+	}
 	// budget is the sending time saved up, in bits.
 	var budget float64
 	last := time.Now()
@@ -133,14 +141,20 @@ func (q *sendQueue) run(tick func(), tickEvery time.Duration) {
 		case <-q.stop:
 			q.drain()
 			return
-		case <-ticker.C:
-			if tick != nil {
-				tick()
-			}
+		case <-timer.C:
+			ticked()
 			continue
 		case <-q.wake:
 		}
 		for {
+			select {
+			case <-q.stop:
+				q.drain()
+				return
+			case <-timer.C:
+				ticked()
+			default:
+			}
 			p, ok := q.pop()
 			if !ok {
 				break
@@ -158,13 +172,14 @@ func (q *sendQueue) run(tick func(), tickEvery time.Duration) {
 				budget = min(budget+now.Sub(last).Seconds()*rate, paceBurst.Seconds()*rate)
 				last = now
 				if budget < 0 {
-					wait := time.Duration(-budget / rate * float64(time.Second))
+					wait := time.NewTimer(time.Duration(-budget / rate * float64(time.Second)))
 					select {
 					case <-q.stop:
+						wait.Stop()
 						q.release(&p)
 						q.drain()
 						return
-					case <-time.After(wait):
+					case <-wait.C:
 					}
 					budget, last = 0, time.Now()
 				}
@@ -173,7 +188,9 @@ func (q *sendQueue) run(tick func(), tickEvery time.Duration) {
 				budget, last = 0, now
 			}
 			if _, err := p.b.write.WriteRTP(&p.hdr, (*p.buf)[:p.n]); err != nil {
-				p.d.sendError()
+				if p.d != nil {
+					p.d.sendError()
+				}
 			} else {
 				q.sent.Add(1)
 				q.sentBytes.Add(uint64(p.n + p.hdr.MarshalSize()))

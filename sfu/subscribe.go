@@ -121,8 +121,8 @@ func (p *Participant) newSubscriberPC() (*webrtc.PeerConnection, error) {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		var ps probeState
-		q.run(func() { p.allocateTick(q, est, &ps) }, allocateEvery)
+		var ls linkState
+		q.run(func() time.Duration { return p.linkTick(q, est, &ls) })
 	}()
 	return pc, nil
 }
