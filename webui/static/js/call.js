@@ -92,6 +92,8 @@ export class Call extends EventTarget {
     s.on('permissions_changed', () => this.#emit('change'));
     s.on('track', (r) => { this.#putTrack(r.info); this.#emit('track', r); });
     s.on('track_ended', (r) => this.#emit('track_ended', r));
+    s.on('video_paused', (m) => this.#emit('video_paused', m.track));
+    s.on('video_resumed', (m) => this.#emit('video_resumed', m.track));
     s.on('error', (err) => this.#emit('problem', `The server refused a request: ${err.reason || err.message}`));
     s.on('removed', (m) => {
       clearJoin(this.roomId);
