@@ -47,6 +47,8 @@ type estimator struct {
 	remb atomic.Int64
 	// last is the last estimate returned, for metrics and tests.
 	last atomic.Int64
+	// lost and reported count packets in TWCC feedback since the last estimate.
+	lost, reported atomic.Int64
 
 	mu sync.Mutex
 	// lossCap is the loss-based limit; probed is the rate a probe carried
@@ -54,6 +56,8 @@ type estimator struct {
 	lossCap, probed int64
 	lastDelay       int64
 	lastUsage       string
+	// loss is the smoothed fraction of packets lost.
+	loss float64
 	// lastCut is when the loss-based cap last fell.
 	lastCut time.Time
 }
@@ -75,14 +79,48 @@ type ccEstimator struct {
 	e *estimator
 }
 
-// WriteRTCP passes feedback to GCC.
+// WriteRTCP passes feedback to GCC and counts the packets it reports lost.
 func (c *ccEstimator) WriteRTCP(pkts []rtcp.Packet, a interceptor.Attributes) error {
 	for _, p := range pkts {
-		if _, ok := p.(*rtcp.TransportLayerCC); ok {
+		if fb, ok := p.(*rtcp.TransportLayerCC); ok {
 			c.e.twccSeen.Store(true)
+			lost, total := twccLoss(fb)
+			c.e.lost.Add(int64(lost))
+			c.e.reported.Add(int64(total))
 		}
 	}
 	return c.SendSideBWE.WriteRTCP(pkts, a)
+}
+
+// twccLoss counts the packets a transport-wide feedback reports on and those
+// it reports not received (draft-holmer-rmcat-transport-wide-cc-extensions-01
+// section 3.1). pion's GCC counts its own way: a status vector chunk's
+// symbols past the packet status count, and packets it no longer remembers
+// sending, count as lost there, which reads a few percent of real loss as
+// more than half.
+func twccLoss(fb *rtcp.TransportLayerCC) (lost, total int) {
+	n := int(fb.PacketStatusCount)
+	for _, c := range fb.PacketChunks {
+		switch c := c.(type) {
+		case *rtcp.RunLengthChunk:
+			k := min(int(c.RunLength), n-total)
+			if c.PacketStatusSymbol == rtcp.TypeTCCPacketNotReceived {
+				lost += k
+			}
+			total += k
+		case *rtcp.StatusVectorChunk:
+			for _, sym := range c.SymbolList {
+				if total >= n {
+					break
+				}
+				if sym == rtcp.TypeTCCPacketNotReceived {
+					lost++
+				}
+				total++
+			}
+		}
+	}
+	return lost, total
 }
 
 // estimate returns the connection's estimate in bits per second and whether
@@ -97,10 +135,14 @@ func (e *estimator) estimate() (bps int64, congested bool) {
 	}
 	stats := g.GetStats()
 	delay, _ := stats["delayTargetBitrate"].(int)
-	loss, _ := stats["averageLoss"].(float64)
 	usage, _ := stats["usage"].(string)
+	lost, reported := e.lost.Swap(0), e.reported.Swap(0)
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if reported > 0 {
+		e.loss = 0.5*e.loss + 0.5*float64(lost)/float64(reported)
+	}
+	loss := e.loss
 	if delay <= 0 {
 		delay = initialEstimate
 	}

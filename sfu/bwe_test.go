@@ -1,81 +1,40 @@
 package sfu
 
 import (
-	"io"
+	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
-// shaper is a test subscriber's link: every packet passes a queue drained
-// at rate bits per second that holds at most 100 ms and drops beyond, like
-// tc's tbf. rate 0 is unlimited.
+// shaper is a test subscriber's link: every datagram the subscriber
+// receives passes a queue drained at rate bits per second that holds at most
+// 100 ms and drops beyond, like tc's tbf, after a random loss of loss
+// thousandths. rate 0 is unlimited. It sits under ICE, DTLS and SRTP, where a
+// network's loss and delay happen.
 type shaper struct {
 	rate atomic.Int64
+	loss atomic.Int32
 
 	mu sync.Mutex
 	// free is when the link has sent everything queued.
 	free time.Time
 }
 
-func (s *shaper) NewInterceptor(string) (interceptor.Interceptor, error) {
-	return &shaperInterceptor{s: s}, nil
-}
-
-type shaperInterceptor struct {
-	interceptor.NoOp
-	s *shaper
-}
-
-// shaped is a packet on the link and when it leaves it.
-type shaped struct {
-	buf  []byte
-	attr interceptor.Attributes
-	at   time.Time
-}
-
-// BindRemoteStream reads the stream as it arrives (a goroutine per stream,
-// ending with it) and hands each packet on when the link has carried it.
-func (i *shaperInterceptor) BindRemoteStream(_ *interceptor.StreamInfo, r interceptor.RTPReader) interceptor.RTPReader {
-	ch := make(chan shaped, 4096)
-	go func() {
-		defer close(ch)
-		for {
-			buf := make([]byte, 1500)
-			n, attr, err := r.Read(buf, nil)
-			if err != nil {
-				return
-			}
-			if at, ok := i.s.admit(n); ok {
-				select {
-				case ch <- shaped{buf[:n], attr, at}:
-				default:
-				}
-			}
-		}
-	}()
-	return interceptor.RTPReaderFunc(func(b []byte, _ interceptor.Attributes) (int, interceptor.Attributes, error) {
-		p, ok := <-ch
-		if !ok {
-			return 0, nil, io.EOF
-		}
-		if d := time.Until(p.at); d > 0 {
-			// The link's transmission and queueing delay.
-			time.Sleep(d)
-		}
-		return copy(b, p.buf), p.attr, nil
-	})
-}
-
-// admit queues a packet of n bytes: when it leaves the link, or false if the queue is full.
+// admit queues a datagram of n bytes: when it leaves the link, or false if it is lost.
 func (s *shaper) admit(n int) (time.Time, bool) {
+	if l := s.loss.Load(); l > 0 && rand.Int32N(1000) < l {
+		return time.Time{}, false
+	}
 	rate := float64(s.rate.Load())
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -99,8 +58,54 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
+// shapedConn is a UDP socket whose incoming datagrams pass a shaper. A
+// goroutine reads the socket as datagrams arrive (ending when it closes) and
+// ReadFrom hands each on when the link has carried it.
+type shapedConn struct {
+	net.PacketConn
+	sh   *shaper
+	ch   chan datagram
+	once sync.Once
+}
+
+type datagram struct {
+	buf  []byte
+	from net.Addr
+	at   time.Time
+}
+
+func (c *shapedConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	c.once.Do(func() {
+		go func() {
+			defer close(c.ch)
+			for {
+				buf := make([]byte, 1500)
+				n, from, err := c.PacketConn.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				if at, ok := c.sh.admit(n); ok {
+					select {
+					case c.ch <- datagram{buf[:n], from, at}:
+					default:
+					}
+				}
+			}
+		}()
+	})
+	d, ok := <-c.ch
+	if !ok {
+		return 0, nil, net.ErrClosed
+	}
+	if wait := time.Until(d.at); wait > 0 {
+		// The link's transmission and queueing delay.
+		time.Sleep(wait)
+	}
+	return copy(b, d.buf), d.from, nil
+}
+
 // shapedAPI is pion's default API (codecs, NACK, reports, TWCC feedback)
-// receiving through sh.
+// receiving through sh on a loopback socket of its own.
 func shapedAPI(t *testing.T, sh *shaper) *webrtc.API {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
@@ -108,11 +113,21 @@ func shapedAPI(t *testing.T, sh *shaper) *webrtc.API {
 		t.Fatal(err)
 	}
 	reg := &interceptor.Registry{}
-	reg.Add(sh)
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		t.Fatal(err)
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg))
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := webrtc.NewICEUDPMux(nil, &shapedConn{PacketConn: conn, sh: sh, ch: make(chan datagram, 4096)})
+	t.Cleanup(func() { mux.Close(); conn.Close() })
+	se := webrtc.SettingEngine{}
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 }
 
 // pumpSized sends VP8 on the three layers every 5 ms with payloads of the
@@ -221,9 +236,55 @@ func TestEstimateFollowsTheLink(t *testing.T) {
 
 	sh.rate.Store(0)
 	took = poll(t, 60*time.Second, "the top layer again on a free link", func() bool { return current() == 2 })
-	t.Logf("freed: top layer after %v, estimate %d, padding packets %d", took, est.last.Load(), sub.padding)
+	sub.mu.Lock()
+	padding := sub.padding
+	sub.mu.Unlock()
+	t.Logf("freed: top layer after %v, estimate %d, padding packets %d", took, est.last.Load(), padding)
 	if took > 10*time.Second {
 		t.Logf("slower than the 10 s target (a loaded machine?)")
+	}
+	if padding == 0 {
+		t.Error("back on the top layer without a probe")
+	}
+}
+
+// TestRandomLossIsNotCongestion drops 5% of a subscriber's packets at
+// random on an otherwise free link: the subscriber stays on the top layer
+// (NACKs repair the loss) and the estimate stays above what it needs.
+func TestRandomLossIsNotCongestion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 10 s")
+	}
+	s := newTestSFU(t)
+	room, _ := s.Room("loss", RoomOptions{Tier: TierFHD})
+	sh := &shaper{}
+	viewer := join(t, room, "viewer", Permissions{Subscribe: true, List: true})
+	sub := subscribeWith(t, viewer, shapedAPI(t, sh))
+	t.Cleanup(sub.close)
+	pub := publishSimulcast(t, join(t, room, "host", everyone))
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pumpSized(stop, [3]int{90, 300, 950})
+	tracks := waitLayers(t, room, 3)
+	d := viewer.down(tracks[0].ID())
+	est := viewer.est.Load()
+	current := func() int { c, _ := d.layers(); return c }
+	poll(t, 60*time.Second, "the top layer with TWCC feedback", func() bool { return current() == 2 && est.twccSeen.Load() })
+	sh.loss.Store(50)
+	// Ten seconds of 5% loss: at no time below the top layer for long.
+	start := time.Now()
+	low := time.Duration(0)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for time.Since(start) < 10*time.Second {
+		<-tick.C
+		if current() != 2 {
+			low += 50 * time.Millisecond
+		}
+	}
+	t.Logf("below the top layer for %v of 10 s; estimate %d", low, est.last.Load())
+	if low > 2*time.Second {
+		t.Errorf("5%% random loss held the subscriber below the top layer for %v of 10 s", low)
 	}
 }
 

@@ -1,8 +1,9 @@
 package sfu
 
 import (
+	"context"
 	"fmt"
-	"os"
+	"log/slog"
 	"time"
 
 	"github.com/pion/rtp"
@@ -18,8 +19,6 @@ const (
 	EventVideoPaused  = "video_paused"
 	EventVideoResumed = "video_resumed"
 )
-
-var debugBWE = os.Getenv("LECTERN_DEBUG_BWE") != ""
 
 // paddingSize is the payload of one padding-only packet (RFC 3550 section
 // 5.1: the last octet counts the padding, at most 255).
@@ -116,14 +115,18 @@ func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) 
 	for i, d := range downs {
 		tracks[i] = d.allocInfo(topHeight(roomTier))
 	}
-	a := allocate(bps, tracks)
+	// Without congestion the allocation may run up to a seventh over the
+	// estimate (GCC's delay-based rate sits below what the path carries, and
+	// dips on a busy machine's jitter): layers change on real congestion,
+	// not on every dip.
+	budget := bps
+	if !congested {
+		budget += bps / 7
+	}
+	a := allocate(budget, tracks)
 	ls.a = a
-	if debugBWE {
-		st := map[string]any{}
-		if g := est.gcc.Load(); g != nil {
-			st = g.GetStats()
-		}
-		fmt.Printf("%s bwe %d cong %v probe %d next %d want %d total %d layers %v delay %v loss %.3f usage %v state %v lossCap %d probed %d\n", time.Now().Format("05.000"), bps, congested, ls.probe.rate, a.next, a.want, a.total, a.layers, st["delayTargetBitrate"], st["averageLoss"], st["usage"], st["state"], est.lossCap, est.probed)
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("allocation", "estimate", bps, "congested", congested, "probe", ls.probe.rate, "total", a.total, "next", a.next, "layers", a.layers)
 	}
 	if bps > 0 {
 		for i, d := range downs {
