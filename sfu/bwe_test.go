@@ -341,3 +341,142 @@ func (w stallWriter) WriteRTP(*rtp.Header, []byte) (int, error) {
 }
 
 func (w stallWriter) Write([]byte) (int, error) { return 0, nil }
+
+// levelPublisher publishes a VP8 camera of a given packet size and a
+// microphone that sends the RFC 6464 audio level, loud or silent.
+type levelPublisher struct {
+	cam, mic *webrtc.TrackLocalStaticRTP
+	levelID  uint8
+	loud     atomic.Bool
+}
+
+func publishWithLevel(t *testing.T, p *Participant) *levelPublisher {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	lp := &levelPublisher{}
+	lp.cam, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "cam", "s-"+p.identity)
+	lp.mic, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "s-"+p.identity)
+	if _, err := pc.AddTrack(lp.cam); err != nil {
+		t.Fatal(err)
+	}
+	micSender, err := pc.AddTrack(lp.mic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, _ := pc.CreateOffer(nil)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	pc.SetLocalDescription(offer)
+	<-gathered
+	answer, err := p.Publish(pc.LocalDescription().SDP, map[string]string{"cam": SourceCamera, "mic": SourceMicrophone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ext := range micSender.GetParameters().HeaderExtensions {
+		if ext.URI == audioLevelURI {
+			lp.levelID = uint8(ext.ID)
+		}
+	}
+	if lp.levelID == 0 {
+		t.Fatal("no audio level extension negotiated")
+	}
+	return lp
+}
+
+// pump sends a camera packet of size bytes every 5 ms (a keyframe every 40)
+// and an audio packet every 20 ms, loud or silent.
+func (lp *levelPublisher) pump(stop <-chan struct{}, size int) {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		payload := make([]byte, size)
+		copy(payload, vp8Delta)
+		if i%40 == 0 {
+			copy(payload, vp8Key)
+		}
+		lp.cam.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
+		if i%4 == 0 {
+			level := byte(127)
+			if lp.loud.Load() {
+				level = 20
+			}
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i / 4), Timestamp: uint32(i/4) * 960}, Payload: []byte{0xfc, 0xff, 0xfe}}
+			pkt.Header.SetExtension(lp.levelID, []byte{level})
+			lp.mic.WriteRTP(pkt)
+		}
+	}
+}
+
+// TestSpeakerVideoWinsTheBudget gives a subscriber a link that carries one
+// of two cameras: the active speaker's is sent, the other paused (and the
+// client told); when the other starts speaking, they swap.
+func TestSpeakerVideoWinsTheBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about 10 s")
+	}
+	s := newTestSFU(t)
+	room, _ := s.Room("speaker", RoomOptions{})
+	sh := &shaper{}
+	sh.rate.Store(1_800_000)
+	viewer := join(t, room, "viewer", Permissions{Subscribe: true, List: true})
+	sub := subscribeWith(t, viewer, shapedAPI(t, sh))
+	t.Cleanup(sub.close)
+	a := publishWithLevel(t, join(t, room, "alice", everyone))
+	b := publishWithLevel(t, join(t, room, "bob", everyone))
+	stop := make(chan struct{})
+	defer close(stop)
+	// About 1.2 Mbit/s each: one fits the link, two do not.
+	go a.pump(stop, 700)
+	go b.pump(stop, 700)
+	sub.waitSources(20*time.Second, SourceCamera, SourceMicrophone)
+	cams := map[string]*downTrack{}
+	poll(t, 10*time.Second, "both cameras subscribed", func() bool {
+		for _, tr := range room.Tracks() {
+			if tr.Source() == SourceCamera {
+				if d := viewer.down(tr.ID()); d != nil {
+					cams[tr.Owner().identity] = d
+				}
+			}
+		}
+		return len(cams) == 2
+	})
+	sending := func(who string) bool {
+		other := "bob"
+		if who == "bob" {
+			other = "alice"
+		}
+		return !cams[who].bwPaused.Load() && cams[other].bwPaused.Load()
+	}
+	a.loud.Store(false)
+	b.loud.Store(true)
+	took := poll(t, 60*time.Second, "bob's camera sent and alice's paused while bob speaks", func() bool { return sending("bob") })
+	t.Logf("bob's camera alone after %v, estimate %d", took, viewer.est.Load().last.Load())
+	if !sub.sawEvent(EventVideoPaused) {
+		t.Error("the subscriber was not told of the paused video")
+	}
+	b.loud.Store(false)
+	a.loud.Store(true)
+	took = poll(t, 60*time.Second, "alice's camera sent and bob's paused while alice speaks", func() bool { return sending("alice") })
+	t.Logf("alice's camera alone after %v", took)
+	if !sub.sawEvent(EventVideoResumed) {
+		t.Error("the subscriber was not told of the resumed video")
+	}
+}

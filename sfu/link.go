@@ -111,9 +111,10 @@ func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) 
 		return
 	}
 	roomTier := p.room.options().Tier
+	speaker := p.room.activeSpeaker()
 	tracks := make([]allocTrack, len(downs))
 	for i, d := range downs {
-		tracks[i] = d.allocInfo(topHeight(roomTier))
+		tracks[i] = d.allocInfo(topHeight(roomTier), speaker)
 	}
 	// Without congestion the allocation may run up to a seventh over the
 	// estimate (GCC's delay-based rate sits below what the path carries, and
@@ -137,7 +138,7 @@ func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) 
 }
 
 // allocInfo describes the track to the allocator.
-func (d *downTrack) allocInfo(top int) allocTrack {
+func (d *downTrack) allocInfo(top int, speaker *Participant) allocTrack {
 	t := d.track
 	at := allocTrack{priority: prioOther, order: t.order}
 	switch {
@@ -145,7 +146,7 @@ func (d *downTrack) allocInfo(top int) allocTrack {
 		at.priority = prioAudio
 	case t.source == SourceScreen:
 		at.priority = prioScreen
-	case t.owner.speaking.Load():
+	case speaker != nil && t.owner == speaker:
 		at.priority = prioSpeaker
 	}
 	n := t.layerCount()

@@ -54,9 +54,6 @@ type Participant struct {
 	out atomic.Pointer[sendQueue]
 	// est is the subscriber connection's bandwidth estimator, set with it.
 	est atomic.Pointer[estimator]
-	// speaking marks the room's active speaker, whose video the allocator
-	// favours after screen shares.
-	speaking atomic.Bool
 
 	mu        sync.Mutex
 	closed    bool
