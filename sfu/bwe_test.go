@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -479,4 +481,80 @@ func TestSpeakerVideoWinsTheBudget(t *testing.T) {
 	if !sub.sawEvent(EventVideoResumed) {
 		t.Error("the subscriber was not told of the resumed video")
 	}
+}
+
+// TestViewSizeCapsLayer: a tile's reported size caps the layer on a free
+// link, and a manual layer is a cap too.
+func TestViewSizeCapsLayer(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("view", RoomOptions{Tier: TierHD})
+	viewer := join(t, room, "viewer", Permissions{Subscribe: true, List: true})
+	subscribe(t, viewer)
+	pub := publishSimulcast(t, join(t, room, "host", everyone))
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pumpSized(stop, [3]int{60, 120, 240})
+	tracks := waitLayers(t, room, 3)
+	id := tracks[0].ID()
+	d := viewer.down(id)
+	current := func() int { c, _ := d.layers(); return c }
+	poll(t, 20*time.Second, "the top layer", func() bool { return current() == 2 })
+
+	steps := []struct {
+		w, h  int
+		layer string
+		want  int
+	}{
+		{320, 180, "auto", 0},    // a thumbnail: q (180 of the HD tier's 720)
+		{640, 360, "auto", 1},    // h
+		{1280, 720, "auto", 2},   // f
+		{1280, 720, "h", 1},      // a manual choice caps
+		{320, 180, "h", 0},       // and the tile still caps below it
+		{0, 0, "auto", 2},        // unknown size: no cap
+		{-1, 10, "auto", 2},      // refused, nothing changes
+		{1280, 99999, "auto", 2}, // refused
+	}
+	for _, st := range steps {
+		if err := viewer.SetLayer(id, st.layer); err != nil {
+			t.Fatal(err)
+		}
+		err := viewer.SetView(id, st.w, st.h)
+		if (err != nil) != (st.w < 0 || st.h > 16384) {
+			t.Fatalf("SetView(%d, %d): %v", st.w, st.h, err)
+		}
+		poll(t, 20*time.Second, fmt.Sprintf("layer %d for a %dx%d tile with layer %s", st.want, st.w, st.h, st.layer), func() bool { return current() == st.want })
+	}
+	if err := viewer.SetView("nope", 1, 1); err == nil {
+		t.Error("a view of an unknown track was accepted")
+	}
+}
+
+func FuzzTWCCLoss(f *testing.F) {
+	fb := &rtcp.TransportLayerCC{
+		SenderSSRC: 1, MediaSSRC: 2, BaseSequenceNumber: 10, PacketStatusCount: 5, ReferenceTime: 1, FbPktCount: 1,
+		PacketChunks: []rtcp.PacketStatusChunk{&rtcp.StatusVectorChunk{SymbolSize: rtcp.TypeTCCSymbolSizeOneBit,
+			SymbolList: []uint16{1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}},
+		RecvDeltas: []*rtcp.RecvDelta{{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}, {Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}, {Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}},
+	}
+	if b, err := fb.Marshal(); err == nil {
+		f.Add(b)
+		lost, total := twccLoss(fb)
+		if lost != 2 || total != 5 {
+			f.Fatalf("seed: lost %d of %d, want 2 of 5", lost, total)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pkts, err := rtcp.Unmarshal(data)
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if fb, ok := p.(*rtcp.TransportLayerCC); ok {
+				lost, total := twccLoss(fb)
+				if lost < 0 || lost > total || total > int(fb.PacketStatusCount) {
+					t.Fatalf("lost %d of %d, status count %d", lost, total, fb.PacketStatusCount)
+				}
+			}
+		}
+	})
 }
