@@ -98,7 +98,6 @@ func (p *Participant) linkTick(q *sendQueue, est *estimator, ls *linkState) time
 // allocateTick runs one round of the allocator.
 func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) {
 	bps, congested := est.estimate()
-	q.setRate(bps)
 	p.mu.Lock()
 	downs := make([]*downTrack, 0, len(p.downs))
 	for _, d := range p.downs {
@@ -108,6 +107,7 @@ func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) 
 	ls.downs = downs
 	if len(downs) == 0 {
 		ls.a = allocation{}
+		q.setRate(bps)
 		return
 	}
 	roomTier := p.room.options().Tier
@@ -126,6 +126,13 @@ func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) 
 	}
 	a := allocate(budget, tracks)
 	ls.a = a
+	// Pacing never throttles below what is allocated: a stream with one
+	// layer goes out whole even when the estimate is below it.
+	if bps > 0 {
+		q.setRate(max(bps, a.total))
+	} else {
+		q.setRate(0)
+	}
 	if p.log.Enabled(context.Background(), slog.LevelDebug) {
 		p.log.Debug("allocation", "estimate", bps, "congested", congested, "probe", ls.probe.rate, "total", a.total, "next", a.next, "layers", a.layers)
 	}
