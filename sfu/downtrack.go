@@ -50,7 +50,9 @@ type downTrack struct {
 	// epochs map outgoing sequence numbers back to cached source packets.
 	epochs  [maxEpochs]epoch
 	nEpochs int
-	rtxSeq  atomic.Uint32
+	// rtx limits resends per outgoing sequence number (cache.go).
+	rtx    [cacheSize]rtxRecord
+	rtxSeq atomic.Uint32
 	// bwPaused is set while the allocator pauses the track for lack of
 	// bandwidth; manual is the layer chosen by hand (-1: auto), a cap;
 	// viewHeight is the height the client renders the track at (0: unknown).

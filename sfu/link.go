@@ -14,19 +14,13 @@ import (
 // subscribed tracks (allocate), pauses and resumes videos (telling the
 // client), and probes for headroom with padding when a higher layer is wanted.
 
-// Events about videos the allocator pauses for lack of bandwidth.
-const (
-	EventVideoPaused  = "video_paused"
-	EventVideoResumed = "video_resumed"
-)
-
 // paddingSize is the payload of one padding-only packet (RFC 3550 section
 // 5.1: the last octet counts the padding, at most 255).
 const paddingSize = 255
 
 // SetView records the size, in device pixels, at which the client renders a
-// subscribed video: the allocator sends no layer much larger than that. A
-// width or height of 0 means unknown (no cap); a hidden tile can be paused.
+// subscribed video: the allocator sends no layer much taller than that. A
+// height of 0 means unknown (no cap). A hidden tile is paused with SetPaused.
 func (p *Participant) SetView(trackID string, width, height int) error {
 	d := p.down(trackID)
 	if d == nil {

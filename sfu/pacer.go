@@ -104,6 +104,15 @@ func (q *sendQueue) pop() (outPacket, bool) {
 	return p, true
 }
 
+// behind reports whether the queue's oldest packet has waited a third of
+// maxQueueDelay: the subscriber's sending is not keeping up, and resending
+// lost packets would only add to what will be dropped.
+func (q *sendQueue) behind() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n > 0 && time.Since(q.ring[q.head].at) > maxQueueDelay/3
+}
+
 // len is the number of packets waiting.
 func (q *sendQueue) len() int {
 	q.mu.Lock()
