@@ -285,7 +285,9 @@ func TestRandomLossIsNotCongestion(t *testing.T) {
 		}
 	}
 	t.Logf("below the top layer for %v of 10 s; estimate %d", low, est.last.Load())
-	if low > 2*time.Second {
+	// Read as congestion, the loss would hold it down nearly all the time; a
+	// busy machine's delay jitter may take it down for a while.
+	if low > 5*time.Second {
 		t.Errorf("5%% random loss held the subscriber below the top layer for %v of 10 s", low)
 	}
 }
@@ -493,7 +495,9 @@ func TestViewSizeCapsLayer(t *testing.T) {
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
 	stop := make(chan struct{})
 	defer close(stop)
-	go pub.pumpSized(stop, [3]int{60, 120, 240})
+	// Layers of under 100 kbit/s: whatever the estimate does on a busy
+	// machine, every layer fits, and only the view and layer caps count.
+	go pub.pumpSized(stop, [3]int{4, 8, 16})
 	tracks := waitLayers(t, room, 3)
 	id := tracks[0].ID()
 	d := viewer.down(id)
