@@ -473,16 +473,12 @@ func TestSpeakerVideoWinsTheBudget(t *testing.T) {
 	b.loud.Store(true)
 	took := poll(t, 60*time.Second, "bob's camera sent and alice's paused while bob speaks", func() bool { return sending("bob") })
 	t.Logf("bob's camera alone after %v, estimate %d", took, viewer.est.Load().last.Load())
-	if !sub.sawEvent(EventVideoPaused) {
-		t.Error("the subscriber was not told of the paused video")
-	}
+	poll(t, 10*time.Second, "the subscriber told of the paused video", func() bool { return sub.sawEvent(EventVideoPaused) })
 	b.loud.Store(false)
 	a.loud.Store(true)
 	took = poll(t, 60*time.Second, "alice's camera sent and bob's paused while alice speaks", func() bool { return sending("alice") })
 	t.Logf("alice's camera alone after %v", took)
-	if !sub.sawEvent(EventVideoResumed) {
-		t.Error("the subscriber was not told of the resumed video")
-	}
+	poll(t, 10*time.Second, "the subscriber told of the resumed video", func() bool { return sub.sawEvent(EventVideoResumed) })
 }
 
 // TestViewSizeCapsLayer: a tile's reported size caps the layer on a free
