@@ -238,6 +238,8 @@ func (ss *socketSession) handle(ctx context.Context, m clientMessage) any {
 		p.Unsubscribe(m.Tracks)
 	case "layer":
 		err = p.SetLayer(m.Track, m.Layer)
+	case "view":
+		err = p.SetView(m.Track, *m.Width, *m.Height)
 	case "mute":
 		err = p.SetMuted(m.Track, *m.Muted)
 	case "pause":

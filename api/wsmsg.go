@@ -17,19 +17,22 @@ const maxSocketMessage = 64 << 10
 // clientMessage is any message a client sends on the room websocket. Which
 // fields matter depends on Type (docs/protocol.md).
 type clientMessage struct {
-	ID          string                   `json:"id,omitempty"`
-	Type        string                   `json:"type"`
-	SDP         string                   `json:"sdp,omitempty"`
-	Sources     map[string]string        `json:"sources,omitempty"`
-	Target      string                   `json:"target,omitempty"`
-	Candidate   *webrtc.ICECandidateInit `json:"candidate,omitempty"`
-	Tracks      []string                 `json:"tracks,omitempty"`
-	Track       string                   `json:"track,omitempty"`
-	Layer       string                   `json:"layer,omitempty"`
-	Muted       *bool                    `json:"muted,omitempty"`
-	Paused      *bool                    `json:"paused,omitempty"`
-	Participant string                   `json:"participant,omitempty"`
-	Rooms       []string                 `json:"rooms,omitempty"`
+	ID        string                   `json:"id,omitempty"`
+	Type      string                   `json:"type"`
+	SDP       string                   `json:"sdp,omitempty"`
+	Sources   map[string]string        `json:"sources,omitempty"`
+	Target    string                   `json:"target,omitempty"`
+	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	Tracks    []string                 `json:"tracks,omitempty"`
+	Track     string                   `json:"track,omitempty"`
+	Layer     string                   `json:"layer,omitempty"`
+	Muted     *bool                    `json:"muted,omitempty"`
+	Paused    *bool                    `json:"paused,omitempty"`
+	// view: the size a received video is rendered at, in device pixels.
+	Width       *int     `json:"width,omitempty"`
+	Height      *int     `json:"height,omitempty"`
+	Participant string   `json:"participant,omitempty"`
+	Rooms       []string `json:"rooms,omitempty"`
 	// on_air (api/broadcast.go): absent tracks are unchanged, null is automatic.
 	Video         trackChoice `json:"video,omitzero"`
 	Audio         trackChoice `json:"audio,omitzero"`
@@ -43,6 +46,8 @@ const (
 	maxMessageTracks  = 100
 	maxMessageRooms   = 10
 	maxMessageIDBytes = 64
+	// maxViewSize bounds a view message's width and height.
+	maxViewSize = 16384
 )
 
 // decodeClientMessage parses and checks one frame. Errors are *Error with code
@@ -82,6 +87,13 @@ func decodeClientMessage(data []byte) (clientMessage, error) {
 	case "layer":
 		if m.Track == "" || m.Layer == "" {
 			return bad("track and layer are required")
+		}
+	case "view":
+		if m.Track == "" || m.Width == nil || m.Height == nil {
+			return bad("track, width and height are required")
+		}
+		if *m.Width < 0 || *m.Height < 0 || *m.Width > maxViewSize || *m.Height > maxViewSize {
+			return bad("width and height: 0 to %d device pixels", maxViewSize)
 		}
 	case "mute":
 		if m.Track == "" || m.Muted == nil {

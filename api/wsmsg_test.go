@@ -16,13 +16,15 @@ var clientMessageSeeds = []string{
 	`{"type":"remove","participant":"PA_1"}`,
 	`{"type":"targets","rooms":["a","b"]}`,
 	`{"type":"ping"}`, `{"type":"leave"}`,
+	`{"type":"view","track":"TR_1","width":320,"height":180}`, `{"type":"view","track":"TR_1","width":0,"height":0}`,
+	`{"type":"view","track":"TR_1","width":-1,"height":5}`, `{"type":"view","track":"TR_1","width":5}`, `{"type":"view","track":"TR_1","width":1,"height":99999}`,
 	`{"type":"publish","sdp":"v=0","sources":{"a":"webcam"}}`,
 	`{"type":"mute","track":"x"}`, `{"type":"fly"}`, `{}`, `[]`, `{"type":"ping","x":1}`,
 }
 
 func TestDecodeClientMessage(t *testing.T) {
 	valid := map[string]bool{}
-	for _, s := range clientMessageSeeds[:11] {
+	for _, s := range clientMessageSeeds[:13] {
 		valid[s] = true
 	}
 	for _, s := range clientMessageSeeds {

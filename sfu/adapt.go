@@ -1,8 +1,9 @@
 package sfu
 
-// Automatic layer choice for simulcast subscribers. Loss from receiver reports
-// steps the layer down at once and back up after a calm spell; a bandwidth
-// estimate (REMB) caps the layer at the highest one whose measured bitrate fits.
+// Layer choice for simulcast subscribers without a bandwidth estimate. A
+// subscriber connection with TWCC feedback or REMB is steered by its
+// allocator (link.go); one with neither (some WHEP players) steps down on the
+// loss in its receiver reports and back up after a calm spell.
 
 const (
 	// lossDown is the fraction lost (of 256) above which the layer steps down: 10%.
@@ -15,7 +16,7 @@ const (
 
 // onLoss reacts to one receiver report.
 func (d *downTrack) onLoss(fraction uint8) {
-	if !d.auto.Load() || d.track.layerCount() < 2 {
+	if !d.auto.Load() || d.track.layerCount() < 2 || d.sub.hasEstimate() {
 		return
 	}
 	d.mu.Lock()
@@ -26,7 +27,7 @@ func (d *downTrack) onLoss(fraction uint8) {
 		target = max(0, target-1)
 	case fraction < lossCalm:
 		d.calm++
-		if d.calm >= calmReports && target < d.capLayer() {
+		if d.calm >= calmReports && target < d.maxLay {
 			d.calm = 0
 			target++
 		}
@@ -37,29 +38,16 @@ func (d *downTrack) onLoss(fraction uint8) {
 	d.setTarget(target)
 }
 
-// onEstimate caps the layer by the subscriber's bandwidth estimate.
-func (d *downTrack) onEstimate(bps int64) {
-	if !d.auto.Load() {
-		return
+// onREMB records the subscriber's receive estimate (REMB), the allocator's
+// budget when the client sends no TWCC feedback.
+func (d *downTrack) onREMB(bps int64) {
+	if e := d.sub.est.Load(); e != nil {
+		e.remb.Store(bps)
 	}
-	n := d.track.layerCount()
-	best := 0
-	for i := range n {
-		if l := d.track.layerAt(i); l != nil && l.rate.Load() <= bps*9/10 {
-			best = i
-		}
-	}
-	d.mu.Lock()
-	d.estimateCap = best
-	target := min(d.target, d.capLayer())
-	d.mu.Unlock()
-	d.setTarget(target)
 }
 
-// capLayer is the highest layer the tier and the last estimate allow. Called with mu held.
-func (d *downTrack) capLayer() int {
-	if d.estimateCap >= 0 {
-		return min(d.maxLay, d.estimateCap)
-	}
-	return d.maxLay
+// hasEstimate reports whether the subscriber connection has a bandwidth estimate.
+func (p *Participant) hasEstimate() bool {
+	e := p.est.Load()
+	return e != nil && (e.twccSeen.Load() || e.remb.Load() > 0)
 }

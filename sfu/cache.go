@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -57,8 +58,9 @@ type epoch struct {
 	tsOff    uint32
 }
 
-// maxEpochs is how many switches back a NACK can still be answered.
-const maxEpochs = 4
+// maxEpochs is how many switches (and padding runs, which take two: the
+// padding, then media again) back a NACK can still be answered.
+const maxEpochs = 16
 
 // addEpoch records that packets from outStart on come from layer with the
 // current offsets. Called with d.mu held.
@@ -78,20 +80,54 @@ func (d *downTrack) source(out uint16) (epoch, bool) {
 	return epoch{}, false
 }
 
-// retransmit resends the NACKed packets still in the cache, on the RTX stream
-// (RFC 4588) when one was negotiated, else on the media stream.
+// rtxLimit is how many times one packet is resent to one subscriber, and
+// rtxSpacing the least time between two resends: a subscriber that keeps
+// asking (its answer lost, or it is too slow to take it) cannot make the
+// SFU resend without end.
+// rtxMaxAge is how old (in media time, behind the last packet sent) a
+// packet may be and still be resent: later it comes after the receiver's
+// jitter buffer has given up on it.
+const (
+	rtxLimit   = 3
+	rtxSpacing = 50 * time.Millisecond
+	rtxMaxAge  = 500 * time.Millisecond
+)
+
+// rtxRecord is when an outgoing sequence number was last resent and how often.
+type rtxRecord struct {
+	seq   uint16
+	count uint8
+	at    int64
+}
+
+// retransmit queues the NACKed packets still in the cache, on the RTX stream
+// (RFC 4588) when one was negotiated, else on the media stream. They go
+// through the subscriber's send queue, paced and dropped when old like media.
 func (d *downTrack) retransmit(seqs []uint16) {
 	b := d.bound.Load()
-	if b == nil {
+	q := d.sub.out.Load()
+	if b == nil || q == nil || q.behind() {
 		return
 	}
+	maxAge := uint32(rtxMaxAge.Seconds() * float64(max(d.track.codec.ClockRate, 1)))
 	buf := make([]byte, 0, 1500)
+	now := time.Now().UnixNano()
 	for _, out := range seqs {
 		d.mu.Lock()
 		if !d.started || int16(d.lastSeq-out) < 0 {
 			d.mu.Unlock()
 			continue
 		}
+		r := &d.rtx[out%cacheSize]
+		if r.seq == out && r.at != 0 && (r.count >= rtxLimit || now-r.at < int64(rtxSpacing)) {
+			d.mu.Unlock()
+			continue
+		}
+		if r.seq != out || r.at == 0 {
+			*r = rtxRecord{seq: out}
+		}
+		r.count++
+		r.at = now
 		e, ok := d.source(out)
 		d.mu.Unlock()
 		if !ok {
@@ -105,15 +141,20 @@ func (d *downTrack) retransmit(seqs []uint16) {
 		if !ok {
 			continue
 		}
+		d.mu.Lock()
+		old := d.lastTS - (ts + e.tsOff)
+		d.mu.Unlock()
+		if int32(old) > int32(maxAge) {
+			continue
+		}
 		h := rtp.Header{Version: 2, Marker: marker, PayloadType: b.pt, SequenceNumber: out, Timestamp: ts + e.tsOff, SSRC: b.ssrc}
 		if b.rtxSSRC != 0 {
 			// RTX payload: the original sequence number, then the original payload.
 			payload = append([]byte{byte(out >> 8), byte(out)}, payload...)
 			h.SSRC, h.PayloadType, h.SequenceNumber = b.rtxSSRC, b.rtxPT, uint16(d.rtxSeq.Add(1))
 		}
-		if _, err := b.write.WriteRTP(&h, payload); err == nil {
-			d.track.owner.room.sfu.stats.retransmitted.Add(1)
-		}
+		q.push(d, b, &h, payload, false)
+		d.track.owner.room.sfu.stats.retransmitted.Add(1)
 		buf = payload[:0]
 	}
 }

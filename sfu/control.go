@@ -10,6 +10,7 @@ func (p *Participant) SetLayer(trackID, rid string) error {
 		return fmt.Errorf("%w: not subscribed to %s", ErrTrackNotFound, trackID)
 	}
 	if rid == "auto" {
+		d.manual.Store(-1)
 		d.auto.Store(true)
 		d.layersChanged(d.track.layerCount())
 		return nil
@@ -25,6 +26,7 @@ func (p *Participant) SetLayer(trackID, rid string) error {
 	if i < 0 {
 		return fmt.Errorf("%w: %q", ErrBadLayer, rid)
 	}
+	d.manual.Store(int32(i))
 	d.auto.Store(false)
 	d.setTarget(i)
 	return nil

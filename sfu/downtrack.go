@@ -32,11 +32,9 @@ type downTrack struct {
 	maxLay  int // highest layer the subscriber's tier allows
 	// subTier and roomTier decide maxLay as layers come and go.
 	subTier, roomTier Tier
-	// calm counts low-loss reports; estimateCap is the layer the bandwidth
-	// estimate allows (-1: no estimate yet).
-	calm        int
-	estimateCap int
-	waiting     bool
+	// calm counts low-loss reports (adapt.go).
+	calm    int
+	waiting bool
 	// askedAt is when a keyframe of the target layer was last asked for while
 	// waiting for one: a lost keyframe or an ignored request is asked again.
 	askedAt time.Time
@@ -45,12 +43,24 @@ type downTrack struct {
 	lastSeq uint16
 	lastTS  uint32
 	lastAt  time.Time
-	started bool
-	sender  *webrtc.RTPSender
+	// lastMarker is the marker bit of the last packet: a frame ended there.
+	lastMarker bool
+	started    bool
+	sender     *webrtc.RTPSender
 	// epochs map outgoing sequence numbers back to cached source packets.
 	epochs  [maxEpochs]epoch
 	nEpochs int
-	rtxSeq  atomic.Uint32
+	// rtx limits resends per outgoing sequence number (cache.go).
+	rtx    [cacheSize]rtxRecord
+	rtxSeq atomic.Uint32
+	// bwPaused is set while the allocator pauses the track for lack of
+	// bandwidth; manual is the layer chosen by hand (-1: auto), a cap;
+	// viewHeight is the height the client renders the track at (0: unknown).
+	bwPaused   atomic.Bool
+	manual     atomic.Int32
+	viewHeight atomic.Int32
+	// dropKF is when a queue drop last asked for a keyframe (unix nanoseconds).
+	dropKF atomic.Int64
 }
 
 // binding is what pion gives a track when it is negotiated.
@@ -64,8 +74,9 @@ type binding struct {
 }
 
 func newDownTrack(t *Track, sub *Participant, subTier, roomTier Tier) *downTrack {
-	d := &downTrack{track: t, sub: sub, streamID: t.owner.id, current: -1, waiting: true, subTier: subTier, roomTier: roomTier, estimateCap: -1}
+	d := &downTrack{track: t, sub: sub, streamID: t.owner.id, current: -1, waiting: true, subTier: subTier, roomTier: roomTier}
 	d.auto.Store(true)
+	d.manual.Store(-1)
 	d.layersChanged(t.layerCount())
 	return d
 }
@@ -134,7 +145,7 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 // a layer switch, a resume or the first packet wait for a keyframe.
 func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 	b := d.bound.Load()
-	if b == nil || d.paused.Load() || !d.sub.subConnected.Load() {
+	if b == nil || d.paused.Load() || d.bwPaused.Load() || !d.sub.subConnected.Load() {
 		return
 	}
 	d.mu.Lock()
@@ -178,18 +189,39 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 	}
 	// A late packet (a publisher's retransmission) goes out too, in its place.
 	if !d.started || int16(seq-d.lastSeq) > 0 {
-		d.lastSeq, d.lastTS, d.lastAt = seq, ts, time.Now()
+		d.lastSeq, d.lastTS, d.lastAt, d.lastMarker = seq, ts, time.Now(), pkt.Marker
 	}
 	d.started = true
-	d.mu.Unlock()
-
 	h := pkt.Header
 	h.SSRC, h.PayloadType, h.SequenceNumber, h.Timestamp = b.ssrc, b.pt, seq, ts
 	h.Extensions, h.Extension, h.ExtensionProfile = nil, false, 0
-	if _, err := b.write.WriteRTP(&h, pkt.Payload); err != nil {
-		d.track.owner.room.sfu.stats.sendErrors.Add(1)
+	h.Padding, h.PaddingSize = false, 0
+	// Queued under mu, so that padding (link.go) keeps its place in the sequence.
+	if q := d.sub.out.Load(); q != nil {
+		q.push(d, b, &h, pkt.Payload, false)
+	}
+	d.mu.Unlock()
+}
+
+// queueDropped is told that the subscriber's queue dropped one of the track's
+// packets for age: a video track asks for a keyframe of its layer, at most
+// once per pliInterval, in case the subscriber's NACK comes too late.
+func (d *downTrack) queueDropped() {
+	if d.track.keyframe == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := d.dropKF.Load()
+	if now-last < int64(pliInterval) || !d.dropKF.CompareAndSwap(last, now) {
+		return
+	}
+	if cur, _ := d.layers(); cur >= 0 {
+		d.track.requestKeyframe(cur)
 	}
 }
+
+// sendError counts a packet the subscriber's connection refused.
+func (d *downTrack) sendError() { d.track.owner.room.sfu.stats.sendErrors.Add(1) }
 
 // startAt computes offsets that continue the outgoing sequence and timestamps
 // from pkt on, so the subscriber sees one stream across switches and pauses.

@@ -15,6 +15,10 @@ const (
 	EventPermissions        = "permissions_changed"
 	EventLayer              = "layer_changed"
 	EventRemoved            = "removed"
+	// EventVideoPaused and EventVideoResumed: the subscriber's allocator
+	// stopped sending a video for lack of bandwidth, and started again.
+	EventVideoPaused  = "video_paused"
+	EventVideoResumed = "video_resumed"
 )
 
 // Event is one message from the SFU to a participant.

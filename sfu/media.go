@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
@@ -16,9 +17,9 @@ const (
 	audioLevelURI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level" // RFC 6464
 )
 
-// videoFeedback is the RTCP feedback every video codec is negotiated with. A
-// subscriber's congestion estimate comes as REMB; publishers get TWCC (added by
-// the publisher API).
+// videoFeedback is the RTCP feedback every video codec is negotiated with.
+// Both directions add TWCC (transport-cc); REMB stays for subscribers whose
+// client sends no TWCC feedback.
 var videoFeedback = []webrtc.RTCPFeedback{
 	{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, {Type: "goog-remb"},
 }
@@ -127,14 +128,34 @@ func newPublishAPI(broadcast bool, se webrtc.SettingEngine) (*webrtc.API, error)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }
 
-// newSubscribeAPI is the API for peer connections that send media to
-// subscribers: sender reports only. NACKs are answered by the SFU itself from
-// one packet cache per track (cache.go), not by pion's per-stream responder,
-// which would copy every packet once per subscriber.
-func newSubscribeAPI(broadcast bool, se webrtc.SettingEngine) (*webrtc.API, error) {
+// newSubscribeEngine is the media engine of connections that send media to
+// subscribers: the room's codecs, and transport-wide congestion control
+// (the transport-cc feedback and the transport-wide sequence number header
+// extension), from which each connection estimates its bandwidth (bwe.go).
+func newSubscribeEngine(broadcast bool) (*webrtc.MediaEngine, error) {
 	m, err := newMediaEngine(broadcast, false)
 	if err != nil {
 		return nil, err
+	}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// subscribeAPI is the API for one connection that sends media to a
+// subscriber: sender reports, and the congestion controller feeding est.
+// NACKs are answered by the SFU itself from one packet cache per track
+// (cache.go), not by pion's per-stream responder, which would copy every
+// packet once per subscriber. The API is built per connection so that the
+// connection's estimator is known without a lookup by pion's connection ID.
+func (s *SFU) subscribeAPI(broadcast bool, est *estimator) (*webrtc.API, error) {
+	m := s.subEngines[0]
+	if broadcast {
+		m = s.subEngines[1]
 	}
 	reg := &interceptor.Registry{}
 	sr, err := report.NewSenderInterceptor()
@@ -142,5 +163,17 @@ func newSubscribeAPI(broadcast bool, se webrtc.SettingEngine) (*webrtc.API, erro
 		return nil, err
 	}
 	reg.Add(sr)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) { return est.newGCC() })
+	if err != nil {
+		return nil, err
+	}
+	reg.Add(ccf)
+	// Added after the congestion controller, so it numbers each packet
+	// before the controller records it as sent.
+	tw, err := twcc.NewHeaderExtensionInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	reg.Add(tw)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s.se)), nil
 }

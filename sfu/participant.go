@@ -48,8 +48,12 @@ type Participant struct {
 	done         chan struct{}
 	closeOnce    sync.Once
 	reason       atomic.Pointer[string]
-	// wg counts the goroutines the participant starts (RTCP readers).
+	// wg counts the goroutines the participant starts (RTCP readers, the send queue).
 	wg sync.WaitGroup
+	// out is the subscriber connection's send queue, set with the connection.
+	out atomic.Pointer[sendQueue]
+	// est is the subscriber connection's bandwidth estimator, set with it.
+	est atomic.Pointer[estimator]
 
 	mu        sync.Mutex
 	closed    bool
@@ -175,6 +179,9 @@ func (p *Participant) Close(reason string) {
 		}
 		if sub != nil {
 			sub.Close()
+		}
+		if q := p.out.Load(); q != nil {
+			close(q.stop)
 		}
 		for _, t := range published {
 			t.close()

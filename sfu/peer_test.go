@@ -139,6 +139,7 @@ type testSubscriber struct {
 	ended    chan struct{}
 	lastSeq  uint16
 	lastSSRC uint32
+	padding  int
 }
 
 // lastVideo returns the sequence number and SSRC of the last video packet.
@@ -158,7 +159,17 @@ func subscribe(t testing.TB, p *Participant) *testSubscriber {
 // subscribeNoCleanup is subscribe for callers that close the subscriber themselves.
 func subscribeNoCleanup(t testing.TB, p *Participant) *testSubscriber {
 	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	return subscribeWith(t, p, nil)
+}
+
+// subscribeWith is subscribeNoCleanup with a pion API of the caller's (nil: pion's defaults).
+func subscribeWith(t testing.TB, p *Participant, api *webrtc.API) *testSubscriber {
+	t.Helper()
+	newPC := webrtc.NewPeerConnection
+	if api != nil {
+		newPC = api.NewPeerConnection
+	}
+	pc, err := newPC(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +181,13 @@ func subscribeNoCleanup(t testing.TB, p *Participant) *testSubscriber {
 				pkt, _, err := tr.ReadRTP()
 				if err != nil {
 					return
+				}
+				if len(pkt.Payload) == 0 {
+					// Padding (a bandwidth probe) carries no media.
+					s.mu.Lock()
+					s.padding++
+					s.mu.Unlock()
+					continue
 				}
 				s.mu.Lock()
 				src := s.sources[tr.ID()]

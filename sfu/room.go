@@ -21,6 +21,8 @@ type RoomOptions struct {
 type Room struct {
 	sfu *SFU
 	id  string
+	// speakers finds the active speaker for subscribers' allocators (speaker.go).
+	speakers speakers
 
 	mu      sync.Mutex
 	opts    RoomOptions

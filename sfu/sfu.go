@@ -20,8 +20,11 @@ type SFU struct {
 	log  *slog.Logger
 	conn net.PacketConn
 	mux  ice.UDPMux
-	// apis holds the pion APIs by [broadcast][publish].
-	apis [2][2]*webrtc.API
+	// apis holds the pion APIs by [broadcast][publish]; subscriber
+	// connections get an API each (subscribeAPI) from subEngines[broadcast] and se.
+	apis       [2][2]*webrtc.API
+	subEngines [2]*webrtc.MediaEngine
+	se         webrtc.SettingEngine
 
 	stats counters
 
@@ -92,8 +95,9 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	s.se = se
 	for b := range 2 {
-		if s.apis[b][0], err = newSubscribeAPI(b == 1, se); err != nil {
+		if s.subEngines[b], err = newSubscribeEngine(b == 1); err != nil {
 			conn.Close()
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -190,13 +191,30 @@ func (p *Participant) subscribeTrack(t *Track) {
 
 // newSubscriberPC creates the connection that sends media to the participant.
 func (p *Participant) newSubscriberPC() (*webrtc.PeerConnection, error) {
-	pc, err := p.room.sfu.api(p.room.options().Broadcast, false).NewPeerConnection(webrtc.Configuration{})
+	est := &estimator{}
+	api, err := p.room.sfu.subscribeAPI(p.room.options().Broadcast, est)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
 	}
 	p.watchSubscriber(pc)
+	q := newSendQueue()
+	p.est.Store(est)
+	p.out.Store(q)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		var ls linkState
+		q.run(func() time.Duration { return p.linkTick(q, est, &ls) })
+	}()
 	return pc, nil
 }
+
+// allocateEvery is how often a subscriber's allocator shares out its estimate.
+const allocateEvery = 250 * time.Millisecond
 
 // attachLocked makes a downTrack for t, hands it to add (which puts it on the
 // subscriber connection), and starts forwarding and reading its RTCP. Called
@@ -349,7 +367,7 @@ func (d *downTrack) onRTCP(pkts []rtcp.Packet) {
 				}
 			}
 		case *rtcp.ReceiverEstimatedMaximumBitrate:
-			d.onEstimate(int64(pk.Bitrate))
+			d.onREMB(int64(pk.Bitrate))
 		}
 	}
 }

@@ -93,6 +93,8 @@ export class Call extends EventTarget {
     s.on('permissions_changed', () => this.#emit('change'));
     s.on('track', (r) => { this.#putTrack(r.info); this.#emit('track', r); });
     s.on('track_ended', (r) => this.#emit('track_ended', r));
+    s.on('video_paused', (m) => this.#emit('video_paused', m.track));
+    s.on('video_resumed', (m) => this.#emit('video_resumed', m.track));
     s.on('error', (err) => this.#emit('problem', err.code === 'unsupported_codecs' ? codecProblem(err.reason) : `The server refused a request: ${err.reason || err.message}`));
     // Part of what was sent or offered could not be used; the rest goes on.
     s.on('warning', (err) => this.#emit('problem', err.code === 'unsupported_codecs' ? codecProblem(err.reason) : err.reason || err.message));

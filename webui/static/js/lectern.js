@@ -136,8 +136,9 @@ function openSession(url, options, hops) {
  * One participant's session in a room. Events (use `on` or addEventListener;
  * the CustomEvent's detail is the server's message): welcome,
  * participant_joined, participant_left, participant_updated, track_published,
- * track_unpublished, track_updated, layer_changed, permissions_changed,
- * removed, error (a LecternError with no request to reject), close ({code,
+ * track_unpublished, track_updated, layer_changed, video_paused and
+ * video_resumed (the server paused a received video for lack of bandwidth,
+ * and resumed it), permissions_changed, removed, error (a LecternError with no request to reject), close ({code,
  * reason}), and two of this module's own: track (a RemoteTrack arrived) and
  * track_ended (a RemoteTrack the server no longer sends).
  */
@@ -253,6 +254,12 @@ export class Session extends EventTarget {
   pause(trackId, paused) { return this.request({ type: 'pause', track: trackId, paused }); }
   /** Picks a simulcast layer (q, h, f) of a received track, or auto. @param {string} trackId @param {string} layer */
   layer(trackId, layer) { return this.request({ type: 'layer', track: trackId, layer }); }
+  /**
+   * Tells the server the size a received video is shown at, in device pixels
+   * (0 when unknown), so that it sends no larger layer than that.
+   * @param {string} trackId @param {number} width @param {number} height
+   */
+  view(trackId, width, height) { return this.request({ type: 'view', track: trackId, width, height }); }
   /** Starts receiving tracks (needed with autoSubscribe false). @param {string[]} trackIds */
   subscribe(trackIds) { return this.request({ type: 'subscribe', tracks: trackIds }); }
   /** Stops receiving tracks. @param {string[]} trackIds */

@@ -3,7 +3,9 @@
 // takes the spotlight. Tiles show the name, a muted microphone, and a ring
 // around whoever is speaking (audio levels from the connections' stats).
 // Remote audio plays from hidden <audio> elements; each tile can mute it for
-// oneself and, when its camera is simulcast, choose its quality.
+// oneself and, when its camera is simulcast, choose its quality. Each remote
+// video's rendered size goes to the server (view), which sends no larger
+// layer than that; a video the server pauses for lack of bandwidth says so.
 
 import { h, toast } from '/js/dom.js';
 import { icon } from '/js/icons.js';
@@ -35,11 +37,31 @@ export class Stage {
     this.speaking = new Set();
     this.soundBlocked = false;
     /** Called when the browser would not play sound until a click. */ this.onSoundBlocked = () => {};
+    /** @type {Set<string>} track IDs the server paused for bandwidth */ this.bwPaused = new Set();
+    /** @type {Map<string, string>} track ID -> the size last reported */ this.viewSent = new Map();
+    this.resize = new ResizeObserver((entries) => { for (const e of entries) this.#reportView(/** @type {HTMLElement} */ (e.target.closest('.tile'))); });
     grid.after(this.audio);
     call.on('change', () => this.render());
     call.on('local', () => this.render());
     call.on('track', (r) => this.#attach(r));
     call.on('track_ended', (r) => this.#detach(r.id));
+    call.on('video_paused', (t) => { this.bwPaused.add(t.id); this.render(); });
+    call.on('video_resumed', (t) => { this.bwPaused.delete(t.id); this.render(); });
+  }
+
+  /** Reports a remote tile's size to the server when it changed by more than a tenth. @param {HTMLElement|null} fig */
+  #reportView(fig) {
+    if (!fig || fig.classList.contains('tile-self')) return;
+    const info = this.call.tracksOf(fig.dataset.participant ?? '')[fig.dataset.source ?? ''];
+    const video = fig.querySelector('video');
+    if (!info || !video || !this.call.session) return;
+    const dpr = window.devicePixelRatio || 1;
+    const w = Math.round(video.clientWidth * dpr), hgt = Math.round(video.clientHeight * dpr);
+    if (!w || !hgt) return;
+    const last = this.viewSent.get(info.id)?.split('x').map(Number);
+    if (last && Math.abs(last[0] - w) <= last[0] / 10 && Math.abs(last[1] - hgt) <= last[1] / 10) return;
+    this.viewSent.set(info.id, `${w}x${hgt}`);
+    this.call.session.view(info.id, w, hgt).catch(() => this.viewSent.delete(info.id));
   }
 
   /** Polls audio levels for the speaking ring until the call ends. */
@@ -79,7 +101,13 @@ export class Stage {
       }
     }
     const keys = new Set(want.map((w) => w.key));
-    for (const [key, fig] of this.tiles) if (!keys.has(key)) { fig.remove(); this.tiles.delete(key); }
+    for (const [key, fig] of this.tiles) {
+      if (keys.has(key)) continue;
+      const video = fig.querySelector('video');
+      if (video) this.resize.unobserve(video);
+      fig.remove();
+      this.tiles.delete(key);
+    }
     const spotlight = want.find((w) => w.source === 'screen')?.key;
     for (const w of want) {
       let fig = this.tiles.get(w.key);
@@ -115,6 +143,7 @@ export class Stage {
       quality.addEventListener('change', () => this.#setQuality(w.p.id, quality));
       fig.append(h('div', { class: 'tile-controls' }, quality, mute));
     }
+    if (!w.self) this.resize.observe(video);
     return fig;
   }
 
@@ -140,8 +169,11 @@ export class Stage {
     fig.querySelector('.tile-name').textContent = w.self ? `${name} (you)` : name;
     const micOff = w.source === 'camera' && (w.self ? call.isOff('microphone') : (!w.tr.microphone || w.tr.microphone.muted));
     const state = fig.querySelector('.tile-state');
-    state.replaceChildren(...(micOff ? [icon('micOff')] : []));
-    state.title = micOff ? 'Microphone off' : '';
+    const paused = !w.self && !!info && this.bwPaused.has(info.id);
+    state.replaceChildren(...(micOff ? [icon('micOff')] : []), ...(paused ? [h('span', { class: 'tile-paused', text: 'Video paused: low bandwidth' })] : []));
+    state.title = [micOff ? 'Microphone off' : '', paused ? 'Your connection cannot carry this video now; it resumes by itself' : ''].filter(Boolean).join('. ');
+    fig.classList.toggle('bw-paused', paused);
+    if (!w.self) this.#reportView(fig);
     fig.dataset.mic = micOff ? 'off' : 'on';
     fig.dataset.camera = on ? 'on' : 'off';
     const mute = fig.querySelector('[data-action=mute-for-me]');

@@ -1,0 +1,122 @@
+package sfu
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestAllocate(t *testing.T) {
+	audio := func(order uint64) allocTrack {
+		return allocTrack{priority: prioAudio, order: order, rates: []int64{40_000}}
+	}
+	sim := func(prio int, order uint64, maxLayer int) allocTrack {
+		return allocTrack{priority: prio, order: order, rates: []int64{150_000, 500_000, 1_500_000}, maxLayer: maxLayer}
+	}
+	single := func(prio int, order uint64, rate int64) allocTrack {
+		return allocTrack{priority: prio, order: order, rates: []int64{rate}}
+	}
+	cases := []struct {
+		name   string
+		budget int64
+		tracks []allocTrack
+		want   []int
+		total  int64
+		next   int64
+	}{
+		{"unknown budget: every track at its cap", 0,
+			[]allocTrack{audio(1), sim(prioOther, 2, 2), sim(prioOther, 3, 1)}, []int{0, 2, 1}, 40_000 + 1_500_000 + 500_000, 0},
+		{"plenty: top layers", 10_000_000,
+			[]allocTrack{audio(1), sim(prioOther, 2, 2), sim(prioOther, 3, 2)}, []int{0, 2, 2}, 3_040_000, 0},
+		{"one video, the top fits exactly", 1_540_000,
+			[]allocTrack{audio(1), sim(prioOther, 2, 2)}, []int{0, 2}, 1_540_000, 0},
+		{"one video, the middle fits", 1_000_000,
+			[]allocTrack{audio(1), sim(prioOther, 2, 2)}, []int{0, 1}, 540_000, 1_540_000},
+		{"the first video is never paused", 10_000,
+			[]allocTrack{audio(1), sim(prioOther, 2, 2)}, []int{0, 0}, 190_000, 540_000},
+		{"screen before camera, before others' order", 1_800_000,
+			[]allocTrack{audio(1), sim(prioOther, 2, 2), sim(prioScreen, 9, 2)}, []int{0, 0, 2}, 40_000 + 150_000 + 1_500_000, 40_000 + 150_000 + 1_500_000 + 350_000},
+		{"speaker before others", 900_000,
+			[]allocTrack{sim(prioOther, 1, 2), sim(prioSpeaker, 5, 2)}, []int{0, 1}, 650_000, 650_000 + 1_000_000},
+		{"lowest priorities pause when the lowest layers do not fit", 400_000,
+			[]allocTrack{audio(1), sim(prioOther, 2, 2), sim(prioOther, 3, 2), sim(prioOther, 4, 2), sim(prioScreen, 5, 2)},
+			[]int{0, 0, -1, -1, 0}, 340_000, 490_000},
+		{"after a pause nothing lower is sent, even if smaller", 400_000,
+			[]allocTrack{sim(prioOther, 1, 0), single(prioOther, 2, 300_000), single(prioOther, 3, 50_000)},
+			[]int{0, -1, -1}, 150_000, 450_000},
+		{"tile and manual caps", 10_000_000,
+			[]allocTrack{sim(prioOther, 1, 0), sim(prioOther, 2, 1)}, []int{0, 1}, 650_000, 0},
+		{"unmeasured layers cost the minimum", 100_000,
+			[]allocTrack{{priority: prioOther, order: 1, rates: []int64{0, 0}, maxLayer: 1}}, []int{1}, 30_000, 0},
+		{"audio only, over budget, still sent", 10_000,
+			[]allocTrack{audio(1), audio(2)}, []int{0, 0}, 80_000, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := allocate(c.budget, c.tracks)
+			if !slices.Equal(a.layers, c.want) {
+				t.Errorf("layers %v, want %v", a.layers, c.want)
+			}
+			if a.total != c.total {
+				t.Errorf("total %d, want %d", a.total, c.total)
+			}
+			if c.budget > 0 && a.next != c.next {
+				t.Errorf("next %d, want %d", a.next, c.next)
+			}
+		})
+	}
+}
+
+// TestAllocateNeverExceedsBudget checks the invariants over many budgets:
+// whatever is sent beyond the first video's lowest layer fits, audio is never
+// paused, and a paused video is never of higher priority than a sent one.
+func TestAllocateNeverExceedsBudget(t *testing.T) {
+	tracks := []allocTrack{
+		{priority: prioAudio, order: 1, rates: []int64{40_000}},
+		{priority: prioOther, order: 2, rates: []int64{150_000, 500_000, 1_500_000}, maxLayer: 2},
+		{priority: prioSpeaker, order: 3, rates: []int64{100_000, 300_000, 900_000}, maxLayer: 2},
+		{priority: prioOther, order: 4, rates: []int64{120_000, 400_000}, maxLayer: 1},
+		{priority: prioScreen, order: 5, rates: []int64{800_000}},
+	}
+	for budget := int64(1); budget < 6_000_000; budget += 37_000 {
+		a := allocate(budget, tracks)
+		if a.layers[0] != 0 {
+			t.Fatalf("budget %d: audio paused", budget)
+		}
+		if a.layers[4] < 0 {
+			t.Fatalf("budget %d: the screen share, the first video, paused", budget)
+		}
+		if a.total > max(budget, 840_000) {
+			t.Fatalf("budget %d: total %d", budget, a.total)
+		}
+		// Priority order of the videos: screen(4), speaker(2), other 2, other 3.
+		order := []int{4, 2, 1, 3}
+		for i := 1; i < len(order); i++ {
+			if a.layers[order[i]] >= 0 && a.layers[order[i-1]] < 0 {
+				t.Fatalf("budget %d: %v sends a lower priority while pausing a higher", budget, a.layers)
+			}
+		}
+		if a.next != 0 && a.next <= a.total {
+			t.Fatalf("budget %d: next %d not above total %d", budget, a.next, a.total)
+		}
+	}
+}
+
+func TestTileLayer(t *testing.T) {
+	cases := []struct{ n, top, h, want int }{
+		{3, 720, 0, 2},    // unknown size: top
+		{3, 720, 180, 0},  // 180p tile: q
+		{3, 720, 190, 0},  // within a tenth of 180
+		{3, 720, 200, 1},  // a 200-pixel tile: h
+		{3, 720, 360, 1},  // h
+		{3, 720, 400, 2},  // f
+		{3, 720, 2000, 2}, // bigger than any: top
+		{1, 720, 100, 0},  // one layer
+		{2, 720, 300, 0},  // two layers: 360, 720
+		{2, 720, 500, 1},
+	}
+	for _, c := range cases {
+		if got := tileLayer(c.n, c.top, c.h); got != c.want {
+			t.Errorf("tileLayer(%d, %d, %d) = %d, want %d", c.n, c.top, c.h, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,248 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// The subscriber's allocator: every allocateEvery, on the send queue's
+// goroutine, it reads the connection's estimate, shares it among the
+// subscribed tracks (allocate), pauses and resumes videos (telling the
+// client), and probes for headroom with padding when a higher layer is wanted.
+
+// paddingSize is the payload of one padding-only packet (RFC 3550 section
+// 5.1: the last octet counts the padding, at most 255).
+const paddingSize = 255
+
+// SetView records the size, in device pixels, at which the client renders a
+// subscribed video: the allocator sends no layer much taller than that. A
+// height of 0 means unknown (no cap). A hidden tile is paused with SetPaused.
+func (p *Participant) SetView(trackID string, width, height int) error {
+	d := p.down(trackID)
+	if d == nil {
+		return fmt.Errorf("%w: not subscribed to %s", ErrTrackNotFound, trackID)
+	}
+	if width < 0 || height < 0 || width > 16384 || height > 16384 {
+		return fmt.Errorf("%w: view size %dx%d", ErrBadLayer, width, height)
+	}
+	d.viewHeight.Store(int32(height))
+	return nil
+}
+
+// topHeight is the height assumed for a room tier's top simulcast layer.
+func topHeight(t Tier) int {
+	switch t {
+	case TierSD:
+		return 360
+	case TierFHD:
+		return 1080
+	case Tier4K:
+		return 2160
+	}
+	return 720
+}
+
+// linkState is the allocator's and prober's state for one subscriber
+// connection, owned by its send queue's goroutine.
+type linkState struct {
+	probe     probeState
+	lastAlloc time.Time
+	lastPad   time.Time
+	a         allocation
+	downs     []*downTrack
+}
+
+// probeTick is how often padding is sent while probing: often enough that
+// the probe is a steady rate, not bursts that read as congestion.
+const probeTick = 10 * time.Millisecond
+
+// linkTick runs on the send queue's goroutine: the allocator every
+// allocateEvery, padding every probeTick while probing. It returns when it
+// wants to run next.
+func (p *Participant) linkTick(q *sendQueue, est *estimator, ls *linkState) time.Duration {
+	now := time.Now()
+	if now.Sub(ls.lastAlloc) >= allocateEvery {
+		ls.lastAlloc = now
+		p.allocateTick(q, est, ls)
+	}
+	if ls.probe.rate == 0 {
+		ls.lastPad = time.Time{}
+		return max(time.Millisecond, allocateEvery-time.Since(ls.lastAlloc))
+	}
+	if !ls.lastPad.IsZero() {
+		pad := (ls.probe.rate - ls.a.total) * int64(now.Sub(ls.lastPad)) / int64(time.Second) / 8
+		if n := int(pad / paddingSize); n > 0 {
+			for _, d := range ls.downs {
+				if d.track.keyframe != nil && d.pad(q, min(n, 64)) {
+					break
+				}
+			}
+			ls.lastPad = now
+		}
+	} else {
+		ls.lastPad = now
+	}
+	return probeTick
+}
+
+// allocateTick runs one round of the allocator.
+func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) {
+	bps, congested := est.estimate()
+	p.mu.Lock()
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	p.mu.Unlock()
+	ls.downs = downs
+	if len(downs) == 0 {
+		ls.a = allocation{}
+		q.setRate(bps)
+		return
+	}
+	roomTier := p.room.options().Tier
+	speaker := p.room.activeSpeaker()
+	tracks := make([]allocTrack, len(downs))
+	for i, d := range downs {
+		tracks[i] = d.allocInfo(topHeight(roomTier), speaker)
+	}
+	// Without congestion the allocation may run up to a seventh over the
+	// estimate (GCC's delay-based rate sits below what the path carries, and
+	// dips on a busy machine's jitter): layers change on real congestion,
+	// not on every dip.
+	budget := bps
+	if !congested {
+		budget += bps / 7
+	}
+	a := allocate(budget, tracks)
+	ls.a = a
+	// Pacing never throttles below what is allocated: a stream with one
+	// layer goes out whole even when the estimate is below it.
+	if bps > 0 {
+		q.setRate(max(bps, a.total))
+	} else {
+		q.setRate(0)
+	}
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("allocation", "estimate", bps, "congested", congested, "probe", ls.probe.rate, "total", a.total, "next", a.next, "layers", a.layers)
+	}
+	if bps > 0 {
+		for i, d := range downs {
+			d.applyLayer(a.layers[i])
+		}
+	}
+	ls.probe.update(est, bps, congested, a)
+}
+
+// allocInfo describes the track to the allocator.
+func (d *downTrack) allocInfo(top int, speaker *Participant) allocTrack {
+	t := d.track
+	at := allocTrack{priority: prioOther, order: t.order}
+	switch {
+	case t.keyframe == nil:
+		at.priority = prioAudio
+	case t.source == SourceScreen:
+		at.priority = prioScreen
+	case speaker != nil && t.owner == speaker:
+		at.priority = prioSpeaker
+	}
+	n := t.layerCount()
+	live := 0
+	for l := range n {
+		if x := t.layerAt(l); x != nil {
+			at.rates = append(at.rates, x.rate.Load())
+			if !t.layerStale(l) {
+				live = l
+			}
+		}
+	}
+	if len(at.rates) == 0 {
+		at.rates = []int64{0}
+	}
+	d.mu.Lock()
+	at.maxLayer = min(d.maxLay, live)
+	d.mu.Unlock()
+	if m := int(d.manual.Load()); m >= 0 {
+		at.maxLayer = min(at.maxLayer, m)
+	}
+	at.maxLayer = min(at.maxLayer, tileLayer(len(at.rates), top, int(d.viewHeight.Load())))
+	return at
+}
+
+// applyLayer carries out the allocator's choice for the track: a layer, or -1 to pause.
+func (d *downTrack) applyLayer(layer int) {
+	if d.track.keyframe == nil {
+		return
+	}
+	if layer < 0 {
+		if !d.bwPaused.Swap(true) {
+			info := d.track.Info()
+			d.sub.send(Event{Type: EventVideoPaused, Track: &info, Reason: "bandwidth"})
+		}
+		return
+	}
+	if d.bwPaused.Swap(false) {
+		d.setTarget(layer)
+		d.resync()
+		info := d.track.Info()
+		d.sub.send(Event{Type: EventVideoResumed, Track: &info})
+		return
+	}
+	if _, target := d.layers(); target != layer {
+		d.setTarget(layer)
+	}
+}
+
+// update starts or ends a probe. A probe is wanted when the allocation
+// could use more than the estimate; padding (linkTick) makes the connection
+// carry the probe rate, and the probe succeeds when the estimator sees no
+// congestion for probeLength.
+func (ps *probeState) update(est *estimator, bps int64, congested bool, a allocation) {
+	now := time.Now()
+	switch {
+	case ps.rate > 0 && congested:
+		ps.rate, ps.gap = 0, min(max(ps.gap*2, minProbeGap), maxProbeGap)
+		ps.next = now.Add(ps.gap)
+	case ps.rate > 0 && now.After(ps.until):
+		est.probeSucceeded(ps.rate)
+		ps.rate, ps.gap = 0, 0
+		ps.next = now
+	case ps.rate == 0 && bps > 0 && a.next > 0 && !congested && now.After(ps.next):
+		// Probe for everything wanted, but at most three times the estimate
+		// (or the next step) at once.
+		if rate := min(max(a.next, a.want), max(3*bps, a.next)) * 11 / 10; rate > bps {
+			ps.rate, ps.until = rate, now.Add(probeLength)
+		}
+	}
+}
+
+// pad queues n padding-only packets on the track's stream, after the last
+// packet sent, if the stream is running and the last packet ended a frame.
+// They take sequence numbers that no NACK maps back to media.
+func (d *downTrack) pad(q *sendQueue, n int) bool {
+	b := d.bound.Load()
+	if b == nil || d.paused.Load() || d.bwPaused.Load() {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.started || d.waiting || !d.lastMarker {
+		return false
+	}
+	var payload [paddingSize]byte
+	payload[paddingSize-1] = paddingSize
+	first := d.lastSeq + 1
+	d.addEpoch(first, -1)
+	for range n {
+		d.lastSeq++
+		h := rtp.Header{Version: 2, Padding: true, PayloadType: b.pt, SequenceNumber: d.lastSeq, Timestamp: d.lastTS, SSRC: b.ssrc}
+		q.push(d, b, &h, payload[:], true)
+	}
+	d.seqOff += uint16(n)
+	d.addEpoch(d.lastSeq+1, d.current)
+	return true
+}
