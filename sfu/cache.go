@@ -103,6 +103,9 @@ func (d *downTrack) retransmit(seqs []uint16) {
 		}
 		ts, marker, payload, ok := l.cache.get(out-e.seqOff, buf)
 		if !ok {
+			// If the SFU is itself waiting for the packet, it is sent
+			// when it comes (Track.repair).
+			l.nack.await(out-e.seqOff, d, out)
 			continue
 		}
 		h := rtp.Header{Version: 2, Marker: marker, PayloadType: b.pt, SequenceNumber: out, Timestamp: ts + e.tsOff, SSRC: b.ssrc}

@@ -28,7 +28,7 @@ func (p *Participant) PublishTrack(spec TrackSpec) (*Track, error) {
 		return nil, fmt.Errorf("%w: %q", ErrBadSource, spec.Source)
 	}
 	codec := webrtc.RTPCodecParameters{RTPCodecCapability: spec.Codec}
-	t := newTrack(newID("TR_"), p, spec.Kind, codec, spec.Source, func(uint32) {})
+	t := newTrack(newID("TR_"), p, spec.Kind, codec, spec.Source, nil)
 	t.webrtc, t.note = !spec.NotWebRTC, spec.Note
 	t.mu.Lock()
 	t.insertLayer(&layer{})
