@@ -24,7 +24,7 @@ const (
 	minPLIInterval = 150 * time.Millisecond
 	// keyframeWait, plus the round trip, is how long a request is taken to
 	// be on its way to an answer.
-	keyframeWait = 300 * time.Millisecond
+	keyframeWait = 200 * time.Millisecond
 	// maxGOP is the longest natural keyframe interval that is waited for.
 	maxGOP = 5 * time.Second
 	// joinSlack is how long a subscriber's request may wait for a natural
@@ -54,6 +54,7 @@ type keyframeState struct {
 	// encoder's own keyframe interval, 0 when it has none (browsers send
 	// keyframes only when asked).
 	haveKey   bool
+	natural   bool // the last keyframe came unasked
 	lastKey   time.Time
 	lastKeyTS uint32
 	gop       time.Duration
@@ -195,15 +196,17 @@ func (l *layer) keyframeSeen(ts uint32, now time.Time) {
 	if k.haveKey && ts == k.lastKeyTS {
 		return
 	}
-	answer := k.awaiting && now.Sub(k.lastSent) < l.wait()
-	if !answer && k.haveKey {
+	natural := !(k.awaiting && now.Sub(k.lastSent) < l.wait())
+	if natural && k.haveKey && k.natural {
+		// Only two keyframes in a row that came unasked measure the
+		// encoder's rhythm.
 		if iv := now.Sub(k.lastKey); iv <= maxGOP {
 			k.gop = iv
 		} else {
 			k.gop = 0
 		}
 	}
-	k.haveKey, k.lastKey, k.lastKeyTS = true, now, ts
+	k.haveKey, k.natural, k.lastKey, k.lastKeyTS = true, natural, now, ts
 	k.wanted, k.awaiting, k.unanswered = false, false, 0
 	if k.timer != nil {
 		k.timer.Stop()

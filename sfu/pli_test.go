@@ -1,0 +1,134 @@
+package sfu
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// waitPLIsQuiet returns the PLIs the publisher received during d.
+func plisDuring(pub *lossyPublisher, d time.Duration) int {
+	before := pub.pliCount()
+	time.Sleep(d) // a window to count in, not synchronization
+	return pub.pliCount() - before
+}
+
+// TestNoKeyframeRequestsWithoutJoins: in a broadcast room with a publisher
+// that sends keyframes only when asked (as browsers do) and a subscriber that
+// has its first picture, nothing asks for keyframes while nobody joins.
+func TestNoKeyframeRequestsWithoutJoins(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("quiet", RoomOptions{Broadcast: true})
+	host := join(t, room, "host", everyone)
+	pub := publishLossy(t, host, webrtc.MimeTypeH264)
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pumpGOP(1, 0, nil, 0, stop)
+	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
+	sub.waitSources(10*time.Second, SourceCamera)
+	if n := plisDuring(pub, 3*time.Second); n != 0 {
+		t.Errorf("%d keyframe requests in 3 s with nobody joining, want 0", n)
+	}
+}
+
+// segmentSink asks for a keyframe segmentAsk after each keyframe, as the HLS
+// segmenter does ahead of a segment boundary.
+type segmentSink struct {
+	track   *Track
+	mu      sync.Mutex
+	lastKey time.Time
+	asked   bool
+	asks    atomic.Int32
+}
+
+const segmentAsk = 500 * time.Millisecond
+
+func (s *segmentSink) WriteRTP(pkt *rtp.Packet, layer int, keyframe bool) {
+	s.mu.Lock()
+	now := time.Now()
+	ask := false
+	switch {
+	case keyframe:
+		s.lastKey, s.asked = now, false
+	case !s.lastKey.IsZero() && !s.asked && now.Sub(s.lastKey) >= segmentAsk:
+		s.asked, ask = true, true
+	}
+	s.mu.Unlock()
+	if ask {
+		s.asks.Add(1)
+		s.track.RequestLayerKeyframe(layer)
+	}
+}
+
+// TestNaturalKeyframesServeSegmentRequests: when the encoder sends a keyframe
+// every second on its own (and ignores requests, as OBS and ffmpeg do), a server-side sink's request ahead of each segment
+// boundary is served by it: no PLI goes out once the rhythm is known.
+func TestNaturalKeyframesServeSegmentRequests(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("gop", RoomOptions{Broadcast: true})
+	host := join(t, room, "host", everyone)
+	pub := publishLossy(t, host, webrtc.MimeTypeH264)
+	pub.ignorePLI = true
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pumpGOP(1, 0, nil, 200, stop) // a keyframe a second
+	deadline := time.Now().Add(10 * time.Second)
+	for len(room.Tracks()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the track was not published")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tr := room.Tracks()[0]
+	sink := &segmentSink{track: tr}
+	tr.AddSink(sink)
+	defer tr.RemoveSink(sink)
+	time.Sleep(3 * time.Second) // learning the rhythm: two keyframes at least
+	asks := sink.asks.Load()
+	if n := plisDuring(pub, 4*time.Second); n != 0 {
+		t.Errorf("%d keyframe requests in 4 s while the encoder sends one a second on its own, want 0", n)
+	}
+	if sink.asks.Load()-asks < 2 {
+		t.Errorf("the sink asked %d times in 4 s: the test did not test", sink.asks.Load()-asks)
+	}
+}
+
+// TestSegmentRequestsWithoutNaturalKeyframes: with an encoder that sends
+// keyframes only when asked, every segment's request goes out (HLS needs a
+// keyframe per segment), one each.
+func TestSegmentRequestsWithoutNaturalKeyframes(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("nogop", RoomOptions{Broadcast: true})
+	host := join(t, room, "host", everyone)
+	pub := publishLossy(t, host, webrtc.MimeTypeH264)
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pumpGOP(1, 0, nil, 0, stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(room.Tracks()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the track was not published")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tr := room.Tracks()[0]
+	sink := &segmentSink{track: tr}
+	tr.AddSink(sink)
+	defer tr.RemoveSink(sink)
+	// The first keyframe was sent before the sink was added: it asks like a
+	// starting program does.
+	tr.RequestLayerKeyframe(0)
+	for sink.asks.Load() < 4 {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("the sink asked %d times: keyframes did not come", sink.asks.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if asks, plis := int(sink.asks.Load()), pub.pliCount(); plis < asks || plis > asks+2 {
+		t.Errorf("%d requests for %d segment boundaries, want one each", plis, asks)
+	}
+}
