@@ -139,6 +139,14 @@ type testSubscriber struct {
 	ended    chan struct{}
 	lastSeq  uint16
 	lastSSRC uint32
+	maxVideo int // the largest video packet, in bytes
+}
+
+// maxVideoSize returns the size of the largest video packet received.
+func (s *testSubscriber) maxVideoSize() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxVideo
 }
 
 // lastVideo returns the sequence number and SSRC of the last video packet.
@@ -176,6 +184,7 @@ func subscribeNoCleanup(t testing.TB, p *Participant) *testSubscriber {
 				s.counts[src]++
 				if tr.Kind() == webrtc.RTPCodecTypeVideo {
 					s.lastSeq, s.lastSSRC = pkt.SequenceNumber, pkt.SSRC
+					s.maxVideo = max(s.maxVideo, pkt.MarshalSize())
 				}
 				s.mu.Unlock()
 				select {

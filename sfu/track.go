@@ -37,6 +37,8 @@ type Track struct {
 	// sinks receive every packet: subscribers' downTracks, muxers, RTSP readers.
 	sinks atomic.Pointer[[]Sink]
 	muted atomic.Bool
+	// repack re-packetizes a pushed H.264 track for WebRTC (repacketize.go).
+	repack *h264Repacketizer
 	// webrtc is false for codecs WebRTC subscribers cannot take (AAC); note says why.
 	webrtc bool
 	note   string
