@@ -23,6 +23,9 @@ import (
 const (
 	// maxNackTries is how often one missing packet is asked for.
 	maxNackTries = 3
+	// reorderWait is how long a gap waits before its first NACK: packets
+	// overtake each other (on loopback too, across CPUs) by a few ms.
+	reorderWait = 20 * time.Millisecond
 	// minNackSpacing is the least time between two NACKs for one packet,
 	// however short the round trip.
 	minNackSpacing = 30 * time.Millisecond
@@ -48,7 +51,10 @@ type arrival int
 const (
 	// arrivalNew is a packet newer than every one before it.
 	arrivalNew arrival = iota
-	// arrivalRecovered is a missing packet arriving late (a retransmission).
+	// arrivalReordered is a missing packet arriving before it was NACKed:
+	// it goes on to the sinks like a new one, in its place.
+	arrivalReordered
+	// arrivalRecovered is a missing packet arriving after it was NACKed.
 	arrivalRecovered
 	// arrivalDuplicate is a packet already received, or too old to matter.
 	arrivalDuplicate
@@ -116,7 +122,7 @@ func (g *nackGenerator) received(seq uint16, now time.Time, r *nackResult) {
 			g.forget(r)
 		} else {
 			for s := g.highest + 1; s != seq; s++ {
-				g.missing = append(g.missing, missingPacket{seq: s, next: now})
+				g.missing = append(g.missing, missingPacket{seq: s, next: now.Add(reorderWait)})
 			}
 			if over := len(g.missing) - maxMissing; over > 0 {
 				for _, m := range g.missing[:over] {
@@ -140,6 +146,9 @@ func (g *nackGenerator) received(seq uint16, now time.Time, r *nackResult) {
 			g.sample(now.Sub(m.sent))
 		}
 		r.kind, r.wants = arrivalRecovered, m.wants
+		if m.tries == 0 {
+			r.kind = arrivalReordered
+		}
 		g.missing = slices.Delete(g.missing, i, i+1)
 	}
 	g.due(now, r)
@@ -241,8 +250,8 @@ func nackPacket(ssrc uint32, seqs []uint16) *rtcp.TransportLayerNack {
 // repair runs loss repair for one packet read from layer l, and reports
 // whether the packet goes on to the sinks. A recovered packet does not: it
 // goes to the cache and to the subscribers that NACKed it, so nobody gets a
-// copy twice and sinks see each layer in sequence order. A duplicate goes
-// nowhere.
+// copy they did not ask for. A duplicate goes nowhere. A packet that merely
+// overtook another (never NACKed) goes on like any other.
 func (t *Track) repair(l *layer, pkt *rtp.Packet, r *nackResult) bool {
 	if t.keyframe == nil || t.nack == nil {
 		return true
@@ -269,5 +278,5 @@ func (t *Track) repair(l *layer, pkt *rtp.Packet, r *nackResult) bool {
 	case arrivalDuplicate:
 		return false
 	}
-	return true
+	return true // new or reordered: the sinks' copy answers any NACK for it too
 }
