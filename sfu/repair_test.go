@@ -328,9 +328,10 @@ func TestNoNACKsForASilentLayer(t *testing.T) {
 	go pub.pumpSeqs(1, 100, nil)
 	sub.waitSources(10*time.Second, SourceCamera)
 
-	// 195..199 are lost for good; 200 shows the gap; then the layer pauses.
+	// 195..199 are lost for good; 200 shows the gap, and the NACKs are sent
+	// as the next packets arrive; then the layer pauses.
 	never := map[uint16]bool{195: true, 196: true, 197: true, 198: true, 199: true}
-	pub.pumpSeqs(100, 201, never)
+	pub.pumpSeqs(100, 231, never)
 	deadline := time.Now().Add(5 * time.Second)
 	for pub.nackCount(197) == 0 {
 		if time.Now().After(deadline) {
@@ -345,7 +346,7 @@ func TestNoNACKsForASilentLayer(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	before := pub.nackCount(197)
-	pub.pumpSeqs(201, 500, nil)
+	pub.pumpSeqs(231, 500, nil)
 	if n := pub.nackCount(197); n != before {
 		t.Errorf("a packet lost before the layer went silent was NACKed %d more times after it resumed", n-before)
 	}
