@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -131,4 +132,39 @@ func TestSegmentRequestsWithoutNaturalKeyframes(t *testing.T) {
 	if asks, plis := int(sink.asks.Load()), pub.pliCount(); plis < asks || plis > asks+2 {
 		t.Errorf("%d requests for %d segment boundaries, want one each", plis, asks)
 	}
+}
+
+// TestJoinCrowdCoalescesKeyframeRequests: 30 subscribers joining at once
+// each get video from a publisher that sends keyframes only when asked, with
+// requests at least minPLIInterval apart (a few keyframes, not one each).
+func TestJoinCrowdCoalescesKeyframeRequests(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("crowd", RoomOptions{Broadcast: true})
+	host := join(t, room, "host", everyone)
+	pub := publishLossy(t, host, webrtc.MimeTypeH264)
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pumpGOP(1, 0, nil, 0, stop)
+	first := subscribe(t, join(t, room, "first", Permissions{Subscribe: true}))
+	first.waitSources(10*time.Second, SourceCamera)
+
+	before, start := pub.pliCount(), time.Now()
+	const n = 30
+	subs := make([]*testSubscriber, n)
+	for i := range subs {
+		// Joining returns at once; the connections come up together.
+		subs[i] = subscribe(t, join(t, room, fmt.Sprintf("viewer%d", i), Permissions{Subscribe: true}))
+	}
+	for _, sub := range subs {
+		sub.waitSources(20*time.Second, SourceCamera)
+	}
+	elapsed := time.Since(start)
+	plis := pub.pliCount() - before
+	if most := int(elapsed/minPLIInterval) + 2; plis > most {
+		t.Errorf("%d keyframe requests for %d joins in %v, want at most %d", plis, n, elapsed, most)
+	}
+	if plis >= n {
+		t.Errorf("%d keyframe requests for %d joins: not coalesced", plis, n)
+	}
+	t.Logf("%d joins in %v took %d keyframe requests", n, elapsed, plis)
 }
