@@ -63,8 +63,19 @@ type keyframeState struct {
 	closed    bool
 }
 
-// requestKeyframe asks for a keyframe on layer i for a subscriber.
-func (t *Track) requestKeyframe(i int) { t.askKeyframe(i, joinSlack) }
+// requestKeyframe asks for a keyframe on layer i for a subscriber. When that
+// layer is silent (its encoder paused it) the request goes to the best layer
+// still sending, which an automatic subscriber then settles for.
+func (t *Track) requestKeyframe(i int) {
+	now := time.Now()
+	for i > 0 {
+		if l := t.layerAt(i); l != nil && !l.silent(now) {
+			break
+		}
+		i--
+	}
+	t.askKeyframe(i, joinSlack)
+}
 
 // RequestLayerKeyframe asks the publisher for a keyframe on simulcast layer i
 // (0 is the lowest), for a server-side sink: a keyframe the encoder sends on

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -167,4 +168,86 @@ func TestJoinCrowdCoalescesKeyframeRequests(t *testing.T) {
 		t.Errorf("%d keyframe requests for %d joins: not coalesced", plis, n)
 	}
 	t.Logf("%d joins in %v took %d keyframe requests", n, elapsed, plis)
+}
+
+// TestJoinWhileTopLayerPaused: a publisher's encoder paused its top simulcast
+// layer; a subscriber that joins asks for a keyframe of the best layer still
+// sending, gets video there, and the paused layer is not asked.
+func TestJoinWhileTopLayerPaused(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("paused", RoomOptions{Tier: TierFHD})
+	pub := publishSimulcast(t, join(t, room, "host", everyone))
+	sender := pub.pc.GetSenders()[0]
+	var (
+		mu     sync.Mutex
+		asked  [3]bool
+		plis   [3]int
+		paused atomic.Bool
+	)
+	for li, tr := range pub.layers {
+		go func() {
+			for {
+				pkts, _, err := sender.ReadSimulcastRTCP(tr.RID())
+				if err != nil {
+					return
+				}
+				for _, pkt := range pkts {
+					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+						mu.Lock()
+						asked[li] = true
+						if paused.Load() {
+							plis[li]++
+						}
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			for li, tr := range pub.layers {
+				if li == 2 && paused.Load() {
+					continue
+				}
+				mu.Lock()
+				key := i == 0 || asked[li]
+				asked[li] = false
+				mu.Unlock()
+				payload := []byte{0x10, 0x01, 0, byte(li)}
+				if key {
+					payload = []byte{0x10, 0x00, 0x9d, byte(li)}
+				}
+				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload}
+				pkt.Header.SetExtension(pub.midID, []byte("0"))
+				pkt.Header.SetExtension(pub.ridID, []byte(tr.RID()))
+				tr.WriteRTP(pkt)
+			}
+		}
+	}()
+	tracks := waitLayers(t, room, 3)
+	paused.Store(true)
+	l := tracks[0].layerAt(2)
+	for deadline := time.Now().Add(10 * time.Second); !l.silent(time.Now()); {
+		if time.Now().After(deadline) {
+			t.Fatal("the paused layer never counted as silent")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true}))
+	sub.waitSources(10*time.Second, SourceCamera)
+	mu.Lock()
+	defer mu.Unlock()
+	if plis[2] != 0 {
+		t.Errorf("the paused layer was asked for %d keyframes", plis[2])
+	}
 }
