@@ -170,6 +170,12 @@ func subscribeNoCleanup(t testing.TB, p *Participant) *testSubscriber {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return subscribeOn(t, p, pc)
+}
+
+// subscribeOn is subscribe on a peer connection the caller made.
+func subscribeOn(t testing.TB, p *Participant, pc *webrtc.PeerConnection) *testSubscriber {
+	t.Helper()
 	s := &testSubscriber{t: t, p: p, pc: pc, counts: map[string]int{}, sources: map[string]string{},
 		got: make(chan string, 4096), payloads: make(chan []byte, 4096)}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {

@@ -241,6 +241,18 @@ func TestPublisherLossIsRepairedOnce(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("repair", RoomOptions{})
 	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
+	// A subscriber that never NACKs is never sent a recovered packet.
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	// An empty registry: without one pion adds its defaults, NACKs included.
+	quietPC, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{})).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := subscribeOn(t, join(t, room, "quiet", Permissions{Subscribe: true}), quietPC)
+	t.Cleanup(quiet.close)
 	host := join(t, room, "host", everyone)
 	pub := publishLossy(t, host, webrtc.MimeTypeVP8)
 
@@ -251,10 +263,12 @@ func TestPublisherLossIsRepairedOnce(t *testing.T) {
 		pub.pumpSeqs(1, 200, nil)
 	}()
 	sub.waitSources(10*time.Second, SourceCamera)
+	quiet.waitSources(10*time.Second, SourceCamera)
 	<-warm
 
 	stop := make(chan struct{})
 	seqs, collected := receivedSeqs(sub, stop)
+	quietSeqs, quietCollected := receivedSeqs(quiet, stop)
 	lost := map[uint16]bool{}
 	never := map[uint16]bool{}
 	for seq := uint16(300); seq < 900; seq += 37 {
@@ -291,7 +305,16 @@ func TestPublisherLossIsRepairedOnce(t *testing.T) {
 	}
 	close(stop)
 	<-collected
-	got := seqs()
+	<-quietCollected
+	got, gotQuiet := seqs(), quietSeqs()
+	if len(gotQuiet) < 500 {
+		t.Fatalf("the subscriber without NACKs got %d packets", len(gotQuiet))
+	}
+	for seq := range lost {
+		if gotQuiet[seq] > 0 {
+			t.Errorf("packet %d, recovered from the publisher, went to a subscriber that did not ask for it", seq)
+		}
+	}
 	dups := 0
 	for seq := range lost {
 		if n := pub.nackCount(seq); n < 1 || n > maxNackTries {
