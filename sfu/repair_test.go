@@ -377,3 +377,40 @@ func TestNoNACKsForASilentLayer(t *testing.T) {
 		t.Errorf("NACKed %d times, want at most %d", n, maxNackTries)
 	}
 }
+
+// FuzzNackGenerator feeds a publisher's sequence numbers (two bytes each, a
+// third byte of milliseconds before the packet) to the generator: no packet
+// is NACKed more than maxNackTries times, the missing list stays bounded, and
+// a packet is never both new and recovered.
+func FuzzNackGenerator(f *testing.F) {
+	f.Add([]byte{0, 1, 5, 0, 3, 5, 0, 4, 40, 0, 5, 40, 0, 2, 5})
+	f.Add([]byte{0, 1, 5, 0xff, 0xff, 5, 0, 0, 5, 0x80, 0, 255})
+	f.Add([]byte{0, 1, 5, 0, 200, 5, 0, 201, 200, 0, 202, 200, 0, 203, 200})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var g nackGenerator
+		var r nackResult
+		now := time.Unix(0, 0)
+		counts := map[uint16]int{}
+		for len(data) >= 3 {
+			seq := uint16(data[0])<<8 | uint16(data[1])
+			now = now.Add(time.Duration(data[2]) * time.Millisecond)
+			data = data[3:]
+			g.received(seq, now, &r)
+			for _, s := range r.nack {
+				counts[s]++
+				if counts[s] > maxNackTries {
+					t.Fatalf("packet %d NACKed %d times", s, counts[s])
+				}
+			}
+			if len(g.missing) > maxMissing {
+				t.Fatalf("%d packets missing at once", len(g.missing))
+			}
+			if r.kind == arrivalRecovered && counts[seq] == 0 {
+				t.Fatalf("packet %d recovered without a NACK", seq)
+			}
+			if r.kind != arrivalDuplicate {
+				delete(counts, seq) // the number may come round again
+			}
+		}
+	})
+}
