@@ -74,10 +74,10 @@ func TestNaturalKeyframesServeSegmentRequests(t *testing.T) {
 	room, _ := s.Room("gop", RoomOptions{Broadcast: true})
 	host := join(t, room, "host", everyone)
 	pub := publishLossy(t, host, webrtc.MimeTypeH264)
-	pub.ignorePLI = true
+	pub.ignorePLI, pub.keyEvery = true, time.Second
 	stop := make(chan struct{})
 	defer close(stop)
-	go pub.pumpGOP(1, 0, nil, 200, stop) // a keyframe a second
+	go pub.pumpGOP(1, 0, nil, 0, stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for len(room.Tracks()) == 0 {
 		if time.Now().After(deadline) {
@@ -89,13 +89,24 @@ func TestNaturalKeyframesServeSegmentRequests(t *testing.T) {
 	sink := &segmentSink{track: tr}
 	tr.AddSink(sink)
 	defer tr.RemoveSink(sink)
-	time.Sleep(3 * time.Second) // learning the rhythm: two keyframes at least
-	asks := sink.asks.Load()
-	if n := plisDuring(pub, 4*time.Second); n != 0 {
-		t.Errorf("%d keyframe requests in 4 s while the encoder sends one a second on its own, want 0", n)
+	// Learning the rhythm takes two keyframes; then count the requests that
+	// go out for the sink's next asks. Each ask was a request before.
+	for sink.asks.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sink never asked: no keyframes came")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	if sink.asks.Load()-asks < 2 {
-		t.Errorf("the sink asked %d times in 4 s: the test did not test", sink.asks.Load()-asks)
+	asks, plis := sink.asks.Load(), pub.pliCount()
+	for sink.asks.Load() < asks+6 {
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatalf("the sink asked %d times more: keyframes stopped", sink.asks.Load()-asks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// One request may go out when a loaded machine breaks the rhythm.
+	if n := pub.pliCount() - plis; n > 1 {
+		t.Errorf("%d keyframe requests for 6 asks while the encoder sends a keyframe a second on its own, want at most 1", n)
 	}
 }
 
@@ -122,7 +133,13 @@ func TestSegmentRequestsWithoutNaturalKeyframes(t *testing.T) {
 	tr.AddSink(sink)
 	defer tr.RemoveSink(sink)
 	// The first keyframe was sent before the sink was added: it asks like a
-	// starting program does.
+	// starting program does, once the layer is sending.
+	for tr.layerAt(0).silent(time.Now()) {
+		if time.Now().After(deadline) {
+			t.Fatal("the layer never sent")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	tr.RequestLayerKeyframe(0)
 	for sink.asks.Load() < 4 {
 		if time.Now().After(deadline.Add(10 * time.Second)) {
@@ -130,7 +147,14 @@ func TestSegmentRequestsWithoutNaturalKeyframes(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if asks, plis := int(sink.asks.Load()), pub.pliCount(); plis < asks || plis > asks+2 {
+	asks := int(sink.asks.Load())
+	for pub.pliCount() < asks {
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatalf("%d requests for %d segment boundaries, want one each", pub.pliCount(), asks)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if plis := pub.pliCount(); plis > asks+2 {
 		t.Errorf("%d requests for %d segment boundaries, want one each", plis, asks)
 	}
 }

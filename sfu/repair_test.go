@@ -45,8 +45,10 @@ type lossyPublisher struct {
 	// h264 sends H.264 single NAL units instead of VP8.
 	h264 bool
 	// ignorePLI makes the publisher an encoder that sends keyframes only
-	// on its own schedule (OBS, ffmpeg).
+	// on its own schedule (OBS, ffmpeg); keyEvery is that schedule, by the
+	// clock (0: none).
 	ignorePLI bool
+	keyEvery  time.Duration
 	// drop says which first copies of the media SSRC are lost.
 	drop  map[uint16]bool
 	seen  map[uint16]bool
@@ -183,6 +185,7 @@ func (lp *lossyPublisher) pumpSeqs(from, to uint16, never map[uint16]bool) {
 func (lp *lossyPublisher) pumpGOP(from, to uint16, never map[uint16]bool, gop int, stop <-chan struct{}) {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	lastKey := time.Now()
 	for seq := from; seq != to; seq++ {
 		select {
 		case <-tick.C:
@@ -190,6 +193,12 @@ func (lp *lossyPublisher) pumpGOP(from, to uint16, never map[uint16]bool, gop in
 			return
 		}
 		key := seq == from || (gop > 0 && int(seq-from)%gop == 0)
+		if lp.keyEvery > 0 && time.Since(lastKey) >= lp.keyEvery {
+			key = true
+		}
+		if key {
+			lastKey = time.Now()
+		}
 		select {
 		case <-lp.plisC:
 			key = key || !lp.ignorePLI // answer keyframe requests, as browsers do
