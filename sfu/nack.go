@@ -43,6 +43,12 @@ const (
 	maxMissing = 256
 	// maxWants bounds the subscribers waiting for one recovered packet.
 	maxWants = 512
+	// nackBudget is the share of a layer's packets that may be asked for
+	// again, and nackBurst how many may be asked for at once: on a
+	// congested uplink, retransmissions must not crowd out the media (what
+	// the budget leaves unrepaired, a keyframe repairs).
+	nackBudget = 0.1
+	nackBurst  = 32
 )
 
 // arrival classifies a packet read from a publisher.
@@ -97,6 +103,8 @@ type nackGenerator struct {
 	highest uint16
 	last    time.Time
 	rtt     time.Duration
+	// tokens are the NACKs the budget allows now.
+	tokens float64
 	// missing is in arrival order of the gaps, so oldest first.
 	missing []missingPacket
 }
@@ -113,7 +121,7 @@ func (g *nackGenerator) received(seq uint16, now time.Time, r *nackResult) {
 	}
 	g.last = now
 	if !g.started {
-		g.started, g.highest = true, seq
+		g.started, g.highest, g.tokens = true, seq, nackBurst
 		return
 	}
 	switch diff := int16(seq - g.highest); {
@@ -132,6 +140,7 @@ func (g *nackGenerator) received(seq uint16, now time.Time, r *nackResult) {
 			}
 		}
 		g.highest = seq
+		g.tokens = min(g.tokens+nackBudget, nackBurst)
 	case diff == 0:
 		r.kind = arrivalDuplicate
 	default:
@@ -172,6 +181,11 @@ func (g *nackGenerator) due(now time.Time, r *nackResult) {
 			r.lost = r.lost || len(m.wants) > 0
 			continue
 		}
+		if g.tokens < 1 {
+			keep = append(keep, m) // over budget: later, or never
+			continue
+		}
+		g.tokens--
 		m.tries++
 		m.sent, m.next = now, now.Add(g.spacing())
 		r.nack = append(r.nack, m.seq)

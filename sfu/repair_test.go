@@ -357,8 +357,13 @@ func TestNoNACKsForASilentLayer(t *testing.T) {
 	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
 	host := join(t, room, "host", everyone)
 	pub := publishLossy(t, host, webrtc.MimeTypeVP8)
-	go pub.pumpSeqs(1, 100, nil)
+	warm := make(chan struct{})
+	go func() {
+		defer close(warm)
+		pub.pumpSeqs(1, 100, nil)
+	}()
 	sub.waitSources(10*time.Second, SourceCamera)
+	<-warm
 
 	// 195..199 are lost for good; 200 shows the gap, and the NACKs are sent
 	// as the next packets arrive; then the layer pauses.
@@ -390,7 +395,7 @@ func TestNoNACKsForASilentLayer(t *testing.T) {
 // FuzzNackGenerator feeds a publisher's sequence numbers (two bytes each, a
 // third byte of milliseconds before the packet) to the generator: no packet
 // is NACKed more than maxNackTries times, the missing list stays bounded, and
-// a packet is never both new and recovered.
+// a packet is never both new and recovered, and the NACKs stay in budget.
 func FuzzNackGenerator(f *testing.F) {
 	f.Add([]byte{0, 1, 5, 0, 3, 5, 0, 4, 40, 0, 5, 40, 0, 2, 5})
 	f.Add([]byte{0, 1, 5, 0xff, 0xff, 5, 0, 0, 5, 0x80, 0, 255})
@@ -400,11 +405,19 @@ func FuzzNackGenerator(f *testing.F) {
 		var r nackResult
 		now := time.Unix(0, 0)
 		counts := map[uint16]int{}
+		news, nacked := 0, 0
 		for len(data) >= 3 {
 			seq := uint16(data[0])<<8 | uint16(data[1])
 			now = now.Add(time.Duration(data[2]) * time.Millisecond)
 			data = data[3:]
 			g.received(seq, now, &r)
+			if r.kind == arrivalNew {
+				news++
+			}
+			nacked += len(r.nack)
+			if most := nackBurst + int(float64(news)*nackBudget) + 1; nacked > most {
+				t.Fatalf("%d NACKs after %d packets, over the budget of %d", nacked, news, most)
+			}
 			for _, s := range r.nack {
 				counts[s]++
 				if counts[s] > maxNackTries {
@@ -422,4 +435,25 @@ func FuzzNackGenerator(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNACKBudget: on an uplink losing every third packet, the NACKs stay
+// within nackBudget of the packets received (after the first burst).
+func TestNACKBudget(t *testing.T) {
+	var g nackGenerator
+	var r nackResult
+	now := time.Unix(0, 0)
+	received, nacked := 0, 0
+	for seq := uint16(0); seq < 3000; seq++ {
+		now = now.Add(5 * time.Millisecond)
+		if seq%3 == 1 {
+			continue
+		}
+		g.received(seq, now, &r)
+		received++
+		nacked += len(r.nack)
+	}
+	if most := nackBurst + received/10 + 1; nacked > most || nacked < received/20 {
+		t.Errorf("%d NACKs for %d packets received, want %d to %d", nacked, received, received/20, most)
+	}
 }
