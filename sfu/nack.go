@@ -11,9 +11,10 @@ import (
 
 // Loss repair toward publishers: generic NACK (RFC 4585 section 6.2.1) with a
 // bound. Each missing packet is asked for at most maxNackTries times, spaced
-// by the measured round-trip time; a layer that went silent (paused by its
-// encoder, or gone) is never asked about; a packet recovered late is kept in
-// the layer's cache and sent only to the subscribers that NACKed it.
+// by the measured round-trip time, within a budget of a tenth of the layer's
+// packets; a layer that went silent (paused by its encoder, or gone) is
+// never asked about; a packet recovered late is kept in the layer's cache
+// and sent only to the subscribers that NACKed it.
 //
 // The SFU generates these NACKs itself rather than with pion's generator
 // interceptor, which sees neither the packets that arrive on the RTX stream
