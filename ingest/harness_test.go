@@ -206,6 +206,8 @@ type webrtcViewer struct {
 	opus     int
 	kinds    map[string]bool
 	more     chan struct{}
+	// maxVideo is the largest video packet received, in bytes.
+	maxVideo int
 }
 
 func joinViewer(t *testing.T, r *rig, room string) *webrtcViewer {
@@ -271,6 +273,7 @@ func (v *webrtcViewer) read(tr *webrtc.TrackRemote) {
 		}
 		v.mu.Lock()
 		if isVideo {
+			v.maxVideo = max(v.maxVideo, pkt.MarshalSize())
 			if au, err := depack.Unmarshal(pkt.Payload); err == nil && len(au) > 0 {
 				v.annexB.Write(au)
 				for _, nal := range splitAnnexB(au) {

@@ -44,6 +44,14 @@ func TestRTSPPublishToWebRTCAndRTSP(t *testing.T) {
 			if !viewer.kinds[strings.ToLower(webrtc.MimeTypeH264)] || !viewer.kinds[strings.ToLower(webrtc.MimeTypeOpus)] {
 				t.Errorf("viewer codecs: %v", viewer.kinds)
 			}
+			// ffmpeg packetizes for Ethernet (about 1,460-byte payloads); the
+			// viewer gets the keyframes re-packetized to fit 1,200 bytes.
+			viewer.mu.Lock()
+			largest := viewer.maxVideo
+			viewer.mu.Unlock()
+			if largest > 1200 || largest < 1000 {
+				t.Errorf("the largest video packet to the WebRTC viewer is %d bytes, want 1,000 to 1,200", largest)
+			}
 
 			out := filepath.Join(t.TempDir(), "read.mp4")
 			read := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", transport,

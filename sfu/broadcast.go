@@ -48,7 +48,3 @@ func (t *Track) AudioLevelID() uint8 {
 	}
 	return 0
 }
-
-// RequestLayerKeyframe asks the publisher for a keyframe on simulcast layer i
-// (0 is the lowest), throttled like every keyframe request.
-func (t *Track) RequestLayerKeyframe(i int) { t.requestKeyframe(i) }

@@ -139,6 +139,9 @@ func (d *downTrack) retransmit(seqs []uint16) {
 		}
 		ts, marker, payload, ok := l.cache.get(out-e.seqOff, buf)
 		if !ok {
+			// If the SFU is itself waiting for the packet, it is sent
+			// when it comes (Track.repair).
+			l.nack.await(out-e.seqOff, d, out)
 			continue
 		}
 		d.mu.Lock()

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -28,8 +29,11 @@ func (p *Participant) PublishTrack(spec TrackSpec) (*Track, error) {
 		return nil, fmt.Errorf("%w: %q", ErrBadSource, spec.Source)
 	}
 	codec := webrtc.RTPCodecParameters{RTPCodecCapability: spec.Codec}
-	t := newTrack(newID("TR_"), p, spec.Kind, codec, spec.Source, func(uint32) {})
+	t := newTrack(newID("TR_"), p, spec.Kind, codec, spec.Source, nil)
 	t.webrtc, t.note = !spec.NotWebRTC, spec.Note
+	if strings.EqualFold(spec.Codec.MimeType, webrtc.MimeTypeH264) {
+		t.repack = &h264Repacketizer{}
+	}
 	t.mu.Lock()
 	t.insertLayer(&layer{})
 	t.mu.Unlock()
@@ -52,13 +56,19 @@ func (p *Participant) PublishTrack(spec TrackSpec) (*Track, error) {
 }
 
 // Push forwards one packet of a track published with PublishTrack. It runs on
-// the caller's goroutine and never blocks on a subscriber.
+// the caller's goroutine and never blocks on a subscriber; one goroutine at a
+// time may push a track's packets. H.264 is re-packetized on the way so that
+// subscribers get packets of at most about 1,200 bytes, numbered afresh.
 func (t *Track) Push(pkt *rtp.Packet) {
 	l := t.layerAt(0)
 	if l == nil {
 		return
 	}
 	l.bytes.Add(uint64(len(pkt.Payload) + 12))
+	if t.repack != nil {
+		t.repack.push(pkt, func(p *rtp.Packet) { t.forward(p, l) })
+		return
+	}
 	t.forward(pkt, l)
 }
 

@@ -140,6 +140,14 @@ type testSubscriber struct {
 	lastSeq  uint16
 	lastSSRC uint32
 	padding  int
+	maxVideo int // the largest video packet, in bytes
+}
+
+// maxVideoSize returns the size of the largest video packet received.
+func (s *testSubscriber) maxVideoSize() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxVideo
 }
 
 // lastVideo returns the sequence number and SSRC of the last video packet.
@@ -173,6 +181,12 @@ func subscribeWith(t testing.TB, p *Participant, api *webrtc.API) *testSubscribe
 	if err != nil {
 		t.Fatal(err)
 	}
+	return subscribeOn(t, p, pc)
+}
+
+// subscribeOn is subscribe on a peer connection the caller made.
+func subscribeOn(t testing.TB, p *Participant, pc *webrtc.PeerConnection) *testSubscriber {
+	t.Helper()
 	s := &testSubscriber{t: t, p: p, pc: pc, counts: map[string]int{}, sources: map[string]string{},
 		got: make(chan string, 4096), payloads: make(chan []byte, 4096)}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -194,6 +208,7 @@ func subscribeWith(t testing.TB, p *Participant, api *webrtc.API) *testSubscribe
 				s.counts[src]++
 				if tr.Kind() == webrtc.RTPCodecTypeVideo {
 					s.lastSeq, s.lastSSRC = pkt.SequenceNumber, pkt.SSRC
+					s.maxVideo = max(s.maxVideo, pkt.MarshalSize())
 				}
 				s.mu.Unlock()
 				select {

@@ -103,6 +103,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote) {
 		}
 	}
 	t = newTrack(newID("TR_"), p, remote.Kind(), remote.Codec(), source, pliFor(p.pub))
+	t.nack = nackFor(p.pub)
 	p.published[remote.ID()] = t
 	targets := make([]*Room, 0, len(p.targets))
 	for r := range p.targets {
@@ -116,7 +117,6 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote) {
 	for _, r := range targets {
 		r.addTrack(t)
 	}
-	t.requestKeyframe(0)
 }
 
 // trackEnded unpublishes a track whose every layer stopped.

@@ -39,6 +39,8 @@ type counters struct {
 	sendErrors    atomic.Uint64
 	retransmitted atomic.Uint64
 	keyframeReqs  atomic.Uint64
+	nacksSent     atomic.Uint64
+	recovered     atomic.Uint64
 }
 
 // Stats are running totals since the SFU started.
@@ -51,13 +53,17 @@ type Stats struct {
 	Retransmitted uint64
 	// KeyframeRequests counts PLIs sent to publishers (after throttling).
 	KeyframeRequests uint64
+	// NACKed counts packets asked of publishers again (nack.go); Recovered
+	// counts those that came.
+	NACKed, Recovered uint64
 	// Rooms and Participants are the live counts.
 	Rooms, Participants int
 }
 
 // Stats returns the running totals and live counts.
 func (s *SFU) Stats() Stats {
-	st := Stats{Received: s.stats.received.Load(), SendErrors: s.stats.sendErrors.Load(), Retransmitted: s.stats.retransmitted.Load(), KeyframeRequests: s.stats.keyframeReqs.Load()}
+	st := Stats{Received: s.stats.received.Load(), SendErrors: s.stats.sendErrors.Load(), Retransmitted: s.stats.retransmitted.Load(), KeyframeRequests: s.stats.keyframeReqs.Load(),
+		NACKed: s.stats.nacksSent.Load(), Recovered: s.stats.recovered.Load()}
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
 	for _, r := range s.rooms {

@@ -14,10 +14,6 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// pliInterval is the least time between keyframe requests to one publisher
-// layer, however many subscribers ask.
-const pliInterval = time.Second
-
 // Track is one published media track, with one layer per simulcast encoding. Its
 // reader goroutines (one per layer) are started by addLayer and waited for by
 // close. Layers, rooms and the owner's subscriber set are guarded by mu; the
@@ -30,8 +26,10 @@ type Track struct {
 	source string
 	// keyframe detects keyframes, nil for audio.
 	keyframe keyframeFunc
-	// pli asks the publisher for a keyframe on an SSRC.
-	pli func(ssrc uint32)
+	// pli asks the publisher for a keyframe on an SSRC; nack sends it
+	// feedback. Both are nil for pushed tracks.
+	pli  func(ssrc uint32)
+	nack func(*rtcp.TransportLayerNack)
 	// onEnd runs once when the last layer's reader stops.
 	onEnd   func()
 	readers atomic.Int32
@@ -39,6 +37,8 @@ type Track struct {
 	// sinks receive every packet: subscribers' downTracks, muxers, RTSP readers.
 	sinks atomic.Pointer[[]Sink]
 	muted atomic.Bool
+	// repack re-packetizes a pushed H.264 track for WebRTC (repacketize.go).
+	repack *h264Repacketizer
 	// webrtc is false for codecs WebRTC subscribers cannot take (AAC); note says why.
 	webrtc bool
 	note   string
@@ -61,14 +61,14 @@ type Track struct {
 // layer is one simulcast encoding (or the only one).
 type layer struct {
 	// index is the layer's position, lowest resolution first.
-	index   atomic.Int32
-	rid     string
-	ssrc    uint32
-	remote  *webrtc.TrackRemote
-	bytes   atomic.Uint64
-	lastPLI atomic.Int64
-	// pliTimer sends the request that arrived inside the interval; guarded by Track.mu.
-	pliTimer *time.Timer
+	index  atomic.Int32
+	rid    string
+	ssrc   uint32
+	remote *webrtc.TrackRemote
+	bytes  atomic.Uint64
+	// kf decides keyframe requests (pli.go); nack repairs loss (nack.go).
+	kf   keyframeState
+	nack nackGenerator
 	// lastPacket is when the layer's last packet arrived (unix nanoseconds).
 	lastPacket atomic.Int64
 	// rate is the measured bitrate in bits per second, updated by the reader.
@@ -146,9 +146,6 @@ func (t *Track) Source() string { return t.source }
 
 // Owner is the participant publishing the track.
 func (t *Track) Owner() *Participant { return t.owner }
-
-// RequestKeyframe asks the publisher for a keyframe on the top layer.
-func (t *Track) RequestKeyframe() { t.requestKeyframe(t.layerCount() - 1) }
 
 // ID is the track's ID, unique in the server.
 func (t *Track) ID() string { return t.id }
@@ -278,6 +275,7 @@ func (t *Track) read(l *layer) {
 	}()
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
+	var repair nackResult
 	windowStart, windowBytes := time.Now(), uint64(0)
 	received := &t.owner.room.sfu.stats.received
 	for {
@@ -298,61 +296,31 @@ func (t *Track) read(l *layer) {
 			l.rate.Store(int64(float64(total-windowBytes) * 8 / now.Sub(windowStart).Seconds()))
 			windowStart, windowBytes = now, total
 		}
-		t.forward(&pkt, l)
+		if t.repair(l, &pkt, &repair) {
+			t.forward(&pkt, l)
+		}
 	}
 }
 
 // forward hands one packet of layer l to every sink, unless the track is muted.
 func (t *Track) forward(pkt *rtp.Packet, l *layer) {
+	now := time.Now()
+	l.lastPacket.Store(now.UnixNano())
 	if t.muted.Load() {
 		return
 	}
 	idx := int(l.index.Load())
-	l.lastPacket.Store(time.Now().UnixNano())
 	key := false
 	if t.keyframe != nil {
 		key = t.keyframe(pkt.Payload)
 		l.cache.put(pkt)
+		if key {
+			l.keyframeSeen(pkt.Timestamp, now)
+		}
 	}
 	for _, s := range *t.sinks.Load() {
 		s.WriteRTP(pkt, idx, key)
 	}
-}
-
-// requestKeyframe asks the publisher for a keyframe on layer i, at most once per
-// pliInterval.
-//
-// A request inside the interval is not dropped: one request is sent when the
-// interval ends, so a subscriber that joins just after another still gets its
-// keyframe (browsers send keyframes only when asked).
-func (t *Track) requestKeyframe(i int) {
-	l := t.layerAt(i)
-	if l == nil || t.keyframe == nil {
-		return
-	}
-	now := time.Now().UnixNano()
-	last := l.lastPLI.Load()
-	if wait := int64(pliInterval) - (now - last); wait > 0 {
-		t.mu.Lock()
-		if !t.closed && l.pliTimer == nil {
-			l.pliTimer = time.AfterFunc(time.Duration(wait), func() {
-				t.mu.Lock()
-				l.pliTimer = nil
-				closed := t.closed
-				t.mu.Unlock()
-				if !closed {
-					t.requestKeyframe(int(l.index.Load()))
-				}
-			})
-		}
-		t.mu.Unlock()
-		return
-	}
-	if !l.lastPLI.CompareAndSwap(last, now) {
-		return
-	}
-	t.pli(l.ssrc)
-	t.owner.room.sfu.stats.keyframeReqs.Add(1)
 }
 
 // setMuted stops or resumes forwarding; on resume every subscriber waits for a
@@ -376,13 +344,11 @@ func (t *Track) setMuted(muted bool) bool {
 func (t *Track) close() {
 	t.mu.Lock()
 	t.closed = true
-	for _, l := range t.layers {
-		if l.pliTimer != nil {
-			l.pliTimer.Stop()
-			l.pliTimer = nil
-		}
-	}
+	layers := slices.Clone(t.layers)
 	t.mu.Unlock()
+	for _, l := range layers {
+		l.stopKeyframes()
+	}
 	t.wg.Wait()
 }
 
@@ -391,4 +357,9 @@ func pliFor(pc *webrtc.PeerConnection) func(uint32) {
 	return func(ssrc uint32) {
 		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 	}
+}
+
+// nackFor returns a function sending NACKs on pc.
+func nackFor(pc *webrtc.PeerConnection) func(*rtcp.TransportLayerNack) {
+	return func(n *rtcp.TransportLayerNack) { _ = pc.WriteRTCP([]rtcp.Packet{n}) }
 }
