@@ -72,6 +72,11 @@ func (p *Participant) restartSubscriberLocked() {
 	if err := old.Close(); err != nil {
 		p.log.Debug("subscriber close", "err", err)
 	}
+	// The old connection's send queue ends with it; a new connection
+	// brings its own.
+	if q := p.out.Swap(nil); q != nil {
+		close(q.stop)
+	}
 	p.log.Info("subscriber connection restarted: the client rejected every section offered")
 	if len(later) == 0 {
 		return
