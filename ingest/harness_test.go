@@ -19,6 +19,7 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/hls"
 	"lectern/sfu"
 )
 
@@ -49,9 +50,11 @@ func (a *fakeAuth) StreamKey(_ context.Context, room string) (string, sfu.RoomOp
 	return key, sfu.RoomOptions{}, nil
 }
 
-// rig is an SFU and an RTSP server on loopback.
+// rig is an SFU, its broadcast service (the rooms' programs) and an RTSP
+// server on loopback.
 type rig struct {
 	media *sfu.SFU
+	hls   *hls.Service
 	rtsp  *Server
 	auth  *fakeAuth
 	udp   int
@@ -109,14 +112,19 @@ func newRig(t *testing.T, udp bool) *rig {
 		},
 		keys: map[string]string{"live": "sk_live", "nokey": ""},
 	}
+	svc, err := hls.New(hls.DefaultConfig(), media, []byte("rtsp test secret key"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close) // after the RTSP server stopped
 	logs := &logBuffer{}
-	r := &rig{media: media, auth: a, logs: logs}
+	r := &rig{media: media, hls: svc, auth: a, logs: logs}
 	cfg := Config{Addr: "127.0.0.1:0"}
 	for attempt := 0; ; attempt++ {
 		if udp {
 			cfg.UDPPort = 20000 + 2*rand.IntN(10000)
 		}
-		r.rtsp, err = New(cfg, a, media, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		r.rtsp, err = New(cfg, a, media, svc, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 		if err == nil || !udp || attempt > 20 {
 			break
 		}
