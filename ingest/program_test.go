@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -305,4 +306,32 @@ func readRTP(t *testing.T, url string) *rtpReader {
 		t.Fatal(err)
 	}
 	return rr
+}
+
+// TestRTSPReaderGetsAAC: an encoder's AAC is the program's audio, and an RTSP
+// reader gets it as AAC (RFC 3640) beside the H.264; ffmpeg decodes both.
+func TestRTSPReaderGetsAAC(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	r := newRig(t, false)
+	log := publish(t, r.url("live", "encoder:sk_live", ""), "tcp", "aac")
+	r.waitTracks(t, "live", 2, log)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	file := filepath.Join(t.TempDir(), "read.mkv")
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+		"-rtsp_transport", "tcp", "-i", r.url("live", "", "token=viewer-token"), "-map", "0", "-t", "3",
+		"-c", "copy", "-y", file).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Fatalf("ffmpeg: %v\n%s\nthe server logged:\n%s", err, out, tail(r.logs.String(), 3000))
+	}
+	codecs, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "stream=codec_name",
+		"-of", "csv=p=0", file).CombinedOutput()
+	if got := strings.Fields(string(codecs)); err != nil || strings.Join(got, ",") != "h264,aac" {
+		t.Errorf("read back streams %q, %v; want h264, aac", codecs, err)
+	}
+	out, err = exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
+		"-i", file, "-map", "0", "-f", "null", "-").CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("decoding what was read: %v\n%s", err, out)
+	}
 }
