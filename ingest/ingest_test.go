@@ -41,9 +41,11 @@ func TestRTSPPublishToWebRTCAndRTSP(t *testing.T) {
 			if frames < 20 || size != "640x360" {
 				t.Errorf("WebRTC viewer decoded %d frames of %s", frames, size)
 			}
+			viewer.mu.Lock()
 			if !viewer.kinds[strings.ToLower(webrtc.MimeTypeH264)] || !viewer.kinds[strings.ToLower(webrtc.MimeTypeOpus)] {
 				t.Errorf("viewer codecs: %v", viewer.kinds)
 			}
+			viewer.mu.Unlock()
 
 			out := filepath.Join(t.TempDir(), "read.mp4")
 			read := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", transport,
