@@ -8,8 +8,8 @@ import (
 )
 
 // Readers get the room's program, the one that HLS and the recorder carry
-// (see Programs and readerOut): each reader is a consumer of its own, made
-// at DESCRIBE on its connection and bound to its session at SETUP.
+// (see Programs and roomOut): each reader's stream is made at DESCRIBE on
+// its connection and bound to its session at SETUP.
 
 // OnDescribe serves a room's program to readers whose token allows
 // subscribe. The description names every track by an absolute URL (see
@@ -21,7 +21,7 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 			return res, nil, nil
 		}
 	}
-	o, err := s.readerOut(ctx.Conn, ctx.Request, ctx.Path, ctx.Query)
+	o, err := s.reader(ctx.Conn, ctx.Request, ctx.Path, ctx.Query)
 	if err != nil {
 		res, err := s.refuse(ctx.Conn, ctx.Request, t.room, err)
 		return res, nil, err
@@ -31,9 +31,9 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 	s.pending[ctx.Conn] = o
 	s.mu.Unlock()
 	if prev != nil {
-		prev.close()
+		s.closeReader(prev)
 	}
-	body, err := describe(o.st.Load().stream.Desc, ctx.Request.URL, ctx.Path, ctx.Query)
+	body, err := describe(o.stream.Desc, ctx.Request.URL, ctx.Path, ctx.Query)
 	if err != nil {
 		res, err := rtspError(base.StatusInternalServerError, err)
 		return res, nil, err
@@ -64,14 +64,14 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 	s.mu.Unlock()
 	if o == nil { // SETUP without DESCRIBE on this connection
 		var err error
-		if o, err = s.readerOut(ctx.Conn, ctx.Request, ctx.Path, ctx.Query); err != nil {
+		if o, err = s.reader(ctx.Conn, ctx.Request, ctx.Path, ctx.Query); err != nil {
 			return refuse(err)
 		}
 	}
 	s.mu.Lock()
 	s.readers[ctx.Session] = o
 	s.mu.Unlock()
-	return &base.Response{StatusCode: base.StatusOK}, o.st.Load().stream, nil
+	return &base.Response{StatusCode: base.StatusOK}, o.stream, nil
 }
 
 // OnPlay starts a reader at the program's next keyframe, which it asks for.
@@ -103,11 +103,11 @@ func (s *Server) readerGrant(conn *gortsplib.ServerConn, req *base.Request, path
 	return t, nil
 }
 
-// readerOut checks the reader's credentials and subscribes it to the room's program.
-func (s *Server) readerOut(conn *gortsplib.ServerConn, req *base.Request, path, query string) (*readerOut, error) {
+// reader checks the reader's credentials and makes its stream of the room's program.
+func (s *Server) reader(conn *gortsplib.ServerConn, req *base.Request, path, query string) (*reader, error) {
 	t, err := s.readerGrant(conn, req, path, query)
 	if err != nil {
 		return nil, err
 	}
-	return s.newReaderOut(t.room)
+	return s.newReader(t.room)
 }

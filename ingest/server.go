@@ -41,10 +41,11 @@ type Server struct {
 
 	mu         sync.Mutex
 	publishers map[*gortsplib.ServerSession]*publisher
-	// pending are readers described on a connection, not yet set up;
-	// readers are the set-up ones by session.
-	pending map[*gortsplib.ServerConn]*readerOut
-	readers map[*gortsplib.ServerSession]*readerOut
+	// outs are the rooms' RTSP outs; pending are readers described on a
+	// connection, not yet set up; readers are the set-up ones by session.
+	outs    map[string]*roomOut
+	pending map[*gortsplib.ServerConn]*reader
+	readers map[*gortsplib.ServerSession]*reader
 }
 
 // New opens the RTSP listener (and the UDP pair when configured). Readers get
@@ -58,7 +59,7 @@ func New(cfg Config, a Authorizer, media *sfu.SFU, programs Programs, log *slog.
 	}
 	s := &Server{cfg: cfg, auth: a, media: media, programs: programs, log: log, packets: map[string]net.PacketConn{},
 		publishers: map[*gortsplib.ServerSession]*publisher{},
-		pending:    map[*gortsplib.ServerConn]*readerOut{}, readers: map[*gortsplib.ServerSession]*readerOut{}}
+		outs:       map[string]*roomOut{}, pending: map[*gortsplib.ServerConn]*reader{}, readers: map[*gortsplib.ServerSession]*reader{}}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("rtsp_addr: %w", err)
@@ -122,18 +123,18 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-waited:
 	}
 	s.mu.Lock()
-	var outs []*readerOut
-	for c, o := range s.pending {
-		outs = append(outs, o)
+	var readers []*reader
+	for c, r := range s.pending {
+		readers = append(readers, r)
 		delete(s.pending, c)
 	}
-	for ss, o := range s.readers {
-		outs = append(outs, o)
+	for ss, r := range s.readers {
+		readers = append(readers, r)
 		delete(s.readers, ss)
 	}
 	s.mu.Unlock()
-	for _, o := range outs {
-		o.close()
+	for _, r := range readers {
+		s.closeReader(r)
 	}
 	return err
 }
@@ -194,7 +195,7 @@ func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 	delete(s.pending, ctx.Conn)
 	s.mu.Unlock()
 	if o != nil {
-		o.close()
+		s.closeReader(o)
 	}
 }
 
@@ -208,7 +209,7 @@ func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	delete(s.readers, ctx.Session)
 	s.mu.Unlock()
 	if o != nil {
-		o.close()
+		s.closeReader(o)
 	}
 	if p != nil {
 		reason := "encoder disconnected"
