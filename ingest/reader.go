@@ -52,7 +52,8 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 		res, err := s.refuse(ctx.Conn, ctx.Request, t.room, err)
 		return res, nil, err
 	}
-	if _, err := s.readerGrant(ctx.Conn, ctx.Request, ctx.Path, ctx.Query); err != nil {
+	t, err := s.readerGrant(ctx.Conn, ctx.Request, ctx.Path, ctx.Query)
+	if err != nil {
 		return refuse(err)
 	}
 	s.mu.Lock()
@@ -62,9 +63,12 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 		delete(s.pending, ctx.Conn)
 	}
 	s.mu.Unlock()
-	if o == nil { // SETUP without DESCRIBE on this connection
-		var err error
-		if o, err = s.reader(ctx.Conn, ctx.Request, ctx.Path, ctx.Query); err != nil {
+	if o != nil && o.out.room != t.room {
+		s.closeReader(o) // described another room
+		o = nil
+	}
+	if o == nil { // SETUP without DESCRIBE of this room on this connection
+		if o, err = s.newReader(t.room); err != nil {
 			return refuse(err)
 		}
 	}
