@@ -226,6 +226,8 @@ type rtpReader struct {
 	backwards      int
 	sizes          map[string]int
 	more           chan struct{}
+	// close ends the reader's session.
+	close func()
 }
 
 func readRTP(t *testing.T, url string) *rtpReader {
@@ -256,7 +258,7 @@ func readRTP(t *testing.T, url string) *rtpReader {
 	if err := c.SetupAll(desc.BaseURL, desc.Medias); err != nil {
 		t.Fatal(err)
 	}
-	rr := &rtpReader{sizes: map[string]int{}, more: make(chan struct{}, 1)}
+	rr := &rtpReader{sizes: map[string]int{}, more: make(chan struct{}, 1), close: c.Close}
 	var seq uint16
 	var ts uint32
 	started := false
@@ -333,5 +335,42 @@ func TestRTSPReaderGetsAAC(t *testing.T) {
 		"-i", file, "-map", "0", "-f", "null", "-").CombinedOutput()
 	if err != nil || len(out) > 0 {
 		t.Errorf("decoding what was read: %v\n%s", err, out)
+	}
+}
+
+// TestRTSPReaderRunsTheProgram: in a room whose HLS and recording are off, a
+// reader starts the room's program, which stops when the reader leaves.
+func TestRTSPReaderRunsTheProgram(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	r := newRig(t, false)
+	log := publish(t, r.url("live", "encoder:sk_live", ""), "tcp", "libopus")
+	r.waitTracks(t, "live", 2, log)
+	if st := r.hls.Status("live"); st.Program.Video != "" {
+		t.Fatalf("a program runs before any reader: %+v", st.Program)
+	}
+	rr := readRTP(t, r.url("live", "", "token=viewer-token"))
+	deadline := time.After(30 * time.Second)
+	for {
+		rr.mu.Lock()
+		n := rr.aus
+		rr.mu.Unlock()
+		if n >= 10 {
+			break
+		}
+		select {
+		case <-rr.more:
+		case <-deadline:
+			t.Fatalf("the reader got %d access units", n)
+		}
+	}
+	if st := r.hls.Status("live"); !st.Program.Live || st.Program.Video == "" {
+		t.Fatalf("the program while a reader reads: %+v", st.Program)
+	}
+	rr.close()
+	for end := time.Now().Add(15 * time.Second); r.hls.Status("live").Program.Video != ""; {
+		if time.Now().After(end) {
+			t.Fatalf("the program still runs after its reader left: %+v", r.hls.Status("live").Program)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the status, with a deadline
 	}
 }
