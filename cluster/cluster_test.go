@@ -38,7 +38,9 @@ func start(t *testing.T, db *storage.DB, id string, r *rooms) (n *cluster.Node, 
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	n, err := cluster.New(cluster.Config{NodeID: id, URL: "http://" + id + ":8080", RTSPURL: "rtsp://" + id + ":8554",
-		Interval: 50 * time.Millisecond, DeadAfter: 500 * time.Millisecond}, db,
+		// A node whose heartbeat is 2 s late is dead: a loaded CI machine
+		// delayed one past 500 ms, and the other node took its room.
+		Interval: 50 * time.Millisecond, DeadAfter: 2 * time.Second}, db,
 		func() cluster.Load { return cluster.Load{Rooms: 1, Participants: 2} }, r.has, log)
 	if err != nil {
 		t.Fatal(err)
@@ -59,17 +61,17 @@ func start(t *testing.T, db *storage.DB, id string, r *rooms) (n *cluster.Node, 
 	return n, stop
 }
 
-// until polls cond until it holds or 10 s pass.
+// until polls cond until it holds or 20 s pass.
 func until(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(20 * time.Second)
 	for !cond() {
 		select {
 		case <-tick.C:
 		case <-deadline:
-			t.Fatalf("no %s within 10 s", what)
+			t.Fatalf("no %s within 20 s", what)
 		}
 	}
 }
