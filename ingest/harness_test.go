@@ -19,7 +19,6 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
-	"lectern/hls"
 	"lectern/sfu"
 )
 
@@ -50,11 +49,9 @@ func (a *fakeAuth) StreamKey(_ context.Context, room string) (string, sfu.RoomOp
 	return key, sfu.RoomOptions{}, nil
 }
 
-// rig is an SFU, its broadcast service (the rooms' programs) and an RTSP
-// server on loopback.
+// rig is an SFU and an RTSP server on loopback.
 type rig struct {
 	media *sfu.SFU
-	hls   *hls.Service
 	rtsp  *Server
 	auth  *fakeAuth
 	udp   int
@@ -112,19 +109,14 @@ func newRig(t *testing.T, udp bool) *rig {
 		},
 		keys: map[string]string{"live": "sk_live", "nokey": ""},
 	}
-	svc, err := hls.New(hls.DefaultConfig(), media, []byte("rtsp test secret key"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close) // after the RTSP server stopped
 	logs := &logBuffer{}
-	r := &rig{media: media, hls: svc, auth: a, logs: logs}
+	r := &rig{media: media, auth: a, logs: logs}
 	cfg := Config{Addr: "127.0.0.1:0"}
 	for attempt := 0; ; attempt++ {
 		if udp {
 			cfg.UDPPort = 20000 + 2*rand.IntN(10000)
 		}
-		r.rtsp, err = New(cfg, a, media, svc, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		r.rtsp, err = New(cfg, a, media, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 		if err == nil || !udp || attempt > 20 {
 			break
 		}
@@ -167,14 +159,8 @@ func publish(t *testing.T, url, transport, acodec string) *bytes.Buffer {
 // publishCmd is publish that also returns the process.
 func publishCmd(t *testing.T, url, transport, acodec string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	return publishSize(t, url, transport, acodec, "640x360")
-}
-
-// publishSize is publishCmd with a picture size.
-func publishSize(t *testing.T, url, transport, acodec, size string) (*exec.Cmd, *bytes.Buffer) {
-	t.Helper()
 	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25",
+		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
 		"-c:a", acodec, "-b:a", "64k", "-t", "60",

@@ -41,12 +41,12 @@ func TestRTSPPublishToWebRTCAndRTSP(t *testing.T) {
 			if frames < 20 || size != "640x360" {
 				t.Errorf("WebRTC viewer decoded %d frames of %s", frames, size)
 			}
-			viewer.mu.Lock()
 			if !viewer.kinds[strings.ToLower(webrtc.MimeTypeH264)] || !viewer.kinds[strings.ToLower(webrtc.MimeTypeOpus)] {
 				t.Errorf("viewer codecs: %v", viewer.kinds)
 			}
 			// ffmpeg packetizes for Ethernet (about 1,460-byte payloads); the
 			// viewer gets the keyframes re-packetized to fit 1,200 bytes.
+			viewer.mu.Lock()
 			largest := viewer.maxVideo
 			viewer.mu.Unlock()
 			if largest > 1200 || largest < 1000 {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"lectern/cluster"
-	"lectern/hls"
 	"lectern/hls/hlstest"
 	"lectern/sfu"
 	"lectern/storage"
@@ -37,13 +36,8 @@ func newClusterRig(t *testing.T, databaseURL, id string) *rig {
 		tokens: map[string]Grant{"live/viewer-token": {Identity: "viewer", Name: "Viewer", Subscribe: true}},
 		keys:   map[string]string{"live": "sk_live"},
 	}
-	svc, err := hls.New(hls.DefaultConfig(), media, []byte("rtsp test secret key"), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	r := &rig{media: media, hls: svc, auth: a}
-	if r.rtsp, err = New(Config{Addr: "127.0.0.1:0"}, a, media, svc, log); err != nil {
+	r := &rig{media: media, auth: a}
+	if r.rtsp, err = New(Config{Addr: "127.0.0.1:0"}, a, media, log); err != nil {
 		t.Fatal(err)
 	}
 	node, err := cluster.New(cluster.Config{NodeID: id, URL: "http://" + id + ".invalid", RTSPURL: "rtsp://" + r.rtsp.Addr().String(),

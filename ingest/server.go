@@ -1,7 +1,6 @@
 // Package ingest is Lectern's RTSP server: encoders (ffmpeg, GStreamer, OBS)
 // publish into rooms with ANNOUNCE/RECORD, and players read a room's program
-// (the one HLS and the recorder carry, from hls) with DESCRIBE/PLAY.
-// Published streams become SFU tracks like any other.
+// with DESCRIBE/PLAY. Published streams become SFU tracks like any other.
 package ingest
 
 import (
@@ -17,19 +16,19 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/auth"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 
 	"lectern/sfu"
 )
 
 // Server serves RTSP. New opens the sockets; Run serves until its context ends.
-// The publisher and reader maps are guarded by mu.
+// The publisher and program maps are guarded by mu.
 type Server struct {
-	cfg      Config
-	auth     Authorizer
-	media    *sfu.SFU
-	programs Programs
-	log      *slog.Logger
+	cfg   Config
+	auth  Authorizer
+	media *sfu.SFU
+	log   *slog.Logger
 
 	// Placer, when set before Run, sends encoders and readers of rooms that
 	// live on another node there (RTSP 302). Nil: every room is served here.
@@ -41,25 +40,21 @@ type Server struct {
 
 	mu         sync.Mutex
 	publishers map[*gortsplib.ServerSession]*publisher
-	// outs are the rooms' RTSP outs; pending are readers described on a
-	// connection, not yet set up; readers are the set-up ones by session.
-	outs    map[string]*roomOut
-	pending map[*gortsplib.ServerConn]*reader
-	readers map[*gortsplib.ServerSession]*reader
+	programs   map[string]*program
+	wg         sync.WaitGroup
+
+	// formats keeps encoders' announced formats by track ID, for RTSP readers.
+	fmtMu   sync.Mutex
+	formats map[string]format.Format
 }
 
-// New opens the RTSP listener (and the UDP pair when configured). Readers get
-// the rooms' programs from programs.
-func New(cfg Config, a Authorizer, media *sfu.SFU, programs Programs, log *slog.Logger) (*Server, error) {
+// New opens the RTSP listener (and the UDP pair when configured).
+func New(cfg Config, a Authorizer, media *sfu.SFU, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if programs == nil {
-		return nil, errors.New("ingest: programs are required")
-	}
-	s := &Server{cfg: cfg, auth: a, media: media, programs: programs, log: log, packets: map[string]net.PacketConn{},
-		publishers: map[*gortsplib.ServerSession]*publisher{},
-		outs:       map[string]*roomOut{}, pending: map[*gortsplib.ServerConn]*reader{}, readers: map[*gortsplib.ServerSession]*reader{}}
+	s := &Server{cfg: cfg, auth: a, media: media, log: log, packets: map[string]net.PacketConn{},
+		publishers: map[*gortsplib.ServerSession]*publisher{}, programs: map[string]*program{}, formats: map[string]format.Format{}}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("rtsp_addr: %w", err)
@@ -123,19 +118,11 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-waited:
 	}
 	s.mu.Lock()
-	var readers []*reader
-	for c, r := range s.pending {
-		readers = append(readers, r)
-		delete(s.pending, c)
-	}
-	for ss, r := range s.readers {
-		readers = append(readers, r)
-		delete(s.readers, ss)
+	for _, p := range s.programs {
+		p.close()
 	}
 	s.mu.Unlock()
-	for _, r := range readers {
-		s.closeReader(r)
-	}
+	s.wg.Wait()
 	return err
 }
 
@@ -186,32 +173,26 @@ func (s *Server) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 	s.log.Debug("rtsp connection opened", "remote", ctx.Conn.NetConn().RemoteAddr().String())
 }
 
-// OnConnClose logs closed connections and drops a reader described on one
-// that never set up.
+// OnConnClose logs closed connections.
 func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 	s.log.Debug("rtsp connection closed", "remote", ctx.Conn.NetConn().RemoteAddr().String(), "err", redacted(ctx.Error))
-	s.mu.Lock()
-	o := s.pending[ctx.Conn]
-	delete(s.pending, ctx.Conn)
-	s.mu.Unlock()
-	if o != nil {
-		s.closeReader(o)
-	}
 }
 
-// OnSessionClose ends a publisher's participant (its tracks are unpublished and
-// the room hears of it), or detaches a reader from the program.
+// OnSessionClose ends a publisher's participant: its tracks are unpublished and
+// the room hears of it.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.mu.Lock()
 	p := s.publishers[ctx.Session]
 	delete(s.publishers, ctx.Session)
-	o := s.readers[ctx.Session]
-	delete(s.readers, ctx.Session)
 	s.mu.Unlock()
-	if o != nil {
-		s.closeReader(o)
-	}
 	if p != nil {
+		s.fmtMu.Lock()
+		for _, m := range p.medias {
+			if m.track != nil {
+				delete(s.formats, m.track.ID())
+			}
+		}
+		s.fmtMu.Unlock()
 		reason := "encoder disconnected"
 		if ctx.Error != nil {
 			reason = "encoder disconnected: " + redacted(ctx.Error)

@@ -90,9 +90,8 @@ func (p *process) listen(ctx context.Context) error {
 	return nil
 }
 
-// startMedia starts the SFU, the broadcast (HLS) service, the RTSP server
-// (whose readers consume the broadcast's programs), cluster membership and
-// the recorder.
+// startMedia starts the SFU, the RTSP server, cluster membership, the
+// broadcast (HLS) service and the recorder.
 func (p *process) startMedia(ctx context.Context) error {
 	cfg := p.cfg
 	media, err := sfu.New(cfg.sfuConfig(), p.log)
@@ -102,15 +101,7 @@ func (p *process) startMedia(ctx context.Context) error {
 	p.media = media
 	p.onStop(func() { media.Close() })
 	p.auth = &rtspAuth{db: p.db, issuer: p.issuer}
-	hlsCfg := hls.DefaultConfig()
-	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
-	hlsCfg.CDNURL = cfg.HLSCDNURL
-	if p.broadcast, err = hls.New(hlsCfg, media, p.key, p.log); err != nil {
-		return err
-	}
-	p.onStop(func() { p.broadcast.Close() })
-	// RTSP readers consume the rooms' programs, as HLS and the recorder do.
-	if p.rtsp, err = ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, p.auth, media, p.broadcast, p.log); err != nil {
+	if p.rtsp, err = ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, p.auth, media, p.log); err != nil {
 		return err
 	}
 	p.apiCfg.RTSPURL = deriveRTSPURL(p.apiCfg.PublicURL, p.rtsp.Addr())
@@ -120,6 +111,13 @@ func (p *process) startMedia(ctx context.Context) error {
 	}
 	p.onStop(p.cluster.leave)
 	p.rtsp.Placer = p.cluster.rtspPlacer()
+	hlsCfg := hls.DefaultConfig()
+	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
+	hlsCfg.CDNURL = cfg.HLSCDNURL
+	if p.broadcast, err = hls.New(hlsCfg, media, p.key, p.log); err != nil {
+		return err
+	}
+	p.onStop(func() { p.broadcast.Close() })
 	if err := useHLSCDN(ctx, cfg, p.broadcast, p.log); err != nil {
 		return err
 	}

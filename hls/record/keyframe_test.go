@@ -38,7 +38,7 @@ func (a encoderAuth) StreamKey(context.Context, string) (string, sfu.RoomOptions
 func (tr *testRecorder) startRTSP(opts sfu.RoomOptions) string {
 	t := tr.t
 	t.Helper()
-	srv, err := ingest.New(ingest.Config{Addr: "127.0.0.1:0"}, encoderAuth{opts}, tr.media, tr.hls, testLogger())
+	srv, err := ingest.New(ingest.Config{Addr: "127.0.0.1:0"}, encoderAuth{opts}, tr.media, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
