@@ -32,7 +32,7 @@ type clientMessage struct {
 	Width       *int     `json:"width,omitempty"`
 	Height      *int     `json:"height,omitempty"`
 	Participant string   `json:"participant,omitempty"`
-	Rooms       []string `json:"rooms,omitempty"`
+	Rooms       []string `json:"rooms,omitzero"` // [] (no other rooms) differs from absent
 	// on_air (api/broadcast.go): absent tracks are unchanged, null is automatic.
 	Video         trackChoice `json:"video,omitzero"`
 	Audio         trackChoice `json:"audio,omitzero"`
