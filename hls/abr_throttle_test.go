@@ -1,3 +1,13 @@
+//go:build abr
+
+// The ABR measurement is not part of the normal suite: it needs root, ip, tc,
+// Chromium and the npm packages in testdata/abr, and on a loaded two-core
+// machine its timing varies too much for CI (docs/hls.md). Run it with
+//
+//	cd hls/testdata/abr && npm ci && cd ../../.. && go test -tags abr -run TestABRThrottled -v ./hls/
+//
+// where every missing part fails the run.
+
 package hls
 
 import (
@@ -90,12 +100,8 @@ type abrState struct {
 // rendition, goes down
 // to a lower one when the viewer's link is limited by a token bucket (tc
 // tbf on a veth into a network namespace where the HLS server listens), and
-// back up when the limit is lifted. It needs root, ip, tc and Chromium, so
-// it runs only with LECTERN_ABR_TEST=1 (docs/hls.md has the figures).
+// back up when the limit is lifted (docs/hls.md has the figures).
 func TestABRThrottled(t *testing.T) {
-	if os.Getenv("LECTERN_ABR_TEST") != "1" {
-		t.Skip("set LECTERN_ABR_TEST=1 (root, ip, tc and Chromium needed)")
-	}
 	for _, bin := range []string{"ip", "tc", chromium} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Fatalf("%s: %v", bin, err)
@@ -153,7 +159,7 @@ func TestABRThrottled(t *testing.T) {
 		t.Run(player, func(t *testing.T) {
 			if player == "shaka" {
 				if _, err := os.Stat(scripts["/shaka.js"]); err != nil {
-					t.Skipf("no Shaka Player: run npm ci in hls/testdata/abr (%v)", err)
+					t.Fatalf("no Shaka Player: run npm ci in hls/testdata/abr (%v)", err)
 				}
 			}
 			abrSwitches(t, ns, "http://"+ln.Addr().String()+"/"+player+"/abr.html", bandwidth)
