@@ -283,10 +283,11 @@ func waitSteady(t *testing.T, s *testSubscriber, i byte, n int) {
 	}
 }
 
-// waitLayer waits for a packet of layer i.
+// waitLayer waits for a packet of layer i: on a busy machine the
+// subscriber's negotiation and the publisher's keyframe can take seconds.
 func waitLayer(t *testing.T, s *testSubscriber, i byte) {
 	t.Helper()
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case p := <-s.payloads:
@@ -294,7 +295,7 @@ func waitLayer(t *testing.T, s *testSubscriber, i byte) {
 				return
 			}
 		case <-deadline:
-			t.Fatalf("no packet of layer %d within 5 s", i)
+			t.Fatalf("no packet of layer %d within 30 s", i)
 		}
 	}
 }
