@@ -13,6 +13,7 @@ func (p *Participant) SetLayer(trackID, rid string) error {
 		d.manual.Store(-1)
 		d.auto.Store(true)
 		d.layersChanged(d.track.layerCount())
+		d.track.dynacastSoon()
 		return nil
 	}
 	i := -1
@@ -29,6 +30,7 @@ func (p *Participant) SetLayer(trackID, rid string) error {
 	d.manual.Store(int32(i))
 	d.auto.Store(false)
 	d.setTarget(i)
+	d.track.dynacastSoon()
 	return nil
 }
 
@@ -42,6 +44,7 @@ func (p *Participant) SetPaused(trackID string, paused bool) error {
 	if d.paused.Swap(paused) && !paused {
 		d.resync()
 	}
+	d.track.dynacastSoon()
 	return nil
 }
 

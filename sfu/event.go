@@ -19,6 +19,9 @@ const (
 	// stopped sending a video for lack of bandwidth, and started again.
 	EventVideoPaused  = "video_paused"
 	EventVideoResumed = "video_resumed"
+	// EventPublishLayers asks a publisher to send only the simulcast
+	// encodings named in Active (dynacast.go).
+	EventPublishLayers = "publish_layers"
 )
 
 // Event is one message from the SFU to a participant.
@@ -36,6 +39,10 @@ type Event struct {
 	Tracks map[string]TrackInfo `json:"tracks,omitempty"`
 	Layer  string               `json:"layer,omitempty"`
 	Reason string               `json:"reason,omitempty"`
+	// LocalTrack is the publisher's own ID of the track in a publish_layers
+	// event (the msid track ID of its offer); Active the RIDs to send.
+	LocalTrack string   `json:"local_track,omitempty"`
+	Active     []string `json:"active,omitempty"`
 }
 
 // ParticipantInfo describes a participant in roster events.

@@ -30,6 +30,7 @@ func (p *Participant) SetView(trackID string, width, height int) error {
 		return fmt.Errorf("%w: view size %dx%d", ErrBadLayer, width, height)
 	}
 	d.viewHeight.Store(int32(height))
+	d.track.dynacastSoon()
 	return nil
 }
 
@@ -99,6 +100,9 @@ func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) 
 	}
 	p.mu.Unlock()
 	ls.downs = downs
+	for _, d := range downs {
+		d.track.dynacast()
+	}
 	if len(downs) == 0 {
 		ls.a = allocation{}
 		q.setRate(bps)

@@ -43,6 +43,9 @@ type Track struct {
 	webrtc bool
 	note   string
 
+	// dyn is the dynacast decision (dynacast.go).
+	dyn dynacastState
+
 	// order is the publication order in the server, for "first publisher" choices.
 	order uint64
 	// done is closed once the track is unpublished.
@@ -83,6 +86,7 @@ func newTrack(id string, owner *Participant, kind webrtc.RTPCodecType, codec web
 		keyframe: keyframeDetector(codec.MimeType), pli: pli, rooms: make(map[*Room]bool),
 		order: trackOrder.Add(1), done: make(chan struct{}),
 	}
+	t.dyn.sent = -1
 	t.sinks.Store(&[]Sink{})
 	return t
 }
@@ -122,17 +126,19 @@ type Sink interface {
 // AddSink starts sending the track's packets to s.
 func (t *Track) AddSink(s Sink) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	next := append(slices.Clone(*t.sinks.Load()), s)
 	t.sinks.Store(&next)
+	t.mu.Unlock()
+	t.dynacastSoon()
 }
 
 // RemoveSink stops sending to s.
 func (t *Track) RemoveSink(s Sink) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	next := slices.DeleteFunc(slices.Clone(*t.sinks.Load()), func(x Sink) bool { return x == s })
 	t.sinks.Store(&next)
+	t.mu.Unlock()
+	t.dynacastSoon()
 }
 
 // Codec is the track's negotiated codec.

@@ -138,7 +138,9 @@ function openSession(url, options, hops) {
  * participant_joined, participant_left, participant_updated, track_published,
  * track_unpublished, track_updated, layer_changed, video_paused and
  * video_resumed (the server paused a received video for lack of bandwidth,
- * and resumed it), permissions_changed, removed, error (a LecternError with no request to reject), close ({code,
+ * and resumed it), publish_layers (which simulcast encodings of an own track
+ * anyone watches: the session pauses the others itself), permissions_changed,
+ * removed, error (a LecternError with no request to reject), close ({code,
  * reason}), and two of this module's own: track (a RemoteTrack arrived) and
  * track_ended (a RemoteTrack the server no longer sends).
  */
@@ -162,6 +164,7 @@ export class Session extends EventTarget {
   #pubReady = false; #pubCandidates = /** @type {RTCIceCandidateInit[]} */ ([]);
   #subReady = false; #subCandidates = /** @type {RTCIceCandidateInit[]} */ ([]); #subUfrag = '';
   #mids = new Map();        // subscriber mid -> server track ID, from the offer's msid lines
+  /** @type {Map<string, RTCRtpSender>} */ #senders = new Map(); // msid track id -> its sender (kept across replaceTrack)
   /** @type {Record<string, TrackInfo>} */ #offerTracks = {}; // the last offer's tracks map
 
   /** @param {WebSocket} ws @param {RTCConfiguration} rtcConfig */
@@ -230,7 +233,7 @@ export class Session extends EventTarget {
       /** @type {RTCRtpTransceiverInit} */
       const init = { direction: 'sendonly' };
       if (simulcast && track.kind === 'video') init.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
-      pc.addTransceiver(track, init);
+      this.#senders.set(track.id, pc.addTransceiver(track, init).sender);
       this.#sources[track.id] = source ?? (track.kind === 'audio' ? 'microphone' : 'camera');
     }
     return this.#negotiatePublisher();
@@ -245,6 +248,7 @@ export class Session extends EventTarget {
     if (!sender) return Promise.resolve();
     this.publisher.removeTrack(sender);
     delete this.#sources[track.id];
+    for (const [id, s] of this.#senders) if (s === sender) this.#senders.delete(id);
     return this.#negotiatePublisher();
   }
 
@@ -327,8 +331,30 @@ export class Session extends EventTarget {
       case 'track_unpublished':
         this.ownTracks.delete(msg.track.id);
         break;
+      case 'publish_layers':
+        this.#pubQueue = this.#pubQueue.then(() => this.#sendLayers(msg.local_track, msg.active ?? []))
+          .catch((err) => this.#emit('error', asError(err)));
+        break;
     }
     this.#emit(msg.type, msg);
+  }
+
+  /**
+   * Dynacast: sends only the simulcast encodings someone watches, as the
+   * server asks (publish_layers); the others pause in the encoder.
+   * @param {string} localTrack  the msid track ID the server knows the track by
+   * @param {string[]} active  the RIDs to keep sending
+   */
+  async #sendLayers(localTrack, active) {
+    const sender = this.#senders.get(localTrack);
+    const params = sender?.getParameters();
+    if (!sender || !params || params.encodings.length < 2) return;
+    let changed = false;
+    for (const e of params.encodings) {
+      const on = e.rid === undefined || active.includes(e.rid);
+      if (e.active !== on) { e.active = on; changed = true; }
+    }
+    if (changed) await sender.setParameters(params);
   }
 
   /** @param {string} type @param {any} detail */
