@@ -29,6 +29,8 @@ func TestObservability(t *testing.T) {
 		`lectern_db_open_connections{backend="sqlite"}`,
 		`lectern_sfu_participants 0`,
 		`lectern_sfu_rooms 0`,
+		`lectern_sfu_nacked_packets_total 0`,
+		`lectern_sfu_recovered_packets_total 0`,
 		`lectern_hls_viewers 0`,
 		`lectern_hls_waiting_requests 0`,
 		`lectern_hls_requests_total 0`,
