@@ -3,6 +3,7 @@ package sfu
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestAllocate(t *testing.T) {
@@ -118,5 +119,50 @@ func TestTileLayer(t *testing.T) {
 		if got := tileLayer(c.n, c.top, c.h); got != c.want {
 			t.Errorf("tileLayer(%d, %d, %d) = %d, want %d", c.n, c.top, c.h, got, c.want)
 		}
+	}
+}
+
+// TestUpgradesHold: the allocator moves a track down at once and up only once
+// it has chosen the higher layer for upgradeHold; a paused video resumes
+// the same way.
+func TestUpgradesHold(t *testing.T) {
+	d := &downTrack{current: 1, target: 1}
+	now := time.Now()
+	if got := d.steady(0, false, now); got != 0 {
+		t.Fatalf("down from 1 to 0: applied %d", got)
+	}
+	d.target = 0
+	for _, step := range []struct {
+		after time.Duration
+		want  int
+		got   int
+	}{
+		{0, 2, 0},                           // up: held
+		{upgradeHold / 2, 2, 0},             // still held
+		{upgradeHold / 2, 0, 0},             // the wish lapsed: the hold starts again
+		{upgradeHold / 2, 1, 0},             // up again: held
+		{upgradeHold + upgradeHold/2, 1, 1}, // held long enough
+	} {
+		if got := d.steady(step.want, false, now.Add(step.after)); got != step.got {
+			t.Errorf("after %v, allocation %d: applied %d, want %d", step.after, step.want, got, step.got)
+		}
+		now = now.Add(step.after)
+	}
+	d.target = 1
+	d.bwPaused.Store(true)
+	if got := d.steady(0, false, now); got != -1 {
+		t.Errorf("a paused video resumed at once: %d", got)
+	}
+	if got := d.steady(0, false, now.Add(upgradeHold)); got != 0 {
+		t.Errorf("a paused video did not resume after the hold: %d", got)
+	}
+	// The active speaker's paused video resumes at once, then climbs after the hold.
+	if got := d.steady(0, true, now); got != 0 {
+		t.Errorf("the speaker's paused video held: %d", got)
+	}
+	d.bwPaused.Store(false)
+	d.target = 0
+	if got := d.steady(2, true, now); got != 0 {
+		t.Errorf("the speaker's layer went up at once: %d", got)
 	}
 }

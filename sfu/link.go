@@ -135,8 +135,9 @@ func (p *Participant) allocateTick(q *sendQueue, est *estimator, ls *linkState) 
 		p.log.Debug("allocation", "estimate", bps, "congested", congested, "probe", ls.probe.rate, "total", a.total, "next", a.next, "layers", a.layers)
 	}
 	if bps > 0 {
+		now := time.Now()
 		for i, d := range downs {
-			d.applyLayer(a.layers[i])
+			d.applyLayer(d.steady(a.layers[i], tracks[i].priority <= prioSpeaker, now))
 		}
 	}
 	ls.probe.update(est, bps, congested, a)
@@ -175,6 +176,35 @@ func (d *downTrack) allocInfo(top int, speaker *Participant) allocTrack {
 	}
 	at.maxLayer = min(at.maxLayer, tileLayer(len(at.rates), top, int(d.viewHeight.Load())))
 	return at
+}
+
+// upgradeHold is how long the allocation must keep choosing a higher layer
+// (or a paused video) before the track moves up: an estimate that wobbles on
+// a jittery link does not switch layers every allocation, each switch costing
+// a keyframe. Moving down is at once, and so is resuming the active speaker's
+// or a screen share's paused video (the speaker changed, not the estimate).
+const upgradeHold = time.Second
+
+// steady returns the layer to apply for a track the allocator put on want
+// (-1: paused): lower at once, higher only once the allocation has chosen a
+// higher one for upgradeHold. A paused track that is urgent resumes at once.
+func (d *downTrack) steady(want int, urgent bool, now time.Time) int {
+	cur := -1
+	if !d.bwPaused.Load() {
+		_, cur = d.layers()
+	}
+	if want <= cur || (urgent && cur < 0) {
+		d.upSince = time.Time{}
+		return want
+	}
+	if d.upSince.IsZero() {
+		d.upSince = now
+	}
+	if now.Sub(d.upSince) < upgradeHold {
+		return cur
+	}
+	d.upSince = time.Time{}
+	return want
 }
 
 // applyLayer carries out the allocator's choice for the track: a layer, or -1 to pause.
