@@ -1,6 +1,10 @@
 package sfu
 
-import "github.com/pion/webrtc/v4"
+import (
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
 
 // Event types sent to participants. The API writes them to the websocket as
 // they are; docs/protocol.md describes each.
@@ -47,10 +51,12 @@ type Event struct {
 
 // ParticipantInfo describes a participant in roster events.
 type ParticipantInfo struct {
-	ID       string      `json:"id"`
-	Identity string      `json:"identity"`
-	Name     string      `json:"name"`
-	Kind     string      `json:"kind"`
+	ID       string `json:"id"`
+	Identity string `json:"identity"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	// JoinedAt is when the participant joined, in UTC.
+	JoinedAt time.Time   `json:"joined_at"`
 	Tracks   []TrackInfo `json:"tracks"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -40,6 +41,7 @@ type Participant struct {
 	log                      *slog.Logger
 	autoSubscribe            bool
 	tier                     Tier
+	joined                   time.Time
 
 	perms atomic.Pointer[Permissions]
 	// subConnected is set once the subscriber connection has connected.
@@ -71,7 +73,7 @@ type Participant struct {
 func newParticipant(r *Room, o ParticipantOptions) *Participant {
 	p := &Participant{
 		id: newID("PA_"), identity: o.Identity, name: o.Name, kind: o.Kind, room: r,
-		autoSubscribe: o.AutoSubscribe, tier: o.Tier,
+		autoSubscribe: o.AutoSubscribe, tier: o.Tier, joined: time.Now().UTC(),
 		events: make(chan Event, eventQueue), done: make(chan struct{}),
 		sources: map[string]string{}, published: map[string]*Track{}, downs: map[string]*downTrack{},
 		targets: map[*Room]bool{r: true},
@@ -114,7 +116,7 @@ func (p *Participant) Info() ParticipantInfo { return p.infoIn(p.room) }
 
 // infoIn describes the participant with the tracks it publishes into r.
 func (p *Participant) infoIn(r *Room) ParticipantInfo {
-	info := ParticipantInfo{ID: p.id, Identity: p.identity, Name: p.name, Kind: p.kind, Tracks: []TrackInfo{}}
+	info := ParticipantInfo{ID: p.id, Identity: p.identity, Name: p.name, Kind: p.kind, JoinedAt: p.joined, Tracks: []TrackInfo{}}
 	for _, t := range p.tracks() {
 		if _, ok := r.Track(t.id); ok {
 			info.Tracks = append(info.Tracks, t.Info())

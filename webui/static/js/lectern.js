@@ -59,6 +59,7 @@ export class LecternError extends Error {
  * @property {string} identity
  * @property {string} name
  * @property {string} kind      browser, whip, rtsp ...
+ * @property {string} joined_at when it joined (RFC 3339, UTC)
  * @property {TrackInfo[]} tracks
  *
  * @typedef {object} MediaPermissions  What this participant may do in the room now.
