@@ -223,6 +223,11 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.PATCH("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.updateMember)
 	v1.DELETE("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.deleteMember)
 
+	v1.GET("/rooms/:room/participants", s.adminOr(access.Moderate), s.onRoomNode, s.listParticipants)
+	v1.GET("/rooms/:room/participants/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.getParticipant)
+	v1.DELETE("/rooms/:room/participants/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.removeParticipant)
+	v1.PATCH("/rooms/:room/participants/:identity/tracks/:track", s.adminOr(access.Moderate), s.onRoomNode, s.updateParticipantTrack)
+	v1.GET("/live", s.admin, s.listLive)
 	v1.GET("/rooms/:room/ws", s.roomSocket)
 
 	v1.POST("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.rotateStreamKey)
