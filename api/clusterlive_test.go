@@ -42,6 +42,11 @@ func TestClusterPassesLiveChangesToTheRoomsNode(t *testing.T) {
 	if !alice().Publish {
 		t.Fatal("alice cannot publish before the change")
 	}
+	// Who is in the room, asked of node 2, is node 1's answer.
+	ps := n2.must(http.StatusOK, "GET", "/api/v1/rooms/x/participants", n1.adminKey, nil)
+	if list, _ := ps.body["participants"].([]any); len(list) != 1 || list[0].(map[string]any)["identity"] != "alice" {
+		t.Errorf("participants through node 2: %s", ps.raw)
+	}
 
 	// Without credentials node 2 answers itself.
 	if r := n2.do("PATCH", "/api/v1/rooms/x/members/alice", "", map[string]any{"permissions": map[string]bool{"publish": false}}); r.status != http.StatusUnauthorized {
