@@ -5,6 +5,7 @@
 // Views follow the URL fragment: #/ lists the rooms, #/rooms/{id} shows one.
 
 import { client, path } from '/js/api.js';
+import { renderLive } from '/js/admin-live.js';
 import { renderMembers } from '/js/admin-members.js';
 import { renderRecordings } from '/js/admin-recordings.js';
 import { MODES, TIERS, renderPINs, setupTokenForm } from '/js/admin-room.js';
@@ -196,6 +197,7 @@ async function openRoom(id) {
   show('room');
   renderStreamKey(ctx, byId('stream-key'));
   renderRecordings(ctx, byId('recordings'));
+  renderLive(ctx, byId('live'));
   renderMembers(ctx, byId('members'), byId('add-member'));
   setupTokenForm(ctx);
 }
