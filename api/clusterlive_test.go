@@ -47,6 +47,11 @@ func TestClusterPassesLiveChangesToTheRoomsNode(t *testing.T) {
 	if list, _ := ps.body["participants"].([]any); len(list) != 1 || list[0].(map[string]any)["identity"] != "alice" {
 		t.Errorf("participants through node 2: %s", ps.raw)
 	}
+	// So is the list of live rooms: node 2 asks node 1.
+	lv := n2.must(http.StatusOK, "GET", "/api/v1/live", n1.adminKey, nil)
+	if rooms, _ := lv.body["rooms"].([]any); len(rooms) != 1 || rooms[0].(map[string]any)["id"] != "x" || lv.body["unreachable"] != nil {
+		t.Errorf("live rooms through node 2: %s", lv.raw)
+	}
 
 	// Without credentials node 2 answers itself.
 	if r := n2.do("PATCH", "/api/v1/rooms/x/members/alice", "", map[string]any{"permissions": map[string]bool{"publish": false}}); r.status != http.StatusUnauthorized {

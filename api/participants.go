@@ -180,9 +180,24 @@ type liveRoomJSON struct {
 	Node         string `json:"node"`
 }
 
-// listLive: GET /api/v1/live, the rooms with media on this node and their
-// counts.
+// listLive: GET /api/v1/live, the rooms with media on every live node and
+// their counts (livenodes.go asks the others).
 func (s *Server) listLive(c *gin.Context) {
+	rooms := s.localLive()
+	var unreachable []string
+	if c.GetHeader(forwardedHeader) == "" {
+		more, failed := s.peersLive(c)
+		rooms, unreachable = append(rooms, more...), failed
+	}
+	out := gin.H{"rooms": rooms}
+	if len(unreachable) > 0 {
+		out["unreachable"] = unreachable
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// localLive lists the rooms with media on this node.
+func (s *Server) localLive() []liveRoomJSON {
 	out := []liveRoomJSON{}
 	for _, id := range s.media.MediaRooms() {
 		live, ok := s.media.LiveRoom(id)
@@ -196,5 +211,5 @@ func (s *Server) listLive(c *gin.Context) {
 		}
 		out = append(out, lr)
 	}
-	c.JSON(http.StatusOK, gin.H{"rooms": out})
+	return out
 }

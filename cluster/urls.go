@@ -49,3 +49,19 @@ func (u URLs) url(o Owner, err error) (string, error) {
 	}
 	return o.URL, nil
 }
+
+// Peers returns the advertised HTTP base URLs of the other live nodes, for
+// questions every node must answer (the API's list of live rooms).
+func (u URLs) Peers(ctx context.Context) ([]string, error) {
+	nodes, err := u.n.db.Nodes(ctx, u.n.cfg.DeadAfter)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, nd := range nodes {
+		if nd.Live && nd.ID != u.n.cfg.NodeID && nd.URL != "" {
+			out = append(out, nd.URL)
+		}
+	}
+	return out, nil
+}
