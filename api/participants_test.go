@@ -99,3 +99,34 @@ func TestLiveRoomsOverREST(t *testing.T) {
 		t.Errorf("a room token lists every live room: %s", r.raw)
 	}
 }
+
+// TestSecondSessionReplacesTheFirst: the same identity opening the room
+// socket again (another tab) replaces its first session, which is told why
+// and closed; the roster has it once.
+func TestSecondSessionReplacesTheFirst(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "dup", "name": "Dup"})
+	token := a.tokenFor("ada", "dup", access.Host)
+	first := dialRoom(t, a, "dup", token)
+	first.next("welcome")
+	second := dialRoom(t, a, "dup", token)
+	second.next("welcome")
+	if ev := first.next("replaced"); ev["reason"] == "" {
+		t.Errorf("replaced event: %v", ev)
+	}
+	// The first socket closes: its message channel ends.
+	deadline := time.After(10 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-first.in:
+		case <-deadline:
+			t.Fatal("the replaced socket stayed open")
+		}
+	}
+	ps := a.must(http.StatusOK, "GET", "/api/v1/rooms/dup/participants", a.adminKey, nil).body["participants"].([]any)
+	if len(ps) != 1 {
+		t.Errorf("ada is in the room %d times", len(ps))
+	}
+	second.send(map[string]any{"type": "ping", "id": "p"})
+	second.next("pong")
+}

@@ -19,6 +19,9 @@ const (
 	EventPermissions        = "permissions_changed"
 	EventLayer              = "layer_changed"
 	EventRemoved            = "removed"
+	// EventReplaced ends a session whose identity joined the room again
+	// (another tab or device): one identity is one participant of a kind.
+	EventReplaced = "replaced"
 	// EventVideoPaused and EventVideoResumed: the subscriber's allocator
 	// stopped sending a video for lack of bandwidth, and started again.
 	EventVideoPaused  = "video_paused"

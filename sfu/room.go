@@ -75,9 +75,21 @@ func (r *Room) Join(o ParticipantOptions) (*Participant, error) {
 	}
 	p := newParticipant(r, o)
 	r.mu.Lock()
+	// One identity is one participant of a kind: a new session (another
+	// tab, a reconnect after a dead network) replaces the old one.
+	var replaced []*Participant
+	for _, old := range r.members {
+		if old.identity == o.Identity && old.kind == o.Kind {
+			replaced = append(replaced, old)
+		}
+	}
 	r.members[p.id] = p
 	r.mu.Unlock()
 	s.mu.Unlock()
+	for _, old := range replaced {
+		old.send(Event{Type: EventReplaced, Reason: "this identity joined the room again elsewhere"})
+		go old.Close("replaced by " + p.id)
+	}
 	r.sfu.log.Info("participant joined", "room", r.id, "participant", p.id, "identity", o.Identity, "kind", o.Kind)
 	r.notify(Event{Type: EventParticipantJoined, Room: r.id, Participant: ptr(p.Info())}, p, needList)
 	if o.Permissions.Subscribe && o.AutoSubscribe {

@@ -102,6 +102,8 @@ export class Call extends EventTarget {
       clearJoin(this.roomId);
       this.#end('You were removed from this room', `A moderator removed you${m.reason && m.reason !== 'removed' ? ` (${m.reason})` : ''}. To come back, join again with a PIN.`, true);
     });
+    // The same name joined from another tab or device; that one goes on.
+    s.on('replaced', () => this.#end('Opened somewhere else', 'You joined this room again from another tab or device, which carries on there. Rejoin here to move back.', false));
     s.on('close', ({ reason }) => {
       // A node that finds its room placed elsewhere (after it stalled) ends it with this reason.
       if (/moved to another node/.test(reason ?? '')) {

@@ -141,7 +141,7 @@ function openSession(url, options, hops) {
  * video_resumed (the server paused a received video for lack of bandwidth,
  * and resumed it), publish_layers (which simulcast encodings of an own track
  * anyone watches: the session pauses the others itself), permissions_changed,
- * removed, error (a LecternError with no request to reject), close ({code,
+ * removed, replaced (this identity joined again elsewhere; the socket closes), error (a LecternError with no request to reject), close ({code,
  * reason}), and two of this module's own: track (a RemoteTrack arrived) and
  * track_ended (a RemoteTrack the server no longer sends).
  */
