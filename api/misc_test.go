@@ -31,6 +31,7 @@ func TestObservability(t *testing.T) {
 		`lectern_sfu_rooms 0`,
 		`lectern_sfu_nacked_packets_total 0`,
 		`lectern_sfu_recovered_packets_total 0`,
+		`lectern_sfu_queue_dropped_packets_total 0`,
 		`lectern_hls_viewers 0`,
 		`lectern_hls_waiting_requests 0`,
 		`lectern_hls_requests_total 0`,

@@ -158,21 +158,26 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 		d.startAt(pkt, idx)
 		d.current = idx
 	case d.waiting || d.target != d.current:
-		if keyframe && idx < d.target && d.auto.Load() && d.track.layerStale(d.target) {
-			// The wanted layer is not being sent (an encoder turns its top
-			// layers off under load): settle for this one.
+		// The wanted layer is not being sent (an encoder turns its top
+		// layers off under load, or dynacast paused it): settle for a lower one.
+		settle := idx < d.target && d.auto.Load() && d.track.layerStale(d.target)
+		if keyframe && settle {
 			d.target = idx
 		}
 		if idx != d.target || !keyframe {
-			// A packet of the target layer here is not the awaited keyframe.
-			retry := idx == d.target && time.Since(d.askedAt) > pliInterval
-			if retry {
-				d.askedAt = time.Now()
-			}
 			if idx != d.current || d.waiting {
+				// A packet of the target layer (or of one to settle for)
+				// here is not the awaited keyframe: a lost request or
+				// keyframe is asked again. requestKeyframe asks the highest
+				// layer being sent.
+				retry := (idx == d.target || settle) && time.Since(d.askedAt) > pliInterval
+				target := d.target
+				if retry {
+					d.askedAt = time.Now()
+				}
 				d.mu.Unlock()
 				if retry {
-					d.track.requestKeyframe(idx)
+					d.track.requestKeyframe(target)
 				}
 				return
 			}

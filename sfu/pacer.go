@@ -24,6 +24,16 @@ const (
 	// minPaceRate is the lowest pacing rate, in bits per second, whatever the
 	// estimate: pacing smooths bursts; the allocator keeps media under the estimate.
 	minPaceRate = 1_000_000
+	// drainMargin is kept between a queue's last packet leaving and the
+	// oldest one's age limit: above the pacing rate, a burst (a keyframe of a
+	// few hundred kilobits) goes out fast enough to leave before
+	// maxQueueDelay rather than be dropped, which would break the very frame
+	// that repairs the picture. Only a subscriber whose sending cannot keep
+	// up loses packets for age.
+	drainMargin = maxQueueDelay / 6
+	// packetOverhead is the bytes of SRTP, UDP and IP a packet costs on the
+	// wire beyond its RTP payload and header, roughly.
+	packetOverhead = 40
 )
 
 // outPacket is one packet waiting to be sent to a subscriber.
@@ -51,10 +61,14 @@ type sendQueue struct {
 	// dropped counts packets dropped for age or a full queue; sent counts
 	// packets and bytes written (media, padding included).
 	dropped, sent, sentBytes atomic.Uint64
+	// drops, if set, counts the drops of every queue (the SFU's total).
+	drops *atomic.Uint64
 
 	mu      sync.Mutex
 	ring    [sendQueueLen]outPacket
 	head, n int
+	// bits is what the queued packets take on the wire.
+	bits int
 }
 
 func newSendQueue() *sendQueue {
@@ -68,17 +82,27 @@ func (q *sendQueue) push(d *downTrack, b *binding, h *rtp.Header, payload []byte
 	q.mu.Lock()
 	if q.n == sendQueueLen {
 		old := &q.ring[q.head]
+		q.bits -= wireBits(old.n)
 		q.release(old)
 		q.head = (q.head + 1) % sendQueueLen
 		q.n--
-		q.dropped.Add(1)
+		q.drop()
 	}
 	q.ring[(q.head+q.n)%sendQueueLen] = outPacket{d: d, b: b, hdr: *h, buf: buf, n: len(payload), at: time.Now(), padding: padding}
 	q.n++
+	q.bits += wireBits(len(payload))
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
 	default:
+	}
+}
+
+// drop counts one dropped packet.
+func (q *sendQueue) drop() {
+	q.dropped.Add(1)
+	if q.drops != nil {
+		q.drops.Add(1)
 	}
 }
 
@@ -90,18 +114,23 @@ func (q *sendQueue) release(p *outPacket) {
 	*p = outPacket{}
 }
 
-// pop takes the oldest packet.
-func (q *sendQueue) pop() (outPacket, bool) {
+// wireBits is what a packet of n payload bytes takes on the wire, roughly.
+func wireBits(n int) int { return (n + 12 + packetOverhead) * 8 }
+
+// pop takes the oldest packet and returns what was queued with it, in bits.
+func (q *sendQueue) pop() (outPacket, int, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.n == 0 {
-		return outPacket{}, false
+		return outPacket{}, 0, false
 	}
+	queued := q.bits
 	p := q.ring[q.head]
 	q.ring[q.head] = outPacket{}
 	q.head = (q.head + 1) % sendQueueLen
 	q.n--
-	return p, true
+	q.bits -= wireBits(p.n)
+	return p, queued, true
 }
 
 // behind reports whether the queue's oldest packet has waited a third of
@@ -164,13 +193,13 @@ func (q *sendQueue) run(tick func() time.Duration) {
 				ticked()
 			default:
 			}
-			p, ok := q.pop()
+			p, queued, ok := q.pop()
 			if !ok {
 				break
 			}
 			now := time.Now()
 			if now.Sub(p.at) > maxQueueDelay {
-				q.dropped.Add(1)
+				q.drop()
 				if !p.padding {
 					p.d.queueDropped()
 				}
@@ -178,6 +207,10 @@ func (q *sendQueue) run(tick func() time.Duration) {
 				continue
 			}
 			if rate := float64(q.rate.Load()); rate > 0 {
+				// Faster when what is queued could not otherwise leave before
+				// the oldest packet's age limit.
+				window := max(maxQueueDelay-now.Sub(p.at)-drainMargin, 5*time.Millisecond)
+				rate = max(rate, float64(queued)/window.Seconds())
 				budget = min(budget+now.Sub(last).Seconds()*rate, paceBurst.Seconds()*rate)
 				last = now
 				if budget < 0 {
@@ -190,9 +223,12 @@ func (q *sendQueue) run(tick func() time.Duration) {
 						return
 					case <-wait.C:
 					}
-					budget, last = 0, time.Now()
+					// A timer that fired late leaves credit: the rate holds.
+					after := time.Now()
+					budget = min(budget+after.Sub(last).Seconds()*rate, paceBurst.Seconds()*rate)
+					last = after
 				}
-				budget -= float64((p.n + 40) * 8)
+				budget -= float64(wireBits(p.n))
 			} else {
 				budget, last = 0, now
 			}
@@ -212,7 +248,7 @@ func (q *sendQueue) run(tick func() time.Duration) {
 // drain drops whatever is queued.
 func (q *sendQueue) drain() {
 	for {
-		p, ok := q.pop()
+		p, _, ok := q.pop()
 		if !ok {
 			return
 		}

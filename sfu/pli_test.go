@@ -196,17 +196,20 @@ func TestJoinCrowdCoalescesKeyframeRequests(t *testing.T) {
 
 // TestJoinWhileTopLayerPaused: a publisher's encoder paused its top simulcast
 // layer; a subscriber that joins asks for a keyframe of the best layer still
-// sending, gets video there, and the paused layer is not asked.
+// sending, gets video there, and the paused layer is not asked. The
+// publisher ignores the first request after the pause, as when it is lost:
+// the subscriber asks again.
 func TestJoinWhileTopLayerPaused(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("paused", RoomOptions{Tier: TierFHD})
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
 	sender := pub.pc.GetSenders()[0]
 	var (
-		mu     sync.Mutex
-		asked  [3]bool
-		plis   [3]int
-		paused atomic.Bool
+		mu      sync.Mutex
+		asked   [3]bool
+		plis    [3]int
+		paused  atomic.Bool
+		ignored int
 	)
 	for li, tr := range pub.layers {
 		go func() {
@@ -218,9 +221,13 @@ func TestJoinWhileTopLayerPaused(t *testing.T) {
 				for _, pkt := range pkts {
 					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
 						mu.Lock()
-						asked[li] = true
 						if paused.Load() {
 							plis[li]++
+						}
+						if paused.Load() && li == 1 && ignored == 0 {
+							ignored++
+						} else {
+							asked[li] = true
 						}
 						mu.Unlock()
 					}
@@ -268,10 +275,13 @@ func TestJoinWhileTopLayerPaused(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true}))
-	sub.waitSources(10*time.Second, SourceCamera)
+	sub.waitSources(30*time.Second, SourceCamera)
 	mu.Lock()
 	defer mu.Unlock()
 	if plis[2] != 0 {
 		t.Errorf("the paused layer was asked for %d keyframes", plis[2])
+	}
+	if ignored != 1 || plis[1] < 2 {
+		t.Errorf("layer h: %d requests ignored, %d made; want 1 ignored and another made", ignored, plis[1])
 	}
 }

@@ -41,6 +41,7 @@ type counters struct {
 	keyframeReqs  atomic.Uint64
 	nacksSent     atomic.Uint64
 	recovered     atomic.Uint64
+	queueDrops    atomic.Uint64
 }
 
 // Stats are running totals since the SFU started.
@@ -56,6 +57,9 @@ type Stats struct {
 	// NACKed counts packets asked of publishers again (nack.go); Recovered
 	// counts those that came.
 	NACKed, Recovered uint64
+	// QueueDrops counts packets subscribers' send queues dropped: waited
+	// past maxQueueDelay, or pushed out of a full queue.
+	QueueDrops uint64
 	// Rooms and Participants are the live counts.
 	Rooms, Participants int
 }
@@ -63,7 +67,7 @@ type Stats struct {
 // Stats returns the running totals and live counts.
 func (s *SFU) Stats() Stats {
 	st := Stats{Received: s.stats.received.Load(), SendErrors: s.stats.sendErrors.Load(), Retransmitted: s.stats.retransmitted.Load(), KeyframeRequests: s.stats.keyframeReqs.Load(),
-		NACKed: s.stats.nacksSent.Load(), Recovered: s.stats.recovered.Load()}
+		NACKed: s.stats.nacksSent.Load(), Recovered: s.stats.recovered.Load(), QueueDrops: s.stats.queueDrops.Load()}
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
 	for _, r := range s.rooms {

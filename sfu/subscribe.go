@@ -207,6 +207,7 @@ func (p *Participant) newSubscriberPC() (*webrtc.PeerConnection, error) {
 	}
 	p.watchSubscriber(pc)
 	q := newSendQueue()
+	q.drops = &p.room.sfu.stats.queueDrops
 	p.est.Store(est)
 	p.out.Store(q)
 	p.wg.Add(1)
