@@ -1,0 +1,316 @@
+package netlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Layer heights of the pages' simulcast (q, h, f of a 1280x720 camera).
+const (
+	Q = 180
+	H = 360
+	F = 720
+)
+
+// Phase is a stretch of a scenario with fixed network conditions.
+type Phase struct {
+	// Name labels the phase in reports ("3M", "unlimited").
+	Name     string
+	Duration time.Duration
+	// ViewerDown and PublisherUp limit the links in bit/s; 0 is no limit.
+	ViewerDown, PublisherUp int64
+	// ViewerLoss and PublisherLoss drop that percentage of UDP packets at
+	// random, arriving at the viewer and leaving the publishers.
+	ViewerLoss, PublisherLoss int
+	// Fits is the highest layer (frame height) that fits the viewer's link:
+	// what the viewer should receive of the first publisher's camera.
+	Fits int
+}
+
+// Scenario is publishers and one viewer in a room, through phases.
+type Scenario struct {
+	Name       string
+	Publishers int
+	Phases     []Phase
+}
+
+// Env is what a scenario runs with.
+type Env struct {
+	// Bin is the lectern binary (go build ./cmd/lectern).
+	Bin string
+	// Logf, if set, reports progress.
+	Logf func(format string, args ...any)
+}
+
+// Run runs a scenario in a lab of its own: it starts the server, a browser
+// per publisher and one for the viewer, waits until the viewer decodes every
+// camera, then applies each phase in turn while sampling the viewer's and the
+// publishers' stats. Everything it created is gone when it returns, whether
+// it failed or not.
+func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
+	logf := env.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	lab, err := NewLab(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := lab.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	res = &Result{Scenario: sc, LabID: lab.ID}
+	srv, err := StartServer(ctx, env.Bin, lab.ServerIP)
+	if err != nil {
+		return res, err
+	}
+	defer srv.Close()
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w\nserver log:\n%s", err, srv.Log())
+		}
+	}()
+	const room = "netlab"
+	if err := srv.CreateRoom(ctx, room); err != nil {
+		return res, err
+	}
+	c := &crew{}
+	defer c.close()
+	if err := c.start(ctx, lab, srv, room, sc.Publishers); err != nil {
+		return res, err
+	}
+	logf("%s: %d publishers and a viewer joined; waiting for every camera", sc.Name, sc.Publishers)
+	if err := c.waitCameras(ctx, 60*time.Second); err != nil {
+		return res, err
+	}
+	res.Main = c.pubIDs[0] + "/camera"
+	for _, ph := range sc.Phases {
+		if err := c.apply(ctx, ph); err != nil {
+			return res, err
+		}
+		logf("%s: phase %s for %v", sc.Name, ph.Name, ph.Duration)
+		before, _ := srv.Metrics(ctx)
+		dropsBefore, err := c.viewerNode.DownDrops(ctx)
+		if err != nil {
+			return res, err
+		}
+		load0 := loadAvg()
+		start := time.Now()
+		if err := c.sample(ctx, ph.Duration); err != nil {
+			return res, err
+		}
+		after, _ := srv.Metrics(ctx)
+		dropsAfter, err := c.viewerNode.DownDrops(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Phases = append(res.Phases, PhaseRun{Phase: ph, Start: start.UnixMilli(), End: time.Now().UnixMilli(),
+			Server: delta(before, after), LinkDrops: dropsAfter - dropsBefore, Load: (load0 + loadAvg()) / 2})
+	}
+	res.Viewer, res.Publisher = c.viewerSamples, c.pubSamples
+	res.Problems = c.problems
+	for _, p := range res.Phases {
+		res.Results = append(res.Results, analyze(res, p))
+	}
+	return res, nil
+}
+
+// crew is a scenario's browsers and the samples taken from them. It is used
+// by Run's goroutine only.
+type crew struct {
+	pubs          []*Browser
+	pubNodes      []*Node
+	viewer        *Browser
+	viewerNode    *Node
+	pubIDs        []string
+	viewerSamples []Sample
+	pubSamples    []Sample // the first publisher's
+	problems      []string
+}
+
+func (c *crew) start(ctx context.Context, lab *Lab, srv *Server, room string, publishers int) error {
+	if publishers < 1 {
+		return errors.New("netlab: a scenario needs a publisher")
+	}
+	var err error
+	if c.viewerNode, err = lab.AddNode(ctx, "viewer"); err != nil {
+		return err
+	}
+	if c.viewer, err = StartBrowser(ctx, c.viewerNode, srv.URL); err != nil {
+		return err
+	}
+	token, err := srv.Token(ctx, room, "viewer", false)
+	if err != nil {
+		return err
+	}
+	if _, err := c.viewer.Watch(ctx, room, token); err != nil {
+		return err
+	}
+	for i := range publishers {
+		name := "pub" + strconv.Itoa(i+1)
+		node, err := lab.AddNode(ctx, name)
+		if err != nil {
+			return err
+		}
+		c.pubNodes = append(c.pubNodes, node)
+		b, err := StartBrowser(ctx, node, srv.URL)
+		if err != nil {
+			return err
+		}
+		c.pubs = append(c.pubs, b)
+		token, err := srv.Token(ctx, room, name, true)
+		if err != nil {
+			return err
+		}
+		id, err := b.Publish(ctx, room, token)
+		if err != nil {
+			return err
+		}
+		c.pubIDs = append(c.pubIDs, id)
+	}
+	return nil
+}
+
+func (c *crew) close() {
+	var wg sync.WaitGroup
+	for _, b := range append(c.pubs, c.viewer) {
+		if b != nil {
+			wg.Go(b.Close)
+		}
+	}
+	wg.Wait()
+}
+
+// waitCameras waits until the viewer decoded frames of every publisher's camera.
+func (c *crew) waitCameras(ctx context.Context, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		if err := c.take(ctx); err != nil {
+			return err
+		}
+		ok := len(c.viewerSamples) > 0
+		if ok {
+			last := c.viewerSamples[len(c.viewerSamples)-1]
+			for _, id := range c.pubIDs {
+				if in, found := last.inbound(id + "/camera"); !found || in.Frames == 0 {
+					ok = false
+				}
+			}
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var last any
+			if n := len(c.viewerSamples); n > 0 {
+				last = c.viewerSamples[n-1]
+			}
+			return fmt.Errorf("netlab: the viewer did not decode every camera within %v; last sample %+v; problems %v", within, last, c.problems)
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+}
+
+// apply sets a phase's network conditions.
+func (c *crew) apply(ctx context.Context, ph Phase) error {
+	if err := c.viewerNode.SetDown(ctx, ph.ViewerDown); err != nil {
+		return err
+	}
+	if err := c.viewerNode.SetLoss(ctx, ph.ViewerLoss, 0); err != nil {
+		return err
+	}
+	for _, n := range c.pubNodes {
+		if err := n.SetUp(ctx, ph.PublisherUp); err != nil {
+			return err
+		}
+		if err := n.SetLoss(ctx, 0, ph.PublisherLoss); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sample collects samples for d.
+func (c *crew) sample(ctx context.Context, d time.Duration) error {
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if err := sleep(ctx, min(time.Second, time.Until(end))); err != nil {
+			return err
+		}
+		if err := c.take(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// take fetches the samples the pages took since the last call.
+func (c *crew) take(ctx context.Context) error {
+	s, problems, err := c.viewer.Take(ctx)
+	if err != nil {
+		return err
+	}
+	c.viewerSamples = append(c.viewerSamples, s...)
+	c.problems = problems
+	if len(c.pubs) > 0 {
+		s, _, err := c.pubs[0].Take(ctx)
+		if err != nil {
+			return err
+		}
+		c.pubSamples = append(c.pubSamples, s...)
+	}
+	for _, b := range c.pubs[min(1, len(c.pubs)):] {
+		// The other publishers' samples are dropped, not kept in their pages.
+		if _, _, err := b.Take(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// loadAvg returns the machine's one-minute load average, or -1.
+func loadAvg() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// delta returns after minus before for each metric.
+func delta(before, after map[string]float64) map[string]float64 {
+	d := map[string]float64{}
+	for k, v := range after {
+		d[k] = v - before[k]
+	}
+	return d
+}
