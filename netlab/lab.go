@@ -22,6 +22,8 @@ type Lab struct {
 	// ServerIP is the host address the server listens on; every client
 	// namespace routes to it through its veth.
 	ServerIP net.IP
+	// RelayIP is the host address of the delay relay, when a scenario has one.
+	RelayIP net.IP
 
 	subnet byte // 10.<subnet>.<node>.2 are the clients
 
@@ -54,6 +56,11 @@ func NewLab(ctx context.Context) (*Lab, error) {
 	}
 	lab.ServerIP = net.IPv4(10, lab.subnet, 0, 1).To4()
 	if err := run(ctx, "ip", "addr", "add", lab.ServerIP.String()+"/32", "dev", "lo"); err != nil {
+		return nil, err
+	}
+	lab.RelayIP = net.IPv4(10, lab.subnet, 0, 2).To4()
+	if err := run(ctx, "ip", "addr", "add", lab.RelayIP.String()+"/32", "dev", "lo"); err != nil {
+		lab.Close()
 		return nil, err
 	}
 	return lab, nil
@@ -89,11 +96,14 @@ func (l *Lab) Close() error {
 			first = err
 		}
 	}
-	if l.ServerIP != nil {
-		if err := run(context.Background(), "ip", "addr", "del", l.ServerIP.String()+"/32", "dev", "lo"); err != nil && first == nil {
+	for _, ip := range []*net.IP{&l.ServerIP, &l.RelayIP} {
+		if *ip == nil {
+			continue
+		}
+		if err := run(context.Background(), "ip", "addr", "del", ip.String()+"/32", "dev", "lo"); err != nil && first == nil {
 			first = err
 		}
-		l.ServerIP = nil
+		*ip = nil
 	}
 	return first
 }

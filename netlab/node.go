@@ -119,6 +119,13 @@ func (n *Node) SetLoss(ctx context.Context, downPct, upPct int) error {
 	return runStdin(ctx, ruleset, "ip", "netns", "exec", n.Name, "nft", "-f", "-")
 }
 
+// BlockUDPFrom drops UDP from ip arriving in the namespace, so that media
+// from the server takes the relay's way only.
+func (n *Node) BlockUDPFrom(ctx context.Context, ip net.IP) error {
+	ruleset := fmt.Sprintf("table ip netlab_relay {\n  chain in { type filter hook input priority -10; ip saddr %s meta l4proto udp drop; }\n}\n", ip)
+	return runStdin(ctx, ruleset, "ip", "netns", "exec", n.Name, "nft", "-f", "-")
+}
+
 // DownDrops returns the packets the downlink's qdisc dropped since it was
 // set (tbf drops what waits longer than its latency).
 func (n *Node) DownDrops(ctx context.Context) (int64, error) {

@@ -63,6 +63,13 @@ func (p Phase) Describe() string {
 		}
 		return fmt.Sprintf("%g kbit/s", float64(bps)/1000)
 	}
-	return fmt.Sprintf("%s for %v: viewer down %s, %d%% loss; publishers up %s, %d%% loss",
-		p.Name, p.Duration.Round(time.Second), rate(p.ViewerDown), p.ViewerLoss, rate(p.PublisherUp), p.PublisherLoss)
+	delay := func(d Delay) string {
+		if d == (Delay{}) {
+			return ""
+		}
+		return fmt.Sprintf(", delay %v up %v down (+%v jitter)", d.Up, d.Down, d.Jitter)
+	}
+	return fmt.Sprintf("%s for %v: viewer down %s, %d%% loss%s; publishers up %s, %d%% loss%s",
+		p.Name, p.Duration.Round(time.Second), rate(p.ViewerDown), p.ViewerLoss, delay(p.ViewerDelay),
+		rate(p.PublisherUp), p.PublisherLoss, delay(p.PublisherDelay))
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -28,6 +30,9 @@ type Phase struct {
 	// ViewerLoss and PublisherLoss drop that percentage of UDP packets at
 	// random, arriving at the viewer and leaving the publishers.
 	ViewerLoss, PublisherLoss int
+	// ViewerDelay and PublisherDelay are added by the relay; a scenario with
+	// any sends all media through it.
+	ViewerDelay, PublisherDelay Delay
 	// Fits is the highest layer (frame height) that fits the viewer's link:
 	// what the viewer should receive of the first publisher's camera.
 	Fits int
@@ -68,7 +73,20 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 		}
 	}()
 	res = &Result{Scenario: sc, LabID: lab.ID}
-	srv, err := StartServer(ctx, env.Bin, lab.ServerIP)
+	cfg := ServerConfig{IP: lab.ServerIP}
+	var relay *Relay
+	if sc.relayed() {
+		if cfg.UDPPort, err = freeUDPPort(lab.ServerIP); err != nil {
+			return res, err
+		}
+		cfg.Announce = lab.RelayIP
+		relay, err = NewRelay(netip.AddrPortFrom(addr(lab.RelayIP), uint16(cfg.UDPPort)), netip.AddrPortFrom(addr(lab.ServerIP), uint16(cfg.UDPPort)))
+		if err != nil {
+			return res, err
+		}
+		defer relay.Close()
+	}
+	srv, err := StartServer(ctx, env.Bin, cfg)
 	if err != nil {
 		return res, err
 	}
@@ -82,7 +100,7 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 	if err := srv.CreateRoom(ctx, room); err != nil {
 		return res, err
 	}
-	c := &crew{}
+	c := &crew{relay: relay}
 	defer c.close()
 	if err := c.start(ctx, lab, srv, room, sc.Publishers); err != nil {
 		return res, err
@@ -126,6 +144,7 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 // crew is a scenario's browsers and the samples taken from them. It is used
 // by Run's goroutine only.
 type crew struct {
+	relay         *Relay // nil without delays
 	pubs          []*Browser
 	pubNodes      []*Node
 	viewer        *Browser
@@ -142,6 +161,9 @@ func (c *crew) start(ctx context.Context, lab *Lab, srv *Server, room string, pu
 	}
 	var err error
 	if c.viewerNode, err = lab.AddNode(ctx, "viewer"); err != nil {
+		return err
+	}
+	if err := c.block(ctx, lab, c.viewerNode); err != nil {
 		return err
 	}
 	if c.viewer, err = StartBrowser(ctx, c.viewerNode, srv.URL); err != nil {
@@ -161,6 +183,9 @@ func (c *crew) start(ctx context.Context, lab *Lab, srv *Server, room string, pu
 			return err
 		}
 		c.pubNodes = append(c.pubNodes, node)
+		if err := c.block(ctx, lab, node); err != nil {
+			return err
+		}
 		b, err := StartBrowser(ctx, node, srv.URL)
 		if err != nil {
 			return err
@@ -177,6 +202,14 @@ func (c *crew) start(ctx context.Context, lab *Lab, srv *Server, room string, pu
 		c.pubIDs = append(c.pubIDs, id)
 	}
 	return nil
+}
+
+// block makes a relayed crew's media take the relay's way only.
+func (c *crew) block(ctx context.Context, lab *Lab, n *Node) error {
+	if c.relay == nil {
+		return nil
+	}
+	return n.BlockUDPFrom(ctx, lab.ServerIP)
 }
 
 func (c *crew) close() {
@@ -228,6 +261,12 @@ func (c *crew) apply(ctx context.Context, ph Phase) error {
 	}
 	if err := c.viewerNode.SetLoss(ctx, ph.ViewerLoss, 0); err != nil {
 		return err
+	}
+	if c.relay != nil {
+		c.relay.SetDelay(addr(c.viewerNode.IP), ph.ViewerDelay)
+		for _, n := range c.pubNodes {
+			c.relay.SetDelay(addr(n.IP), ph.PublisherDelay)
+		}
 	}
 	for _, n := range c.pubNodes {
 		if err := n.SetUp(ctx, ph.PublisherUp); err != nil {
@@ -287,6 +326,32 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// relayed reports whether a phase has a delay, which needs the relay.
+func (sc Scenario) relayed() bool {
+	for _, p := range sc.Phases {
+		if p.ViewerDelay != (Delay{}) || p.PublisherDelay != (Delay{}) {
+			return true
+		}
+	}
+	return false
+}
+
+// freeUDPPort returns a UDP port on ip that was free a moment ago.
+func freeUDPPort(ip net.IP) (int, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: ip})
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// addr converts an IPv4 net.IP.
+func addr(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip.To4())
+	return a
 }
 
 // loadAvg returns the machine's one-minute load average, or -1.

@@ -8,6 +8,9 @@ const (
 	mbit = 1000 * kbit
 )
 
+// rtt100 is 100 ms of round trip, with a little jitter.
+var rtt100 = Delay{Up: 50 * time.Millisecond, Down: 50 * time.Millisecond, Jitter: 5 * time.Millisecond}
+
 // Short is the scenario CI runs: one publisher and a viewer whose link is
 // 3 Mbit/s, then 400 kbit/s.
 func Short() Scenario {
@@ -35,6 +38,9 @@ func Full(d time.Duration) []Scenario {
 			Phase{Name: "unlimited", Fits: F}),
 		one("2M", 4, Phase{Name: "2M", ViewerDown: 2 * mbit, Fits: H}),
 		one("viewer-loss", 1, Phase{Name: "3M 5% loss", ViewerDown: 3 * mbit, ViewerLoss: 5, Fits: F}),
+		one("rtt", 1,
+			Phase{Name: "3M 100ms RTT", ViewerDown: 3 * mbit, ViewerDelay: rtt100, Fits: F},
+			Phase{Name: "3M 100ms RTT 5% loss", ViewerDown: 3 * mbit, ViewerDelay: rtt100, ViewerLoss: 5, Fits: F}),
 		one("uplink", 1,
 			Phase{Name: "up 1M", PublisherUp: 1 * mbit, Fits: H},
 			Phase{Name: "up 500k", PublisherUp: 500 * kbit, Fits: H},

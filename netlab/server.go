@@ -37,9 +37,21 @@ type Server struct {
 
 var openLine = regexp.MustCompile(`Open:\s+(http://\S+?)/?$`)
 
-// StartServer runs bin on ip with a data directory of its own and waits until
-// it serves. Stop it with Close.
-func StartServer(ctx context.Context, bin string, ip net.IP) (*Server, error) {
+// ServerConfig says where a lab's server listens.
+type ServerConfig struct {
+	// IP is the address for HTTP and WebRTC.
+	IP net.IP
+	// UDPPort is the WebRTC port; 0 lets the server choose.
+	UDPPort int
+	// Announce, if set, is the address the server gives clients as its ICE
+	// candidate instead of IP (the relay's).
+	Announce net.IP
+}
+
+// StartServer runs bin with a data directory of its own and waits until it
+// serves. Stop it with Close.
+func StartServer(ctx context.Context, bin string, cfg ServerConfig) (*Server, error) {
+	ip := cfg.IP
 	dir, err := os.MkdirTemp("", "lectern-netlab-")
 	if err != nil {
 		return nil, err
@@ -48,8 +60,11 @@ func StartServer(ctx context.Context, bin string, ip net.IP) (*Server, error) {
 	s.cmd = exec.Command(bin)
 	s.cmd.Env = append(os.Environ(),
 		"LECTERN_HTTP_ADDR="+ip.String()+":0", "LECTERN_RTSP_ADDR=127.0.0.1:0", "LECTERN_RTSP_UDP_PORT=0",
-		"LECTERN_WEBRTC_UDP_PORT=0", "LECTERN_WEBRTC_LISTEN_IP="+ip.String(), "LECTERN_WEBRTC_LOOPBACK=false",
+		"LECTERN_WEBRTC_UDP_PORT="+strconv.Itoa(cfg.UDPPort), "LECTERN_WEBRTC_LISTEN_IP="+ip.String(), "LECTERN_WEBRTC_LOOPBACK=false",
 		"LECTERN_DATA_DIR="+filepath.Join(dir, "data"), "LECTERN_ADMIN_KEY="+s.adminKey, "LECTERN_LOG_LEVEL=warn")
+	if cfg.Announce != nil {
+		s.cmd.Env = append(s.cmd.Env, "LECTERN_WEBRTC_PUBLIC_IPS="+cfg.Announce.String())
+	}
 	s.cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.stderr}
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
