@@ -18,8 +18,10 @@ type Result struct {
 	Results []PhaseResult
 	// Viewer and Publisher are every sample of the viewer and of the first publisher.
 	Viewer, Publisher []Sample
-	// Problems are errors the viewer's session reported.
+	// Problems are errors and closes the viewer's session reported.
 	Problems []string
+	// ServerLog is the end of the server's log (warnings and errors).
+	ServerLog string
 }
 
 // PhaseRun is a phase's wall-clock span and the server's lectern_sfu_*
@@ -28,8 +30,10 @@ type PhaseRun struct {
 	Phase
 	Start, End int64 // ms since the epoch
 	Server     map[string]float64
-	// LinkDrops are the packets the viewer's downlink qdisc (tbf) dropped.
-	LinkDrops int64
+	// LinkDrops are the packets the viewer's downlink qdisc (tbf) dropped;
+	// RcvbufDrops those the viewer's kernel dropped because Chromium did not
+	// read its socket in time.
+	LinkDrops, RcvbufDrops int64
 	// Load is the machine's one-minute load average (mean of the phase's
 	// start and end): the lab shares the CPU with whatever else runs.
 	Load float64
@@ -74,9 +78,9 @@ type PhaseResult struct {
 	PubAvailKbps       float64
 	// KeyframeRequests, RetransmittedPackets are the server's counters.
 	KeyframeRequests, RetransmittedPackets float64
-	// LinkDrops and Load are PhaseRun's.
-	LinkDrops int64
-	Load      float64
+	// LinkDrops, RcvbufDrops and Load are PhaseRun's.
+	LinkDrops, RcvbufDrops int64
+	Load                   float64
 }
 
 // settle is how much of a phase's start RecvKbps and LossPct leave out.
@@ -86,7 +90,7 @@ func analyze(r *Result, p PhaseRun) PhaseResult {
 	out := PhaseResult{Phase: p.Phase, Reached: -1, Heights: map[int]int{}}
 	out.KeyframeRequests = p.Server["lectern_sfu_keyframe_requests_total"]
 	out.RetransmittedPackets = p.Server["lectern_sfu_retransmitted_packets_total"]
-	out.LinkDrops, out.Load = p.LinkDrops, p.Load
+	out.LinkDrops, out.RcvbufDrops, out.Load = p.LinkDrops, p.RcvbufDrops, p.Load
 	vs := within(r.Viewer, p.Start, p.End)
 	if len(vs) < 2 {
 		return out

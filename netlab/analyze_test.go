@@ -111,3 +111,14 @@ func FuzzParseMetrics(f *testing.F) {
 		}
 	})
 }
+
+// TestSNMPField reads a counter from /proc/net/snmp's layout.
+func TestSNMPField(t *testing.T) {
+	text := "Ip: Forwarding DefaultTTL\nIp: 2 64\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 100 2 7 90 5 0\nUdpLite: InDatagrams\nUdpLite: 0\n"
+	if v, err := snmpField(text, "Udp:", "RcvbufErrors"); err != nil || v != 5 {
+		t.Errorf("RcvbufErrors = %d, %v; want 5", v, err)
+	}
+	if _, err := snmpField(text, "Udp:", "Missing"); err == nil {
+		t.Error("a missing counter gave no error")
+	}
+}

@@ -33,8 +33,9 @@ type Browser struct {
 }
 
 // StartBrowser starts Chromium in node and opens a page of site (the
-// server's URL) with the netlab's page script loaded. Close ends it.
-func StartBrowser(ctx context.Context, node *Node, site string) (*Browser, error) {
+// server's URL) with the netlab's page script loaded. camera, if set, is a
+// Y4M file the fake camera plays (see NoisyCamera). Close ends it.
+func StartBrowser(ctx context.Context, node *Node, site, camera string) (*Browser, error) {
 	dir, err := os.MkdirTemp("", "lectern-netlab-chromium-")
 	if err != nil {
 		return nil, err
@@ -70,6 +71,9 @@ func StartBrowser(ctx context.Context, node *Node, site string) (*Browser, error
 			cmd.Path = ip
 			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		}),
+	}
+	if camera != "" {
+		opts = append(opts, chromedp.Flag("use-file-for-fake-video-capture", camera))
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(alloc)

@@ -8,7 +8,8 @@
   const join = async (room, token) => {
     const s = await connect(room, token);
     lab.session = s;
-    s.on('error', (err) => lab.problems.push(String(err.message)));
+    s.on('error', (err) => lab.problems.push(`${new Date().toISOString()} error: ${err.message}`));
+    s.on('close', (ev) => lab.problems.push(`${new Date().toISOString()} closed: ${ev.code} ${ev.reason}`));
     s.on('track', ({ track }) => {
       const el = document.createElement(track.kind);
       el.autoplay = true;

@@ -14,6 +14,7 @@ import (
 var (
 	full      = flag.Bool("netlab.full", false, "run every scenario of issue 13 instead of the short one")
 	phaseTime = flag.Duration("netlab.phase", 60*time.Second, "length of each phase with -netlab.full")
+	noisy     = flag.Bool("netlab.noisy", false, "publish NoisyCamera (needs ffmpeg) instead of Chromium's pattern")
 )
 
 // needLab skips the test when the lab cannot run here (not root, a tool
@@ -51,6 +52,13 @@ func TestStepDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	env := Env{Bin: bin, Logf: t.Logf}
+	if *noisy {
+		path, err := NoisyCamera(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Camera = path
+	}
 	if *full {
 		var results []*Result
 		for _, sc := range Full(*phaseTime) {

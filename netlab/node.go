@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Node is a client's network namespace with a veth pair to the host. Its
@@ -142,3 +143,37 @@ func (n *Node) DownDrops(ctx context.Context) (int64, error) {
 }
 
 var droppedRe = regexp.MustCompile(`dropped (\d+)`)
+
+// UDPRcvbufErrors returns the namespace's count of UDP datagrams the kernel
+// dropped because a socket's receive buffer was full (a process that did
+// not read in time), from /proc/net/snmp.
+func (n *Node) UDPRcvbufErrors(ctx context.Context) (int64, error) {
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.Name, "cat", "/proc/net/snmp").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("netlab: /proc/net/snmp in %s: %v: %s", n.Name, err, out)
+	}
+	return snmpField(string(out), "Udp:", "RcvbufErrors")
+}
+
+// snmpField finds a counter in /proc/net/snmp's text: a header line and a
+// value line, both starting with prefix.
+func snmpField(text, prefix, name string) (int64, error) {
+	var header []string
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != prefix {
+			continue
+		}
+		if header == nil {
+			header = f
+			continue
+		}
+		for i, h := range header {
+			if h == name && i < len(f) {
+				return strconv.ParseInt(f[i], 10, 64)
+			}
+		}
+		break
+	}
+	return 0, fmt.Errorf("netlab: no %s %s in /proc/net/snmp", prefix, name)
+}

@@ -49,6 +49,9 @@ type Scenario struct {
 type Env struct {
 	// Bin is the lectern binary (go build ./cmd/lectern).
 	Bin string
+	// Camera, if set, is the Y4M file the publishers' fake cameras play
+	// (NoisyCamera); empty uses Chromium's built-in pattern.
+	Camera string
 	// Logf, if set, reports progress.
 	Logf func(format string, args ...any)
 }
@@ -92,6 +95,8 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 	}
 	defer srv.Close()
 	defer func() {
+		log := srv.Log()
+		res.ServerLog = log[max(0, len(log)-20000):]
 		if err != nil {
 			err = fmt.Errorf("%w\nserver log:\n%s", err, srv.Log())
 		}
@@ -100,7 +105,7 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 	if err := srv.CreateRoom(ctx, room); err != nil {
 		return res, err
 	}
-	c := &crew{relay: relay}
+	c := &crew{relay: relay, camera: env.Camera}
 	defer c.close()
 	if err := c.start(ctx, lab, srv, room, sc.Publishers); err != nil {
 		return res, err
@@ -120,6 +125,10 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 		if err != nil {
 			return res, err
 		}
+		rcvbuf0, err := c.viewerNode.UDPRcvbufErrors(ctx)
+		if err != nil {
+			return res, err
+		}
 		load0 := loadAvg()
 		start := time.Now()
 		if err := c.sample(ctx, ph.Duration); err != nil {
@@ -130,8 +139,13 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 		if err != nil {
 			return res, err
 		}
+		rcvbuf1, err := c.viewerNode.UDPRcvbufErrors(ctx)
+		if err != nil {
+			return res, err
+		}
 		res.Phases = append(res.Phases, PhaseRun{Phase: ph, Start: start.UnixMilli(), End: time.Now().UnixMilli(),
-			Server: delta(before, after), LinkDrops: dropsAfter - dropsBefore, Load: (load0 + loadAvg()) / 2})
+			Server: delta(before, after), LinkDrops: dropsAfter - dropsBefore, RcvbufDrops: rcvbuf1 - rcvbuf0,
+			Load: (load0 + loadAvg()) / 2})
 	}
 	res.Viewer, res.Publisher = c.viewerSamples, c.pubSamples
 	res.Problems = c.problems
@@ -145,6 +159,7 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 // by Run's goroutine only.
 type crew struct {
 	relay         *Relay // nil without delays
+	camera        string
 	pubs          []*Browser
 	pubNodes      []*Node
 	viewer        *Browser
@@ -166,7 +181,7 @@ func (c *crew) start(ctx context.Context, lab *Lab, srv *Server, room string, pu
 	if err := c.block(ctx, lab, c.viewerNode); err != nil {
 		return err
 	}
-	if c.viewer, err = StartBrowser(ctx, c.viewerNode, srv.URL); err != nil {
+	if c.viewer, err = StartBrowser(ctx, c.viewerNode, srv.URL, ""); err != nil {
 		return err
 	}
 	token, err := srv.Token(ctx, room, "viewer", false)
@@ -186,7 +201,7 @@ func (c *crew) start(ctx context.Context, lab *Lab, srv *Server, room string, pu
 		if err := c.block(ctx, lab, node); err != nil {
 			return err
 		}
-		b, err := StartBrowser(ctx, node, srv.URL)
+		b, err := StartBrowser(ctx, node, srv.URL, c.camera)
 		if err != nil {
 			return err
 		}

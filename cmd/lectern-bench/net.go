@@ -28,6 +28,7 @@ func runNet(ctx context.Context, args []string, out io.Writer) error {
 	only := fs.String("scenarios", "", "comma-separated scenario names to run (default: all): "+scenarioNames())
 	short := fs.Bool("short", false, "run only the short scenario CI runs")
 	jsonOut := fs.String("json", "", "also write every sample and figure to this file")
+	camera := fs.String("camera", "noise", "publishers' fake camera: noise (a Y4M that ffmpeg makes, near every layer's bitrate ceiling) or pattern (Chromium's built-in, a few hundred kbit/s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -36,6 +37,18 @@ func runNet(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if err := netlab.Missing(); err != nil {
 		return err
+	}
+	env := netlab.Env{Bin: *bin, Logf: log.New(os.Stderr, "", log.Ltime).Printf}
+	switch *camera {
+	case "noise":
+		path, err := netlab.NoisyCamera(ctx)
+		if err != nil {
+			return err
+		}
+		env.Camera = path
+	case "pattern":
+	default:
+		return fmt.Errorf("net: --camera %q is not noise or pattern", *camera)
 	}
 	scenarios := netlab.Full(*phase)
 	if *short {
@@ -57,17 +70,20 @@ func runNet(ctx context.Context, args []string, out io.Writer) error {
 		}
 		scenarios = picked
 	}
-	logger := log.New(os.Stderr, "", log.Ltime)
 	var results []*netlab.Result
+	var failed []error
 	for _, sc := range scenarios {
-		r, err := netlab.Run(ctx, netlab.Env{Bin: *bin, Logf: logger.Printf}, sc)
+		r, err := netlab.Run(ctx, env, sc)
 		if err != nil {
-			return fmt.Errorf("net: %s: %w", sc.Name, err)
+			// The other scenarios still run; the error is reported at the end.
+			failed = append(failed, fmt.Errorf("net: %s/%d: %w", sc.Name, sc.Publishers, err))
+			env.Logf("%v", failed[len(failed)-1])
+			continue
 		}
 		results = append(results, r)
 	}
 	host, _ := os.Hostname()
-	fmt.Fprintf(out, "lectern-bench net, %s, %s, %d CPUs, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(out, "lectern-bench net, %s, %s, %d CPUs, %s, camera %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.Version(), *camera)
 	for _, sc := range scenarios {
 		for _, p := range sc.Phases {
 			fmt.Fprintf(out, "- %s (%d publishers): %s\n", sc.Name, sc.Publishers, p.Describe())
@@ -82,9 +98,11 @@ func runNet(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(*jsonOut, data, 0o644)
+		if err := os.WriteFile(*jsonOut, data, 0o644); err != nil {
+			return err
+		}
 	}
-	return nil
+	return errors.Join(failed...)
 }
 
 // scenarioNames lists the full scenarios as name/publishers.
