@@ -39,6 +39,7 @@ func NewLab(ctx context.Context) (*Lab, error) {
 		return nil, err
 	}
 	lab := &Lab{ID: hex.EncodeToString(id)}
+	sweep(ctx)
 	used, err := usedSubnets()
 	if err != nil {
 		return nil, err
@@ -54,8 +55,12 @@ func NewLab(ctx context.Context) (*Lab, error) {
 	if lab.subnet == 0 {
 		return nil, errors.New("netlab: no free 10.x.0.0/16 for the lab")
 	}
+	if err := lab.claim(); err != nil {
+		return nil, err
+	}
 	lab.ServerIP = net.IPv4(10, lab.subnet, 0, 1).To4()
 	if err := run(ctx, "ip", "addr", "add", lab.ServerIP.String()+"/32", "dev", "lo"); err != nil {
+		lab.release()
 		return nil, err
 	}
 	lab.RelayIP = net.IPv4(10, lab.subnet, 0, 2).To4()
@@ -104,6 +109,9 @@ func (l *Lab) Close() error {
 			first = err
 		}
 		*ip = nil
+	}
+	if first == nil {
+		l.release()
 	}
 	return first
 }

@@ -3,6 +3,8 @@ package netlab
 import (
 	"context"
 	"flag"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,5 +114,44 @@ func assertGone(t *testing.T, id string) {
 	}
 	if strings.Contains(string(out), "lectern-"+id+"-") {
 		t.Errorf("the lab's namespaces outlived it:\n%s", out)
+	}
+}
+
+// TestSweep: a lab whose process died (a test killed at its timeout) is
+// removed by the next lab: its namespaces, addresses and record.
+func TestSweep(t *testing.T) {
+	needLab(t)
+	ctx := context.Background()
+	lab, err := NewLab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	if _, err := lab.AddNode(ctx, "viewer"); err != nil {
+		t.Fatal(err)
+	}
+	// Hand the record to a process that has exited.
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	record := filepath.Join(labDir, lab.ID)
+	if err := os.WriteFile(record, fmt.Appendf(nil, "%d %d\n", dead.Process.Pid, lab.subnet), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	next, err := NewLab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	assertGone(t, lab.ID)
+	if _, err := os.Stat(record); !os.IsNotExist(err) {
+		t.Errorf("the dead lab's record is still there: %v", err)
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(lab.ServerIP) {
+			t.Errorf("the dead lab's address %s is still on the host", lab.ServerIP)
+		}
 	}
 }
