@@ -34,6 +34,9 @@ type PhaseRun struct {
 	// RcvbufDrops those the viewer's kernel dropped because Chromium did not
 	// read its socket in time.
 	LinkDrops, RcvbufDrops int64
+	// HostRcvbufDrops are the host's (the server's, the relay's and any
+	// other process's there).
+	HostRcvbufDrops int64
 	// Load is the machine's one-minute load average (mean of the phase's
 	// start and end): the lab shares the CPU with whatever else runs.
 	Load float64
@@ -78,9 +81,9 @@ type PhaseResult struct {
 	PubAvailKbps       float64
 	// KeyframeRequests, RetransmittedPackets are the server's counters.
 	KeyframeRequests, RetransmittedPackets float64
-	// LinkDrops, RcvbufDrops and Load are PhaseRun's.
-	LinkDrops, RcvbufDrops int64
-	Load                   float64
+	// LinkDrops, RcvbufDrops, HostRcvbufDrops and Load are PhaseRun's.
+	LinkDrops, RcvbufDrops, HostRcvbufDrops int64
+	Load                                    float64
 }
 
 // settle is how much of a phase's start RecvKbps and LossPct leave out.
@@ -90,7 +93,7 @@ func analyze(r *Result, p PhaseRun) PhaseResult {
 	out := PhaseResult{Phase: p.Phase, Reached: -1, Heights: map[int]int{}}
 	out.KeyframeRequests = p.Server["lectern_sfu_keyframe_requests_total"]
 	out.RetransmittedPackets = p.Server["lectern_sfu_retransmitted_packets_total"]
-	out.LinkDrops, out.RcvbufDrops, out.Load = p.LinkDrops, p.RcvbufDrops, p.Load
+	out.LinkDrops, out.RcvbufDrops, out.HostRcvbufDrops, out.Load = p.LinkDrops, p.RcvbufDrops, p.HostRcvbufDrops, p.Load
 	vs := within(r.Viewer, p.Start, p.End)
 	if len(vs) < 2 {
 		return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -153,6 +154,16 @@ func (n *Node) UDPRcvbufErrors(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("netlab: /proc/net/snmp in %s: %v: %s", n.Name, err, out)
 	}
 	return snmpField(string(out), "Udp:", "RcvbufErrors")
+}
+
+// HostUDPRcvbufErrors is UDPRcvbufErrors for the host's namespace, where
+// the server and the relay run (and whatever else runs on the machine).
+func HostUDPRcvbufErrors() (int64, error) {
+	data, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0, err
+	}
+	return snmpField(string(data), "Udp:", "RcvbufErrors")
 }
 
 // snmpField finds a counter in /proc/net/snmp's text: a header line and a

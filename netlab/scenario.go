@@ -129,6 +129,7 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 		if err != nil {
 			return res, err
 		}
+		host0, _ := HostUDPRcvbufErrors()
 		load0 := loadAvg()
 		start := time.Now()
 		if err := c.sample(ctx, ph.Duration); err != nil {
@@ -143,8 +144,9 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 		if err != nil {
 			return res, err
 		}
+		host1, _ := HostUDPRcvbufErrors()
 		res.Phases = append(res.Phases, PhaseRun{Phase: ph, Start: start.UnixMilli(), End: time.Now().UnixMilli(),
-			Server: delta(before, after), LinkDrops: dropsAfter - dropsBefore, RcvbufDrops: rcvbuf1 - rcvbuf0,
+			Server: delta(before, after), LinkDrops: dropsAfter - dropsBefore, RcvbufDrops: rcvbuf1 - rcvbuf0, HostRcvbufDrops: host1 - host0,
 			Load: (load0 + loadAvg()) / 2})
 	}
 	res.Viewer, res.Publisher = c.viewerSamples, c.pubSamples
