@@ -185,4 +185,3 @@ func (c *crew) take(ctx context.Context) error {
 	}
 	return nil
 }
-
