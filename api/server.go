@@ -19,6 +19,7 @@ import (
 	"lectern/chat"
 	"lectern/hls"
 	"lectern/hls/record"
+	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/webui"
@@ -96,6 +97,10 @@ type Deps struct {
 	// Placer sends media requests for rooms that live on another node there
 	// (api/placement.go). Nil: one node, every room is served here.
 	Placer Placer
+	// Rooms answers the room rules (grants, revocation, broadcast settings).
+	// Nil: one built on DB, Issuer, SFU, HLS and Recorder, clustered when
+	// Placer is set.
+	Rooms *rooms.Service
 }
 
 // Server serves the HTTP API. Build it with New; the goroutines it starts
@@ -114,6 +119,7 @@ type Server struct {
 	chat     *chat.Hub
 	recorder *record.Recorder
 	placer   Placer
+	rooms    *rooms.Service
 }
 
 // New builds the API on its dependencies.
@@ -146,6 +152,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
+	if s.rooms = d.Rooms; s.rooms == nil {
+		if s.rooms, err = newRooms(cfg, d, s.hls); err != nil {
+			return nil, err
+		}
+	}
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
@@ -153,6 +164,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newRooms builds the rooms service for a server whose caller did not.
+func newRooms(cfg Config, d Deps, broadcast *hls.Service) (*rooms.Service, error) {
+	rc := rooms.DefaultConfig()
+	rc.Clustered, rc.MaxTokenTTL = d.Placer != nil, cfg.MaxTokenTTL
+	deps := rooms.Deps{DB: d.DB, Issuer: d.Issuer, Media: d.SFU, Broadcast: broadcast, Log: d.Log}
+	if d.Recorder != nil {
+		deps.Recorder = d.Recorder
+	}
+	return rooms.New(rc, deps)
 }
 
 // Handler returns the HTTP handler of every route.
