@@ -230,6 +230,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI)
 	v1.POST("/tokens", s.admin, s.createToken)
+	v1.DELETE("/tokens/:token", s.admin, s.revokeToken)
 
 	v1.GET("/rooms", s.admin, s.listRooms)
 	v1.POST("/rooms", s.admin, s.createRoom)
@@ -244,6 +245,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.getMember)
 	v1.PATCH("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.updateMember)
 	v1.DELETE("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.deleteMember)
+
+	v1.DELETE("/rooms/:room/identities/:identity/tokens", s.admin, s.onRoomNode, s.revokeIdentity)
 
 	v1.GET("/rooms/:room/ws", s.roomSocket)
 

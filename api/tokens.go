@@ -36,7 +36,9 @@ type grantJSON struct {
 }
 
 type tokenResponse struct {
-	Token     string               `json:"token"`
+	Token string `json:"token"`
+	// TokenID is the token's ID (its jti), for DELETE /api/v1/tokens/{token}.
+	TokenID   string               `json:"token_id"`
 	ExpiresAt time.Time            `json:"expires_at"`
 	Identity  string               `json:"identity"`
 	Name      string               `json:"name"`
@@ -94,7 +96,7 @@ func (s *Server) createToken(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	resp.Token, resp.ExpiresAt = tok, claims.ExpiresAt.UTC().Truncate(time.Second)
+	resp.Token, resp.TokenID, resp.ExpiresAt = tok, claims.ID, claims.ExpiresAt.UTC().Truncate(time.Second)
 	resp.ICEServers = s.iceServers(claims.Identity, claims.ExpiresAt)
 	s.log.Info("token minted", "identity", req.Identity, "rooms", len(grants), "token_id", claims.ID)
 	c.JSON(http.StatusCreated, resp)
