@@ -1,9 +1,10 @@
 // Package api is Lectern's HTTP surface: the REST API under /api/v1 (rooms,
 // members, tokens, chat, broadcast, recordings), the room and chat websockets
 // (WebRTC signaling and events), WHIP and WHEP, the HLS playlists and media
-// for viewers, health and metrics, and the embedded pages. Handlers check
-// credentials and room rules, then hand media to sfu, broadcasts to hls and
-// recordings to hls/record.
+// for viewers, health and metrics, and the embedded pages. Handlers ask
+// package rooms for credentials and room rules (what a token allows now,
+// PINs, stream keys, media and broadcast settings), then hand media to sfu,
+// broadcasts to hls and recordings to hls/record.
 package api
 
 import (
