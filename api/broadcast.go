@@ -144,13 +144,14 @@ func (s *Server) patchBroadcast(c *gin.Context) {
 			r.BroadcastRecord = *req.Record
 		}
 		var err error
-		if r, err = s.db.UpdateRoom(ctx, r); err != nil {
-			s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		if r, err = s.rooms.UpdateRoom(ctx, r); err != nil {
+			s.abort(c, err)
 			return
 		}
 		s.log.Info("broadcast settings changed", "room", r.ID, "hls", r.BroadcastHLS, "record", r.BroadcastRecord)
+	} else {
+		s.rooms.ApplyBroadcast(r)
 	}
-	s.rooms.ApplyBroadcast(r)
 	if req.OnAir != nil {
 		if err := s.applyOnAir(r.ID, *req.OnAir); err != nil {
 			s.abort(c, err)

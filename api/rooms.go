@@ -128,7 +128,7 @@ func (s *Server) createRoom(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	created, err := s.db.CreateRoom(c.Request.Context(), r)
+	created, err := s.rooms.CreateRoom(c.Request.Context(), r)
 	if errors.Is(err, storage.ErrConflict) {
 		err = errorf(http.StatusConflict, codeRoomExists, "room %q already exists", r.ID)
 	}
@@ -137,7 +137,6 @@ func (s *Server) createRoom(c *gin.Context) {
 		return
 	}
 	s.log.Info("room created", "room", created.ID, "mode", created.Mode, "tier", created.Tier)
-	s.rooms.ApplyBroadcast(created)
 	c.Header("Location", "/api/v1/rooms/"+created.ID)
 	c.JSON(http.StatusCreated, roomView(created, true))
 }
@@ -183,23 +182,21 @@ func (s *Server) updateRoom(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	updated, err := s.db.UpdateRoom(ctx, r)
+	updated, err := s.rooms.UpdateRoom(ctx, r)
 	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		s.abort(c, err)
 		return
 	}
-	s.rooms.ApplyBroadcast(updated)
 	c.JSON(http.StatusOK, roomView(updated, true))
 }
 
 func (s *Server) deleteRoom(c *gin.Context) {
 	if err := s.rooms.DeleteRoom(c.Request.Context(), c.Param("room")); err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		s.abort(c, err)
 		return
 	}
 	s.chat.CloseRoom(c.Param("room"))
 	s.log.Info("room deleted", "room", c.Param("room"))
-	s.rooms.ApplyBroadcast(storage.Room{ID: c.Param("room")})
 	c.Status(http.StatusNoContent)
 }
 
@@ -232,9 +229,9 @@ func (s *Server) rotatePINs(c *gin.Context) {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidRoom, "which: %q is not pin, speaker_pin or both", req.Which))
 		return
 	}
-	updated, err := s.db.UpdateRoom(ctx, r)
+	updated, err := s.rooms.UpdateRoom(ctx, r)
 	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		s.abort(c, err)
 		return
 	}
 	s.log.Info("room PINs rotated", "room", r.ID, "which", req.Which)

@@ -54,3 +54,25 @@ func (s *Service) StartBroadcasts(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CreateRoom stores a new room and starts the broadcast its settings ask
+// for. storage.ErrConflict if the ID is taken.
+func (s *Service) CreateRoom(ctx context.Context, r storage.Room) (storage.Room, error) {
+	created, err := s.db.CreateRoom(ctx, r)
+	if err != nil {
+		return storage.Room{}, err
+	}
+	s.ApplyBroadcast(created)
+	return created, nil
+}
+
+// UpdateRoom stores a room's changed settings and makes its broadcast follow
+// them. Errors wrap ErrRoomNotFound.
+func (s *Service) UpdateRoom(ctx context.Context, r storage.Room) (storage.Room, error) {
+	updated, err := s.db.UpdateRoom(ctx, r)
+	if err != nil {
+		return storage.Room{}, roomErr(err, r.ID)
+	}
+	s.ApplyBroadcast(updated)
+	return updated, nil
+}

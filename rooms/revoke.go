@@ -33,10 +33,15 @@ func (s *Service) DeleteMember(ctx context.Context, room, identity string) error
 	return s.db.DeleteMember(ctx, room, identity)
 }
 
-// DeleteRoom deletes a room with its members and revocations.
+// DeleteRoom deletes a room with its members and revocations, and stops its
+// broadcast. Errors wrap ErrRoomNotFound.
 func (s *Service) DeleteRoom(ctx context.Context, id string) error {
 	defer s.cache.invalidate(id)
-	return s.db.DeleteRoom(ctx, id)
+	if err := s.db.DeleteRoom(ctx, id); err != nil {
+		return roomErr(err, id)
+	}
+	s.ApplyBroadcast(storage.Room{ID: id})
+	return nil
 }
 
 // RevokeToken makes the token with id stop working in every room it names.
