@@ -195,3 +195,41 @@ func TestRevokeIdentityTokens(t *testing.T) {
 		t.Errorf("a token revokes: %d %s", r.status, r.raw)
 	}
 }
+
+// TestChatSocketFollowsTheRecord: on an open chat websocket a member demoted
+// to viewer can no longer post, and a token revoked by ID ends the socket at
+// its next frame.
+func TestChatSocketFollowsTheRecord(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "r", "name": "R"})
+	a.must(http.StatusCreated, "POST", "/api/v1/rooms/r/members", a.adminKey, map[string]any{"identity": "alice", "preset": "host"})
+	res := a.must(http.StatusCreated, "POST", "/api/v1/tokens", a.adminKey, map[string]any{"identity": "alice", "rooms": map[string]any{"r": map[string]any{}}})
+	tok := res.str("token")
+	c := dialChat(t, a.url, "r", tok, "")
+	c.ready()
+	sentID(t, c.post("1", "hello", ""))
+
+	a.must(http.StatusOK, "PATCH", "/api/v1/rooms/r/members/alice", a.adminKey, map[string]any{"preset": "viewer"})
+	if r := c.post("2", "still here", ""); r["type"] != "error" || r["code"] != "permission_denied" {
+		t.Errorf("chat_send after demotion to viewer: %v", r)
+	}
+
+	a.must(http.StatusNoContent, "DELETE", "/api/v1/tokens/"+res.str("token_id"), a.adminKey, nil)
+	c.send(map[string]any{"type": "chat_send", "id": "3", "text": "after revocation"})
+	deadline := time.After(30 * time.Second)
+	for open := true; open; {
+		select {
+		case m, ok := <-c.in:
+			if !ok {
+				open = false
+			} else if m["id"] == "3" {
+				t.Errorf("a revoked chat socket answered: %v", m)
+			}
+		case <-deadline:
+			t.Fatal("the chat socket is still open 30 s after the revocation")
+		}
+	}
+	if _, res, err := dialChatErr(t, a.url, "r", tok, ""); err == nil || res == nil || res.StatusCode != 401 {
+		t.Errorf("revoked token opened a chat websocket: %v", err)
+	}
+}
