@@ -52,7 +52,10 @@ type cache struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu     sync.RWMutex
+	mu sync.RWMutex
+	// epoch counts invalidations: a generation read from the store while
+	// one happened may predate the change, and is not kept.
+	epoch  uint64
 	gens   map[string]genState
 	ids    map[identityKey]identityState
 	tokGen int64
@@ -69,6 +72,7 @@ func (c *cache) generation(ctx context.Context, scope string) (int64, error) {
 	now := c.now()
 	c.mu.RLock()
 	gs, ok := c.gens[scope]
+	epoch := c.epoch
 	c.mu.RUnlock()
 	if ok && now.Sub(gs.checked) < c.ttl {
 		return gs.gen, nil
@@ -78,7 +82,9 @@ func (c *cache) generation(ctx context.Context, scope string) (int64, error) {
 		return 0, err
 	}
 	c.mu.Lock()
-	c.gens[scope] = genState{gen: g, checked: now}
+	if c.epoch == epoch {
+		c.gens[scope] = genState{gen: g, checked: now}
+	}
 	c.mu.Unlock()
 	return g, nil
 }
@@ -87,6 +93,7 @@ func (c *cache) generation(ctx context.Context, scope string) (int64, error) {
 func (c *cache) invalidate(scope string) {
 	c.mu.Lock()
 	delete(c.gens, scope)
+	c.epoch++
 	c.mu.Unlock()
 }
 
