@@ -6,6 +6,12 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// revocationRoutes registers the admin's revocations (docs/api.md "Revoking tokens").
+func (s *Server) revocationRoutes(v1 *gin.RouterGroup) {
+	v1.DELETE("/tokens/:token", s.admin, s.revokeToken)
+	v1.DELETE("/rooms/:room/identities/:identity/tokens", s.admin, s.onRoomNode, s.revokeIdentity)
+}
+
 // maxTokenIDLen bounds a token ID in a revocation (minted ones have 24 characters).
 const maxTokenIDLen = 128
 

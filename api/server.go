@@ -231,7 +231,6 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI)
 	v1.POST("/tokens", s.admin, s.createToken)
-	v1.DELETE("/tokens/:token", s.admin, s.revokeToken)
 
 	v1.GET("/rooms", s.admin, s.listRooms)
 	v1.POST("/rooms", s.admin, s.createRoom)
@@ -247,8 +246,6 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.PATCH("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.updateMember)
 	v1.DELETE("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.deleteMember)
 
-	v1.DELETE("/rooms/:room/identities/:identity/tokens", s.admin, s.onRoomNode, s.revokeIdentity)
-
 	v1.GET("/rooms/:room/ws", s.roomSocket)
 
 	v1.POST("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.rotateStreamKey)
@@ -259,4 +256,5 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.chatRoutes(v1)
 	s.broadcastRoutes(e)
 	s.recordingRoutes(e)
+	s.revocationRoutes(v1)
 }
