@@ -233,3 +233,39 @@ func TestChatSocketFollowsTheRecord(t *testing.T) {
 		t.Errorf("revoked token opened a chat websocket: %v", err)
 	}
 }
+
+// TestBanKeepsIdentityOut: a moderator bans a guest: its socket ends, its
+// token and any new one for the identity are refused in the room until the
+// ban is lifted.
+func TestBanKeepsIdentityOut(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "r", "name": "R"})
+	host := a.tokenFor("host", "r", access.Host)
+	guest := a.tokenFor("guest", "r", access.Member)
+	c := dialRoom(t, a, "r", guest)
+	c.next("welcome")
+
+	ban := a.must(http.StatusOK, "PUT", "/api/v1/rooms/r/bans/guest", host, map[string]any{"seconds": 600})
+	if until, err := time.Parse(time.RFC3339, ban.str("until")); err != nil || time.Until(until) < 9*time.Minute {
+		t.Errorf("ban = %s", ban.raw)
+	}
+	waitSocketClosed(t, c)
+	if _, err := dialRoomErr(t, a, "r", guest); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("banned guest opened a room websocket: %v", err)
+	}
+	if r := a.do("GET", "/api/v1/rooms/r", a.mint("guest", map[string]any{"r": map[string]any{}}), nil); r.status != 403 || r.code() != "banned" {
+		t.Errorf("a new token of the banned identity: %d %s", r.status, r.raw)
+	}
+	for _, body := range []map[string]any{{"seconds": 0}, {"seconds": 31 * 24 * 3600}, {}} {
+		if r := a.do("PUT", "/api/v1/rooms/r/bans/guest", host, body); r.status != 400 || r.code() != "invalid_ban" {
+			t.Errorf("ban %v: %d %s", body, r.status, r.raw)
+		}
+	}
+	if r := a.do("PUT", "/api/v1/rooms/r/bans/host", guest, map[string]any{"seconds": 60}); r.status != 403 {
+		t.Errorf("the banned guest bans: %d %s", r.status, r.raw)
+	}
+	a.must(http.StatusNoContent, "DELETE", "/api/v1/rooms/r/bans/guest", host, nil)
+	if r := a.do("GET", "/api/v1/rooms/r", guest, nil); r.status != 200 {
+		t.Errorf("after the ban is lifted: %d %s", r.status, r.raw)
+	}
+}
