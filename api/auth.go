@@ -1,7 +1,7 @@
 package api
 
 import (
-	"crypto/sha256"
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -9,16 +9,18 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
-	"lectern/storage"
+	"lectern/rooms"
 )
 
 // principalKey is the gin context key of the authenticated caller.
 const principalKey = "lectern.principal"
 
-// principal is who is calling: an admin (API key) or the holder of an access token.
+// principal is who is calling: an admin (API key) or the holder of an access
+// token, with the token's current grant in the path's room (adminOr).
 type principal struct {
 	admin  bool
 	claims access.Claims
+	grant  access.Grant
 }
 
 // bearerToken returns the credential of "Authorization: Bearer <credential>".
@@ -33,7 +35,7 @@ func bearerToken(r *http.Request) (string, bool) {
 }
 
 // participant verifies the access token of a request for the path's room and
-// returns its claims and the grant in that room. The token comes from the
+// returns its claims and its current grant in that room (rooms.Service.Grant). The token comes from the
 // Authorization header or, for clients that cannot set headers (browser
 // websockets, media players), from the "token" query parameter.
 func (s *Server) participant(c *gin.Context) (access.Claims, access.Grant, error) {
@@ -45,15 +47,7 @@ func (s *Server) participant(c *gin.Context) (access.Claims, access.Grant, error
 		return access.Claims{}, access.Grant{}, errorf(http.StatusUnauthorized, codeUnauthorized,
 			"send an access token as Authorization: Bearer <token> or ?token=<token>")
 	}
-	claims, err := s.issuer.Verify(tok)
-	if err != nil {
-		return access.Claims{}, access.Grant{}, err
-	}
-	g, err := claims.Grant(c.Param("room"))
-	if err != nil {
-		return access.Claims{}, access.Grant{}, err
-	}
-	return claims, g, nil
+	return s.rooms.Verify(c.Request.Context(), tok, c.Param("room"))
 }
 
 // authenticate identifies the caller from the Authorization header. A credential
@@ -72,9 +66,8 @@ func (s *Server) authenticate(c *gin.Context) (principal, error) {
 		}
 		return principal{claims: claims}, nil
 	}
-	sum := sha256.Sum256([]byte(cred))
-	if _, err := s.db.APIKeyByHash(c.Request.Context(), sum[:]); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
+	if err := s.rooms.AdminKey(c.Request.Context(), cred); err != nil {
+		if errors.Is(err, rooms.ErrInvalidAPIKey) {
 			return principal{}, errorf(http.StatusUnauthorized, codeInvalidAPIKey, "the API key is not valid")
 		}
 		return principal{}, err
@@ -106,11 +99,12 @@ func (s *Server) adminOr(need access.Permissions) gin.HandlerFunc {
 			return
 		}
 		if !p.admin {
-			g, err := p.claims.Grant(c.Param("room"))
+			g, err := s.rooms.Grant(c.Request.Context(), p.claims, c.Param("room"))
 			if err != nil {
 				s.abort(c, err)
 				return
 			}
+			p.grant = g
 			if !g.Permissions.Has(need) {
 				s.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "this needs the %s permission", need))
 				return
@@ -125,4 +119,22 @@ func caller(c *gin.Context) principal {
 	p, _ := c.Get(principalKey)
 	pr, _ := p.(principal)
 	return pr
+}
+
+// liveGrant re-checks the token of an open socket before it acts
+// (rooms.Service.Grant: a cache hit unless the room changed). It returns the
+// token's current permissions in room, and a reason to end the socket when
+// the token no longer works there (revoked, banned, member deleted); other
+// failures allow nothing this time.
+func (s *Server) liveGrant(ctx context.Context, claims access.Claims, room string) (access.Permissions, string) {
+	g, err := s.rooms.Grant(ctx, claims, room)
+	switch {
+	case err == nil:
+		return g.Permissions, ""
+	case errors.Is(err, rooms.ErrTokenRevoked), errors.Is(err, rooms.ErrBanned), errors.Is(err, access.ErrWrongRoom):
+		e := apiError(err)
+		return 0, e.Code + ": " + e.Message
+	}
+	s.log.Warn("live credential check failed", "room", room, "err", err)
+	return 0, ""
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/hls"
-	"lectern/sfu"
 	"lectern/storage"
 )
 
@@ -114,58 +113,9 @@ func (t *trackChoice) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// broadcastSettings are the HLS service's settings of a stored room.
-func broadcastSettings(r storage.Room) hls.Settings {
-	return hls.Settings{HLS: r.BroadcastHLS, Record: r.BroadcastRecord, Media: MediaOptions(r)}
-}
-
-// applyBroadcast makes the HLS service and the recorder follow a room's
-// stored settings (the program runs before the recorder subscribes to it).
-func (s *Server) applyBroadcast(r storage.Room) {
-	if err := s.hls.Configure(r.ID, broadcastSettings(r)); err != nil {
-		s.log.Warn("broadcast settings not applied", "room", r.ID, "err", err)
-	}
-	if s.recorder != nil {
-		if err := s.recorder.Configure(r.ID, r.BroadcastRecord); err != nil {
-			s.log.Warn("recording setting not applied", "room", r.ID, "err", err)
-		}
-	}
-}
-
-// openRoom returns the SFU room of a stored room for a session starting
-// here. With several nodes it first applies the room's broadcast settings
-// (EnsureBroadcast): the node that changed them may have been another.
-func (s *Server) openRoom(r storage.Room) (*sfu.Room, error) {
-	s.EnsureBroadcast(r)
-	return s.media.Room(r.ID, MediaOptions(r))
-}
-
-// EnsureBroadcast makes this node's broadcast of a room follow its stored
-// settings before a session starts here (the RTSP server calls it too). With
-// one node every change is applied where it is made, and it does nothing;
-// with several, a room's settings may have changed on another node, or been
-// set before this node started, so they are applied again (an idempotent
-// step when nothing changed).
-func (s *Server) EnsureBroadcast(r storage.Room) {
-	if s.placer != nil {
-		s.applyBroadcast(r)
-	}
-}
-
 // StartBroadcasts starts the broadcast of every stored room with HLS or
-// recording on, for a server that just started.
-func (s *Server) StartBroadcasts(ctx context.Context) error {
-	rooms, err := s.db.Rooms(ctx)
-	if err != nil {
-		return err
-	}
-	for _, r := range rooms {
-		if r.BroadcastHLS || r.BroadcastRecord {
-			s.applyBroadcast(r)
-		}
-	}
-	return nil
-}
+// recording on, for a server that just started (rooms.Service.StartBroadcasts).
+func (s *Server) StartBroadcasts(ctx context.Context) error { return s.rooms.StartBroadcasts(ctx) }
 
 func (s *Server) getBroadcast(c *gin.Context) {
 	r, ok := s.room(c)
@@ -194,13 +144,14 @@ func (s *Server) patchBroadcast(c *gin.Context) {
 			r.BroadcastRecord = *req.Record
 		}
 		var err error
-		if r, err = s.db.UpdateRoom(ctx, r); err != nil {
-			s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		if r, err = s.rooms.UpdateRoom(ctx, r); err != nil {
+			s.abort(c, err)
 			return
 		}
 		s.log.Info("broadcast settings changed", "room", r.ID, "hls", r.BroadcastHLS, "record", r.BroadcastRecord)
+	} else {
+		s.rooms.ApplyBroadcast(r)
 	}
-	s.applyBroadcast(r)
 	if req.OnAir != nil {
 		if err := s.applyOnAir(r.ID, *req.OnAir); err != nil {
 			s.abort(c, err)

@@ -89,7 +89,7 @@ func (s *Server) chatSocket(c *gin.Context) {
 	conn.SetReadLimit(maxChatFrame)
 	log := s.log.With("room", r.ID, "identity", v.Identity)
 	log.Info("chat socket opened", "after", after)
-	sess := &chatSession{s: s, conn: conn, room: r, viewer: v, sub: sub, replies: make(chan any, socketReplies)}
+	sess := &chatSession{s: s, conn: conn, room: r, claims: claims, viewer: v, sub: sub, replies: make(chan any, socketReplies)}
 	reason := sess.run(ctx)
 	log.Info("chat socket closed", "reason", reason)
 }
@@ -102,6 +102,7 @@ type chatSession struct {
 	s       *Server
 	conn    *websocket.Conn
 	room    storage.Room
+	claims  access.Claims
 	viewer  chat.Viewer
 	sub     *chat.Subscription
 	replies chan any
@@ -212,9 +213,16 @@ func (cs *chatSession) readLoop(ctx context.Context) string {
 		case f.Type == "ping":
 			cs.reply(ctx, chatReply{Type: "pong", ID: f.ID})
 		default:
-			// The subscription's viewer has permissions changed through
-			// the API since the socket opened.
-			cs.reply(ctx, cs.s.chatCommand(ctx, cs.room.ID, cs.sub.Viewer(), f))
+			// The token's current grant (rooms.Service.Grant) bounds what
+			// the subscription's viewer may do; a revoked token ends the
+			// socket.
+			perms, end := cs.s.liveGrant(ctx, cs.claims, cs.room.ID)
+			if end != "" {
+				return end
+			}
+			v := cs.sub.Viewer()
+			v.Permissions &= perms
+			cs.reply(ctx, cs.s.chatCommand(ctx, cs.room.ID, v, f))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
+	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -42,6 +43,8 @@ const (
 	codeTokenExpired     = "token_expired"
 	codeTokenInvalid     = "token_invalid"
 	codeTokenWrongRoom   = "token_wrong_room"
+	codeTokenRevoked     = "token_revoked"
+	codeBanned           = "banned"
 	codeAdminRequired    = "admin_required"
 	codePermissionDenied = "permission_denied"
 	codeWrongPIN         = "wrong_pin"
@@ -83,6 +86,14 @@ func apiError(err error) *Error {
 		return errorf(http.StatusUnauthorized, codeTokenInvalid, "the access token's signature or claims are invalid")
 	case errors.Is(err, access.ErrWrongRoom):
 		return errorf(http.StatusUnauthorized, codeTokenWrongRoom, "the access token is not valid for this room")
+	case errors.Is(err, rooms.ErrTokenRevoked):
+		return errorf(http.StatusUnauthorized, codeTokenRevoked, "the access token was revoked in this room")
+	case errors.Is(err, rooms.ErrBanned):
+		return errorf(http.StatusForbidden, codeBanned, "this identity is banned from the room")
+	case errors.Is(err, rooms.ErrRoomNotFound):
+		return errorf(http.StatusNotFound, codeRoomNotFound, "room not found")
+	case errors.Is(err, rooms.ErrWrongStreamKey):
+		return errorf(http.StatusUnauthorized, codeInvalidStreamKey, "the stream key is not valid for this room")
 	default:
 		return errorf(http.StatusInternalServerError, codeInternal, "internal error")
 	}

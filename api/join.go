@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
+	"lectern/rooms"
 	"lectern/storage"
 )
 
@@ -57,32 +58,32 @@ func (s *Server) join(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	r, err := s.db.Room(ctx, roomID)
+	r, err := s.rooms.Room(ctx, roomID)
 	if err != nil {
 		// An unknown room counts as a failure, so room names cannot be probed freely.
 		s.throttle.fail(addr, roomID)
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		s.abort(c, err)
 		return
 	}
-	perms, ok := pinPermissions(r, req.PIN)
+	grant, ok := rooms.PINGrant(r, req.PIN)
 	if !ok {
 		s.throttle.fail(addr, roomID)
 		s.log.Info("join refused: wrong PIN", "room", roomID, "client", addr)
 		s.abort(c, errorf(http.StatusForbidden, codeWrongPIN, "the PIN is not right for this room"))
 		return
 	}
-	resp, err := s.joinToken(r, name, perms)
+	resp, err := s.joinToken(r, name, grant)
 	if err != nil {
 		s.abort(c, err)
 		return
 	}
-	s.log.Info("joined by PIN", "room", r.ID, "identity", resp.Identity, "permissions", perms.String())
+	s.log.Info("joined by PIN", "room", r.ID, "identity", resp.Identity, "permissions", grant.Permissions.String())
 	c.JSON(http.StatusOK, resp)
 }
 
-func (s *Server) joinToken(r storage.Room, name string, perms access.Permissions) (joinResponse, error) {
+func (s *Server) joinToken(r storage.Room, name string, grant access.Grant) (joinResponse, error) {
 	now := time.Now()
-	grant := access.Grant{Permissions: perms, Tier: effectiveTier(r, "")}
+	perms := grant.Permissions
 	claims := access.Claims{
 		ID:        randomHex(12),
 		Identity:  "guest-" + randomHex(6),

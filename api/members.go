@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
+	"lectern/rooms"
 	"lectern/storage"
 )
 
@@ -67,16 +68,6 @@ func (req memberRequest) apply(r storage.Room, m *storage.Member) error {
 	return nil
 }
 
-// room loads the path's room or aborts with room_not_found.
-func (s *Server) room(c *gin.Context) (storage.Room, bool) {
-	r, err := s.db.Room(c.Request.Context(), c.Param("room"))
-	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
-		return storage.Room{}, false
-	}
-	return r, true
-}
-
 // respondMember writes m with status.
 func (s *Server) respondMember(c *gin.Context, status int, m storage.Member) {
 	v, err := memberView(m)
@@ -123,12 +114,12 @@ func (s *Server) createMember(c *gin.Context) {
 		return
 	}
 	m := storage.Member{RoomID: r.ID, Identity: *req.Identity, Name: *req.Identity,
-		Permissions: defaultPermissions(r.Mode).String()}
+		Permissions: rooms.DefaultPermissions(r.Mode).String()}
 	if err := req.apply(r, &m); err != nil {
 		s.abort(c, err)
 		return
 	}
-	created, err := s.db.CreateMember(c.Request.Context(), m)
+	created, err := s.rooms.CreateMember(c.Request.Context(), m)
 	switch {
 	case errors.Is(err, storage.ErrConflict):
 		err = errorf(http.StatusConflict, codeMemberExists, "member %q already exists in this room", m.Identity)
@@ -177,7 +168,7 @@ func (s *Server) updateMember(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	updated, err := s.db.UpdateMember(ctx, m)
+	updated, err := s.rooms.UpdateMember(ctx, m)
 	if err != nil {
 		s.abort(c, notFound(err, codeMemberNotFound, "member"))
 		return
@@ -185,16 +176,17 @@ func (s *Server) updateMember(c *gin.Context) {
 	s.log.Info("member updated", "room", r.ID, "identity", m.Identity, "permissions", m.Permissions)
 	if p, err := access.ParsePermissions(updated.Permissions); err == nil {
 		s.applyLivePermissions(r.ID, updated.Identity, p)
-		s.chat.SetPermissions(r.ID, updated.Identity, p)
 	}
 	s.respondMember(c, http.StatusOK, updated)
 }
 
 func (s *Server) deleteMember(c *gin.Context) {
-	if err := s.db.DeleteMember(c.Request.Context(), c.Param("room"), c.Param("identity")); err != nil {
+	roomID, identity := c.Param("room"), c.Param("identity")
+	if err := s.rooms.DeleteMember(c.Request.Context(), roomID, identity); err != nil {
 		s.abort(c, notFound(err, codeMemberNotFound, "member"))
 		return
 	}
-	s.log.Info("member deleted", "room", c.Param("room"), "identity", c.Param("identity"))
+	s.log.Info("member deleted", "room", roomID, "identity", identity)
+	s.endLive(roomID, identity, "member deleted")
 	c.Status(http.StatusNoContent)
 }

@@ -106,7 +106,7 @@ func TestOpenAPISchemasMatchRequests(t *testing.T) {
 		"RoomRequest": roomRequest{}, "MemberRequest": memberRequest{}, "TokenRequest": tokenRequest{},
 		"TokenRoomRequest": tokenRoomRequest{}, "JoinRequest": joinRequest{}, "PINsRequest": pinsRequest{},
 		"MessageRequest": messageRequest{}, "MessageStateRequest": messageStateRequest{},
-		"ChatSettingsRequest": chatSettingsRequest{}, "MuteRequest": muteRequest{},
+		"ChatSettingsRequest": chatSettingsRequest{}, "MuteRequest": muteRequest{}, "BanRequest": banRequest{},
 	} {
 		want := jsonFields(reflect.TypeOf(v))
 		var got []string

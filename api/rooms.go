@@ -8,13 +8,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
+	"lectern/rooms"
 	"lectern/storage"
-)
-
-// Room modes.
-const (
-	modeConference = "conference"
-	modeWebinar    = "webinar"
 )
 
 // broadcastJSON is a room's broadcast settings.
@@ -73,7 +68,7 @@ func (req roomRequest) apply(r *storage.Room) error {
 		r.Name = name
 	}
 	if req.Mode != nil {
-		if *req.Mode != modeConference && *req.Mode != modeWebinar {
+		if *req.Mode != rooms.ModeConference && *req.Mode != rooms.ModeWebinar {
 			return errorf(http.StatusBadRequest, codeInvalidRoom, "mode: %q is not conference or webinar", *req.Mode)
 		}
 		r.Mode = *req.Mode
@@ -98,13 +93,24 @@ func (req roomRequest) apply(r *storage.Room) error {
 	return nil
 }
 
+// room loads the path's room or aborts with room_not_found: every handler of
+// a room's path loads it with this.
+func (s *Server) room(c *gin.Context) (storage.Room, bool) {
+	r, err := s.rooms.Room(c.Request.Context(), c.Param("room"))
+	if err != nil {
+		s.abort(c, err)
+		return storage.Room{}, false
+	}
+	return r, true
+}
+
 func (s *Server) createRoom(c *gin.Context) {
 	var req roomRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
 		return
 	}
-	r := storage.Room{ID: newRoomID(), Mode: modeConference, Tier: string(access.HD),
+	r := storage.Room{ID: newRoomID(), Mode: rooms.ModeConference, Tier: string(access.HD),
 		PIN: newDigits(pinDigits), SpeakerPIN: newDigits(speakerPINDigits)}
 	if req.ID != nil {
 		if !roomIDPattern.MatchString(*req.ID) {
@@ -122,7 +128,7 @@ func (s *Server) createRoom(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	created, err := s.db.CreateRoom(c.Request.Context(), r)
+	created, err := s.rooms.CreateRoom(c.Request.Context(), r)
 	if errors.Is(err, storage.ErrConflict) {
 		err = errorf(http.StatusConflict, codeRoomExists, "room %q already exists", r.ID)
 	}
@@ -131,7 +137,6 @@ func (s *Server) createRoom(c *gin.Context) {
 		return
 	}
 	s.log.Info("room created", "room", created.ID, "mode", created.Mode, "tier", created.Tier)
-	s.applyBroadcast(created)
 	c.Header("Location", "/api/v1/rooms/"+created.ID)
 	c.JSON(http.StatusCreated, roomView(created, true))
 }
@@ -155,11 +160,7 @@ func (s *Server) getRoom(c *gin.Context) {
 		return
 	}
 	p := caller(c)
-	withPINs := p.admin
-	if g, err := p.claims.Grant(r.ID); err == nil && g.Permissions.Has(access.Moderate) {
-		withPINs = true
-	}
-	c.JSON(http.StatusOK, roomView(r, withPINs))
+	c.JSON(http.StatusOK, roomView(r, p.admin || p.grant.Permissions.Has(access.Moderate)))
 }
 
 func (s *Server) updateRoom(c *gin.Context) {
@@ -181,23 +182,21 @@ func (s *Server) updateRoom(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	updated, err := s.db.UpdateRoom(ctx, r)
+	updated, err := s.rooms.UpdateRoom(ctx, r)
 	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		s.abort(c, err)
 		return
 	}
-	s.applyBroadcast(updated)
 	c.JSON(http.StatusOK, roomView(updated, true))
 }
 
 func (s *Server) deleteRoom(c *gin.Context) {
-	if err := s.db.DeleteRoom(c.Request.Context(), c.Param("room")); err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+	if err := s.rooms.DeleteRoom(c.Request.Context(), c.Param("room")); err != nil {
+		s.abort(c, err)
 		return
 	}
 	s.chat.CloseRoom(c.Param("room"))
 	s.log.Info("room deleted", "room", c.Param("room"))
-	s.applyBroadcast(storage.Room{ID: c.Param("room")})
 	c.Status(http.StatusNoContent)
 }
 
@@ -230,9 +229,9 @@ func (s *Server) rotatePINs(c *gin.Context) {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidRoom, "which: %q is not pin, speaker_pin or both", req.Which))
 		return
 	}
-	updated, err := s.db.UpdateRoom(ctx, r)
+	updated, err := s.rooms.UpdateRoom(ctx, r)
 	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		s.abort(c, err)
 		return
 	}
 	s.log.Info("room PINs rotated", "room", r.ID, "which", req.Which)

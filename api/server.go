@@ -1,9 +1,10 @@
 // Package api is Lectern's HTTP surface: the REST API under /api/v1 (rooms,
 // members, tokens, chat, broadcast, recordings), the room and chat websockets
 // (WebRTC signaling and events), WHIP and WHEP, the HLS playlists and media
-// for viewers, health and metrics, and the embedded pages. Handlers check
-// credentials and room rules, then hand media to sfu, broadcasts to hls and
-// recordings to hls/record.
+// for viewers, health and metrics, and the embedded pages. Handlers ask
+// package rooms for credentials and room rules (what a token allows now,
+// PINs, stream keys, media and broadcast settings), then hand media to sfu,
+// broadcasts to hls and recordings to hls/record.
 package api
 
 import (
@@ -19,6 +20,7 @@ import (
 	"lectern/chat"
 	"lectern/hls"
 	"lectern/hls/record"
+	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/webui"
@@ -96,6 +98,10 @@ type Deps struct {
 	// Placer sends media requests for rooms that live on another node there
 	// (api/placement.go). Nil: one node, every room is served here.
 	Placer Placer
+	// Rooms answers the room rules (grants, revocation, broadcast settings).
+	// Nil: one built on DB, Issuer, SFU, HLS and Recorder, clustered when
+	// Placer is set.
+	Rooms *rooms.Service
 }
 
 // Server serves the HTTP API. Build it with New; the goroutines it starts
@@ -114,6 +120,7 @@ type Server struct {
 	chat     *chat.Hub
 	recorder *record.Recorder
 	placer   Placer
+	rooms    *rooms.Service
 }
 
 // New builds the API on its dependencies.
@@ -146,6 +153,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
+	if s.rooms = d.Rooms; s.rooms == nil {
+		if s.rooms, err = newRooms(cfg, d, s.hls); err != nil {
+			return nil, err
+		}
+	}
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
@@ -153,6 +165,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// newRooms builds the rooms service for a server whose caller did not.
+func newRooms(cfg Config, d Deps, broadcast *hls.Service) (*rooms.Service, error) {
+	rc := rooms.DefaultConfig()
+	rc.Clustered, rc.MaxTokenTTL = d.Placer != nil, cfg.MaxTokenTTL
+	deps := rooms.Deps{DB: d.DB, Issuer: d.Issuer, Media: d.SFU, Broadcast: broadcast, Log: d.Log}
+	if d.Recorder != nil {
+		deps.Recorder = d.Recorder
+	}
+	return rooms.New(rc, deps)
 }
 
 // Handler returns the HTTP handler of every route.
@@ -238,4 +261,5 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.chatRoutes(v1)
 	s.broadcastRoutes(e)
 	s.recordingRoutes(e)
+	s.revocationRoutes(v1)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
-	"lectern/storage"
+	"lectern/rooms"
 )
 
 // maxTokenRooms bounds the rooms one token may name.
@@ -36,7 +36,9 @@ type grantJSON struct {
 }
 
 type tokenResponse struct {
-	Token     string               `json:"token"`
+	Token string `json:"token"`
+	// TokenID is the token's ID (its jti), for DELETE /api/v1/tokens/{token}.
+	TokenID   string               `json:"token_id"`
 	ExpiresAt time.Time            `json:"expires_at"`
 	Identity  string               `json:"identity"`
 	Name      string               `json:"name"`
@@ -94,42 +96,28 @@ func (s *Server) createToken(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	resp.Token, resp.ExpiresAt = tok, claims.ExpiresAt.UTC().Truncate(time.Second)
+	resp.Token, resp.TokenID, resp.ExpiresAt = tok, claims.ID, claims.ExpiresAt.UTC().Truncate(time.Second)
 	resp.ICEServers = s.iceServers(claims.Identity, claims.ExpiresAt)
 	s.log.Info("token minted", "identity", req.Identity, "rooms", len(grants), "token_id", claims.ID)
 	c.JSON(http.StatusCreated, resp)
 }
 
-// grant works out what identity may do in roomID: the request's choice, else the
-// stored member's, else the room's default; the tier likewise, capped by the room.
+// grant works out what identity may do in roomID (rooms.Service.MintGrant):
+// the request's choice, else the stored member's, else the room's default;
+// the tier likewise, capped by the room.
 func (s *Server) grant(ctx context.Context, roomID, identity string, rr tokenRoomRequest) (access.Grant, error) {
-	r, err := s.db.Room(ctx, roomID)
+	chosen, err := rr.chosen(codeInvalidToken)
 	if err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return access.Grant{}, errorf(http.StatusNotFound, codeRoomNotFound, "rooms: room %q not found", roomID)
-		}
 		return access.Grant{}, err
 	}
-	fallback := defaultPermissions(r.Mode)
-	tier := ""
-	m, err := s.db.Member(ctx, roomID, identity)
+	g, err := s.rooms.MintGrant(ctx, roomID, identity, chosen, rr.Tier)
 	switch {
-	case err == nil:
-		if fallback, err = access.ParsePermissions(m.Permissions); err != nil {
-			return access.Grant{}, err
-		}
-		tier = m.Tier
-	case !errors.Is(err, storage.ErrNotFound):
-		return access.Grant{}, err
+	case errors.Is(err, rooms.ErrRoomNotFound):
+		return access.Grant{}, errorf(http.StatusNotFound, codeRoomNotFound, "rooms: room %q not found", roomID)
+	case errors.Is(err, rooms.ErrInvalidTier):
+		return access.Grant{}, errorf(http.StatusBadRequest, codeInvalidToken, "tier: %q is not sd, hd, fhd or 4k", rr.Tier)
+	case errors.Is(err, rooms.ErrTierAboveRoom):
+		return access.Grant{}, errorf(http.StatusBadRequest, codeInvalidToken, "tier: %s is above the room's tier", rr.Tier)
 	}
-	p, err := rr.resolve(fallback, codeInvalidToken)
-	if err != nil {
-		return access.Grant{}, err
-	}
-	if rr.Tier != "" {
-		if tier, err = memberTier(r, rr.Tier, codeInvalidToken); err != nil {
-			return access.Grant{}, err
-		}
-	}
-	return access.Grant{Permissions: p, Tier: effectiveTier(r, tier)}, nil
+	return g, err
 }

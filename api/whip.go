@@ -2,7 +2,6 @@ package api
 
 import (
 	"crypto/subtle"
-	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -13,8 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
+	"lectern/rooms"
 	"lectern/sfu"
-	"lectern/storage"
 )
 
 // maxSDPBytes bounds a WHIP or WHEP offer and a trickle fragment.
@@ -137,12 +136,8 @@ type whipCaller struct {
 func (s *Server) identify(c *gin.Context) (whipCaller, error) {
 	cred, ok := bearerToken(c.Request)
 	if ok && strings.HasPrefix(cred, "sk_") {
-		k, err := s.db.StreamKey(c.Request.Context(), c.Param("room"))
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if err := s.rooms.CheckStreamKey(c.Request.Context(), c.Param("room"), cred); err != nil {
 			return whipCaller{}, err
-		}
-		if err != nil || subtle.ConstantTimeCompare([]byte(cred), []byte(k.Key)) != 1 {
-			return whipCaller{}, errorf(http.StatusUnauthorized, codeInvalidStreamKey, "the stream key is not valid for this room")
 		}
 		return whipCaller{identity: "encoder", name: "Encoder", perms: access.Publish, owner: "stream-key",
 			until: time.Now().Add(s.cfg.TokenTTL)}, nil
@@ -178,7 +173,7 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 			return
 		}
 		// Refuse a bad offer before joining, so the room never sees this client.
-		opts := MediaOptions(r)
+		opts := rooms.MediaOptions(r)
 		check := sfu.CheckOffer
 		if k == kindWHEP {
 			check = sfu.CheckViewOffer
@@ -187,14 +182,14 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 			s.abort(c, mediaError(err))
 			return
 		}
-		room, err := s.openRoom(r)
+		room, err := s.rooms.Open(r)
 		if err != nil {
 			s.abort(c, err) // the SFU is shutting down
 			return
 		}
 		perms := sfu.Permissions{Publish: k == kindWHIP, Subscribe: k == kindWHEP}
 		p, err := room.Join(sfu.ParticipantOptions{Identity: who.identity, Name: who.name, Kind: k.partKind,
-			Permissions: perms, Tier: mediaTier(who.tier)})
+			Permissions: perms, Tier: rooms.MediaTier(who.tier)})
 		if err != nil {
 			s.abort(c, mediaError(err))
 			return

@@ -14,6 +14,7 @@ import (
 
 	"lectern/access"
 	"lectern/chat"
+	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -33,12 +34,16 @@ func (s *Server) roomSocket(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
+	if grant.Permissions == 0 {
+		s.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "the token allows nothing in this room"))
+		return
+	}
 	ctx := c.Request.Context()
 	r, ok := s.room(c)
 	if !ok {
 		return
 	}
-	room, err := s.openRoom(r)
+	room, err := s.rooms.Open(r)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -50,14 +55,14 @@ func (s *Server) roomSocket(c *gin.Context) {
 	conn.SetReadLimit(maxSocketMessage)
 	p, err := room.Join(sfu.ParticipantOptions{
 		Identity: claims.Identity, Name: claims.Name, Kind: sfu.KindBrowser,
-		Permissions: mediaPermissions(grant.Permissions), Tier: mediaTier(grant.Tier),
+		Permissions: rooms.MediaPermissions(grant.Permissions), Tier: rooms.MediaTier(grant.Tier),
 		AutoSubscribe: c.Query("auto_subscribe") != "false",
 	})
 	if err != nil {
 		conn.Close(websocket.StatusInternalError, "cannot join")
 		return
 	}
-	sess := &socketSession{s: s, conn: conn, p: p, claims: claims, grant: grant.Permissions, roomID: r.ID,
+	sess := &socketSession{s: s, conn: conn, p: p, claims: claims, roomID: r.ID,
 		replies: make(chan any, socketReplies), chatReq: make(chan chatSubscribeRequest, 1)}
 	reason := sess.run(ctx, r)
 	p.Close(reason)
@@ -70,7 +75,6 @@ type socketSession struct {
 	conn    *websocket.Conn
 	p       *sfu.Participant
 	claims  access.Claims
-	grant   access.Permissions
 	roomID  string
 	replies chan any
 	// chatReq hands chat_subscribe to the writer, which owns chatSub.
@@ -180,6 +184,10 @@ func (ss *socketSession) readLoop(ctx context.Context) string {
 			ss.reply(ctx, errorReply("", errorf(http.StatusBadRequest, codeInvalidMessage, "frames must be JSON text")))
 			continue
 		}
+		// A revoked token ends the socket before it acts again.
+		if _, end := ss.s.liveGrant(ctx, ss.claims, ss.roomID); end != "" {
+			return end
+		}
 		if isChatFrame(messageType(data)) {
 			ss.reply(ctx, ss.handleChat(ctx, data))
 			continue
@@ -269,15 +277,15 @@ func (ss *socketSession) handle(ctx context.Context, m clientMessage) any {
 func (ss *socketSession) setTargets(ctx context.Context, ids []string) error {
 	rooms := make([]*sfu.Room, 0, len(ids))
 	for _, id := range ids {
-		g, err := ss.claims.Grant(id)
+		g, err := ss.s.rooms.Grant(ctx, ss.claims, id)
 		if err != nil || !g.Permissions.Has(access.Publish) {
 			return errorf(http.StatusForbidden, codePermissionDenied, "the token does not allow publishing in room %q", id)
 		}
-		r, err := ss.s.db.Room(ctx, id)
+		r, err := ss.s.rooms.Room(ctx, id)
 		if err != nil {
-			return notFound(err, codeRoomNotFound, "room "+id)
+			return errorf(http.StatusNotFound, codeRoomNotFound, "room %s not found", id)
 		}
-		room, err := ss.s.openRoom(r)
+		room, err := ss.s.rooms.Open(r)
 		if err != nil {
 			return err
 		}

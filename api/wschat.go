@@ -41,13 +41,12 @@ func messageType(data []byte) string {
 	return head.Type
 }
 
-// chatViewer is the member as chat sees them: the live subscription's view
-// (which follows permission changes) when there is one, else the token's.
-func (ss *socketSession) chatViewer() chat.Viewer {
-	if sub := ss.chatSub.Load(); sub != nil {
-		return sub.Viewer()
-	}
-	return chat.Viewer{Identity: ss.claims.Identity, Name: ss.claims.Name, Permissions: ss.grant}
+// chatViewer is the member as chat sees them, with the token's current grant
+// in the room (rooms.Service.Grant): a demotion through the API applies to
+// the next frame.
+func (ss *socketSession) chatViewer(ctx context.Context) chat.Viewer {
+	perms, _ := ss.s.liveGrant(ctx, ss.claims, ss.roomID)
+	return chat.Viewer{Identity: ss.claims.Identity, Name: ss.claims.Name, Permissions: perms}
 }
 
 // handleChat carries out a chat_* frame read by the reader goroutine.
@@ -56,7 +55,7 @@ func (ss *socketSession) handleChat(ctx context.Context, data []byte) any {
 	if err != nil {
 		return chatErrorReply(f.ID, err)
 	}
-	return ss.s.chatCommand(ctx, ss.roomID, ss.chatViewer(), f)
+	return ss.s.chatCommand(ctx, ss.roomID, ss.chatViewer(ctx), f)
 }
 
 // subscribeChat runs on the writer: it replaces the chat subscription and
@@ -64,11 +63,12 @@ func (ss *socketSession) handleChat(ctx context.Context, data []byte) any {
 // cannot be written.
 func (ss *socketSession) subscribeChat(ctx context.Context, req chatSubscribeRequest) error {
 	ss.closeChat()
-	if !ss.grant.Has(access.Receive) {
+	v := ss.chatViewer(ctx)
+	if !v.Permissions.Has(access.Receive) {
 		e := errorf(http.StatusForbidden, codePermissionDenied, "chat needs the receive permission")
 		return ss.write(ctx, errorReply(req.id, e))
 	}
-	sub, err := ss.s.chat.Subscribe(ctx, ss.roomID, ss.chatViewer(), req.after)
+	sub, err := ss.s.chat.Subscribe(ctx, ss.roomID, v, req.after)
 	if err != nil {
 		return ss.write(ctx, chatErrorReply(req.id, err))
 	}

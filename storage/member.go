@@ -33,14 +33,21 @@ func scanMember(s rowScanner) (Member, error) {
 }
 
 // CreateMember stores a new member, setting its CreatedAt and UpdatedAt to
-// now, and returns it. It returns ErrConflict if the room already has a member
+// now, bumps the room's generation (Generation) and returns it. It returns ErrConflict if the room already has a member
 // with m.Identity, and ErrNotFound if the room does not exist.
 func (d *DB) CreateMember(ctx context.Context, m Member) (Member, error) {
 	now := d.clock()
 	m.CreatedAt, m.UpdatedAt = now, now
-	_, err := d.writer.ExecContext(ctx, `INSERT INTO members (`+memberColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		m.RoomID, m.Identity, m.Name, m.Permissions, m.Tier, millis(now), millis(now))
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO members (`+memberColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			m.RoomID, m.Identity, m.Name, m.Permissions, m.Tier, millis(now), millis(now))
+		if err != nil {
+			return err
+		}
+		// A member record narrows tokens already issued to its identity.
+		return bump(ctx, tx, m.RoomID)
+	})
 	switch {
 	case isUniqueViolation(err):
 		err = ErrConflict
@@ -106,7 +113,8 @@ func (d *DB) members(ctx context.Context, roomID string) ([]Member, error) {
 }
 
 // UpdateMember writes m's Name, Permissions and Tier to the stored member,
-// sets its UpdatedAt to now and returns the stored member. It returns
+// sets its UpdatedAt to now, bumps the room's generation and returns the
+// stored member. It returns
 // ErrNotFound if there is no such member.
 // On PostgreSQL the change is announced to every process (ListenChat) as it
 // commits, so that each applies it to the connections it holds.
@@ -122,6 +130,9 @@ func (d *DB) UpdateMember(ctx context.Context, m Member) (Member, error) {
 		if stored, err = scanMember(row); err != nil {
 			return err
 		}
+		if err := bump(ctx, tx, m.RoomID); err != nil {
+			return err
+		}
 		return d.announce(ctx, tx, m.RoomID+" "+m.Identity)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -133,13 +144,21 @@ func (d *DB) UpdateMember(ctx context.Context, m Member) (Member, error) {
 	return stored, nil
 }
 
-// DeleteMember deletes a member. It returns ErrNotFound if there is no such
-// member.
+// DeleteMember deletes a member and revokes, in its room, every token of its
+// identity issued until now (RevokeIdentity). It returns ErrNotFound if there
+// is no such member.
 func (d *DB) DeleteMember(ctx context.Context, roomID, identity string) error {
-	res, err := d.writer.ExecContext(ctx, `DELETE FROM members WHERE room_id = $1 AND identity = $2`, roomID, identity)
-	if err == nil {
-		err = rowsAffectedOrNotFound(res)
-	}
+	now := d.clock()
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE room_id = $1 AND identity = $2`, roomID, identity)
+		if err == nil {
+			err = rowsAffectedOrNotFound(res)
+		}
+		if err != nil {
+			return err
+		}
+		return revokeIdentity(ctx, tx, roomID, identity, now)
+	})
 	if err != nil {
 		return fmt.Errorf("storage: delete member %q in room %q: %w", identity, roomID, err)
 	}

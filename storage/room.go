@@ -126,6 +126,9 @@ func (d *DB) DeleteRoom(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
+		if err := bump(ctx, tx, id); err != nil {
+			return err
+		}
 		return d.announce(ctx, tx, id)
 	})
 	if err != nil {

@@ -5,70 +5,42 @@ import (
 	"errors"
 
 	"lectern/access"
-	"lectern/api"
 	"lectern/ingest"
+	"lectern/rooms"
 	"lectern/sfu"
-	"lectern/storage"
 )
 
-// rtspAuth answers the RTSP server's credential questions from the token issuer
-// and the store.
+// rtspAuth answers the RTSP server's credential questions through the room
+// rules (rooms.Service), as the HTTP API does.
 type rtspAuth struct {
-	db     *storage.DB
-	issuer *access.Issuer
-	// broadcast applies a room's broadcast settings before a session starts
-	// (api.Server.EnsureBroadcast); set before the RTSP server runs.
-	broadcast func(storage.Room)
+	rooms *rooms.Service
 }
 
-// room loads a room for a session about to start here.
-func (a *rtspAuth) room(ctx context.Context, id string) (storage.Room, error) {
-	r, err := a.db.Room(ctx, id)
-	if err != nil {
-		return storage.Room{}, roomErr(err)
-	}
-	if a.broadcast != nil {
-		a.broadcast(r)
-	}
-	return r, nil
-}
-
-// Token implements ingest.Authorizer.
+// Token implements ingest.Authorizer: the token's current grant in the room
+// (revoked tokens, deleted members and bans refused), with the room's media
+// options and its broadcast settings applied here first.
 func (a *rtspAuth) Token(ctx context.Context, room, token string) (ingest.Grant, error) {
-	claims, err := a.issuer.Verify(token)
+	claims, g, err := a.rooms.Verify(ctx, token, room)
 	if err != nil {
 		return ingest.Grant{}, err
 	}
-	g, err := claims.Grant(room)
+	r, err := a.rooms.Room(ctx, room)
 	if err != nil {
-		return ingest.Grant{}, err
+		return ingest.Grant{}, roomErr(err)
 	}
-	r, err := a.room(ctx, room)
-	if err != nil {
-		return ingest.Grant{}, err
-	}
+	a.rooms.EnsureBroadcast(r)
 	return ingest.Grant{Identity: claims.Identity, Name: claims.Name, Publish: g.Permissions.Has(access.Publish),
-		Subscribe: g.Permissions.Has(access.Subscribe), Options: api.MediaOptions(r)}, nil
+		Subscribe: g.Permissions.Has(access.Subscribe), Options: rooms.MediaOptions(r)}, nil
 }
 
 // StreamKey implements ingest.Authorizer.
 func (a *rtspAuth) StreamKey(ctx context.Context, room string) (string, sfu.RoomOptions, error) {
-	r, err := a.room(ctx, room)
-	if err != nil {
-		return "", sfu.RoomOptions{}, err
-	}
-	k, err := a.db.StreamKey(ctx, room)
-	if errors.Is(err, storage.ErrNotFound) {
-		return "", api.MediaOptions(r), nil
-	}
-	if err != nil {
-		return "", sfu.RoomOptions{}, err
-	}
-	return k.Key, api.MediaOptions(r), nil
+	key, opts, err := a.rooms.StreamKey(ctx, room)
+	return key, opts, roomErr(err)
 }
 
 func roomErr(err error) error {
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, rooms.ErrRoomNotFound) {
 		return ingest.ErrRoomNotFound
 	}
 	return err

@@ -20,6 +20,7 @@ import (
 	"lectern/hls/record"
 	"lectern/ingest"
 	"lectern/relay"
+	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -65,7 +66,7 @@ type process struct {
 
 	media     *sfu.SFU
 	rtsp      *ingest.Server
-	auth      *rtspAuth
+	rooms     *rooms.Service
 	cluster   *member
 	broadcast *hls.Service
 	recorder  *record.Recorder

@@ -15,6 +15,7 @@ import (
 	"lectern/chat"
 	"lectern/hls"
 	"lectern/ingest"
+	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -90,8 +91,8 @@ func (p *process) listen(ctx context.Context) error {
 	return nil
 }
 
-// startMedia starts the SFU, the RTSP server, cluster membership, the
-// broadcast (HLS) service and the recorder.
+// startMedia starts the SFU, the broadcast (HLS) service and the recorder,
+// builds the room rules on them, then the RTSP server and cluster membership.
 func (p *process) startMedia(ctx context.Context) error {
 	cfg := p.cfg
 	media, err := sfu.New(cfg.sfuConfig(), p.log)
@@ -100,17 +101,6 @@ func (p *process) startMedia(ctx context.Context) error {
 	}
 	p.media = media
 	p.onStop(func() { media.Close() })
-	p.auth = &rtspAuth{db: p.db, issuer: p.issuer}
-	if p.rtsp, err = ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, p.auth, media, p.log); err != nil {
-		return err
-	}
-	p.apiCfg.RTSPURL = deriveRTSPURL(p.apiCfg.PublicURL, p.rtsp.Addr())
-	// Clustering (cluster: true on PostgreSQL) registers this node; nil otherwise.
-	if p.cluster, err = joinCluster(ctx, cfg, p.db, media, p.apiCfg.PublicURL, p.apiCfg.RTSPURL, p.log); err != nil {
-		return err
-	}
-	p.onStop(p.cluster.leave)
-	p.rtsp.Placer = p.cluster.rtspPlacer()
 	hlsCfg := hls.DefaultConfig()
 	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
 	hlsCfg.CDNURL = cfg.HLSCDNURL
@@ -129,6 +119,26 @@ func (p *process) startMedia(ctx context.Context) error {
 		defer cancel()
 		stopRecorder(ctx, p.recorder, p.log)
 	})
+	// The room rules come before both front ends (API and RTSP), which share them.
+	roomsCfg := rooms.DefaultConfig()
+	roomsCfg.Clustered, roomsCfg.MaxTokenTTL = cfg.Cluster.Enabled, p.apiCfg.MaxTokenTTL
+	roomDeps := rooms.Deps{DB: p.db, Issuer: p.issuer, Media: media, Broadcast: p.broadcast, Log: p.log}
+	if p.recorder != nil {
+		roomDeps.Recorder = p.recorder
+	}
+	if p.rooms, err = rooms.New(roomsCfg, roomDeps); err != nil {
+		return err
+	}
+	if p.rtsp, err = ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, &rtspAuth{rooms: p.rooms}, media, p.log); err != nil {
+		return err
+	}
+	p.apiCfg.RTSPURL = deriveRTSPURL(p.apiCfg.PublicURL, p.rtsp.Addr())
+	// Clustering (cluster: true on PostgreSQL) registers this node; nil otherwise.
+	if p.cluster, err = joinCluster(ctx, cfg, p.db, media, p.apiCfg.PublicURL, p.apiCfg.RTSPURL, p.log); err != nil {
+		return err
+	}
+	p.onStop(p.cluster.leave)
+	p.rtsp.Placer = p.cluster.rtspPlacer()
 	return nil
 }
 
@@ -142,12 +152,11 @@ func (p *process) startAPI(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.srv, err = api.New(p.apiCfg, api.Deps{DB: p.db, Issuer: p.issuer, Registry: reg, Log: p.log, SFU: p.media,
-		Chat: hub, HLS: p.broadcast, Recorder: p.recorder, Placer: p.cluster.httpPlacer()})
+		Chat: hub, HLS: p.broadcast, Recorder: p.recorder, Placer: p.cluster.httpPlacer(), Rooms: p.rooms})
 	if err != nil {
 		return err
 	}
 	p.onStop(p.srv.Close)
-	p.auth.broadcast = p.srv.EnsureBroadcast // before the RTSP server runs
 	if p.cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(p.cfg.DebugAddr, p.log)
 		if err != nil {
@@ -160,5 +169,5 @@ func (p *process) startAPI(ctx context.Context) error {
 	// end closes the chat websockets, which the server's Shutdown does not
 	// wait for.
 	p.goRun("chat hub", hub.Run)
-	return p.srv.StartBroadcasts(ctx)
+	return p.rooms.StartBroadcasts(ctx)
 }

@@ -1,0 +1,22 @@
+package rooms
+
+import "errors"
+
+var (
+	// ErrRoomNotFound: no stored room has the ID.
+	ErrRoomNotFound = errors.New("rooms: room not found")
+	// ErrTokenRevoked: the token's ID was revoked, or every token of its
+	// identity in the room issued until a time (an admin's revocation, or the
+	// member's deletion) was.
+	ErrTokenRevoked = errors.New("rooms: token revoked")
+	// ErrBanned: the token's identity is banned from the room for now.
+	ErrBanned = errors.New("rooms: identity banned from the room")
+	// ErrInvalidTier: a tier is not sd, hd, fhd or 4k.
+	ErrInvalidTier = errors.New("rooms: invalid tier")
+	// ErrTierAboveRoom: a member's tier is above its room's.
+	ErrTierAboveRoom = errors.New("rooms: tier above the room's")
+	// ErrWrongStreamKey: the stream key is not the room's (or it has none).
+	ErrWrongStreamKey = errors.New("rooms: wrong stream key")
+	// ErrInvalidAPIKey: no stored API key matches.
+	ErrInvalidAPIKey = errors.New("rooms: invalid API key")
+)
