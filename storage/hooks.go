@@ -3,14 +3,14 @@ package storage
 import "sync/atomic"
 
 // recordingHook is called after a recording row is written (hooks.go).
-type recordingHook = func(Recording)
+type recordingHook = func(r Recording, created bool)
 
 // OnRecordingChange makes fn be called with the stored row after every
-// recording is created (CreateRecording) or updated (UpdateRecording) through
-// d, replacing any earlier fn; nil removes it. fn runs on the writer's
+// recording is created (CreateRecording, created true) or updated
+// (UpdateRecording) through d, replacing any earlier fn; nil removes it. fn runs on the writer's
 // goroutine and must not block: it is how this process learns that its
 // recorder started or finished a recording (webhooks), whatever wrote it.
-func (d *DB) OnRecordingChange(fn func(Recording)) {
+func (d *DB) OnRecordingChange(fn func(r Recording, created bool)) {
 	if fn == nil {
 		d.onRecording.Store(nil)
 		return
@@ -19,9 +19,9 @@ func (d *DB) OnRecordingChange(fn func(Recording)) {
 }
 
 // recordingChanged calls the hook set by OnRecordingChange, if any.
-func (d *DB) recordingChanged(r Recording) {
+func (d *DB) recordingChanged(r Recording, created bool) {
 	if fn := d.onRecording.Load(); fn != nil {
-		(*fn)(r)
+		(*fn)(r, created)
 	}
 }
 
