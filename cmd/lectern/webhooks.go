@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"lectern/chat"
 	"lectern/hls"
 	"lectern/hls/record"
@@ -214,4 +216,29 @@ func (w *webhooks) recordingChanged(rec storage.Recording, created bool) {
 func (w *webhooks) question(m chat.Message) {
 	w.emit(webhook.Event{Type: webhook.ChatQuestion, Room: m.Room,
 		Question: &webhook.Question{ID: m.ID, From: m.From, FromName: m.FromName, Text: m.Text}})
+}
+
+// register exports the dispatcher's counts as metrics:
+// lectern_webhook_events_total{outcome="emitted|delivered|dropped|expired"}
+// and lectern_webhook_failed_attempts_total.
+func (w *webhooks) register(reg prometheus.Registerer) {
+	if w == nil {
+		return
+	}
+	for outcome, count := range map[string]func(webhook.Stats) int64{
+		"emitted":   func(s webhook.Stats) int64 { return s.Emitted },
+		"delivered": func(s webhook.Stats) int64 { return s.Delivered },
+		"dropped":   func(s webhook.Stats) int64 { return s.Dropped },
+		"expired":   func(s webhook.Stats) int64 { return s.Expired },
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "lectern_webhook_events_total",
+			Help:        "Webhook events by outcome: emitted, delivered, dropped (queue or outbox full), expired (retried too long).",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 { return float64(count(w.d.Stats())) }))
+	}
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "lectern_webhook_failed_attempts_total",
+		Help: "Webhook delivery attempts that failed (each is retried).",
+	}, func() float64 { return float64(w.d.Stats().Failed) }))
 }

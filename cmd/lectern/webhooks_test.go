@@ -131,7 +131,7 @@ func TestWebhooksScriptedSession(t *testing.T) {
 		stopped = true
 
 		// Restart; the receiver comes back.
-		_, _, stop2 := server(t, env)
+		url2, _, stop2 := server(t, env)
 		defer stop2()
 		r.setDown(false)
 		want := []string{webhook.ChatQuestion, webhook.RoomStarted, webhook.ParticipantJoined, webhook.TrackPublished,
@@ -177,6 +177,16 @@ func TestWebhooksScriptedSession(t *testing.T) {
 		}
 		if q, _ := r.event(webhook.ChatQuestion); q.Question == nil || q.Question.From != "aud" || q.Question.Text != "when is the break?" {
 			t.Errorf("chat_question: %+v", q.Question)
+		}
+		// The restarted server counts what it delivered.
+		res, err := http.Get(url2 + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(string(metrics), `lectern_webhook_events_total{outcome="delivered"}`) {
+			t.Errorf("no webhook metrics in /metrics")
 		}
 		r.mu.Lock()
 		for id, n := range r.seen {
