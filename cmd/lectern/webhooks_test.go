@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"lectern/hls/hlstest"
+	"lectern/storage"
 	"lectern/storage/storagetest"
 	"lectern/webhook"
 )
@@ -221,5 +223,57 @@ func waitRecording(t *testing.T, url, key string, ok func(map[string]any) bool) 
 			t.Fatalf("recording: %v", list)
 		}
 		time.Sleep(200 * time.Millisecond) // another component's pace
+	}
+}
+
+// TestWebhooksHangingReceiver: a receiver that never answers slows neither
+// the API (chat questions are posted) nor joins (room websockets), nor
+// shutdown; and nothing it did not get is lost: after the server stops,
+// every event is still in the outbox.
+func TestWebhooksHangingReceiver(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		select {
+		case <-release:
+		case <-req.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	dataDir := t.TempDir()
+	env := map[string]string{"LECTERN_DATA_DIR": dataDir, "LECTERN_WEBHOOK_URL": srv.URL, "LECTERN_WEBHOOK_SECRET": hookSecret}
+	url, banner, stop := server(t, env)
+	key := keyLine.FindStringSubmatch(banner)[1]
+	if code, _ := call(t, "POST", url+"/api/v1/rooms", key, `{"id":"slow","name":"Slow","mode":"webinar"}`); code != 201 {
+		t.Fatalf("create room: %d", code)
+	}
+	const posts, joins = 10, 4
+	for i := range posts {
+		_, tok := call(t, "POST", url+"/api/v1/tokens", key, `{"identity":"aud`+strconv.Itoa(i)+`","rooms":{"slow":{"permissions":["subscribe","send","receive","list"]}}}`)
+		t0 := time.Now()
+		if code, m := call(t, "POST", url+"/api/v1/rooms/slow/messages", tok["token"].(string), `{"text":"question?"}`); code != 201 {
+			t.Fatalf("question %d: %d %v", i, code, m)
+		}
+		// The delivery timeout is 10 s: an API call that waited on the receiver would take that long.
+		if d := time.Since(t0); d > 5*time.Second {
+			t.Errorf("question %d took %v", i, d)
+		}
+		if i < joins {
+			roomSocket(t, url, "slow", tok["token"].(string)) // fails the test after 5 s
+		}
+	}
+	t0 := time.Now()
+	stop()
+	t.Logf("stopped in %v", time.Since(t0))
+
+	db, err := storage.Open(t.Context(), "", dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The questions, room_started, the joins, and (on shutdown) the leaves and room_finished.
+	want := posts + 1 + joins + joins + 1
+	if n, err := db.WebhookBacklog(t.Context()); err != nil || n != want {
+		t.Errorf("outbox after stopping holds %d, %v; want %d", n, err, want)
 	}
 }
