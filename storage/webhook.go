@@ -84,9 +84,19 @@ func (d *DB) ClaimWebhooks(ctx context.Context, node string, limit int, lease ti
 	var out []WebhookEvent
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox o
-			WHERE o.next_at <= $1 AND o.claimed_until <= $1
-			AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.room_id = o.room_id AND p.seq < o.seq)
+		// rooms walks the (room_id, seq) index from one room to the next
+		// (a skip scan) and each room's head is one more lookup in it, so a
+		// long backlog behind the heads costs nothing.
+		rows, err := tx.QueryContext(ctx, `WITH RECURSIVE rooms (room_id) AS (
+				SELECT MIN(room_id) FROM webhook_outbox
+				UNION ALL
+				SELECT (SELECT MIN(w.room_id) FROM webhook_outbox w WHERE w.room_id > rooms.room_id)
+				FROM rooms WHERE rooms.room_id IS NOT NULL
+			)
+			SELECT `+webhookColumns+` FROM webhook_outbox o
+			WHERE o.seq IN (SELECT (SELECT MIN(w.seq) FROM webhook_outbox w WHERE w.room_id = rooms.room_id)
+				FROM rooms WHERE rooms.room_id IS NOT NULL)
+			AND o.next_at <= $1 AND o.claimed_until <= $1
 			ORDER BY o.seq LIMIT $2`+d.dialect.skipLocked(), millis(now), limit)
 		if err != nil {
 			return err
