@@ -35,7 +35,7 @@ type Event struct {
 	CreatedAt time.Time `json:"created_at"`
 	Room      string    `json:"room"`
 	// Node is the server that emitted the event (its cluster node ID, or
-	// empty on a single server).
+	// another name for it on a single server).
 	Node        string       `json:"node,omitempty"`
 	Participant *Participant `json:"participant,omitempty"`
 	Track       *Track       `json:"track,omitempty"`
