@@ -28,6 +28,10 @@ type Config struct {
 	MaxBatch int
 	// Now is the clock of message times, mutes and limits.
 	Now func() time.Time
+	// OnQuestion, if set, is called with every question stored pending a
+	// moderator's approval (webhooks). It runs on the poster's goroutine
+	// and must not block.
+	OnQuestion func(Message)
 }
 
 // DefaultConfig returns the settings a newcomer gets.

@@ -75,7 +75,11 @@ func (h *Hub) Post(ctx context.Context, roomID string, v Viewer, text, to string
 	if err != nil {
 		return Message{}, err
 	}
-	return wire(stored), nil
+	msg := wire(stored)
+	if msg.Kind == storage.KindQuestion && h.cfg.OnQuestion != nil {
+		h.cfg.OnQuestion(msg)
+	}
+	return msg, nil
 }
 
 // store hands m to the writer and waits for it to be stored. Once handed

@@ -91,7 +91,9 @@ func (r *Room) Join(o ParticipantOptions) (*Participant, error) {
 		go old.Close("replaced by " + p.id)
 	}
 	r.sfu.log.Info("participant joined", "room", r.id, "participant", p.id, "identity", o.Identity, "kind", o.Kind)
-	r.notify(Event{Type: EventParticipantJoined, Room: r.id, Participant: ptr(p.Info())}, p, needList)
+	joined := Event{Type: EventParticipantJoined, Room: r.id, Participant: ptr(p.Info())}
+	r.notify(joined, p, needList)
+	s.watch(joined)
 	if o.Permissions.Subscribe && o.AutoSubscribe {
 		for _, t := range r.Tracks() {
 			if t.owner != p && t.webrtc {
@@ -234,7 +236,9 @@ func (r *Room) leave(p *Participant) {
 	delete(r.members, p.id)
 	r.mu.Unlock()
 	if had {
-		r.notify(Event{Type: EventParticipantLeft, Room: r.id, Participant: &ParticipantInfo{ID: p.id, Identity: p.identity, Name: p.name, Kind: p.kind}}, p, needList)
+		left := Event{Type: EventParticipantLeft, Room: r.id, Participant: &ParticipantInfo{ID: p.id, Identity: p.identity, Name: p.name, Kind: p.kind}}
+		r.notify(left, p, needList)
+		r.sfu.watch(left)
 	}
 	r.sfu.roomEmpty(r)
 }

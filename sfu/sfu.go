@@ -27,6 +27,8 @@ type SFU struct {
 	se         webrtc.SettingEngine
 
 	stats counters
+	// watchers follow every room's events (watch.go).
+	watchers watchers
 
 	mu     sync.Mutex
 	rooms  map[string]*Room

@@ -39,6 +39,9 @@ type DB struct {
 	// PostgreSQL.
 	checkpoints *checkpointer
 
+	// onRecording is called after recordings are written (hooks.go).
+	onRecording hookSlot
+
 	closeOnce sync.Once
 	closeErr  error
 }

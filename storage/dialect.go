@@ -42,6 +42,16 @@ func (d dialect) lockMigrations() string {
 	return ""
 }
 
+// skipLocked returns what ends a SELECT of rows to claim: on PostgreSQL it
+// locks them and skips rows another transaction holds, so that nodes
+// claiming at once take different rows. SQLite's single writer needs none.
+func (d dialect) skipLocked() string {
+	if d == postgresDialect {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
 // PostgreSQL SQLSTATE codes (Appendix A of its manual).
 const (
 	pgUniqueViolation     = "23505"

@@ -84,6 +84,7 @@ func (d *DB) CreateRecording(ctx context.Context, r Recording) (Recording, error
 	if err != nil {
 		return Recording{}, fmt.Errorf("storage: create recording %q: %w", r.ID, err)
 	}
+	d.recordingChanged(r, true)
 	return r, nil
 }
 
@@ -143,6 +144,7 @@ func (d *DB) UpdateRecording(ctx context.Context, r Recording) (Recording, error
 	if err != nil {
 		return Recording{}, fmt.Errorf("storage: update recording %q: %w", r.ID, err)
 	}
+	d.recordingChanged(stored, false)
 	return stored, nil
 }
 

@@ -44,6 +44,7 @@ type config struct {
 	TURN            turnConfig    `yaml:",inline"`
 	ACME            acmeConfig    `yaml:",inline"`
 	Cluster         clusterConfig `yaml:",inline"`
+	Webhook         webhookConfig `yaml:",inline"`
 
 	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
 	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
@@ -78,6 +79,7 @@ func defaultConfig() config {
 		TURN:            defaultTURNConfig(),
 		ACME:            defaultACMEConfig(),
 		Cluster:         defaultClusterConfig(),
+		Webhook:         defaultWebhookConfig(),
 
 		HLSPartDuration:    200 * time.Millisecond,
 		HLSSegmentDuration: time.Second,
@@ -284,6 +286,9 @@ func (c config) validate() error {
 		return err
 	}
 	if err := c.Cluster.validate(c.DatabaseURL); err != nil {
+		return err
+	}
+	if err := c.Webhook.validate(); err != nil {
 		return err
 	}
 	return c.ACME.validate(c)

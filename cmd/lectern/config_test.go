@@ -74,6 +74,12 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"--s3-endpoint", "http://minio:9000", "--s3-bucket", "b", "--s3-access-key", "a", "--s3-secret-key", "s"}, nil, "s3_endpoint"},
 		{nil, map[string]string{"LECTERN_S3_USE_SSL": "maybe"}, "s3_use_ssl"},
 		{nil, map[string]string{"LECTERN_S3_PUBLIC_URL": "localhost:9000"}, "s3_public_url"},
+		{nil, map[string]string{"LECTERN_WEBHOOK_SECRET": "0123456789abcdef"}, "webhook_url"},
+		{nil, map[string]string{"LECTERN_WEBHOOK_URL": "hooks.example.com/in", "LECTERN_WEBHOOK_SECRET": "0123456789abcdef"}, "webhook_url"},
+		{nil, map[string]string{"LECTERN_WEBHOOK_URL": "https://hooks.example.com/in"}, "webhook_secret"},
+		{nil, map[string]string{"LECTERN_WEBHOOK_URL": "https://hooks.example.com/in", "LECTERN_WEBHOOK_SECRET": "short"}, "webhook_secret"},
+		{[]string{"--webhook-url", "https://hooks.example.com/in", "--webhook-secret", "0123456789abcdef", "--webhook-retry-for", "10m"}, nil, "webhook_retry_for"},
+		{nil, map[string]string{"LECTERN_WEBHOOK_MAX_OUTBOX": "lots"}, "webhook_max_outbox"},
 	}
 	for _, tc := range cases {
 		_, err := loadConfig(tc.args, envOf(tc.env), io.Discard)

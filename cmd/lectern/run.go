@@ -72,6 +72,7 @@ type process struct {
 	recorder  *record.Recorder
 	hub       *chat.Hub
 	srv       *api.Server
+	hooks     *webhooks // nil without webhook_url
 }
 
 // onStop adds f to what stop runs, before everything added earlier.

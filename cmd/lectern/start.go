@@ -30,6 +30,14 @@ func (p *process) openStore(ctx context.Context) error {
 	p.db = db
 	p.onStop(func() { db.Close() })
 	p.log.Info("database opened", "backend", db.Backend(), "path", db.Path())
+	// Webhooks run from here to the end, so that what happens while the
+	// rest stops is still stored in their outbox.
+	if p.hooks, err = openWebhooks(p.cfg, db, p.log); err != nil {
+		return err
+	}
+	if p.hooks != nil {
+		p.goRun("webhooks", p.hooks.run)
+	}
 
 	if p.newKey, err = api.EnsureAdminKey(ctx, db, p.cfg.AdminKey); err != nil {
 		return err
@@ -114,6 +122,7 @@ func (p *process) startMedia(ctx context.Context) error {
 	if p.recorder, err = newRecorder(ctx, cfg, p.db, p.broadcast, p.key, p.log); err != nil {
 		return err
 	}
+	p.hooks.attach(media, p.broadcast, p.recorder, p.apiCfg.PublicURL)
 	p.onStop(func() { // after an early return; a no-op after serve's shutdown
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
@@ -145,12 +154,13 @@ func (p *process) startMedia(ctx context.Context) error {
 // startAPI builds the chat hub and the API, then runs the RTSP server and
 // the chat hub and starts the broadcasts the rooms ask for.
 func (p *process) startAPI(ctx context.Context) error {
-	hub, err := chat.New(chat.DefaultConfig(), p.db, p.log)
+	hub, err := chat.New(p.hooks.chatConfig(chat.DefaultConfig()), p.db, p.log)
 	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p.hooks.register(reg)
 	p.srv, err = api.New(p.apiCfg, api.Deps{DB: p.db, Issuer: p.issuer, Registry: reg, Log: p.log, SFU: p.media,
 		Chat: hub, HLS: p.broadcast, Recorder: p.recorder, Placer: p.cluster.httpPlacer(), Rooms: p.rooms})
 	if err != nil {
