@@ -131,7 +131,7 @@ function trackButton(ctx, p, t, reload) {
 async function removePerson(ctx, p, who, reload) {
   const ok = await confirmDialog({
     title: `Remove ${who}?`,
-    body: `${who} leaves the room now and is told “removed by the host”. They can join again while their invitation or token is valid: change or delete their member, or rotate the PINs, to keep them out.`,
+    body: `${who} leaves the room now and is told “removed by the host”. They can join again while their invitation or token is valid: to keep them out, ban them (the API's bans) or rotate the PINs.`,
     confirm: 'Remove', danger: true,
   });
   if (!ok) return;
