@@ -51,6 +51,7 @@ const (
 	codeRoomExists       = "room_exists"
 	codeMemberExists     = "member_exists"
 	codeNotFound         = "not_found"
+	codeInvalidPath      = "invalid_path"
 	// codeNodeUnreachable: another node holds the room and did not answer.
 	codeNodeUnreachable   = "node_unreachable"
 	codeMethodNotAllowed  = "method_not_allowed"

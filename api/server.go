@@ -44,6 +44,9 @@ type Config struct {
 	// TrustedProxies are the proxy addresses (CIDRs) whose X-Forwarded-For is
 	// believed for the client address. Empty: the connection's address is used.
 	TrustedProxies []string
+	// EmbedOrigins are the origins (https://example.com) whose pages may frame
+	// the watch page. Empty: no site may frame any page.
+	EmbedOrigins []string
 	// ICEServers returns the STUN/TURN servers, with credentials for identity
 	// valid until the given time, that join, tokens, the room websocket and
 	// WHIP/WHEP hand to clients. Nil: none; clients reach the SFU directly.
@@ -72,6 +75,11 @@ func (c Config) Validate() error {
 		return errors.New("max_body_bytes: must be at least 1024")
 	case c.JoinFailuresPerAddr < 1 || c.JoinFailuresPerRoom < 1:
 		return errors.New("join_failures: must be at least 1")
+	}
+	for _, o := range c.EmbedOrigins {
+		if err := validEmbedOrigin(o); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -182,7 +190,7 @@ func (s *Server) buildEngine(reg *prometheus.Registry) error {
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.recover, s.placement)
+	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
