@@ -41,6 +41,10 @@ type Config struct {
 	// further joins get 429.
 	JoinFailuresPerAddr int
 	JoinFailuresPerRoom int
+	// KeyFailuresPerAddr is how many wrong API keys, and apart from them wrong
+	// stream keys (WHIP and RTSP together), a client address may send per
+	// minute before its further tries with that kind of key are refused.
+	KeyFailuresPerAddr int
 	// TrustedProxies are the proxy addresses (CIDRs) whose X-Forwarded-For is
 	// believed for the client address. Empty: the connection's address is used.
 	TrustedProxies []string
@@ -61,6 +65,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:        64 << 10,
 		JoinFailuresPerAddr: 5,
 		JoinFailuresPerRoom: 50,
+		KeyFailuresPerAddr:  10,
 	}
 }
 
@@ -75,6 +80,8 @@ func (c Config) Validate() error {
 		return errors.New("max_body_bytes: must be at least 1024")
 	case c.JoinFailuresPerAddr < 1 || c.JoinFailuresPerRoom < 1:
 		return errors.New("join_failures: must be at least 1")
+	case c.KeyFailuresPerAddr < 1:
+		return errors.New("key_failures_per_addr: must be at least 1")
 	}
 	for _, o := range c.EmbedOrigins {
 		if err := validEmbedOrigin(o); err != nil {
@@ -116,6 +123,7 @@ type Server struct {
 	media    *sfu.SFU
 	metrics  *metrics
 	throttle *joinThrottle
+	guesses  *guessThrottle
 	engine   *gin.Engine
 	whip     whipSessions
 	hls      *hls.Service
@@ -144,6 +152,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		media:    d.SFU,
 		metrics:  m,
 		throttle: newJoinThrottle(cfg.JoinFailuresPerAddr, cfg.JoinFailuresPerRoom, time.Minute, time.Now),
+		guesses:  newGuessThrottle(cfg.KeyFailuresPerAddr, time.Now),
 		hls:      d.HLS,
 		chat:     d.Chat,
 		recorder: d.Recorder,
@@ -190,7 +199,7 @@ func (s *Server) buildEngine(reg *prometheus.Registry) error {
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.placement)
+	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.limitGuesses, s.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
