@@ -52,6 +52,7 @@ const (
 	codeMemberExists     = "member_exists"
 	codeNotFound         = "not_found"
 	codeInvalidPath      = "invalid_path"
+	codeRequestTimeout   = "request_timeout"
 	// codeNodeUnreachable: another node holds the room and did not answer.
 	codeNodeUnreachable   = "node_unreachable"
 	codeMethodNotAllowed  = "method_not_allowed"

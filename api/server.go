@@ -36,6 +36,9 @@ type Config struct {
 	MaxTokenTTL time.Duration
 	// MaxBodyBytes caps every JSON request body.
 	MaxBodyBytes int64
+	// BodyTimeout is how long a request body may take to arrive once its
+	// header has: a client that trickles one is cut with 408.
+	BodyTimeout time.Duration
 	// JoinFailuresPerAddr and JoinFailuresPerRoom are how many wrong PINs a client
 	// address, and a room from all addresses together, may send per minute before
 	// further joins get 429.
@@ -63,6 +66,7 @@ func DefaultConfig() Config {
 		TokenTTL:            6 * time.Hour,
 		MaxTokenTTL:         7 * 24 * time.Hour,
 		MaxBodyBytes:        64 << 10,
+		BodyTimeout:         10 * time.Second,
 		JoinFailuresPerAddr: 5,
 		JoinFailuresPerRoom: 50,
 		KeyFailuresPerAddr:  10,
@@ -78,6 +82,8 @@ func (c Config) Validate() error {
 		return errors.New("max_token_ttl: must be at least token_ttl")
 	case c.MaxBodyBytes < 1024:
 		return errors.New("max_body_bytes: must be at least 1024")
+	case c.BodyTimeout < time.Second:
+		return errors.New("http_body_timeout: must be at least 1s")
 	case c.JoinFailuresPerAddr < 1 || c.JoinFailuresPerRoom < 1:
 		return errors.New("join_failures: must be at least 1")
 	case c.KeyFailuresPerAddr < 1:
@@ -199,7 +205,7 @@ func (s *Server) buildEngine(reg *prometheus.Registry) error {
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.limitGuesses, s.placement)
+	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.bodyDeadline, s.limitGuesses, s.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})

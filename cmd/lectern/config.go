@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"lectern/api"
+	"lectern/ingest"
 	"lectern/sfu"
 )
 
@@ -44,6 +45,7 @@ type config struct {
 	TURN            turnConfig    `yaml:",inline"`
 	ACME            acmeConfig    `yaml:",inline"`
 	Cluster         clusterConfig `yaml:",inline"`
+	Edge            edgeConfig    `yaml:",inline"`
 
 	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
 	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
@@ -78,6 +80,7 @@ func defaultConfig() config {
 		TURN:            defaultTURNConfig(),
 		ACME:            defaultACMEConfig(),
 		Cluster:         defaultClusterConfig(),
+		Edge:            defaultEdgeConfig(),
 
 		HLSPartDuration:    200 * time.Millisecond,
 		HLSSegmentDuration: time.Second,
@@ -271,7 +274,13 @@ func (c config) validate() error {
 	}
 	// The packages validate their own keys; checking here too fails at load,
 	// before anything opens.
+	if err := c.Edge.validate(); err != nil {
+		return err
+	}
 	if err := c.sfuConfig().Validate(); err != nil {
+		return err
+	}
+	if err := c.ingestConfig().Validate(); err != nil {
 		return err
 	}
 	if err := c.apiConfig().Validate(); err != nil {
@@ -302,7 +311,15 @@ func (c config) apiConfig() api.Config {
 	a.MaxTokenTTL = max(a.MaxTokenTTL, c.TokenTTL)
 	a.TrustedProxies = c.TrustedProxies
 	a.PublicURL = c.PublicURL
+	a.BodyTimeout = c.Edge.HTTPBody
+	a.EmbedOrigins = c.Edge.EmbedOrigins
+	a.KeyFailuresPerAddr = c.Edge.KeyFailures
 	return a
+}
+
+// ingestConfig is the RTSP server's part of the configuration.
+func (c config) ingestConfig() ingest.Config {
+	return ingest.Config{Addr: c.RTSPAddr, UDPPort: c.RTSPUDPPort, ReadTimeout: c.Edge.RTSPRead, IdleTimeout: c.Edge.RTSPIdle}
 }
 
 // validPublicURL reports whether u is http(s)://host[:port] and nothing more.

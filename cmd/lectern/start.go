@@ -101,7 +101,7 @@ func (p *process) startMedia(ctx context.Context) error {
 	p.media = media
 	p.onStop(func() { media.Close() })
 	p.auth = &rtspAuth{db: p.db, issuer: p.issuer}
-	if p.rtsp, err = ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, p.auth, media, p.log); err != nil {
+	if p.rtsp, err = ingest.New(cfg.ingestConfig(), p.auth, media, p.log); err != nil {
 		return err
 	}
 	p.apiCfg.RTSPURL = deriveRTSPURL(p.apiCfg.PublicURL, p.rtsp.Addr())
@@ -148,6 +148,7 @@ func (p *process) startAPI(ctx context.Context) error {
 	}
 	p.onStop(p.srv.Close)
 	p.auth.broadcast = p.srv.EnsureBroadcast // before the RTSP server runs
+	p.rtsp.Guesses = p.srv.StreamKeyGuesses()
 	if p.cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(p.cfg.DebugAddr, p.log)
 		if err != nil {
