@@ -36,6 +36,9 @@ type Config struct {
 	MaxTokenTTL time.Duration
 	// MaxBodyBytes caps every JSON request body.
 	MaxBodyBytes int64
+	// PingInterval is how often the room and chat websockets ping their
+	// clients; one that does not answer within the interval is dropped.
+	PingInterval time.Duration
 	// BodyTimeout is how long a request body may take to arrive once its
 	// header has: a client that trickles one is cut with 408.
 	BodyTimeout time.Duration
@@ -67,6 +70,7 @@ func DefaultConfig() Config {
 		MaxTokenTTL:         7 * 24 * time.Hour,
 		MaxBodyBytes:        64 << 10,
 		BodyTimeout:         10 * time.Second,
+		PingInterval:        15 * time.Second,
 		JoinFailuresPerAddr: 5,
 		JoinFailuresPerRoom: 50,
 		KeyFailuresPerAddr:  10,
@@ -84,6 +88,8 @@ func (c Config) Validate() error {
 		return errors.New("max_body_bytes: must be at least 1024")
 	case c.BodyTimeout < time.Second:
 		return errors.New("http_body_timeout: must be at least 1s")
+	case c.PingInterval < time.Second:
+		return errors.New("ws_ping_interval: must be at least 1s")
 	case c.JoinFailuresPerAddr < 1 || c.JoinFailuresPerRoom < 1:
 		return errors.New("join_failures: must be at least 1")
 	case c.KeyFailuresPerAddr < 1:

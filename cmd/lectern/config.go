@@ -312,6 +312,7 @@ func (c config) apiConfig() api.Config {
 	a.TrustedProxies = c.TrustedProxies
 	a.PublicURL = c.PublicURL
 	a.BodyTimeout = c.Edge.HTTPBody
+	a.PingInterval = c.Edge.WSPing
 	a.EmbedOrigins = c.Edge.EmbedOrigins
 	a.KeyFailuresPerAddr = c.Edge.KeyFailures
 	return a

@@ -25,6 +25,9 @@ type edgeConfig struct {
 	// no request for this long is closed. Clients keep sessions alive every
 	// 30 s (half the 60 s session timeout the server announces).
 	RTSPIdle time.Duration `yaml:"rtsp_idle_timeout"`
+	// WSPing: how often websockets are pinged; a client that does not
+	// answer within it is dropped.
+	WSPing time.Duration `yaml:"ws_ping_interval"`
 	// EmbedOrigins may frame the watch page (api.Config.EmbedOrigins).
 	EmbedOrigins []string `yaml:"embed_origins"`
 	// KeyFailures: wrong API keys, and apart wrong stream keys, an address
@@ -34,7 +37,7 @@ type edgeConfig struct {
 
 func defaultEdgeConfig() edgeConfig {
 	return edgeConfig{HTTPHeader: 10 * time.Second, HTTPBody: 10 * time.Second, HTTPIdle: 2 * time.Minute,
-		RTSPRead: 10 * time.Second, RTSPIdle: 90 * time.Second, KeyFailures: 10}
+		RTSPRead: 10 * time.Second, RTSPIdle: 90 * time.Second, WSPing: 15 * time.Second, KeyFailures: 10}
 }
 
 func init() {
@@ -44,6 +47,7 @@ func init() {
 		setting{"http_idle_timeout", "LECTERN_HTTP_IDLE_TIMEOUT", "http-idle-timeout", "how long a kept-alive HTTP connection may wait for its next request", duration(func(c *config) *time.Duration { return &c.Edge.HTTPIdle })},
 		setting{"rtsp_read_timeout", "LECTERN_RTSP_READ_TIMEOUT", "rtsp-read-timeout", "time an RTSP request may take to arrive; an encoder silent this long is cut", duration(func(c *config) *time.Duration { return &c.Edge.RTSPRead })},
 		setting{"rtsp_idle_timeout", "LECTERN_RTSP_IDLE_TIMEOUT", "rtsp-idle-timeout", "how long an RTSP connection that neither plays nor records may go without a request", duration(func(c *config) *time.Duration { return &c.Edge.RTSPIdle })},
+		setting{"ws_ping_interval", "LECTERN_WS_PING_INTERVAL", "ws-ping-interval", "how often room and chat websockets are pinged; a client silent that long after a ping is dropped", duration(func(c *config) *time.Duration { return &c.Edge.WSPing })},
 		setting{"embed_origins", "LECTERN_EMBED_ORIGINS", "embed-origins", "comma-separated origins (https://example.com) whose pages may frame the watch page", func(c *config, v string) error {
 			c.Edge.EmbedOrigins = splitList(v)
 			return nil
@@ -66,7 +70,7 @@ func (c edgeConfig) validate() error {
 		key string
 		v   time.Duration
 	}{{"http_header_timeout", c.HTTPHeader}, {"http_body_timeout", c.HTTPBody}, {"http_idle_timeout", c.HTTPIdle},
-		{"rtsp_read_timeout", c.RTSPRead}, {"rtsp_idle_timeout", c.RTSPIdle}} {
+		{"rtsp_read_timeout", c.RTSPRead}, {"rtsp_idle_timeout", c.RTSPIdle}, {"ws_ping_interval", c.WSPing}} {
 		if d.v < time.Second {
 			return fmt.Errorf("%s: must be at least 1s", d.key)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,21 +37,33 @@ var slowClients = []slowClient{
 
 // TestSlowClientsAreCut opens connections to the real server's HTTP and RTSP
 // ports that stay silent, stop halfway through a request, trickle a header or
-// a body, or idle after a request, and checks that the server closes every
-// one of them within its timeouts (set to 1 s for reads, 2 s for idling),
-// answering 408 to the body that did not arrive.
+// a body, or idle after a request, and room and chat websockets whose client
+// never answers a ping (a dead peer), and checks that the server closes every
+// one of them within its timeouts (set to 1 s for reads and pings, 2 s for
+// idling), answering 408 to the body that did not arrive.
 func TestSlowClientsAreCut(t *testing.T) {
 	url, banner, stop := server(t, map[string]string{"LECTERN_DATA_DIR": t.TempDir(),
 		"LECTERN_HTTP_HEADER_TIMEOUT": "1s", "LECTERN_HTTP_BODY_TIMEOUT": "1s", "LECTERN_HTTP_IDLE_TIMEOUT": "2s",
-		"LECTERN_RTSP_READ_TIMEOUT": "1s", "LECTERN_RTSP_IDLE_TIMEOUT": "2s"})
+		"LECTERN_RTSP_READ_TIMEOUT": "1s", "LECTERN_RTSP_IDLE_TIMEOUT": "2s", "LECTERN_WS_PING_INTERVAL": "1s"})
 	defer stop()
 	m := rtspLine.FindStringSubmatch(banner)
 	if m == nil {
 		t.Fatalf("no RTSP URL in the banner:\n%s", banner)
 	}
 	addrs := map[string]string{"http": strings.TrimPrefix(url, "http://"), "rtsp": strings.TrimPrefix(m[1], "rtsp://")}
+	key := keyLine.FindStringSubmatch(banner)[1]
+	if code, _ := call(t, "POST", url+"/api/v1/rooms", key, `{"id":"r","name":"R"}`); code != 201 {
+		t.Fatalf("create room: %d", code)
+	}
+	_, tok := call(t, "POST", url+"/api/v1/tokens", key, `{"identity":"gone","rooms":{"r":{"preset":"member"}}}`)
+	clients := slices.Clone(slowClients)
+	for _, path := range []string{"/api/v1/rooms/r/ws", "/api/v1/rooms/r/chat/ws"} {
+		clients = append(clients, slowClient{name: "websocket without pongs " + path, proto: "http", answer: "HTTP/1.1 101",
+			opening: "GET " + path + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer " + tok["token"].(string) + "\r\n\r\n"})
+	}
 	var wg sync.WaitGroup
-	for _, sc := range slowClients {
+	for _, sc := range clients {
 		wg.Go(func() {
 			held, answer, err := holdUntilClosed(addrs[sc.proto], sc, 40*time.Second)
 			switch {
