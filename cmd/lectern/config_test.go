@@ -74,6 +74,14 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"--s3-endpoint", "http://minio:9000", "--s3-bucket", "b", "--s3-access-key", "a", "--s3-secret-key", "s"}, nil, "s3_endpoint"},
 		{nil, map[string]string{"LECTERN_S3_USE_SSL": "maybe"}, "s3_use_ssl"},
 		{nil, map[string]string{"LECTERN_S3_PUBLIC_URL": "localhost:9000"}, "s3_public_url"},
+		{[]string{"--http-body-timeout", "0s"}, nil, "http_body_timeout"},
+		{nil, map[string]string{"LECTERN_HTTP_HEADER_TIMEOUT": "soon"}, "http_header_timeout"},
+		{[]string{"--http-idle-timeout", "500ms"}, nil, "http_idle_timeout"},
+		{[]string{"--rtsp-read-timeout", "20s", "--rtsp-idle-timeout", "10s"}, nil, "rtsp_idle_timeout"},
+		{[]string{"--ws-ping-interval", "0s"}, nil, "ws_ping_interval"},
+		{[]string{"--key-failures-per-addr", "none"}, nil, "key_failures_per_addr"},
+		{[]string{"--key-failures-per-addr", "0"}, nil, "key_failures_per_addr"},
+		{nil, map[string]string{"LECTERN_EMBED_ORIGINS": "https://ok.example,school.example"}, "embed_origins"},
 	}
 	for _, tc := range cases {
 		_, err := loadConfig(tc.args, envOf(tc.env), io.Discard)
