@@ -54,12 +54,13 @@ func decodeChatFrame(data []byte) (chatFrame, error) {
 		return f, errorf(http.StatusBadRequest, codeInvalidMessage, "the frame is not valid UTF-8")
 	}
 	if err := unmarshalStrict(data, &f); err != nil {
-		return f, errorf(http.StatusBadRequest, codeInvalidMessage, "%s", err.(*Error).Message)
+		return chatFrame{ID: frameID(data)}, errorf(http.StatusBadRequest, codeInvalidMessage, "%s", err.(*Error).Message)
 	}
 	bad := func(format string, args ...any) (chatFrame, error) {
 		return f, errorf(http.StatusBadRequest, codeInvalidMessage, "%s: %s", f.Type, fmt.Sprintf(format, args...))
 	}
 	if len(f.ID) > maxMessageIDBytes {
+		f.ID = ""
 		return bad("id: longer than %d bytes", maxMessageIDBytes)
 	}
 	switch f.Type {

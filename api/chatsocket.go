@@ -126,6 +126,7 @@ func (cs *chatSession) run(ctx context.Context) string {
 	})
 	readDone := make(chan string, 1)
 	wg.Go(func() { readDone <- cs.readLoop(ctx) })
+	wg.Go(func() { keepAlive(ctx, cs.conn, cs.s.cfg.PingInterval) })
 
 	code, reason := cs.writeLoop(ctx, readDone)
 	cs.conn.Close(code, reason)

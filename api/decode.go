@@ -16,8 +16,9 @@ func decodeJSON(c *gin.Context, maxBody int64, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return err
+		var e *Error
+		if errors.As(err, &tooLarge) || errors.As(err, &e) {
+			return err // too large, or too slow (bodyDeadline)
 		}
 		return errorf(http.StatusBadRequest, codeInvalidJSON, "cannot read the request body")
 	}

@@ -54,6 +54,8 @@ const (
 	codeRoomExists       = "room_exists"
 	codeMemberExists     = "member_exists"
 	codeNotFound         = "not_found"
+	codeInvalidPath      = "invalid_path"
+	codeRequestTimeout   = "request_timeout"
 	// codeNodeUnreachable: another node holds the room and did not answer.
 	codeNodeUnreachable   = "node_unreachable"
 	codeMethodNotAllowed  = "method_not_allowed"
@@ -101,6 +103,9 @@ func apiError(err error) *Error {
 
 // abort writes err as the JSON error response and stops the handler chain.
 // Internal errors are logged with the request ID; their text never reaches the client.
+// errorCodeKey is the gin context key of the code abort answered with.
+const errorCodeKey = "lectern.error_code"
+
 func (s *Server) abort(c *gin.Context, err error) {
 	e := apiError(err)
 	if e.Code == codeInternal {
@@ -109,6 +114,7 @@ func (s *Server) abort(c *gin.Context, err error) {
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", fmt.Sprint(e.RetryAfter))
 	}
+	c.Set(errorCodeKey, e.Code) // for limitGuesses
 	c.AbortWithStatusJSON(e.Status, e)
 }
 

@@ -12,20 +12,14 @@ import (
 func (s *Server) pageRoutes(e *gin.Engine) {
 	assets := gin.WrapH(webui.Handler())
 	join := gin.WrapH(webui.Page("index.html"))
-	e.GET("/", join)
-	e.GET("/admin", noFraming, gin.WrapH(webui.Page("admin.html")))
+	e.GET("/", s.pageHeaders(pageDevices), join)
+	e.GET("/admin", s.pageHeaders(pagePlain), gin.WrapH(webui.Page("admin.html")))
 	e.GET("/css/*filepath", assets)
 	e.GET("/img/*filepath", assets)
 	e.GET("/vendor/*filepath", assets) // hls.js (webui/vendor/refresh-hlsjs.sh)
 	// The room pages send a browser without a join for the room to the join
 	// page (/?room=...), so a shared link works.
-	e.GET("/room/:room", gin.WrapH(webui.Page("room.html")))
-	e.GET("/studio/:room", gin.WrapH(webui.Page("studio.html")))
-	e.GET("/watch/:room", gin.WrapH(webui.Page("watch.html")))
-}
-
-// noFraming keeps the admin console out of other sites' frames (clickjacking).
-func noFraming(c *gin.Context) {
-	c.Header("X-Frame-Options", "DENY")
-	c.Header("Content-Security-Policy", "frame-ancestors 'none'")
+	e.GET("/room/:room", s.pageHeaders(pageCall), gin.WrapH(webui.Page("room.html")))
+	e.GET("/studio/:room", s.pageHeaders(pageCall), gin.WrapH(webui.Page("studio.html")))
+	e.GET("/watch/:room", s.pageHeaders(pageWatch), gin.WrapH(webui.Page("watch.html")))
 }

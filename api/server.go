@@ -38,14 +38,27 @@ type Config struct {
 	MaxTokenTTL time.Duration
 	// MaxBodyBytes caps every JSON request body.
 	MaxBodyBytes int64
+	// PingInterval is how often the room and chat websockets ping their
+	// clients; one that does not answer within the interval is dropped.
+	PingInterval time.Duration
+	// BodyTimeout is how long a request body may take to arrive once its
+	// header has: a client that trickles one is cut with 408.
+	BodyTimeout time.Duration
 	// JoinFailuresPerAddr and JoinFailuresPerRoom are how many wrong PINs a client
 	// address, and a room from all addresses together, may send per minute before
 	// further joins get 429.
 	JoinFailuresPerAddr int
 	JoinFailuresPerRoom int
+	// KeyFailuresPerAddr is how many wrong API keys, and apart from them wrong
+	// stream keys (WHIP and RTSP together), a client address may send per
+	// minute before its further tries with that kind of key are refused.
+	KeyFailuresPerAddr int
 	// TrustedProxies are the proxy addresses (CIDRs) whose X-Forwarded-For is
 	// believed for the client address. Empty: the connection's address is used.
 	TrustedProxies []string
+	// EmbedOrigins are the origins (https://example.com) whose pages may frame
+	// the watch page. Empty: no site may frame any page.
+	EmbedOrigins []string
 	// ICEServers returns the STUN/TURN servers, with credentials for identity
 	// valid until the given time, that join, tokens, the room websocket and
 	// WHIP/WHEP hand to clients. Nil: none; clients reach the SFU directly.
@@ -58,8 +71,11 @@ func DefaultConfig() Config {
 		TokenTTL:            6 * time.Hour,
 		MaxTokenTTL:         7 * 24 * time.Hour,
 		MaxBodyBytes:        64 << 10,
+		BodyTimeout:         10 * time.Second,
+		PingInterval:        15 * time.Second,
 		JoinFailuresPerAddr: 5,
 		JoinFailuresPerRoom: 50,
+		KeyFailuresPerAddr:  10,
 	}
 }
 
@@ -72,8 +88,19 @@ func (c Config) Validate() error {
 		return errors.New("max_token_ttl: must be at least token_ttl")
 	case c.MaxBodyBytes < 1024:
 		return errors.New("max_body_bytes: must be at least 1024")
+	case c.BodyTimeout < time.Second:
+		return errors.New("http_body_timeout: must be at least 1s")
+	case c.PingInterval < time.Second:
+		return errors.New("ws_ping_interval: must be at least 1s")
 	case c.JoinFailuresPerAddr < 1 || c.JoinFailuresPerRoom < 1:
 		return errors.New("join_failures: must be at least 1")
+	case c.KeyFailuresPerAddr < 1:
+		return errors.New("key_failures_per_addr: must be at least 1")
+	}
+	for _, o := range c.EmbedOrigins {
+		if err := validEmbedOrigin(o); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -114,6 +141,7 @@ type Server struct {
 	media    *sfu.SFU
 	metrics  *metrics
 	throttle *joinThrottle
+	guesses  *guessThrottle
 	engine   *gin.Engine
 	whip     whipSessions
 	hls      *hls.Service
@@ -143,6 +171,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		media:    d.SFU,
 		metrics:  m,
 		throttle: newJoinThrottle(cfg.JoinFailuresPerAddr, cfg.JoinFailuresPerRoom, time.Minute, time.Now),
+		guesses:  newGuessThrottle(cfg.KeyFailuresPerAddr, time.Now),
 		hls:      d.HLS,
 		chat:     d.Chat,
 		recorder: d.Recorder,
@@ -205,7 +234,7 @@ func (s *Server) buildEngine(reg *prometheus.Registry) error {
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.recover, s.placement)
+	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.bodyDeadline, s.limitGuesses, s.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})

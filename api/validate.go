@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -21,15 +20,16 @@ const (
 	speakerPINDigits = 10
 )
 
-// displayName validates a human name: trimmed, 1 to max characters, no control characters.
+// displayName validates a human name: trimmed, 1 to max characters, nothing
+// that draws it as another name (checkName).
 func displayName(field, s string, max int, code string) (string, error) {
 	s = strings.TrimSpace(s)
 	n := utf8.RuneCountInString(s)
 	if !utf8.ValidString(s) || n < 1 || n > max {
 		return "", errorf(http.StatusBadRequest, code, "%s: must be 1 to %d characters", field, max)
 	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return "", errorf(http.StatusBadRequest, code, "%s: must not contain control characters", field)
+	if problem := checkName(s); problem != "" {
+		return "", errorf(http.StatusBadRequest, code, "%s: %s", field, problem)
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -86,7 +87,9 @@ type socketSession struct {
 // the server stops, and returns why.
 func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() { keepAlive(ctx, ss.conn, ss.s.cfg.PingInterval) })
 	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
 		Room: ptrTo(roomView(r, ss.p.Permissions().Moderate)), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
 	if ss.p.Permissions().List {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -55,12 +56,15 @@ const (
 func decodeClientMessage(data []byte) (clientMessage, error) {
 	var m clientMessage
 	if err := unmarshalStrict(data, &m); err != nil {
-		return m, errorf(http.StatusBadRequest, codeInvalidMessage, "%s", err.(*Error).Message)
+		// The decoder stops at the first bad field: the reply still names
+		// the request it answers.
+		return clientMessage{ID: frameID(data)}, errorf(http.StatusBadRequest, codeInvalidMessage, "%s", err.(*Error).Message)
 	}
 	bad := func(format string, args ...any) (clientMessage, error) {
 		return m, errorf(http.StatusBadRequest, codeInvalidMessage, "%s: %s", m.Type, fmt.Sprintf(format, args...))
 	}
 	if len(m.ID) > maxMessageIDBytes {
+		m.ID = ""
 		return bad("id: longer than %d bytes", maxMessageIDBytes)
 	}
 	if len(m.Tracks) > maxMessageTracks || len(m.Rooms) > maxMessageRooms {
@@ -128,6 +132,20 @@ func decodeClientMessage(data []byte) (clientMessage, error) {
 		return m, errorf(http.StatusBadRequest, codeInvalidMessage, "type: %q is not a message this server knows", m.Type)
 	}
 	return m, nil
+}
+
+// frameID returns the "id" of a frame that did not decode, when the frame is
+// a JSON object whose id is a string of at most maxMessageIDBytes; else "".
+// Other fields, whatever their types, are skipped.
+func frameID(data []byte) string {
+	var probe struct {
+		ID json.RawMessage `json:"id"`
+	}
+	var id string
+	if json.Unmarshal(data, &probe) != nil || json.Unmarshal(probe.ID, &id) != nil || len(id) > maxMessageIDBytes {
+		return ""
+	}
+	return id
 }
 
 // serverMessage is a reply on the room websocket: a welcome, an answer, an

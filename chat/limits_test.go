@@ -27,6 +27,11 @@ var textCases = []struct {
 	{"bad \xff byte", "not valid UTF-8"},
 	{"bell \a", "control characters"},
 	{"nul \x00", "control characters"},
+	{"مرحبا Ali \u200f(2)", ""},            // right-to-left mark stays
+	{"👩\u200d💻 on it", ""},                 // emoji ZWJ sequence stays
+	{"open admin\u202egnp.exe", "U+202E"},  // right-to-left override
+	{"a \u2067isolated\u2069 b", "U+2067"}, // isolates
+	{"\u202aembedded\u202c", "U+202A"},
 }
 
 func TestCheckText(t *testing.T) {

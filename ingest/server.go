@@ -11,7 +11,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/auth"
@@ -33,6 +32,11 @@ type Server struct {
 	// Placer, when set before Run, sends encoders and readers of rooms that
 	// live on another node there (RTSP 302). Nil: every room is served here.
 	Placer Placer
+	// Guesses, when set before Run, limits wrong credentials per address:
+	// connections of an address past the limit are closed on accept.
+	Guesses Guesses
+	// timeouts tracks which connections carry each session (timeout.go).
+	timeouts connTimeouts
 
 	rtsp    *gortsplib.Server
 	ln      net.Listener
@@ -53,6 +57,7 @@ func New(cfg Config, a Authorizer, media *sfu.SFU, log *slog.Logger) (*Server, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, auth: a, media: media, log: log, packets: map[string]net.PacketConn{},
 		publishers: map[*gortsplib.ServerSession]*publisher{}, programs: map[string]*program{}, formats: map[string]format.Format{}}
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -61,13 +66,16 @@ func New(cfg Config, a Authorizer, media *sfu.SFU, log *slog.Logger) (*Server, e
 	}
 	s.ln = ln
 	s.rtsp = &gortsplib.Server{
-		Handler:     s,
-		RTSPAddress: ln.Addr().String(),
-		ReadTimeout: 10 * time.Second,
+		Handler:      s,
+		RTSPAddress:  ln.Addr().String(),
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.ReadTimeout,
 		// Basic first: its password can be an access token. Digest works with stream keys.
 		AuthMethods:    []auth.VerifyMethod{auth.VerifyMethodBasic, auth.VerifyMethodDigestMD5},
 		WriteQueueSize: 512,
-		Listen:         func(string, string) (net.Listener, error) { return ln, nil },
+		Listen: func(string, string) (net.Listener, error) {
+			return timedListener{Listener: ln, read: cfg.ReadTimeout, idle: cfg.IdleTimeout, guesses: func() Guesses { return s.Guesses }}, nil
+		},
 		ListenPacket: func(_, address string) (net.PacketConn, error) {
 			if pc, ok := s.packets[address]; ok {
 				return pc, nil
@@ -138,6 +146,9 @@ func rtspError(status base.StatusCode, err error) (*base.Response, error) {
 // unknown room or one with nothing to play 404; a path that is no room 400.
 func (s *Server) refuse(conn *gortsplib.ServerConn, req *base.Request, room string, err error) (*base.Response, error) {
 	res, rerr := refusal(err)
+	if errors.Is(err, ErrBadCredentials) && s.Guesses != nil {
+		s.Guesses.Fail(hostOf(conn.NetConn().RemoteAddr()))
+	}
 	level := slog.LevelInfo
 	if errors.Is(err, ErrNoCredentials) {
 		level = slog.LevelDebug
@@ -181,6 +192,7 @@ func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 // OnSessionClose ends a publisher's participant: its tracks are unpublished and
 // the room hears of it.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	s.sessionClosed(ctx.Session)
 	s.mu.Lock()
 	p := s.publishers[ctx.Session]
 	delete(s.publishers, ctx.Session)

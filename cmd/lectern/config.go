@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"lectern/api"
+	"lectern/ingest"
 	"lectern/sfu"
 )
 
@@ -45,6 +46,7 @@ type config struct {
 	ACME            acmeConfig    `yaml:",inline"`
 	Cluster         clusterConfig `yaml:",inline"`
 	Webhook         webhookConfig `yaml:",inline"`
+	Edge            edgeConfig    `yaml:",inline"`
 
 	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
 	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
@@ -80,6 +82,7 @@ func defaultConfig() config {
 		ACME:            defaultACMEConfig(),
 		Cluster:         defaultClusterConfig(),
 		Webhook:         defaultWebhookConfig(),
+		Edge:            defaultEdgeConfig(),
 
 		HLSPartDuration:    200 * time.Millisecond,
 		HLSSegmentDuration: time.Second,
@@ -273,7 +276,13 @@ func (c config) validate() error {
 	}
 	// The packages validate their own keys; checking here too fails at load,
 	// before anything opens.
+	if err := c.Edge.validate(); err != nil {
+		return err
+	}
 	if err := c.sfuConfig().Validate(); err != nil {
+		return err
+	}
+	if err := c.ingestConfig().Validate(); err != nil {
 		return err
 	}
 	if err := c.apiConfig().Validate(); err != nil {
@@ -307,7 +316,16 @@ func (c config) apiConfig() api.Config {
 	a.MaxTokenTTL = max(a.MaxTokenTTL, c.TokenTTL)
 	a.TrustedProxies = c.TrustedProxies
 	a.PublicURL = c.PublicURL
+	a.BodyTimeout = c.Edge.HTTPBody
+	a.PingInterval = c.Edge.WSPing
+	a.EmbedOrigins = c.Edge.EmbedOrigins
+	a.KeyFailuresPerAddr = c.Edge.KeyFailures
 	return a
+}
+
+// ingestConfig is the RTSP server's part of the configuration.
+func (c config) ingestConfig() ingest.Config {
+	return ingest.Config{Addr: c.RTSPAddr, UDPPort: c.RTSPUDPPort, ReadTimeout: c.Edge.RTSPRead, IdleTimeout: c.Edge.RTSPIdle}
 }
 
 // validPublicURL reports whether u is http(s)://host[:port] and nothing more.

@@ -80,6 +80,14 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{nil, map[string]string{"LECTERN_WEBHOOK_URL": "https://hooks.example.com/in", "LECTERN_WEBHOOK_SECRET": "short"}, "webhook_secret"},
 		{[]string{"--webhook-url", "https://hooks.example.com/in", "--webhook-secret", "0123456789abcdef", "--webhook-retry-for", "10m"}, nil, "webhook_retry_for"},
 		{nil, map[string]string{"LECTERN_WEBHOOK_MAX_OUTBOX": "lots"}, "webhook_max_outbox"},
+		{[]string{"--http-body-timeout", "0s"}, nil, "http_body_timeout"},
+		{nil, map[string]string{"LECTERN_HTTP_HEADER_TIMEOUT": "soon"}, "http_header_timeout"},
+		{[]string{"--http-idle-timeout", "500ms"}, nil, "http_idle_timeout"},
+		{[]string{"--rtsp-read-timeout", "20s", "--rtsp-idle-timeout", "10s"}, nil, "rtsp_idle_timeout"},
+		{[]string{"--ws-ping-interval", "0s"}, nil, "ws_ping_interval"},
+		{[]string{"--key-failures-per-addr", "none"}, nil, "key_failures_per_addr"},
+		{[]string{"--key-failures-per-addr", "0"}, nil, "key_failures_per_addr"},
+		{nil, map[string]string{"LECTERN_EMBED_ORIGINS": "https://ok.example,school.example"}, "embed_origins"},
 	}
 	for _, tc := range cases {
 		_, err := loadConfig(tc.args, envOf(tc.env), io.Discard)

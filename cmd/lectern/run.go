@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"lectern/access"
 	"lectern/api"
@@ -104,8 +103,8 @@ func (p *process) goRun(name string, runPart func(context.Context) error) {
 func (p *process) serve(ctx context.Context, stdout io.Writer, ready chan<- string) error {
 	hs := &http.Server{
 		Handler:           secureResponses(p.srv.Handler()),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: p.cfg.Edge.HTTPHeader,
+		IdleTimeout:       p.cfg.Edge.HTTPIdle,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)

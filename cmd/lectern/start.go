@@ -138,7 +138,7 @@ func (p *process) startMedia(ctx context.Context) error {
 	if p.rooms, err = rooms.New(roomsCfg, roomDeps); err != nil {
 		return err
 	}
-	if p.rtsp, err = ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, &rtspAuth{rooms: p.rooms}, media, p.log); err != nil {
+	if p.rtsp, err = ingest.New(cfg.ingestConfig(), &rtspAuth{rooms: p.rooms}, media, p.log); err != nil {
 		return err
 	}
 	p.apiCfg.RTSPURL = deriveRTSPURL(p.apiCfg.PublicURL, p.rtsp.Addr())
@@ -167,6 +167,7 @@ func (p *process) startAPI(ctx context.Context) error {
 		return err
 	}
 	p.onStop(p.srv.Close)
+	p.rtsp.Guesses = p.srv.StreamKeyGuesses()
 	if p.cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(p.cfg.DebugAddr, p.log)
 		if err != nil {

@@ -62,13 +62,15 @@ export function messageItem(m, v, { queue, names, act }) {
   const question = m.kind === 'question';
   const classes = ['chat-msg', mine && 'mine', question && 'question', deleted && 'deleted', m.to && 'direct'].filter(Boolean).join(' ');
   const meta = h('div', { class: 'chat-meta' },
-    h('span', { class: 'chat-from', text: fromName(m, v) }),
+    h('bdi', { class: 'chat-from', text: fromName(m, v) }),
     question && !deleted ? stateBadge(m.state || 'pending') : null,
-    m.to ? h('span', { class: 'badge badge-private', text: mine ? `Private to ${names.get(m.to) || m.to}` : 'Private to you' }) : null,
+    m.to ? h('span', { class: 'badge badge-private' }, ...(mine ? ['Private to ', h('bdi', { text: names.get(m.to) || m.to })] : ['Private to you'])) : null,
     h('time', { datetime: m.created_at, text: timeFormat.format(new Date(m.created_at)) }));
   const body = deleted
     ? h('p', { class: 'chat-text chat-deleted', text: 'This message was deleted.' })
-    : h('p', { class: 'chat-text', text: m.text });
+    // Each message takes its direction from its own first strong letter, in
+    // an isolate: right-to-left text neither flips nor reorders the page.
+    : h('p', { class: 'chat-text', dir: 'auto', text: m.text });
   const li = /** @type {HTMLLIElement} */ (h('li', { class: classes, 'data-id': String(m.id), 'data-kind': m.kind, 'data-state': m.state || '' }, meta, body));
   const buttons = deleted ? [] : actions(m, v, queue, act);
   if (buttons.length) li.append(h('div', { class: 'chat-actions' }, ...buttons));

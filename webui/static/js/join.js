@@ -187,7 +187,7 @@ function waitBeforeRetry(seconds) {
 function showDevices(join) {
   current = join;
   byId('device-lead').replaceChildren(
-    'You are joining ', h('strong', { text: join.room.name }), ` as ${roleOf(join)}. Choose what the others will see and hear.`);
+    'You are joining ', h('strong', {}, h('bdi', { text: join.room.name })), ` as ${roleOf(join)}. Choose what the others will see and hear.`);
   byId('enter').textContent = join.room.mode === 'webinar' ? 'Enter the studio' : 'Join the meeting';
   document.title = `Check your camera · ${join.room.name} · Lectern`;
   show('devices');

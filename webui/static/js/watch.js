@@ -214,7 +214,7 @@ async function init() {
   document.title = `${join.room.name} · Watch · Lectern`;
   byId('room-name').textContent = join.room.name;
   byId('player-state-action').setAttribute('href', `/?room=${encodeURIComponent(room)}`);
-  byId('watch-about').replaceChildren('You are watching as ', h('strong', { text: join.name }), '.');
+  byId('watch-about').replaceChildren('You are watching as ', h('strong', {}, h('bdi', { text: join.name })), '.');
   byId('leave').addEventListener('click', () => {
     clearJoin(room);
     location.assign(`/?room=${encodeURIComponent(room)}`);
