@@ -166,11 +166,13 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 		}
 		if idx != d.target || !keyframe {
 			if idx != d.current || d.waiting {
-				// A packet of the target layer (or of one to settle for)
-				// here is not the awaited keyframe: a lost request or
-				// keyframe is asked again. requestKeyframe asks the highest
-				// layer being sent.
-				retry := (idx == d.target || settle) && time.Since(d.askedAt) > pliInterval
+				// A packet of the target layer (or of one to settle for,
+				// when the target exists but went silent) here is not the
+				// awaited keyframe: a lost request or keyframe is asked
+				// again. requestKeyframe asks the highest layer being sent.
+				// A target layer that has not arrived yet (a simulcast
+				// publisher's layers start one by one) is waited for.
+				retry := (idx == d.target || (settle && d.track.layerAt(d.target) != nil)) && time.Since(d.askedAt) > pliInterval
 				target := d.target
 				if retry {
 					d.askedAt = time.Now()
