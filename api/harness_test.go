@@ -57,6 +57,9 @@ func newTestAPI(t testing.TB, b storagetest.Backend, opts ...func(*Deps)) *testA
 	if err != nil {
 		t.Fatal(err)
 	}
+	// After the HTTP server (registered below, so it closes first), before
+	// the chat hub and the SFU.
+	t.Cleanup(srv.Close)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &testAPI{t: t, url: hs.URL, adminKey: key, issuer: issuer, db: db, srv: srv, media: media}
