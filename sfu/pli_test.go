@@ -233,7 +233,7 @@ func TestJoinWhileTopLayerPaused(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true}))
-	sub.waitSources(10*time.Second, SourceCamera)
+	sub.waitSources(30*time.Second, SourceCamera)
 	mu.Lock()
 	defer mu.Unlock()
 	if plis[2] != 0 {
