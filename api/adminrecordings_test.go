@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -42,11 +41,7 @@ func adminRecordingsAPI(t *testing.T) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	b := *a
-	b.url, b.srv = hs.URL, srv
-	return &b
+	return serveAlso(t, a, srv)
 }
 
 // TestAdminRecordings records a broadcast for real, then drives the

@@ -276,7 +276,7 @@ func (r browserReport) decoded(source string) int {
 
 // startChromium starts a headless Chromium for the test and returns its first
 // context. Without Chromium the test is skipped, except in CI.
-func startChromium(t *testing.T) context.Context {
+func startChromium(t *testing.T, flags ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -285,7 +285,7 @@ func startChromium(t *testing.T) context.Context {
 		t.Skipf("no Chromium at %s", chromiumPath)
 	}
 	opts := append(chromiumFlags[:len(chromiumFlags):len(chromiumFlags)], chromedp.UserDataDir(t.TempDir()))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(opts, flags...)...)
 	ctx, cancel := chromedp.NewContext(alloc)
 	t.Cleanup(func() { cancel(); cancelAlloc() })
 	if err := chromedp.Do(ctx); err != nil {

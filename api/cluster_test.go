@@ -110,8 +110,9 @@ func newClusterNode(t *testing.T, databaseURL, id string) *clusterNode {
 // noFollow is a client that reports redirects instead of following them.
 var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-// redirected sends a request that must be redirected and returns Location.
-func redirected(t *testing.T, method, url string) string {
+// sendNoFollow sends a request without a body and returns the answer, not
+// following a redirect; the body is closed.
+func sendNoFollow(t *testing.T, method, url string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 	if err != nil {
@@ -122,6 +123,13 @@ func redirected(t *testing.T, method, url string) string {
 		t.Fatal(err)
 	}
 	res.Body.Close()
+	return res
+}
+
+// redirected sends a request that must be redirected and returns Location.
+func redirected(t *testing.T, method, url string) string {
+	t.Helper()
+	res := sendNoFollow(t, method, url)
 	if res.StatusCode != http.StatusTemporaryRedirect {
 		t.Fatalf("%s %s: %d, want 307", method, url, res.StatusCode)
 	}
@@ -131,15 +139,7 @@ func redirected(t *testing.T, method, url string) string {
 // notRedirected sends a request that the node must answer itself.
 func notRedirected(t *testing.T, method, url string) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := noFollow.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
+	res := sendNoFollow(t, method, url)
 	if res.StatusCode == http.StatusTemporaryRedirect {
 		t.Fatalf("%s %s: redirected to %s, want an answer here", method, url, res.Header.Get("Location"))
 	}

@@ -57,9 +57,24 @@ func newTestAPI(t testing.TB, b storagetest.Backend, opts ...func(*Deps)) *testA
 	if err != nil {
 		t.Fatal(err)
 	}
+	// After the HTTP server (registered below, so it closes first), before
+	// the chat hub and the SFU.
+	t.Cleanup(srv.Close)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &testAPI{t: t, url: hs.URL, adminKey: key, issuer: issuer, db: db, srv: srv, media: media}
+}
+
+// serveAlso serves srv, a second server over a's store and media, until the
+// test ends, and returns a's view of it.
+func serveAlso(t *testing.T, a *testAPI, srv *Server) *testAPI {
+	t.Helper()
+	t.Cleanup(srv.Close)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	b := *a
+	b.url, b.srv = hs.URL, srv
+	return &b
 }
 
 // response is a decoded API answer.

@@ -1,11 +1,9 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -275,14 +273,7 @@ func TestJoinPage(t *testing.T) {
 	t.Run("camera blocked", func(t *testing.T) {
 		// This browser refuses camera and microphone, as when a person
 		// blocked them for the site.
-		opts := append(chromiumFlags[:len(chromiumFlags):len(chromiumFlags)],
-			chromedp.Flag("use-fake-ui-for-media-stream", "deny"), chromedp.UserDataDir(t.TempDir()))
-		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-		denying, cancel := chromedp.NewContext(alloc)
-		t.Cleanup(func() { cancel(); cancelAlloc() })
-		if err := chromedp.Do(denying); err != nil {
-			t.Fatalf("start Chromium: %v", err)
-		}
+		denying := startChromium(t, chromedp.Flag("use-fake-ui-for-media-stream", "deny"))
 		tab := openTab(t, denying, a.url+"/?room=weekly", "blocked camera", desktop)
 		tab.fill("#pin", webinar.str("speaker_pin"))
 		tab.fill("#name", "Linus")
@@ -327,11 +318,7 @@ func withRTSP(t *testing.T, a *testAPI) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	b := *a
-	b.url, b.srv = hs.URL, srv
-	return &b
+	return serveAlso(t, a, srv)
 }
 
 // wrongPIN returns an 8-digit PIN that is neither of the room's.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -11,10 +10,10 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/rtp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"lectern/access"
+	"lectern/internal/peertest"
 	"lectern/storage/storagetest"
 )
 
@@ -27,41 +26,6 @@ const (
 	wantPublishReason = "this room takes H.264 video; your client offered VP8, VP9"
 	wantViewReason    = "this room sends H.264 video; your client can receive only VP8, VP9"
 )
-
-// noH264PC is a pion peer that knows VP8, VP9 and Opus only.
-func noH264PC(t *testing.T) *webrtc.PeerConnection {
-	t.Helper()
-	m := &webrtc.MediaEngine{}
-	for _, c := range []webrtc.RTPCodecParameters{
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96},
-		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}, PayloadType: 98},
-	} {
-		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
-			t.Fatal(err)
-		}
-	}
-	opus := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}
-	if err := m.RegisterCodec(opus, webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	return pc
-}
-
-// lenientTrack sends nothing in a section the answer rejected, as browsers
-// do; pion's own tracks fail the whole answer instead.
-type lenientTrack struct{ *webrtc.TrackLocalStaticRTP }
-
-func (l lenientTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	if len(ctx.CodecParameters()) == 0 {
-		return webrtc.RTPCodecParameters{}, nil
-	}
-	return l.TrackLocalStaticRTP.Bind(ctx)
-}
 
 // addSections adds, in order, a VP8 and an Opus section ("video", "audio")
 // of direction dir; send-only sections carry tracks, the audio one returned.
@@ -79,7 +43,7 @@ func addSections(t *testing.T, pc *webrtc.PeerConnection, dir webrtc.RTPTranscei
 			}
 			_, err = pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: dir})
 		case k == "video":
-			_, err = pc.AddTransceiverFromTrack(lenientTrack{video}, webrtc.RTPTransceiverInit{Direction: dir})
+			_, err = pc.AddTransceiverFromTrack(peertest.LenientTrack{TrackLocalStaticRTP: video}, webrtc.RTPTransceiverInit{Direction: dir})
 		default:
 			_, err = pc.AddTransceiverFromTrack(audio, webrtc.RTPTransceiverInit{Direction: dir})
 		}
@@ -109,57 +73,17 @@ func offerWithoutCandidates(t *testing.T, pc *webrtc.PeerConnection) string {
 // BUNDLE-tag section, and every rejected section keeps its mid.
 func checkAnswerConnectable(t *testing.T, answer string) {
 	t.Helper()
-	var sd sdp.SessionDescription
-	if err := sd.UnmarshalString(answer); err != nil {
-		t.Fatal(err)
-	}
-	group, _ := sd.Attribute(sdp.AttrKeyGroup)
-	fields := strings.Fields(group)
-	if len(fields) < 2 || fields[0] != "BUNDLE" || !strings.Contains(answer, "m=video 0 ") {
-		t.Fatalf("answer has no BUNDLE group or accepts the video:\n%s", answer)
-	}
-	for _, md := range sd.MediaDescriptions {
-		mid, hasMid := md.Attribute(sdp.AttrKeyMID)
-		_, hasCand := md.Attribute("candidate")
-		rejected := md.MediaName.Port.Value == 0
-		switch {
-		case rejected && (hasCand || !hasMid || strings.Contains(group+" ", " "+mid+" ")):
-			t.Errorf("rejected %s section: mid %q, candidates %v, BUNDLE %q:\n%s", md.MediaName.Media, mid, hasCand, group, answer)
-		case !rejected && mid == fields[1] && !hasCand:
-			t.Errorf("BUNDLE-tag section %q has no candidates:\n%s", mid, answer)
-		}
-	}
-}
-
-// waitConnected waits until pc connects.
-func waitConnected(t *testing.T, pc *webrtc.PeerConnection) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
-		if time.Now().After(deadline) {
-			t.Fatalf("not connected within 15 s: ICE %s", pc.ICEConnectionState())
-		}
-		time.Sleep(20 * time.Millisecond) // polling the connection state
+	peertest.CheckBundle(t, answer)
+	if !strings.Contains(answer, "m=video 0 ") {
+		t.Fatalf("the answer accepts the video:\n%s", answer)
 	}
 }
 
 // pumpAudio sends Opus packets on tr until the test ends.
 func pumpAudio(t *testing.T, tr *webrtc.TrackLocalStaticRTP) {
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 480}, Payload: []byte{0xfc, 0xff, 7}})
-		}
-	}()
-	t.Cleanup(func() { close(stop); <-done })
+	peertest.Pump(t, 10*time.Millisecond, func(i int) {
+		tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 480}, Payload: []byte{0xfc, 0xff, 7}})
+	})
 }
 
 func TestWHIPWithoutH264(t *testing.T) {
@@ -169,7 +93,7 @@ func TestWHIPWithoutH264(t *testing.T) {
 			a.createRoom(map[string]any{"id": "bc", "name": "BC", "mode": "webinar", "broadcast": map[string]any{"hls": true}})
 			viewer := startWHEP(t, a, "bc", a.tokenFor("viewer", "bc", access.Viewer))
 
-			pc := noH264PC(t)
+			pc := peertest.NewNoH264Peer(t)
 			audio := addSections(t, pc, webrtc.RTPTransceiverDirectionSendonly, order...)
 			status, h, answer := httpDo(t, "POST", a.url+"/whip/bc", a.tokenFor("host", "bc", access.Host), "application/sdp", offerWithoutCandidates(t, pc))
 			if status != http.StatusCreated {
@@ -179,10 +103,8 @@ func TestWHIPWithoutH264(t *testing.T) {
 				t.Errorf("Lectern-Warning = %q", got)
 			}
 			checkAnswerConnectable(t, answer)
-			if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-				t.Fatal(err)
-			}
-			waitConnected(t, pc)
+			peertest.Accept(t, pc, answer)
+			peertest.WaitConnected(t, pc, 30*time.Second)
 			pumpAudio(t, audio)
 			viewer.waitFor("the publisher's audio", func(_, audio received) bool { return audio.packets > 10 && audio.mark == 7 })
 		})
@@ -190,7 +112,7 @@ func TestWHIPWithoutH264(t *testing.T) {
 	t.Run("video only", func(t *testing.T) {
 		a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
 		a.createRoom(map[string]any{"id": "bc", "name": "BC", "mode": "webinar", "broadcast": map[string]any{"hls": true}})
-		pc := noH264PC(t)
+		pc := peertest.NewNoH264Peer(t)
 		addSections(t, pc, webrtc.RTPTransceiverDirectionSendonly, "video")
 		checkRefused(t, a, "/whip/bc", a.tokenFor("host", "bc", access.Host), offerWithoutCandidates(t, pc), wantPublishReason)
 	})
@@ -213,9 +135,9 @@ func TestWHEPWithoutH264(t *testing.T) {
 	startWHIP(t, a, "bc", a.tokenFor("host", "bc", access.Host), webrtc.MimeTypeH264, 1)
 	token := a.tokenFor("viewer", "bc", access.Viewer)
 
-	pc := noH264PC(t)
+	pc := peertest.NewNoH264Peer(t)
 	v := &whepViewer{whipPeer: &whipPeer{t: t, pc: pc}, kinds: map[string]*received{}, more: make(chan struct{}, 1)}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go v.read(tr) })
+	peertest.ReadTracks(t, pc, v.read)
 	addSections(t, pc, webrtc.RTPTransceiverDirectionRecvonly, "video", "audio")
 	status, h, answer := httpDo(t, "POST", a.url+"/whep/bc", token, "application/sdp", offerWithoutCandidates(t, pc))
 	if status != http.StatusCreated {
@@ -225,12 +147,10 @@ func TestWHEPWithoutH264(t *testing.T) {
 		t.Errorf("Lectern-Warning = %q", got)
 	}
 	checkAnswerConnectable(t, answer)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
+	peertest.Accept(t, pc, answer)
 	v.waitFor("Opus", func(_, audio received) bool { return audio.packets > 10 && audio.codec == "audio/opus" })
 
-	only := noH264PC(t)
+	only := peertest.NewNoH264Peer(t)
 	addSections(t, only, webrtc.RTPTransceiverDirectionRecvonly, "video")
 	checkRefused(t, a, "/whep/bc", token, offerWithoutCandidates(t, only), wantViewReason)
 }
@@ -244,14 +164,14 @@ func TestSocketWithoutH264(t *testing.T) {
 	c := dialRoom(t, a, "bc", a.tokenFor("host", "bc", access.Host))
 	c.next("welcome")
 
-	only := noH264PC(t)
+	only := peertest.NewNoH264Peer(t)
 	addSections(t, only, webrtc.RTPTransceiverDirectionSendonly, "video")
 	c.send(map[string]any{"type": "publish", "id": "p1", "sdp": offerWithoutCandidates(t, only)})
 	if m := c.next("answer", "error"); m["type"] != "error" || m["id"] != "p1" || m["code"] != "unsupported_codecs" || m["message"] != wantPublishReason {
 		t.Errorf("publish of VP8 alone: %v", m)
 	}
 
-	pc := noH264PC(t)
+	pc := peertest.NewNoH264Peer(t)
 	audio := addSections(t, pc, webrtc.RTPTransceiverDirectionSendonly, "video", "audio")
 	c.send(map[string]any{"type": "publish", "id": "p2", "sdp": offerWithoutCandidates(t, pc)})
 	m := c.next("answer", "error")
@@ -260,10 +180,8 @@ func TestSocketWithoutH264(t *testing.T) {
 	}
 	answer, _ := m["sdp"].(string)
 	checkAnswerConnectable(t, answer)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	waitConnected(t, pc)
+	peertest.Accept(t, pc, answer)
+	peertest.WaitConnected(t, pc, 30*time.Second)
 	pumpAudio(t, audio)
 
 	// A viewer without H.264 watches an H.264 publisher.
@@ -288,32 +206,22 @@ func TestSocketWithoutH264(t *testing.T) {
 				// An offer with new ICE credentials comes from a new
 				// server connection (docs/protocol.md): answer on a new one.
 				if u := iceUfrag(offer); u != ufrag {
-					ufrag, sub = u, noH264PC(t)
-					sub.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-						for {
-							if _, _, err := tr.ReadRTP(); err != nil {
-								return
-							}
-							if tr.Kind() == webrtc.RTPCodecTypeAudio {
-								select {
-								case got <- struct{}{}:
-								default:
-								}
+					ufrag, sub = u, peertest.NewNoH264Peer(t)
+					peertest.ReadTracks(t, sub, func(tr *webrtc.TrackRemote, _ *rtp.Packet) {
+						if tr.Kind() == webrtc.RTPCodecTypeAudio {
+							select {
+							case got <- struct{}{}:
+							default:
 							}
 						}
 					})
 				}
-				if err := sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+				ans, err := peertest.Answer(sub, offer)
+				if err != nil {
 					t.Fatal(err)
 				}
-				ans, _ := sub.CreateAnswer(nil)
-				gathered := webrtc.GatheringCompletePromise(sub)
-				if err := sub.SetLocalDescription(ans); err != nil {
-					t.Fatal(err)
-				}
-				<-gathered
 				n++
-				w.send(map[string]any{"type": "answer", "id": "a" + strconv.Itoa(n), "sdp": sub.LocalDescription().SDP})
+				w.send(map[string]any{"type": "answer", "id": "a" + strconv.Itoa(n), "sdp": ans})
 			case m["type"] == "error":
 				if m["code"] != "unsupported_codecs" || m["message"] != "this room sends H.264 video and your client cannot receive it" {
 					t.Fatalf("answer refused: %v", m)
@@ -346,21 +254,17 @@ func dialRaw(t *testing.T, a *testAPI, room, token string) *rawSocket {
 	go func() {
 		defer close(done)
 		defer close(s.in)
-		for {
-			_, data, err := conn.Read(context.Background())
-			if err != nil {
-				return
-			}
-			var m map[string]any
-			if json.Unmarshal(data, &m) != nil {
-				continue
+		readMessages(conn, func(m map[string]any, _ []byte) bool {
+			if m == nil {
+				return true
 			}
 			select {
 			case s.in <- m:
+				return true
 			case <-stop:
-				return
+				return false
 			}
-		}
+		})
 	}()
 	t.Cleanup(func() {
 		close(stop)

@@ -76,14 +76,7 @@ func TestRoomPage(t *testing.T) {
 	}
 
 	t.Run("camera blocked", func(t *testing.T) {
-		opts := append(chromiumFlags[:len(chromiumFlags):len(chromiumFlags)],
-			chromedp.Flag("use-fake-ui-for-media-stream", "deny"), chromedp.UserDataDir(t.TempDir()))
-		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-		denying, cancel := chromedp.NewContext(alloc)
-		t.Cleanup(func() { cancel(); cancelAlloc() })
-		if err := chromedp.Do(denying); err != nil {
-			t.Fatalf("start Chromium: %v", err)
-		}
+		denying := startChromium(t, chromedp.Flag("use-fake-ui-for-media-stream", "deny"))
 		tab := joinRoom(t, denying, a, room, "Carol", desktop)
 		// A busy machine may take a while to refuse.
 		tab.waitLong(`document.querySelector('#problem-text').textContent.includes('The camera and microphone are blocked for this site')`, "the blocked camera explained", 30*time.Second)

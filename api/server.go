@@ -115,7 +115,7 @@ type Deps struct {
 	// SFU carries the rooms' media (websocket signaling, WHIP, WHEP).
 	SFU *sfu.SFU
 	// HLS broadcasts rooms (on air, LL-HLS). Nil: one with the default
-	// configuration and a random session key.
+	// configuration and a random session key, which Close closes.
 	HLS *hls.Service
 	// Chat stores and delivers chat messages; running it is the caller's.
 	Chat *chat.Hub
@@ -145,6 +145,7 @@ type Server struct {
 	engine   *gin.Engine
 	whip     whipSessions
 	hls      *hls.Service
+	ownsHLS  bool // hls was made by New, so Close closes it
 	chat     *chat.Hub
 	recorder *record.Recorder
 	placer   Placer
@@ -181,6 +182,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		if s.hls, err = hls.New(hls.DefaultConfig(), d.SFU, []byte(randomHex(32)), d.Log); err != nil {
 			return nil, err
 		}
+		s.ownsHLS = true
 	}
 	if s.rooms = d.Rooms; s.rooms == nil {
 		if s.rooms, err = newRooms(cfg, d, s.hls); err != nil {
@@ -211,9 +213,10 @@ func newRooms(cfg Config, d Deps, broadcast *hls.Service) (*rooms.Service, error
 func (s *Server) Handler() http.Handler { return s.engine }
 
 // Close ends the WHIP and WHEP sessions (their clients see the connection
-// close) and returns once their watchers have ended. Call it after the HTTP
-// server has shut down, before the SFU closes; the room and chat websockets
-// end with the SFU and the chat hub.
+// close) and returns once their watchers have ended, and closes the HLS
+// service if New made it (Deps.HLS nil). Call it after the HTTP server has
+// shut down, before the SFU closes; the room and chat websockets end with the
+// SFU and the chat hub.
 func (s *Server) Close() {
 	s.whip.mu.Lock()
 	live := make([]*whipSession, 0, len(s.whip.m))
@@ -225,6 +228,9 @@ func (s *Server) Close() {
 		ws.p.Close("the server is shutting down")
 	}
 	s.whip.wait()
+	if s.ownsHLS {
+		s.hls.Close()
+	}
 }
 
 func (s *Server) buildEngine(reg *prometheus.Registry) error {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"lectern/access"
+	"lectern/internal/peertest"
 	"lectern/relay"
 	"lectern/storage/storagetest"
 )
@@ -90,49 +90,20 @@ func TestRelayOnlyPublisher(t *testing.T) {
 	// Cleanups run last in, first out: the viewer's socket (dialled below) closes
 	// before the publisher stops, so the server never renegotiates with a viewer
 	// that is going away.
-	pc, err := webrtc.NewPeerConnection(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "cam", "s")
-	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	stop, pumped := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(pumped)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			payload := []byte{0x10, 0x01, 0, 0}
-			if i%10 == 0 {
-				payload = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
-			}
-			track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
+	pc := peertest.NewPeer(t, nil, cfg)
+	track, _ := peertest.SendTrack(t, pc, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "cam", "s")
+	peertest.Pump(t, 5*time.Millisecond, func(i int) {
+		payload := []byte{0x10, 0x01, 0, 0}
+		if i%10 == 0 {
+			payload = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
 		}
-	}()
-	t.Cleanup(func() { close(stop); <-pumped })
+		track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
+	})
 	viewer := dialRoom(t, a, "nat", a.tokenFor("viewer", "nat", access.Subscribe))
 	viewer.next("welcome")
 
-	connected := make(chan struct{})
-	var once sync.Once
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected {
-			once.Do(func() { close(connected) })
-		}
-	})
-	offer, _ := pc.CreateOffer(nil)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	pc.SetLocalDescription(offer)
-	<-gathered
-	sdp := pc.LocalDescription().SDP
+	connected := peertest.Connected(pc)
+	sdp := peertest.Offer(t, pc)
 	if !strings.Contains(sdp, "typ relay") || strings.Contains(sdp, "typ host") {
 		t.Fatalf("relay-only offer has other candidates or no relay:\n%s", sdp)
 	}
@@ -141,9 +112,7 @@ func TestRelayOnlyPublisher(t *testing.T) {
 	if ans["type"] != "answer" {
 		t.Fatalf("publish: %v", ans)
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans["sdp"].(string)}); err != nil {
-		t.Fatal(err)
-	}
+	peertest.Accept(t, pc, ans["sdp"].(string))
 	select {
 	case <-connected:
 	case <-time.After(10 * time.Second):
@@ -179,17 +148,9 @@ func TestRelayRefusesBadCredential(t *testing.T) {
 			cfg.ICEServers[i].Credential = "d3JvbmcgcGFzc3dvcmQ="
 		}
 	}
-	pc, err := webrtc.NewPeerConnection(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
+	pc := peertest.NewPeer(t, nil, cfg)
 	pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	offer, _ := pc.CreateOffer(nil)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	pc.SetLocalDescription(offer)
-	<-gathered
-	if sdp := pc.LocalDescription().SDP; strings.Contains(sdp, "a=candidate") {
+	if sdp := peertest.Offer(t, pc); strings.Contains(sdp, "a=candidate") {
 		t.Errorf("a wrong credential got candidates:\n%s", sdp)
 	}
 	if n := turn.Allocations(); n != 0 {

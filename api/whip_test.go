@@ -9,6 +9,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"lectern/access"
+	"lectern/internal/peertest"
 	"lectern/sfu"
 	"lectern/storage/storagetest"
 )
@@ -230,23 +231,8 @@ func TestWHEPTakesTheSectionsItCanFill(t *testing.T) {
 	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
 	a.createRoom(map[string]any{"id": "bc", "name": "BC", "mode": "webinar", "broadcast": map[string]any{"hls": true}})
 	startWHIP(t, a, "bc", a.tokenFor("host", "bc", access.Host), webrtc.MimeTypeH264, 1)
-	m := &webrtc.MediaEngine{}
-	for _, c := range []struct {
-		kind webrtc.RTPCodecType
-		p    webrtc.RTPCodecParameters
-	}{
-		{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}},
-		{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}},
-	} {
-		if err := m.RegisterCodec(c.p, c.kind); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	// A client that knows VP8 and Opus only.
+	pc := peertest.NewPeer(t, peertest.NewAPI(t, peertest.Options{Video: []webrtc.RTPCodecParameters{peertest.VP8}, Audio: []webrtc.RTPCodecParameters{peertest.Opus}}), webrtc.Configuration{})
 	v := &whepViewer{whipPeer: &whipPeer{t: t, base: a.url, token: a.tokenFor("viewer", "bc", access.Viewer), pc: pc},
 		kinds: map[string]*received{}, more: make(chan struct{}, 1)}
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
@@ -254,7 +240,7 @@ func TestWHEPTakesTheSectionsItCanFill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go v.read(tr) })
+	peertest.ReadTracks(t, pc, v.read)
 	v.post("/whep/bc")
 	if !strings.Contains(v.answer, "m=video 0 ") {
 		t.Errorf("the VP8-only video section was not rejected:\n%s", v.answer)

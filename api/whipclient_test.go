@@ -11,6 +11,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/internal/peertest"
 	"lectern/sfu"
 )
 
@@ -56,24 +57,13 @@ func httpDo(t *testing.T, method, url, token, ctype, body string, header ...stri
 // applies the answer; it fails the test unless the server creates a session.
 func (w *whipPeer) post(endpoint string) {
 	w.t.Helper()
-	offer, err := w.pc.CreateOffer(nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(w.pc)
-	if err := w.pc.SetLocalDescription(offer); err != nil {
-		w.t.Fatal(err)
-	}
-	<-gathered
-	status, h, body := httpDo(w.t, "POST", w.base+endpoint, w.token, "application/sdp", w.pc.LocalDescription().SDP)
+	status, h, body := httpDo(w.t, "POST", w.base+endpoint, w.token, "application/sdp", peertest.Offer(w.t, w.pc))
 	if status != http.StatusCreated || h.Get("Content-Type") != "application/sdp" || h.Get("ETag") == "" ||
 		!strings.HasPrefix(h.Get("Location"), endpoint+"/") {
 		w.t.Fatalf("POST %s: %d %v %s", endpoint, status, h, body)
 	}
 	w.location, w.etag, w.answer = h.Get("Location"), h.Get("ETag"), body
-	if err := w.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: body}); err != nil {
-		w.t.Fatalf("answer: %v", err)
-	}
+	peertest.Accept(w.t, w.pc, body)
 }
 
 // do sends a request on the peer's session resource.
@@ -83,57 +73,29 @@ func (w *whipPeer) do(method, ctype, body string, header ...string) (int, string
 	return status, data
 }
 
-// newPeer makes a pion peer with the default codecs, closed with the test.
-func newPeer(t *testing.T) *webrtc.PeerConnection {
-	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	return pc
-}
-
 // startWHIP publishes synthetic video (H.264 or VP8) and Opus over WHIP until
 // the test ends. Every payload ends with mark, so viewers can tell publishers apart.
 func startWHIP(t *testing.T, a *testAPI, room, token, videoMime string, mark byte) *whipPeer {
 	t.Helper()
-	w := &whipPeer{t: t, base: a.url, token: token, pc: newPeer(t)}
-	video, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: videoMime}, "v", "whip")
-	audio, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "a", "whip")
-	for _, tr := range []*webrtc.TrackLocalStaticRTP{video, audio} {
-		if _, err := w.pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w := &whipPeer{t: t, base: a.url, token: token, pc: peertest.NewPeer(t, nil, webrtc.Configuration{})}
+	video, _ := peertest.SendTrack(t, w.pc, webrtc.RTPCodecCapability{MimeType: videoMime}, "v", "whip")
+	audio, _ := peertest.SendTrack(t, w.pc, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "a", "whip")
 	w.post("/whip/" + room)
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			var payload []byte
-			switch key := i%10 == 0; {
-			case videoMime == webrtc.MimeTypeH264 && key: // STAP-A: SPS, PPS, IDR (RFC 6184 section 5.7.1)
-				payload = []byte{0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce, 0x00, 0x02, 0x65, 0x88}
-			case videoMime == webrtc.MimeTypeH264:
-				payload = []byte{0x41, 0x9a, 0x00}
-			case key: // VP8 keyframe (RFC 7741 section 4.3)
-				payload = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
-			default:
-				payload = []byte{0x10, 0x01, 0x00}
-			}
-			video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: append(payload, mark)})
-			audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 240}, Payload: []byte{0xfc, 0xff, mark}})
+	peertest.Pump(t, 5*time.Millisecond, func(i int) {
+		var payload []byte
+		switch key := i%10 == 0; {
+		case videoMime == webrtc.MimeTypeH264 && key: // STAP-A: SPS, PPS, IDR (RFC 6184 section 5.7.1)
+			payload = []byte{0x78, 0x00, 0x02, 0x67, 0x42, 0x00, 0x02, 0x68, 0xce, 0x00, 0x02, 0x65, 0x88}
+		case videoMime == webrtc.MimeTypeH264:
+			payload = []byte{0x41, 0x9a, 0x00}
+		case key: // VP8 keyframe (RFC 7741 section 4.3)
+			payload = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
+		default:
+			payload = []byte{0x10, 0x01, 0x00}
 		}
-	}()
-	t.Cleanup(func() { close(stop); <-done })
+		video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: append(payload, mark)})
+		audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 240}, Payload: []byte{0xfc, 0xff, mark}})
+	})
 	return w
 }
 
@@ -165,51 +127,44 @@ type received struct {
 // startWHEP connects a viewer with receive-only video and audio sections.
 func startWHEP(t *testing.T, a *testAPI, room, token string) *whepViewer {
 	t.Helper()
-	v := &whepViewer{whipPeer: &whipPeer{t: t, base: a.url, token: token, pc: newPeer(t)},
+	v := &whepViewer{whipPeer: &whipPeer{t: t, base: a.url, token: token, pc: peertest.NewPeer(t, nil, webrtc.Configuration{})},
 		kinds: map[string]*received{}, more: make(chan struct{}, 1)}
 	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
 		if _, err := v.pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	v.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		go v.read(tr)
-	})
+	peertest.ReadTracks(t, v.pc, v.read)
 	v.post("/whep/" + room)
 	return v
 }
 
-func (v *whepViewer) read(tr *webrtc.TrackRemote) {
+// read keeps what pkt, arrived on tr, says.
+func (v *whepViewer) read(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
 	kind := tr.Kind().String()
-	for {
-		pkt, _, err := tr.ReadRTP()
-		if err != nil {
-			return
-		}
-		if len(pkt.Payload) == 0 {
-			continue
-		}
-		mark := pkt.Payload[len(pkt.Payload)-1]
-		v.mu.Lock()
-		r := v.kinds[kind]
-		if r == nil {
-			r = &received{codec: strings.ToLower(tr.Codec().MimeType), mark: mark}
-			v.kinds[kind] = r
-		}
-		if r.packets > 0 && mark != r.mark {
-			r.switches++
-			r.switchedFrom = r.mark
-			r.seqJump = int(int16(pkt.SequenceNumber - r.lastSeq))
-			r.tsJump = int(int32(pkt.Timestamp - r.lastTS))
-			r.switchPayload = append([]byte(nil), pkt.Payload...)
-		}
-		r.packets++
-		r.mark, r.lastSeq, r.lastTS = mark, pkt.SequenceNumber, pkt.Timestamp
-		v.mu.Unlock()
-		select {
-		case v.more <- struct{}{}:
-		default:
-		}
+	if len(pkt.Payload) == 0 {
+		return
+	}
+	mark := pkt.Payload[len(pkt.Payload)-1]
+	v.mu.Lock()
+	r := v.kinds[kind]
+	if r == nil {
+		r = &received{codec: strings.ToLower(tr.Codec().MimeType), mark: mark}
+		v.kinds[kind] = r
+	}
+	if r.packets > 0 && mark != r.mark {
+		r.switches++
+		r.switchedFrom = r.mark
+		r.seqJump = int(int16(pkt.SequenceNumber - r.lastSeq))
+		r.tsJump = int(int32(pkt.Timestamp - r.lastTS))
+		r.switchPayload = append([]byte(nil), pkt.Payload...)
+	}
+	r.packets++
+	r.mark, r.lastSeq, r.lastTS = mark, pkt.SequenceNumber, pkt.Timestamp
+	v.mu.Unlock()
+	select {
+	case v.more <- struct{}{}:
+	default:
 	}
 }
 

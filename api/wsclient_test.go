@@ -14,6 +14,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/internal/peertest"
 )
 
 // wsClient is a test participant: a real websocket to the API and real pion
@@ -23,6 +25,9 @@ type wsClient struct {
 	conn *websocket.Conn
 	in   chan map[string]any
 	sub  *webrtc.PeerConnection
+	// api makes sub, on the first offer; subRead waits for its readers.
+	api     *webrtc.API
+	subRead func()
 
 	mu       sync.Mutex
 	packets  map[string]int // by source
@@ -54,28 +59,24 @@ func dialRoomErr(t testing.TB, a *testAPI, room, token string) (*wsClient, error
 		return nil, err
 	}
 	conn.SetReadLimit(1 << 20)
-	c := &wsClient{t: t, conn: conn, in: make(chan map[string]any, 256), packets: map[string]int{},
+	c := &wsClient{t: t, conn: conn, api: peertest.NewAPI(t, peertest.Options{}), in: make(chan map[string]any, 256), packets: map[string]int{},
 		sources: map[string]string{}, received: make(chan string, 4096)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer close(c.in)
-		for {
-			_, data, err := conn.Read(context.Background())
-			if err != nil {
-				return
-			}
-			var m map[string]any
-			if json.Unmarshal(data, &m) != nil {
+		readMessages(conn, func(m map[string]any, data []byte) bool {
+			switch {
+			case m == nil:
 				t.Errorf("server sent non-JSON: %s", data)
-				return
-			}
-			if m["type"] == "offer" {
+				return false
+			case m["type"] == "offer":
 				c.answer(m)
-				continue
+			default:
+				c.in <- m
 			}
-			c.in <- m
-		}
+			return true
+		})
 	}()
 	t.Cleanup(func() {
 		c.closing.Store(true)
@@ -83,9 +84,28 @@ func dialRoomErr(t testing.TB, a *testAPI, room, token string) (*wsClient, error
 		<-done
 		if c.sub != nil {
 			c.sub.Close()
+			c.subRead()
 		}
 	})
 	return c, nil
+}
+
+// readMessages hands each message conn receives to handle, decoded (nil when
+// it is not a JSON object) and raw, until reading fails or handle returns false.
+func readMessages(conn *websocket.Conn, handle func(m map[string]any, data []byte) bool) {
+	for {
+		_, data, err := conn.Read(context.Background())
+		if err != nil {
+			return
+		}
+		var m map[string]any
+		if json.Unmarshal(data, &m) != nil {
+			m = nil
+		}
+		if !handle(m, data) {
+			return
+		}
+	}
 }
 
 func (c *wsClient) send(m map[string]any) {
@@ -138,28 +158,20 @@ func (c *wsClient) nextHolding(types ...string) map[string]any {
 // answer responds to a subscriber offer with a pion peer that counts packets.
 func (c *wsClient) answer(m map[string]any) {
 	if c.sub == nil {
-		pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+		pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
 		if err != nil {
 			c.t.Error(err)
 			return
 		}
-		pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-			go func() {
-				buf := make([]byte, 1500)
-				for {
-					if _, _, err := tr.Read(buf); err != nil {
-						return
-					}
-					c.mu.Lock()
-					src := c.sources[tr.ID()]
-					c.packets[src]++
-					c.mu.Unlock()
-					select {
-					case c.received <- src:
-					default:
-					}
-				}
-			}()
+		c.subRead = peertest.OnPackets(pc, func(tr *webrtc.TrackRemote, _ *rtp.Packet) {
+			c.mu.Lock()
+			src := c.sources[tr.ID()]
+			c.packets[src]++
+			c.mu.Unlock()
+			select {
+			case c.received <- src:
+			default:
+			}
 		})
 		c.sub = pc
 	}
@@ -171,17 +183,14 @@ func (c *wsClient) answer(m map[string]any) {
 		c.mu.Unlock()
 	}
 	sdp, _ := m["sdp"].(string)
-	if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	ans, err := peertest.Answer(c.sub, sdp)
+	if err != nil {
 		if !c.closing.Load() {
 			c.t.Errorf("offer: %v", err)
 		}
 		return
 	}
-	ans, _ := c.sub.CreateAnswer(nil)
-	gathered := webrtc.GatheringCompletePromise(c.sub)
-	c.sub.SetLocalDescription(ans)
-	<-gathered
-	data, _ := json.Marshal(map[string]any{"type": "answer", "sdp": c.sub.LocalDescription().SDP})
+	data, _ := json.Marshal(map[string]any{"type": "answer", "sdp": ans})
 	c.conn.Write(context.Background(), websocket.MessageText, data)
 }
 
@@ -218,69 +227,42 @@ func (c *wsClient) waitMedia(sources ...string) {
 type wsPublisher struct {
 	pc     *webrtc.PeerConnection
 	tracks map[string]*webrtc.TrackLocalStaticRTP
-	stop   chan struct{}
-	done   chan struct{}
 }
 
 // publish negotiates over c and starts sending.
 func (c *wsClient) publish(sources ...string) *wsPublisher {
 	c.t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	p := &wsPublisher{pc: pc, tracks: map[string]*webrtc.TrackLocalStaticRTP{}, stop: make(chan struct{}), done: make(chan struct{})}
+	pc := peertest.NewPeer(c.t, nil, webrtc.Configuration{})
+	p := &wsPublisher{pc: pc, tracks: map[string]*webrtc.TrackLocalStaticRTP{}}
 	names := map[string]string{}
 	for _, src := range sources {
 		codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 		if src == "microphone" {
 			codec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
 		}
-		tr, _ := webrtc.NewTrackLocalStaticRTP(codec, "t-"+src, "s")
-		pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-		p.tracks[src] = tr
+		p.tracks[src], _ = peertest.SendTrack(c.t, pc, codec, "t-"+src, "s")
 		names["t-"+src] = src
 	}
-	offer, _ := pc.CreateOffer(nil)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	pc.SetLocalDescription(offer)
-	<-gathered
-	c.send(map[string]any{"type": "publish", "id": "pub1", "sdp": pc.LocalDescription().SDP, "sources": names})
+	c.send(map[string]any{"type": "publish", "id": "pub1", "sdp": peertest.Offer(c.t, pc), "sources": names})
 	ans := c.next("answer", "error")
 	if ans["type"] != "answer" {
 		c.t.Fatalf("publish: %v", ans)
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans["sdp"].(string)}); err != nil {
-		c.t.Fatal(err)
-	}
-	go p.pump()
-	c.t.Cleanup(func() {
-		close(p.stop)
-		<-p.done
-		pc.Close()
-	})
+	peertest.Accept(c.t, pc, ans["sdp"].(string))
+	peertest.Pump(c.t, 5*time.Millisecond, p.send)
 	return p
 }
 
-func (p *wsPublisher) pump() {
-	defer close(p.done)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-p.stop:
-			return
-		case <-tick.C:
+// send writes packet i on every track: VP8 with a keyframe every 10th, or Opus.
+func (p *wsPublisher) send(i int) {
+	for src, tr := range p.tracks {
+		payload := []byte{0x10, 0x01, 0, 0}
+		if i%10 == 0 {
+			payload = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
 		}
-		for src, tr := range p.tracks {
-			payload := []byte{0x10, 0x01, 0, 0}
-			if i%10 == 0 {
-				payload = []byte{0x10, 0x00, 0x9d, 0x01, 0x2a}
-			}
-			if src == "microphone" {
-				payload = []byte{0xfc, 0xff, 0xfe}
-			}
-			tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
+		if src == "microphone" {
+			payload = []byte{0xfc, 0xff, 0xfe}
 		}
+		tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
 	}
 }

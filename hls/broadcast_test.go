@@ -26,19 +26,7 @@ func TestPublisherToHLS(t *testing.T) {
 		t.Fatalf("index.m3u8: %d %s", status, body)
 	}
 	t.Logf("multivariant:\n%s", body)
-	streams := hlstest.Probe(t, url)
-	var video, audio bool
-	for _, s := range streams {
-		switch {
-		case s.CodecType == "video" && s.CodecName == "h264" && s.Width == 640 && s.Height == 360:
-			video = true
-		case s.CodecType == "audio" && s.CodecName == "opus":
-			audio = true
-		}
-	}
-	if !video || !audio {
-		t.Fatalf("ffprobe found %+v, want h264 640x360 and opus", streams)
-	}
+	checkProbed360(t, url)
 	stderr, err := hlstest.Decode(t, url, 5)
 	if err != nil || strings.TrimSpace(stderr) != "" {
 		t.Fatalf("ffmpeg decode: %v\n%s", err, stderr)
@@ -163,5 +151,24 @@ func TestBroadcastEnds(t *testing.T) {
 	b.waitLive("end")
 	if again := b.mediaPlaylist("end"); again == media {
 		t.Errorf("the new broadcast reuses the old stream's URI %s", media)
+	}
+}
+
+// checkProbed360 fails unless ffprobe finds H.264 640x360 video and Opus audio
+// in the HLS stream at url.
+func checkProbed360(t *testing.T, url string) {
+	t.Helper()
+	streams := hlstest.Probe(t, url)
+	var video, audio bool
+	for _, s := range streams {
+		switch {
+		case s.CodecType == "video" && s.CodecName == "h264" && s.Width == 640 && s.Height == 360:
+			video = true
+		case s.CodecType == "audio" && s.CodecName == "opus":
+			audio = true
+		}
+	}
+	if !video || !audio {
+		t.Fatalf("ffprobe found %+v, want h264 640x360 and opus", streams)
 	}
 }

@@ -86,19 +86,7 @@ func TestHLSThroughCDN(t *testing.T) {
 		t.Errorf("origin answered %d for a part, want 404", status)
 	}
 
-	streams := hlstest.Probe(t, media)
-	var video, audio bool
-	for _, s := range streams {
-		switch {
-		case s.CodecType == "video" && s.CodecName == "h264" && s.Width == 640 && s.Height == 360:
-			video = true
-		case s.CodecType == "audio" && s.CodecName == "opus":
-			audio = true
-		}
-	}
-	if !video || !audio {
-		t.Fatalf("ffprobe found %+v, want h264 640x360 and opus", streams)
-	}
+	checkProbed360(t, media)
 
 	keys, err := store.List(ctx, "hls/live/"+streamID+"/")
 	if err != nil {

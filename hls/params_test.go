@@ -13,6 +13,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"lectern/hls/hlstest"
+	"lectern/internal/peertest"
 	"lectern/sfu"
 )
 
@@ -142,14 +143,7 @@ func pushClips(stop <-chan struct{}, tracks []*sfu.Track, clips []*hlstest.Clip,
 	for range tracks {
 		packetizers = append(packetizers, rtp.NewPacketizer(1200, 96, 1, &codecs.H264Payloader{}, rtp.NewRandomSequencer(), 90000))
 	}
-	tick := time.NewTicker(hlstest.FrameDuration)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
+	peertest.Tick(stop, hlstest.FrameDuration, func(i int) {
 		for n, tr := range tracks {
 			au := edit(n, clips[n].Frames[i%len(clips[n].Frames)])
 			for _, pkt := range packetizers[n].Packetize(au, 3600) {
@@ -157,7 +151,7 @@ func pushClips(stop <-chan struct{}, tracks []*sfu.Track, clips []*hlstest.Clip,
 				tr.Push(pkt)
 			}
 		}
-	}
+	})
 }
 
 // hasIDR reports whether an Annex-B access unit holds an IDR slice: the

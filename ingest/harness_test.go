@@ -19,6 +19,7 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/internal/peertest"
 	"lectern/sfu"
 )
 
@@ -220,10 +221,7 @@ func joinViewer(t *testing.T, r *rig, room string) *webrtcViewer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
 	v := &webrtcViewer{pc: pc, nalTypes: map[byte]int{}, kinds: map[string]bool{}, more: make(chan struct{}, 1)}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		v.mu.Lock()
@@ -243,12 +241,12 @@ func joinViewer(t *testing.T, r *rig, room string) *webrtcViewer {
 				if ev.Type != sfu.EventOffer {
 					continue
 				}
-				pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: ev.SDP})
-				ans, _ := pc.CreateAnswer(nil)
-				g := webrtc.GatheringCompletePromise(pc)
-				pc.SetLocalDescription(ans)
-				<-g
-				if err := p.Answer(pc.LocalDescription().SDP); err != nil {
+				ans, err := peertest.Answer(pc, ev.SDP)
+				if err != nil {
+					t.Errorf("subscriber answer: %v", err)
+					continue
+				}
+				if err := p.Answer(ans); err != nil {
 					t.Errorf("answer: %v", err)
 				}
 			}

@@ -17,13 +17,22 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
-// TestMain stops the shared server (and its publishers) after the tests.
+// TestMain stops the shared server (and its publishers) after the tests, then
+// fails the run when a goroutine of the test process outlives them.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for i := len(cleanups) - 1; i >= 0; i-- {
 		cleanups[i]()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }

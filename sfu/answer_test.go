@@ -10,87 +10,9 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/internal/peertest"
 )
-
-// Codecs of a client that has no H.264 (Firefox without its OpenH264 plugin).
-var (
-	vp8Codec  = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}
-	vp9Codec  = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0"}, PayloadType: 98}
-	opusCodec = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}
-)
-
-// noH264Peer is a pion peer that knows VP8, VP9 and Opus only.
-func noH264Peer(t *testing.T) *webrtc.PeerConnection {
-	t.Helper()
-	m := &webrtc.MediaEngine{}
-	for _, c := range []webrtc.RTPCodecParameters{vp8Codec, vp9Codec} {
-		if err := m.RegisterCodec(c, webrtc.RTPCodecTypeVideo); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := m.RegisterCodec(opusCodec, webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	return pc
-}
-
-// lenientTrack sends nothing in a section the answer rejected, as browsers
-// do; pion's own tracks fail the whole answer instead.
-type lenientTrack struct{ *webrtc.TrackLocalStaticRTP }
-
-func (l lenientTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	if len(ctx.CodecParameters()) == 0 {
-		return webrtc.RTPCodecParameters{}, nil
-	}
-	return l.TrackLocalStaticRTP.Bind(ctx)
-}
-
-// connected returns a channel closed once pc connects.
-func connected(pc *webrtc.PeerConnection) <-chan struct{} {
-	c := make(chan struct{})
-	var once bool
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		if s == webrtc.PeerConnectionStateConnected && !once {
-			once = true
-			close(c)
-		}
-	})
-	return c
-}
-
-// checkCandidatesPlaced fails unless the answer's candidates are all in its
-// BUNDLE-tag section, which is accepted, and every rejected section has a mid.
-func checkCandidatesPlaced(t *testing.T, answer string) {
-	t.Helper()
-	var sd sdp.SessionDescription
-	if err := sd.UnmarshalString(answer); err != nil {
-		t.Fatal(err)
-	}
-	group, _ := sd.Attribute(sdp.AttrKeyGroup)
-	fields := strings.Fields(group)
-	if len(fields) < 2 || fields[0] != "BUNDLE" {
-		t.Fatalf("answer has no BUNDLE group:\n%s", answer)
-	}
-	for _, md := range sd.MediaDescriptions {
-		mid, hasMid := md.Attribute(sdp.AttrKeyMID)
-		_, hasCand := md.Attribute("candidate")
-		switch {
-		case md.MediaName.Port.Value == 0 && hasCand:
-			t.Errorf("rejected section %q carries candidates:\n%s", mid, answer)
-		case md.MediaName.Port.Value == 0 && !hasMid:
-			t.Errorf("rejected %s section has no mid:\n%s", md.MediaName.Media, answer)
-		case md.MediaName.Port.Value == 0 && strings.Contains(group, " "+mid):
-			t.Errorf("BUNDLE names rejected section %q:\n%s", mid, answer)
-		case mid == fields[1] && !hasCand:
-			t.Errorf("BUNDLE-tag section %q has no candidates:\n%s", mid, answer)
-		}
-	}
-}
 
 // A client without H.264 publishing audio and VP8 into a broadcast room gets
 // an answer that rejects its video and still connects: the candidates sit in
@@ -111,14 +33,14 @@ func TestRejectedSectionAnswerConnects(t *testing.T) {
 			pub := join(t, r, "firefox", everyone)
 			viewer := subscribe(t, join(t, r, "viewer", Permissions{Subscribe: true}))
 
-			pc := noH264Peer(t)
-			up := connected(pc)
-			audio, _ := webrtc.NewTrackLocalStaticRTP(opusCodec.RTPCodecCapability, "mic", "firefox")
-			video, _ := webrtc.NewTrackLocalStaticRTP(vp8Codec.RTPCodecCapability, "cam", "firefox")
+			pc := peertest.NewNoH264Peer(t)
+			up := peertest.Connected(pc)
+			audio, _ := webrtc.NewTrackLocalStaticRTP(peertest.Opus.RTPCodecCapability, "mic", "firefox")
+			video, _ := webrtc.NewTrackLocalStaticRTP(peertest.VP8.RTPCodecCapability, "cam", "firefox")
 			for _, k := range order {
 				tr := webrtc.TrackLocal(audio)
 				if k == webrtc.RTPCodecTypeVideo {
-					tr = lenientTrack{video}
+					tr = peertest.LenientTrack{TrackLocalStaticRTP: video}
 				}
 				if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
 					t.Fatal(err)
@@ -142,10 +64,8 @@ func TestRejectedSectionAnswerConnects(t *testing.T) {
 			if !strings.Contains(answer, "m=video 0 ") {
 				t.Errorf("the VP8 section was not rejected:\n%s", answer)
 			}
-			checkCandidatesPlaced(t, answer)
-			if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-				t.Fatal(err)
-			}
+			peertest.CheckBundle(t, answer)
+			peertest.Accept(t, pc, answer)
 			select {
 			case <-up:
 			case <-time.After(15 * time.Second):
@@ -155,16 +75,9 @@ func TestRejectedSectionAnswerConnects(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				tick := time.NewTicker(10 * time.Millisecond)
-				defer tick.Stop()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-					}
+				peertest.Tick(stop, 10*time.Millisecond, func(i int) {
 					audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 480}, Payload: []byte{0xfc, 0xff}})
-				}
+				})
 			}()
 			defer func() { close(stop); <-done }()
 			viewer.waitSources(15*time.Second, SourceMicrophone)
@@ -231,19 +144,11 @@ func (s *noH264Subscriber) answerNext() (string, error) {
 				s.ufrag = u
 				s.newPC()
 			}
-			if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: ev.SDP}); err != nil {
-				s.t.Fatal(err)
-			}
-			answer, err := s.pc.CreateAnswer(nil)
+			answer, err := peertest.Answer(s.pc, ev.SDP)
 			if err != nil {
 				s.t.Fatal(err)
 			}
-			gathered := webrtc.GatheringCompletePromise(s.pc)
-			if err := s.pc.SetLocalDescription(answer); err != nil {
-				s.t.Fatal(err)
-			}
-			<-gathered
-			return ev.SDP, s.p.Answer(s.pc.LocalDescription().SDP)
+			return ev.SDP, s.p.Answer(answer)
 		case <-deadline:
 			s.t.Fatal("no offer within 15 s")
 		}
@@ -251,21 +156,14 @@ func (s *noH264Subscriber) answerNext() (string, error) {
 }
 
 func (s *noH264Subscriber) newPC() {
-	s.pc = noH264Peer(s.t)
-	s.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		go func() {
-			for {
-				if _, _, err := tr.ReadRTP(); err != nil {
-					return
-				}
-				if tr.Kind() == webrtc.RTPCodecTypeAudio {
-					select {
-					case s.audio <- struct{}{}:
-					default:
-					}
-				}
+	s.pc = peertest.NewNoH264Peer(s.t)
+	peertest.ReadTracks(s.t, s.pc, func(tr *webrtc.TrackRemote, _ *rtp.Packet) {
+		if tr.Kind() == webrtc.RTPCodecTypeAudio {
+			select {
+			case s.audio <- struct{}{}:
+			default:
 			}
-		}()
+		}
 	})
 }
 
@@ -387,7 +285,7 @@ func TestPlaceCandidates(t *testing.T) {
 		"a=candidate:1 1 udp 2130706431 127.0.0.1 7881 typ host\r\na=end-of-candidates\r\n" +
 		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=rtpmap:111 opus/48000/2\r\n"
 	got := placeCandidates(offer, answer)
-	checkCandidatesPlaced(t, got)
+	peertest.CheckBundle(t, got)
 	if !strings.Contains(got, "a=mid:1\r\na=rtpmap:111 opus/48000/2\r\na=candidate:1 1 udp 2130706431 127.0.0.1 7881 typ host\r\na=end-of-candidates\r\n") {
 		t.Errorf("candidates not moved to the audio section:\n%s", got)
 	}

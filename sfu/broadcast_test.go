@@ -6,6 +6,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/internal/peertest"
 )
 
 // TestAudioLevelID: a publisher that offers the audio-level extension (RFC
@@ -22,59 +24,20 @@ func TestAudioLevelID(t *testing.T) {
 	})()
 	host := join(t, room, "host", everyone)
 
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "s")
-	sender, err := pc.AddTrack(mic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	offer, _ := pc.CreateOffer(nil)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	pc.SetLocalDescription(offer)
-	<-gathered
-	answer, err := host.Publish(pc.LocalDescription().SDP, map[string]string{"mic": SourceMicrophone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	var id uint8
-	for _, ext := range sender.GetParameters().HeaderExtensions {
-		if ext.URI == audioLevelURI {
-			id = uint8(ext.ID)
-		}
-	}
+	pc := peertest.NewPeer(t, levelAPI(t), webrtc.Configuration{})
+	mic, sender := peertest.SendTrack(t, pc, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "s")
+	publishOn(t, host, pc, map[string]string{"mic": SourceMicrophone})
+	id := peertest.ExtensionID(sender, audioLevelURI)
 	if id == 0 {
 		t.Fatal("the audio level extension was not negotiated")
 	}
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 960}, Payload: []byte{0xfc, 0xff, 0xfe}}
-			pkt.Header.SetExtension(id, []byte{0x80 | 30})
-			mic.WriteRTP(pkt)
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	go peertest.Tick(stop, 20*time.Millisecond, func(i int) {
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 960}, Payload: []byte{0xfc, 0xff, 0xfe}}
+		pkt.Header.SetExtension(id, []byte{0x80 | 30})
+		mic.WriteRTP(pkt)
+	})
 	var trackID string
 	select {
 	case trackID = <-published:

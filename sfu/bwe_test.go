@@ -16,6 +16,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/internal/peertest"
 )
 
 // shaper is a test subscriber's link: every datagram the subscriber
@@ -141,14 +143,7 @@ func shapedAPI(t *testing.T, sh *shaper) *webrtc.API {
 // given sizes (the layers' bitrates), a keyframe every 40 packets, each
 // packet a whole frame. The last payload byte is the layer.
 func (sp *simulcastPublisher) pumpSized(stop <-chan struct{}, sizes [3]int) {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
+	peertest.Tick(stop, 5*time.Millisecond, func(i int) {
 		for li, tr := range sp.layers {
 			payload := make([]byte, sizes[li])
 			copy(payload, []byte{0x10, 0x01})
@@ -156,12 +151,9 @@ func (sp *simulcastPublisher) pumpSized(stop <-chan struct{}, sizes [3]int) {
 				copy(payload, []byte{0x10, 0x00, 0x9d})
 			}
 			payload[len(payload)-1] = byte(li)
-			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload}
-			pkt.Header.SetExtension(sp.midID, []byte("0"))
-			pkt.Header.SetExtension(sp.ridID, []byte(tr.RID()))
-			tr.WriteRTP(pkt)
+			sp.send(tr, &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
 		}
-	}
+	})
 }
 
 // layerRates are the three layers of pumpVideo in bits per second of
@@ -406,18 +398,7 @@ type levelPublisher struct {
 
 func publishWithLevel(t *testing.T, p *Participant) *levelPublisher {
 	t.Helper()
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	pc := peertest.NewPeer(t, levelAPI(t), webrtc.Configuration{})
 	lp := &levelPublisher{}
 	lp.cam, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "cam", "s-"+p.identity)
 	lp.mic, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "s-"+p.identity)
@@ -428,23 +409,8 @@ func publishWithLevel(t *testing.T, p *Participant) *levelPublisher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	offer, _ := pc.CreateOffer(nil)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	pc.SetLocalDescription(offer)
-	<-gathered
-	answer, err := p.Publish(pc.LocalDescription().SDP, map[string]string{"cam": SourceCamera, "mic": SourceMicrophone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	for _, ext := range micSender.GetParameters().HeaderExtensions {
-		if ext.URI == audioLevelURI {
-			lp.levelID = uint8(ext.ID)
-		}
-	}
-	if lp.levelID == 0 {
+	publishOn(t, p, pc, map[string]string{"cam": SourceCamera, "mic": SourceMicrophone})
+	if lp.levelID = peertest.ExtensionID(micSender, audioLevelURI); lp.levelID == 0 {
 		t.Fatal("no audio level extension negotiated")
 	}
 	return lp
@@ -453,14 +419,7 @@ func publishWithLevel(t *testing.T, p *Participant) *levelPublisher {
 // pump sends a camera packet of size bytes every 5 ms (a keyframe every 40)
 // and an audio packet every 20 ms, loud or silent.
 func (lp *levelPublisher) pump(stop <-chan struct{}, size int) {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
+	peertest.Tick(stop, 5*time.Millisecond, func(i int) {
 		payload := make([]byte, size)
 		copy(payload, vp8Delta)
 		if i%40 == 0 {
@@ -476,7 +435,12 @@ func (lp *levelPublisher) pump(stop <-chan struct{}, size int) {
 			pkt.Header.SetExtension(lp.levelID, []byte{level})
 			lp.mic.WriteRTP(pkt)
 		}
-	}
+	})
+}
+
+// levelAPI is the default pion API that also sends the RFC 6464 audio level.
+func levelAPI(t testing.TB) *webrtc.API {
+	return peertest.NewAPI(t, peertest.Options{Extensions: []peertest.Extension{{URI: audioLevelURI, Kind: webrtc.RTPCodecTypeAudio}}})
 }
 
 // TestSpeakerVideoWinsTheBudget gives a subscriber a link that carries one

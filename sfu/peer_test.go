@@ -9,6 +9,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/internal/peertest"
 )
 
 // Test helpers: an SFU on a loopback port, and real pion peers that publish
@@ -46,11 +48,7 @@ type testPublisher struct {
 // publishTracks negotiates one track per source; video is VP8 unless mime says otherwise.
 func publishTracks(t testing.TB, p *Participant, mime string, sources ...string) *testPublisher {
 	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
 	tp := &testPublisher{pc: pc, tracks: map[string]*webrtc.TrackLocalStaticRTP{}}
 	names := map[string]string{}
 	for _, src := range sources {
@@ -61,33 +59,22 @@ func publishTracks(t testing.TB, p *Participant, mime string, sources ...string)
 		if mime == webrtc.MimeTypeH264 && codec.ClockRate == 90000 {
 			codec.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
 		}
-		tr, err := webrtc.NewTrackLocalStaticRTP(codec, "id-"+src, "stream-"+p.identity)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-			t.Fatal(err)
-		}
-		tp.tracks[src] = tr
+		tp.tracks[src], _ = peertest.SendTrack(t, pc, codec, "id-"+src, "stream-"+p.identity)
 		names["id-"+src] = src
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	answer, err := p.Publish(pc.LocalDescription().SDP, names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
+	publishOn(t, p, pc, names)
 	return tp
+}
+
+// publishOn offers pc's tracks to p with Publish, names mapping track IDs to
+// sources, and applies the SFU's answer.
+func publishOn(t testing.TB, p *Participant, pc *webrtc.PeerConnection, names map[string]string) {
+	t.Helper()
+	answer, err := p.Publish(peertest.Offer(t, pc), names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peertest.Accept(t, pc, answer)
 }
 
 // vp8Key and vp8Delta are minimal VP8 payloads: descriptor S=1, then a frame
@@ -101,14 +88,7 @@ var (
 // sends a keyframe every 10th packet.
 func (tp *testPublisher) pump(stop <-chan struct{}) {
 	seq := uint16(0)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
+	peertest.Tick(stop, 5*time.Millisecond, func(i int) {
 		seq++
 		for src, tr := range tp.tracks {
 			payload := vp8Delta
@@ -120,7 +100,7 @@ func (tp *testPublisher) pump(stop <-chan struct{}) {
 			}
 			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(i) * 450, Marker: true}, Payload: payload})
 		}
-	}
+	})
 }
 
 // testSubscriber answers the SFU's offers for a participant and counts packets by source.
@@ -170,18 +150,10 @@ func subscribeNoCleanup(t testing.TB, p *Participant) *testSubscriber {
 	return subscribeWith(t, p, nil)
 }
 
-// subscribeWith is subscribeNoCleanup with a pion API of the caller's (nil: pion's defaults).
+// subscribeWith is subscribeNoCleanup with a pion API of the caller's (nil: peertest's defaults).
 func subscribeWith(t testing.TB, p *Participant, api *webrtc.API) *testSubscriber {
 	t.Helper()
-	newPC := webrtc.NewPeerConnection
-	if api != nil {
-		newPC = api.NewPeerConnection
-	}
-	pc, err := newPC(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return subscribeOn(t, p, pc)
+	return subscribeOn(t, p, peertest.NewPeer(t, api, webrtc.Configuration{}))
 }
 
 // subscribeOn is subscribe on a peer connection the caller made.
@@ -189,38 +161,30 @@ func subscribeOn(t testing.TB, p *Participant, pc *webrtc.PeerConnection) *testS
 	t.Helper()
 	s := &testSubscriber{t: t, p: p, pc: pc, counts: map[string]int{}, sources: map[string]string{},
 		got: make(chan string, 4096), payloads: make(chan []byte, 4096)}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		go func() {
-			for {
-				pkt, _, err := tr.ReadRTP()
-				if err != nil {
-					return
-				}
-				if len(pkt.Payload) == 0 {
-					// Padding (a bandwidth probe) carries no media.
-					s.mu.Lock()
-					s.padding++
-					s.mu.Unlock()
-					continue
-				}
-				s.mu.Lock()
-				src := s.sources[tr.ID()]
-				s.counts[src]++
-				if tr.Kind() == webrtc.RTPCodecTypeVideo {
-					s.lastSeq, s.lastSSRC = pkt.SequenceNumber, pkt.SSRC
-					s.maxVideo = max(s.maxVideo, pkt.MarshalSize())
-				}
-				s.mu.Unlock()
-				select {
-				case s.got <- src:
-				default:
-				}
-				select {
-				case s.payloads <- pkt.Payload:
-				default:
-				}
-			}
-		}()
+	peertest.ReadTracks(t, pc, func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
+		if len(pkt.Payload) == 0 {
+			// Padding (a bandwidth probe) carries no media.
+			s.mu.Lock()
+			s.padding++
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Lock()
+		src := s.sources[tr.ID()]
+		s.counts[src]++
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			s.lastSeq, s.lastSSRC = pkt.SequenceNumber, pkt.SSRC
+			s.maxVideo = max(s.maxVideo, pkt.MarshalSize())
+		}
+		s.mu.Unlock()
+		select {
+		case s.got <- src:
+		default:
+		}
+		select {
+		case s.payloads <- pkt.Payload:
+		default:
+		}
 	})
 	s.quit, s.ended = make(chan struct{}), make(chan struct{})
 	go func() {
@@ -255,19 +219,12 @@ func (s *testSubscriber) loop(quit <-chan struct{}) {
 			if ev.Type != EventOffer {
 				continue
 			}
-			if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: ev.SDP}); err != nil {
-				s.t.Errorf("subscriber offer: %v", err)
-				return
-			}
-			answer, err := s.pc.CreateAnswer(nil)
+			answer, err := peertest.Answer(s.pc, ev.SDP)
 			if err != nil {
 				s.t.Errorf("subscriber answer: %v", err)
 				return
 			}
-			gathered := webrtc.GatheringCompletePromise(s.pc)
-			s.pc.SetLocalDescription(answer)
-			<-gathered
-			if err := s.p.Answer(s.pc.LocalDescription().SDP); err != nil {
+			if err := s.p.Answer(answer); err != nil {
 				s.t.Errorf("answer: %v", err)
 			}
 		}

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/internal/peertest"
 )
 
 // waitPLIsQuiet returns the PLIs the publisher received during d.
@@ -23,18 +24,31 @@ func plisDuring(pub *lossyPublisher, d time.Duration) int {
 // that sends keyframes only when asked (as browsers do) and a subscriber that
 // has its first picture, nothing asks for keyframes while nobody joins.
 func TestNoKeyframeRequestsWithoutJoins(t *testing.T) {
-	s := newTestSFU(t)
-	room, _ := s.Room("quiet", RoomOptions{Broadcast: true})
-	host := join(t, room, "host", everyone)
-	pub := publishLossy(t, host, webrtc.MimeTypeH264)
-	stop := make(chan struct{})
-	defer close(stop)
-	go pub.pumpGOP(1, 0, nil, 0, stop)
+	room, pub := onDemandBroadcast(t, "quiet")
 	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
 	sub.waitSources(10*time.Second, SourceCamera)
 	if n := plisDuring(pub, 3*time.Second); n != 0 {
 		t.Errorf("%d keyframe requests in 3 s with nobody joining, want 0", n)
 	}
+}
+
+// onDemandBroadcast makes broadcast room name with a host that publishes
+// H.264 from an encoder that sends keyframes only when asked (as browsers
+// do), unless setup says otherwise, until the test ends.
+func onDemandBroadcast(t *testing.T, name string, setup ...func(*lossyPublisher)) (*Room, *lossyPublisher) {
+	t.Helper()
+	room, _ := newTestSFU(t).Room(name, RoomOptions{Broadcast: true})
+	pub := publishLossy(t, join(t, room, "host", everyone), webrtc.MimeTypeH264)
+	for _, f := range setup {
+		f(pub)
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		pub.pumpGOP(1, 0, nil, 0, stop)
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+	return room, pub
 }
 
 // segmentSink asks for a keyframe segmentAsk after each keyframe, as the HLS
@@ -48,6 +62,17 @@ type segmentSink struct {
 }
 
 const segmentAsk = 500 * time.Millisecond
+
+// addSegmentSink waits up to 10 s for room's first track and adds a
+// segmentSink to it; the caller removes it.
+func addSegmentSink(t *testing.T, room *Room) (*Track, *segmentSink) {
+	t.Helper()
+	poll(t, 10*time.Second, "the published track", func() bool { return len(room.Tracks()) > 0 })
+	tr := room.Tracks()[0]
+	sink := &segmentSink{track: tr}
+	tr.AddSink(sink)
+	return tr, sink
+}
 
 func (s *segmentSink) WriteRTP(pkt *rtp.Packet, layer int, keyframe bool) {
 	s.mu.Lock()
@@ -70,24 +95,9 @@ func (s *segmentSink) WriteRTP(pkt *rtp.Packet, layer int, keyframe bool) {
 // every second on its own (and ignores requests, as OBS and ffmpeg do), a server-side sink's request ahead of each segment
 // boundary is served by it: no PLI goes out once the rhythm is known.
 func TestNaturalKeyframesServeSegmentRequests(t *testing.T) {
-	s := newTestSFU(t)
-	room, _ := s.Room("gop", RoomOptions{Broadcast: true})
-	host := join(t, room, "host", everyone)
-	pub := publishLossy(t, host, webrtc.MimeTypeH264)
-	pub.ignorePLI, pub.keyEvery = true, time.Second
-	stop := make(chan struct{})
-	defer close(stop)
-	go pub.pumpGOP(1, 0, nil, 0, stop)
+	room, pub := onDemandBroadcast(t, "gop", func(pub *lossyPublisher) { pub.ignorePLI, pub.keyEvery = true, time.Second })
 	deadline := time.Now().Add(10 * time.Second)
-	for len(room.Tracks()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the track was not published")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	tr := room.Tracks()[0]
-	sink := &segmentSink{track: tr}
-	tr.AddSink(sink)
+	tr, sink := addSegmentSink(t, room)
 	defer tr.RemoveSink(sink)
 	// Learning the rhythm takes two keyframes; then count the requests that
 	// go out for the sink's next asks. Each ask was a request before.
@@ -114,23 +124,9 @@ func TestNaturalKeyframesServeSegmentRequests(t *testing.T) {
 // keyframes only when asked, every segment's request goes out (HLS needs a
 // keyframe per segment), one each.
 func TestSegmentRequestsWithoutNaturalKeyframes(t *testing.T) {
-	s := newTestSFU(t)
-	room, _ := s.Room("nogop", RoomOptions{Broadcast: true})
-	host := join(t, room, "host", everyone)
-	pub := publishLossy(t, host, webrtc.MimeTypeH264)
-	stop := make(chan struct{})
-	defer close(stop)
-	go pub.pumpGOP(1, 0, nil, 0, stop)
+	room, pub := onDemandBroadcast(t, "nogop")
 	deadline := time.Now().Add(10 * time.Second)
-	for len(room.Tracks()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the track was not published")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	tr := room.Tracks()[0]
-	sink := &segmentSink{track: tr}
-	tr.AddSink(sink)
+	tr, sink := addSegmentSink(t, room)
 	defer tr.RemoveSink(sink)
 	// The first keyframe was sent before the sink was added: it asks like a
 	// starting program does, once the layer is sending.
@@ -163,13 +159,7 @@ func TestSegmentRequestsWithoutNaturalKeyframes(t *testing.T) {
 // each get video from a publisher that sends keyframes only when asked, with
 // requests at least minPLIInterval apart (a few keyframes, not one each).
 func TestJoinCrowdCoalescesKeyframeRequests(t *testing.T) {
-	s := newTestSFU(t)
-	room, _ := s.Room("crowd", RoomOptions{Broadcast: true})
-	host := join(t, room, "host", everyone)
-	pub := publishLossy(t, host, webrtc.MimeTypeH264)
-	stop := make(chan struct{})
-	defer close(stop)
-	go pub.pumpGOP(1, 0, nil, 0, stop)
+	room, pub := onDemandBroadcast(t, "crowd")
 	first := subscribe(t, join(t, room, "first", Permissions{Subscribe: true}))
 	first.waitSources(10*time.Second, SourceCamera)
 
@@ -203,7 +193,6 @@ func TestJoinWhileTopLayerPaused(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("paused", RoomOptions{Tier: TierFHD})
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
-	sender := pub.pc.GetSenders()[0]
 	var (
 		mu      sync.Mutex
 		asked   [3]bool
@@ -211,60 +200,36 @@ func TestJoinWhileTopLayerPaused(t *testing.T) {
 		paused  atomic.Bool
 		ignored int
 	)
-	for li, tr := range pub.layers {
-		go func() {
-			for {
-				pkts, _, err := sender.ReadSimulcastRTCP(tr.RID())
-				if err != nil {
-					return
-				}
-				for _, pkt := range pkts {
-					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
-						mu.Lock()
-						if paused.Load() {
-							plis[li]++
-						}
-						if paused.Load() && li == 1 && ignored == 0 {
-							ignored++
-						} else {
-							asked[li] = true
-						}
-						mu.Unlock()
-					}
-				}
-			}
-		}()
-	}
+	pub.onPLI(func(li int) {
+		mu.Lock()
+		if paused.Load() {
+			plis[li]++
+		}
+		if paused.Load() && li == 1 && ignored == 0 {
+			ignored++
+		} else {
+			asked[li] = true
+		}
+		mu.Unlock()
+	})
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
+	go peertest.Tick(stop, 5*time.Millisecond, func(i int) {
+		for li, tr := range pub.layers {
+			if li == 2 && paused.Load() {
+				continue
 			}
-			for li, tr := range pub.layers {
-				if li == 2 && paused.Load() {
-					continue
-				}
-				mu.Lock()
-				key := i == 0 || asked[li]
-				asked[li] = false
-				mu.Unlock()
-				payload := []byte{0x10, 0x01, 0, byte(li)}
-				if key {
-					payload = []byte{0x10, 0x00, 0x9d, byte(li)}
-				}
-				pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload}
-				pkt.Header.SetExtension(pub.midID, []byte("0"))
-				pkt.Header.SetExtension(pub.ridID, []byte(tr.RID()))
-				tr.WriteRTP(pkt)
+			mu.Lock()
+			key := i == 0 || asked[li]
+			asked[li] = false
+			mu.Unlock()
+			payload := []byte{0x10, 0x01, 0, byte(li)}
+			if key {
+				payload = []byte{0x10, 0x00, 0x9d, byte(li)}
 			}
+			pub.send(tr, &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
 		}
-	}()
+	})
 	tracks := waitLayers(t, room, 3)
 	paused.Store(true)
 	l := tracks[0].layerAt(2)

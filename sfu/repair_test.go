@@ -10,6 +10,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/internal/peertest"
 )
 
 // A publisher harness for loss repair: a real pion peer whose outgoing
@@ -59,23 +61,14 @@ type lossyPublisher struct {
 func publishLossy(t *testing.T, p *Participant, mime string) *lossyPublisher {
 	t.Helper()
 	lp := &lossyPublisher{nacks: map[uint16]int{}, drop: map[uint16]bool{}, seen: map[uint16]bool{}, plisC: make(chan struct{}, 64)}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	reg := &interceptor.Registry{}
-	reg.Add(&dropFilter{drop: lp.dropped})
-	if err := webrtc.ConfigureNack(m, reg); err != nil {
-		t.Fatal(err)
-	}
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	api := peertest.NewAPI(t, peertest.Options{Interceptors: func(m *webrtc.MediaEngine, reg *interceptor.Registry) error {
+		reg.Add(&dropFilter{drop: lp.dropped})
+		if err := webrtc.ConfigureNack(m, reg); err != nil {
+			return err
+		}
+		return webrtc.ConfigureRTCPReports(reg)
+	}})
+	pc := peertest.NewPeer(t, api, webrtc.Configuration{})
 	codec := webrtc.RTPCodecCapability{MimeType: mime, ClockRate: 90000}
 	if mime == webrtc.MimeTypeH264 {
 		codec.SDPFmtpLine = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
@@ -89,22 +82,7 @@ func publishLossy(t *testing.T, p *Participant, mime string) *lossyPublisher {
 		t.Fatal(err)
 	}
 	lp.pc, lp.track, lp.h264 = pc, tr, mime == webrtc.MimeTypeH264
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	answer, err := p.Publish(pc.LocalDescription().SDP, map[string]string{"cam": SourceCamera})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
+	publishOn(t, p, pc, map[string]string{"cam": SourceCamera})
 	lp.ssrc = uint32(sender.GetParameters().Encodings[0].SSRC)
 	go func() {
 		for {
@@ -251,15 +229,7 @@ func TestPublisherLossIsRepairedOnce(t *testing.T) {
 	room, _ := s.Room("repair", RoomOptions{})
 	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
 	// A subscriber that never NACKs is never sent a recovered packet.
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	// An empty registry: without one pion adds its defaults, NACKs included.
-	quietPC, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{})).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	quietPC := peertest.NewPeer(t, peertest.NewAPI(t, peertest.Options{Interceptors: peertest.NoInterceptors}), webrtc.Configuration{})
 	quiet := subscribeOn(t, join(t, room, "quiet", Permissions{Subscribe: true}), quietPC)
 	t.Cleanup(quiet.close)
 	host := join(t, room, "host", everyone)

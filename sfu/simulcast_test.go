@@ -9,6 +9,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/internal/peertest"
 )
 
 // simulcastPublisher sends three VP8 layers q, h, f. Each payload ends with the
@@ -21,11 +23,7 @@ type simulcastPublisher struct {
 
 func publishSimulcast(t *testing.T, p *Participant) *simulcastPublisher {
 	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
+	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
 	sp := &simulcastPublisher{pc: pc}
 	for _, rid := range []string{"q", "h", "f"} {
 		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam", "pub", webrtc.WithRTPStreamID(rid))
@@ -43,25 +41,8 @@ func publishSimulcast(t *testing.T, p *Participant) *simulcastPublisher {
 			t.Fatal(err)
 		}
 	}
-	offer, _ := pc.CreateOffer(nil)
-	gathered := webrtc.GatheringCompletePromise(pc)
-	pc.SetLocalDescription(offer)
-	<-gathered
-	answer, err := p.Publish(pc.LocalDescription().SDP, map[string]string{"cam": SourceCamera})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	for _, ext := range sender.GetParameters().HeaderExtensions {
-		switch ext.URI {
-		case sdp.SDESMidURI:
-			sp.midID = uint8(ext.ID)
-		case sdp.SDESRTPStreamIDURI:
-			sp.ridID = uint8(ext.ID)
-		}
-	}
+	publishOn(t, p, pc, map[string]string{"cam": SourceCamera})
+	sp.midID, sp.ridID = peertest.ExtensionID(sender, sdp.SDESMidURI), peertest.ExtensionID(sender, sdp.SDESRTPStreamIDURI)
 	if sp.midID == 0 || sp.ridID == 0 {
 		t.Fatal("mid and rid extensions were not negotiated")
 	}
@@ -75,25 +56,44 @@ func (sp *simulcastPublisher) pump(stop <-chan struct{}, keyEvery [3]int) {
 
 // pumpWith sends every 5 ms on each layer; packet i of layer li is a keyframe when key says so.
 func (sp *simulcastPublisher) pumpWith(stop <-chan struct{}, key func(i, li int) bool) {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
+	peertest.Tick(stop, 5*time.Millisecond, func(i int) {
 		for li, tr := range sp.layers {
 			payload := []byte{0x10, 0x01, 0, byte(li)}
 			if key(i, li) {
 				payload = []byte{0x10, 0x00, 0x9d, byte(li)}
 			}
-			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload}
-			pkt.Header.SetExtension(sp.midID, []byte("0"))
-			pkt.Header.SetExtension(sp.ridID, []byte(tr.RID()))
-			tr.WriteRTP(pkt)
+			sp.send(tr, &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i) * 450}, Payload: payload})
 		}
+	})
+}
+
+// onPLI calls fn with the layer's index for every PLI the SFU sends about
+// a layer, from one goroutine per layer, until the peer closes.
+func (sp *simulcastPublisher) onPLI(fn func(li int)) {
+	sender := sp.pc.GetSenders()[0]
+	for li, tr := range sp.layers {
+		go func() {
+			for {
+				pkts, _, err := sender.ReadSimulcastRTCP(tr.RID())
+				if err != nil {
+					return
+				}
+				for _, pkt := range pkts {
+					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+						fn(li)
+					}
+				}
+			}
+		}()
 	}
+}
+
+// send writes pkt on the layer tr with the mid and rid header extensions
+// that tell the SFU which section and layer it belongs to (RFC 8852).
+func (sp *simulcastPublisher) send(tr *webrtc.TrackLocalStaticRTP, pkt *rtp.Packet) {
+	pkt.Header.SetExtension(sp.midID, []byte("0"))
+	pkt.Header.SetExtension(sp.ridID, []byte(tr.RID()))
+	tr.WriteRTP(pkt)
 }
 
 func TestSimulcastLayerSwitchAtKeyframe(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+
+	"lectern/internal/peertest"
 )
 
 // Signal sends a publisher's offer and its sources (msid track ID to source)
@@ -41,10 +43,7 @@ type Publisher struct {
 // Publish negotiates the tracks through signal and starts sending.
 func Publish(t testing.TB, signal Signal, tracks ...Track) *Publisher {
 	t.Helper()
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
 	p := &Publisher{pc: pc, stop: make(chan struct{}), IDs: map[string]string{}}
 	t.Cleanup(p.Stop)
 	sources := map[string]string{}
@@ -79,22 +78,11 @@ func Publish(t testing.TB, signal Signal, tracks ...Track) *Publisher {
 			senders = append(senders, p.addSimulcast(t, id, tr.Simulcast))
 		}
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	answer, err := signal(pc.LocalDescription().SDP, sources)
+	answer, err := signal(peertest.Offer(t, pc), sources)
 	if err != nil {
 		t.Fatalf("publish: %v", err)
 	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
+	peertest.Accept(t, pc, answer)
 	for _, send := range senders {
 		p.wg.Add(1)
 		go func() { defer p.wg.Done(); send() }()
@@ -147,15 +135,7 @@ func (p *Publisher) addSimulcast(t testing.TB, id string, clips []*Clip) func() 
 		}
 	}
 	return func() {
-		var midID, ridID uint8
-		for _, ext := range sender.GetParameters().HeaderExtensions {
-			switch ext.URI {
-			case sdp.SDESMidURI:
-				midID = uint8(ext.ID)
-			case sdp.SDESRTPStreamIDURI:
-				ridID = uint8(ext.ID)
-			}
-		}
+		midID, ridID := peertest.ExtensionID(sender, sdp.SDESMidURI), peertest.ExtensionID(sender, sdp.SDESRTPStreamIDURI)
 		mid := "0"
 		for _, tr := range p.pc.GetTransceivers() {
 			if tr.Sender() == sender {
