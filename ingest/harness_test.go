@@ -19,6 +19,8 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/program"
+	"lectern/rtspout"
 	"lectern/sfu"
 )
 
@@ -52,6 +54,7 @@ func (a *fakeAuth) StreamKey(_ context.Context, room string) (string, sfu.RoomOp
 // rig is an SFU and an RTSP server on loopback.
 type rig struct {
 	media *sfu.SFU
+	progs *program.Set
 	rtsp  *Server
 	auth  *fakeAuth
 	udp   int
@@ -89,6 +92,18 @@ func (r *rig) killPublishers(t *testing.T) {
 	}
 }
 
+// newOut returns the programs of media's rooms and RTSP out on them, which
+// the test closes when it ends.
+func newOut(t *testing.T, media *sfu.SFU, log *slog.Logger) (*program.Set, *rtspout.Out) {
+	progs := program.NewSet(media, log)
+	out := rtspout.New(progs, log)
+	t.Cleanup(func() {
+		out.Close()
+		progs.Close()
+	})
+	return progs, out
+}
+
 func newRig(t *testing.T, udp bool) *rig {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -97,6 +112,7 @@ func newRig(t *testing.T, udp bool) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { media.Close() })
+	progs, out := newOut(t, media, log)
 	// Tokens with two dots look like JWTs: a Basic password of that shape is
 	// taken for a token. "nokey" is a room without a stream key.
 	a := &fakeAuth{
@@ -110,13 +126,13 @@ func newRig(t *testing.T, udp bool) *rig {
 		keys: map[string]string{"live": "sk_live", "nokey": ""},
 	}
 	logs := &logBuffer{}
-	r := &rig{media: media, auth: a, logs: logs}
+	r := &rig{media: media, progs: progs, auth: a, logs: logs}
 	cfg := Config{Addr: "127.0.0.1:0"}
 	for attempt := 0; ; attempt++ {
 		if udp {
 			cfg.UDPPort = 20000 + 2*rand.IntN(10000)
 		}
-		r.rtsp, err = New(cfg, a, media, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		r.rtsp, err = New(cfg, a, media, out, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 		if err == nil || !udp || attempt > 20 {
 			break
 		}

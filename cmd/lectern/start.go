@@ -15,6 +15,8 @@ import (
 	"lectern/chat"
 	"lectern/hls"
 	"lectern/ingest"
+	"lectern/program"
+	"lectern/rtspout"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -90,8 +92,8 @@ func (p *process) listen(ctx context.Context) error {
 	return nil
 }
 
-// startMedia starts the SFU, the RTSP server, cluster membership, the
-// broadcast (HLS) service and the recorder.
+// startMedia starts the SFU, the rooms' programs, RTSP out and the RTSP
+// server, cluster membership, the broadcast (HLS) service and the recorder.
 func (p *process) startMedia(ctx context.Context) error {
 	cfg := p.cfg
 	media, err := sfu.New(cfg.sfuConfig(), p.log)
@@ -100,8 +102,13 @@ func (p *process) startMedia(ctx context.Context) error {
 	}
 	p.media = media
 	p.onStop(func() { media.Close() })
+	// One program per room, consumed by the HLS muxer, the recorder and RTSP out.
+	progs := program.NewSet(media, p.log)
+	p.onStop(progs.Close)
+	out := rtspout.New(progs, p.log)
+	p.onStop(out.Close)
 	p.auth = &rtspAuth{db: p.db, issuer: p.issuer}
-	if p.rtsp, err = ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, p.auth, media, p.log); err != nil {
+	if p.rtsp, err = ingest.New(ingest.Config{Addr: cfg.RTSPAddr, UDPPort: cfg.RTSPUDPPort}, p.auth, media, out, p.log); err != nil {
 		return err
 	}
 	p.apiCfg.RTSPURL = deriveRTSPURL(p.apiCfg.PublicURL, p.rtsp.Addr())
@@ -114,14 +121,14 @@ func (p *process) startMedia(ctx context.Context) error {
 	hlsCfg := hls.DefaultConfig()
 	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
 	hlsCfg.CDNURL = cfg.HLSCDNURL
-	if p.broadcast, err = hls.New(hlsCfg, media, p.key, p.log); err != nil {
+	if p.broadcast, err = hls.New(hlsCfg, progs, p.key, p.log); err != nil {
 		return err
 	}
 	p.onStop(func() { p.broadcast.Close() })
 	if err := useHLSCDN(ctx, cfg, p.broadcast, p.log); err != nil {
 		return err
 	}
-	if p.recorder, err = newRecorder(ctx, cfg, p.db, p.broadcast, p.key, p.log); err != nil {
+	if p.recorder, err = newRecorder(ctx, cfg, p.db, progs, p.key, p.log); err != nil {
 		return err
 	}
 	p.onStop(func() { // after an early return; a no-op after serve's shutdown

@@ -1,4 +1,4 @@
-package hls
+package program
 
 import (
 	"log/slog"
@@ -52,7 +52,7 @@ type Program struct {
 	stop    chan struct{}
 	done    chan struct{}
 	keyWant atomic.Uint32 // renditions that consumers want a keyframe in
-	status  atomic.Pointer[ProgramStatus]
+	status  atomic.Pointer[Status]
 
 	// Owned by the loop.
 	inputs    map[string]*input
@@ -64,8 +64,8 @@ type Program struct {
 	live      bool
 }
 
-// ProgramStatus is what is on air, for the API.
-type ProgramStatus struct {
+// Status is what is on air, for the API.
+type Status struct {
 	// Live is true while video frames flow.
 	Live bool
 	// Video and Audio are the on-air track IDs ("" for none).
@@ -85,7 +85,7 @@ func newProgram(room *sfu.Room, onAir OnAir, log *slog.Logger) *Program {
 		kick: make(chan struct{}, 1), cmds: make(chan func()), stop: make(chan struct{}), done: make(chan struct{}),
 		inputs: map[string]*input{}, onAir: onAir,
 	}
-	p.status.Store(&ProgramStatus{OnAir: onAir})
+	p.status.Store(&Status{OnAir: onAir})
 	cancel := room.Observe(p.observe)
 	go p.run(cancel)
 	return p
@@ -417,7 +417,7 @@ func (p *Program) shutdown() {
 }
 
 func (p *Program) updateStatus() {
-	st := &ProgramStatus{Live: p.live, OnAir: p.onAir, Speaker: p.speaker.current, Renditions: len(p.video.slots)}
+	st := &Status{Live: p.live, OnAir: p.onAir, Speaker: p.speaker.current, Renditions: len(p.video.slots)}
 	if p.video.target != nil {
 		st.Video = p.video.target.id()
 	}
@@ -428,7 +428,7 @@ func (p *Program) updateStatus() {
 }
 
 // Status is what is on air now.
-func (p *Program) Status() ProgramStatus { return *p.status.Load() }
+func (p *Program) Status() Status { return *p.status.Load() }
 
 // SetOnAir changes the moderator's choice. Chosen tracks must be in the room
 // and of the right kind and codec.
@@ -479,7 +479,7 @@ func (p *Program) Subscribe(c Consumer) (*Subscription, error) {
 	s := &Subscription{p: p, c: c}
 	if !p.do(func() {
 		p.consumers = append(p.consumers, s)
-		p.keyWant.Or(^uint32(0) >> (32 - maxRenditions))
+		p.keyWant.Or(^uint32(0) >> (32 - MaxRenditions))
 	}) {
 		return nil, ErrClosed
 	}
@@ -488,7 +488,7 @@ func (p *Program) Subscribe(c Consumer) (*Subscription, error) {
 
 // RequestKeyframe asks for a keyframe in a video rendition soon. Any goroutine may call it.
 func (s *Subscription) RequestKeyframe(rendition int) {
-	if rendition >= 0 && rendition < maxRenditions {
+	if rendition >= 0 && rendition < MaxRenditions {
 		s.p.keyWant.Or(1 << rendition)
 	}
 }
