@@ -121,12 +121,21 @@ func ffmpegPlay(t *testing.T, url, transport string, frames int) (int, string, e
 	return n, stderr.String(), err
 }
 
-// gstPublish publishes a test pattern in H.264 and Opus tone with
+// gstPublish publishes a test pattern in H.264 (320x240) and Opus tone with
 // rtspclientsink until the test ends, and returns gst-launch's output.
 func gstPublish(t *testing.T, url string) *logBuffer {
 	t.Helper()
+	_, out := gstPublishSize(t, url, "320x240")
+	return out
+}
+
+// gstPublishSize is gstPublish with pictures of size (WxH), also returning
+// the process.
+func gstPublishSize(t *testing.T, url, size string) (*exec.Cmd, *logBuffer) {
+	t.Helper()
+	w, h, _ := strings.Cut(size, "x")
 	cmd := exec.Command("gst-launch-1.0", "-q",
-		"videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=25/1",
+		"videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width="+w+",height="+h+",framerate=25/1",
 		"!", "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!", "video/x-h264,profile=constrained-baseline",
 		"!", "sink.",
 		"audiotestsrc", "is-live=true", "!", "opusenc", "!", "sink.",
@@ -140,7 +149,7 @@ func gstPublish(t *testing.T, url string) *logBuffer {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	return out
+	return cmd, out
 }
 
 // tail is the end of a tool's output, for failure messages.

@@ -175,8 +175,14 @@ func publish(t *testing.T, url, transport, acodec string) *bytes.Buffer {
 // publishCmd is publish that also returns the process.
 func publishCmd(t *testing.T, url, transport, acodec string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
+	return publishSize(t, url, transport, acodec, "640x360")
+}
+
+// publishSize is publishCmd with pictures of size (WxH).
+func publishSize(t *testing.T, url, transport, acodec, size string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+		"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
 		"-c:a", acodec, "-b:a", "64k", "-t", "60",

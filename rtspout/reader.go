@@ -31,8 +31,12 @@ type reader struct {
 	// audioRestart says that the audio starts again after a resync.
 	audioRestart bool
 	vclk, aclk   clock
-	once         sync.Once
-	closeOnce    sync.Once
+	// base is the wall time of program time 0 for this reader's RTCP
+	// sender reports: its first picture is stamped with the time it was
+	// sent (see ntp).
+	base      time.Time
+	once      sync.Once
+	closeOnce sync.Once
 }
 
 // clock maps one medium's program times to a reader's RTP sequence numbers
@@ -120,9 +124,6 @@ func (ro *roomOut) writeVideo(f *program.Frame) {
 		return
 	}
 	pts := f.DTS + int64(f.PTSOffset)
-	if ro.base.IsZero() {
-		ro.base = f.Received.Add(-ticksToDuration(pts, f.Codec.ClockRate))
-	}
 	var pkts []*rtp.Packet
 	waiting := false
 	ro.mu.Lock()
@@ -143,7 +144,7 @@ func (ro *roomOut) writeVideo(f *program.Frame) {
 		// The stream drops what it is given before the reader is active
 		// (until just after PLAY is answered): a reader starts with a
 		// keyframe that it got whole.
-		ok := r.write(r.video, &r.vclk, pkts, ts, ro.ntp(pts, f.Codec.ClockRate), !r.started)
+		ok := r.write(r.video, &r.vclk, pkts, ts, r.ntp(pts, f.Codec.ClockRate), !r.started)
 		if !r.started {
 			r.started = ok
 			waiting = waiting || !ok
@@ -166,9 +167,6 @@ func (ro *roomOut) writeAudio(f *program.Frame) {
 				"codec", f.Codec.Name)
 		}
 		return
-	}
-	if ro.base.IsZero() {
-		return // no video yet: the readers start with it
 	}
 	var pkts []*rtp.Packet
 	ro.mu.Lock()
@@ -193,7 +191,7 @@ func (ro *roomOut) writeAudio(f *program.Frame) {
 		}
 		ts := r.aclk.timestamp(f.DTS, r.audioRestart, max(1, f.Duration))
 		r.audioRestart = false
-		r.write(r.audio, &r.aclk, pkts, ts, ro.ntp(f.DTS, f.Codec.ClockRate), false)
+		r.write(r.audio, &r.aclk, pkts, ts, r.ntp(f.DTS, f.Codec.ClockRate), false)
 	}
 }
 
@@ -215,6 +213,25 @@ func (r *reader) write(m *description.Media, c *clock, pkts []*rtp.Packet, ts ui
 		}
 	}
 	return !check || r.stream.Stats().Medias[m].BytesSent-before == size
+}
+
+// ntp is the wall time of program time t (in ticks of clock) for the
+// reader's sender reports. The reader's first picture is stamped with the
+// time it is sent, and no packet with a later time than now: gortsplib
+// answers PLAY with an RTP-Info timestamp extrapolated from the last
+// packet's stamp as if it were the time of sending, and a stamp from the
+// past (a frame the program sends late, under load or from a preroll) would
+// put that timestamp ahead of the packets that follow, which players then
+// drop as too early.
+func (r *reader) ntp(t int64, clock int) time.Time {
+	now := time.Now()
+	if r.base.IsZero() {
+		r.base = now.Add(-ticksToDuration(t, clock))
+	}
+	if at := r.base.Add(ticksToDuration(t, clock)); at.Before(now) {
+		return at
+	}
+	return now
 }
 
 // sameAudio reports whether frames of coding b fit a stream described as a.

@@ -72,8 +72,7 @@ type roomOut struct {
 
 	// Owned by the program goroutine.
 	started     bool
-	cur, want   int       // the video rendition sent, and the one to send (the top one)
-	base        time.Time // the wall time of program time 0, for RTCP sender reports
+	cur, want   int // the video rendition sent, and the one to send (the top one)
 	isIdle      bool
 	audioWarned bool
 }
@@ -325,11 +324,6 @@ func (ro *roomOut) requestKeyframe(rendition int) {
 	if sub := ro.sub.Load(); sub != nil && rendition >= 0 {
 		sub.RequestKeyframe(rendition)
 	}
-}
-
-// ntp is the wall time of a program time, for RTCP sender reports.
-func (ro *roomOut) ntp(t int64, clock int) time.Time {
-	return ro.base.Add(ticksToDuration(t, clock))
 }
 
 func ticksToDuration(t int64, clock int) time.Duration {
