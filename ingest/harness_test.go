@@ -112,7 +112,10 @@ func newRig(t *testing.T, udp bool) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { media.Close() })
-	progs, out := newOut(t, media, log)
+	logs := &logBuffer{}
+	// The programs, RTSP out and the RTSP server log into logs, for failure messages.
+	dlog := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	progs, out := newOut(t, media, dlog)
 	// Tokens with two dots look like JWTs: a Basic password of that shape is
 	// taken for a token. "nokey" is a room without a stream key.
 	a := &fakeAuth{
@@ -125,14 +128,13 @@ func newRig(t *testing.T, udp bool) *rig {
 		},
 		keys: map[string]string{"live": "sk_live", "nokey": ""},
 	}
-	logs := &logBuffer{}
 	r := &rig{media: media, progs: progs, auth: a, logs: logs}
 	cfg := Config{Addr: "127.0.0.1:0"}
 	for attempt := 0; ; attempt++ {
 		if udp {
 			cfg.UDPPort = 20000 + 2*rand.IntN(10000)
 		}
-		r.rtsp, err = New(cfg, a, media, out, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		r.rtsp, err = New(cfg, a, media, out, dlog)
 		if err == nil || !udp || attempt > 20 {
 			break
 		}

@@ -129,6 +129,9 @@ func (ro *roomOut) writeVideo(f *program.Frame) {
 	ro.mu.Lock()
 	defer ro.mu.Unlock()
 	for _, r := range ro.readers {
+		if f.Switch && !f.Keyframe {
+			r.resync() // a new source goes on only from a keyframe (the program switches at one)
+		}
 		if !r.started && (!f.Keyframe || !r.playing.Load()) {
 			waiting = waiting || r.playing.Load()
 			continue
