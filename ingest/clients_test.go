@@ -39,6 +39,25 @@ func needGStreamer(t *testing.T, elements ...string) {
 	}
 }
 
+// gstReadArgs are gst-launch's arguments to play url with rtspsrc over
+// protocols (tcp or udp, as the URI scheme rtspt or rtspu says) and decode
+// it, printing each decoded picture (fakesink frames). rtspsrc is inside
+// uridecodebin, which exposes the decoded streams from one thread: gst-launch
+// linking rtspsrc's own pads (src. ! application/x-rtp,media=video ! ...,
+// src. ! application/x-rtp,media=audio ! ...) races when the two pads appear
+// at once on rtspsrc's two streaming threads, and one of them stays unlinked
+// ("failed delayed linking some pad of GstRTSPSrc"). The audio goes to a sink
+// of its own: a pad left unlinked stops the source ("not-linked").
+func gstReadArgs(url, protocols string) []string {
+	scheme := "rtspt://"
+	if protocols == "udp" {
+		scheme = "rtspu://"
+	}
+	return []string{"-v", "uridecodebin", "uri=" + scheme + strings.TrimPrefix(url, "rtsp://"), "name=d",
+		"d.", "!", "video/x-raw", "!", "fakesink", "silent=false", "name=frames",
+		"d.", "!", "audio/x-raw", "!", "fakesink"}
+}
+
 // gstPlay plays url with rtspsrc and decodes its video until frames decoded
 // pictures reached the sink (gst-launch -v prints each), then stops
 // gst-launch. It returns how many arrived and gst-launch's output. The
@@ -48,9 +67,7 @@ func gstPlay(t *testing.T, url, protocols string, frames int) (int, string, erro
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "gst-launch-1.0", "-v", "rtspsrc", "location="+url, "protocols="+protocols, "name=src",
-		"src.", "!", "application/x-rtp,media=video", "!", "decodebin", "!", "video/x-raw", "!", "fakesink", "silent=false", "name=frames",
-		"src.", "!", "application/x-rtp,media=audio", "!", "fakesink")
+	cmd := exec.CommandContext(ctx, "gst-launch-1.0", gstReadArgs(url, protocols)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -95,9 +95,7 @@ var gstFrame = regexp.MustCompile(`frames: last-message = chain.*\((\d+) bytes`)
 func gstWatch(t *testing.T, url string) (frames <-chan int, out *logBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	cmd := exec.CommandContext(ctx, "gst-launch-1.0", "-v", "rtspsrc", "location="+url, "protocols=tcp", "name=src",
-		"src.", "!", "application/x-rtp,media=video", "!", "decodebin", "!", "video/x-raw", "!", "fakesink", "silent=false", "name=frames",
-		"src.", "!", "application/x-rtp,media=audio", "!", "fakesink")
+	cmd := exec.CommandContext(ctx, "gst-launch-1.0", gstReadArgs(url, "tcp")...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

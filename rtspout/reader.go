@@ -158,7 +158,7 @@ func (ro *roomOut) writeVideo(f *program.Frame) {
 	}
 }
 
-// writeAudio sends an audio frame to the readers that play, if the
+// writeAudio sends an audio frame to the readers that started, if the
 // described audio format carries it: a session description cannot change,
 // so after a switch to audio of another coding the readers get no audio
 // until they reconnect.
@@ -175,12 +175,7 @@ func (ro *roomOut) writeAudio(f *program.Frame) {
 	ro.mu.Lock()
 	defer ro.mu.Unlock()
 	for _, r := range ro.readers {
-		// Audio goes to a reader from PLAY on, before its video starts at
-		// a keyframe: players then see the audio stream first and the
-		// video a moment later, not both in the same instant (GStreamer's
-		// gst-launch links rtspsrc's pads with a race when two appear at
-		// once on two threads: one stays unlinked).
-		if !r.playing.Load() || r.audio == nil {
+		if !r.started || r.audio == nil {
 			continue
 		}
 		if pkts == nil {
