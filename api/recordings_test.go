@@ -13,6 +13,7 @@ import (
 	"lectern/hls"
 	"lectern/hls/hlstest"
 	"lectern/hls/record"
+	"lectern/program"
 	"lectern/storage/objstore"
 	"lectern/storage/objstore/miniotest"
 	"lectern/storage/storagetest"
@@ -22,13 +23,14 @@ import (
 func withRecorder(t *testing.T, store objstore.Store, rec **record.Recorder) func(*Deps) {
 	return func(d *Deps) {
 		secret := bytes.Repeat([]byte{3}, 32)
-		svc, err := hls.New(hls.DefaultConfig(), d.SFU, secret, d.Log)
+		progs := program.NewSet(d.SFU, d.Log)
+		svc, err := hls.New(hls.DefaultConfig(), progs, secret, d.Log)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg := record.DefaultConfig(filepath.Join(t.TempDir(), "spool"))
 		cfg.RetryMin, cfg.RetryMax = 100*time.Millisecond, 500*time.Millisecond
-		r, err := record.New(cfg, record.Deps{DB: d.DB, Store: store, HLS: svc, Secret: secret, Log: d.Log})
+		r, err := record.New(cfg, record.Deps{DB: d.DB, Store: store, HLS: progs, Secret: secret, Log: d.Log})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,6 +39,7 @@ func withRecorder(t *testing.T, store objstore.Store, rec **record.Recorder) fun
 			defer cancel()
 			r.Shutdown(ctx)
 			svc.Close()
+			progs.Close()
 		})
 		d.HLS, d.Recorder, *rec = svc, r, r
 	}

@@ -20,6 +20,7 @@ import (
 	"lectern/chat"
 	"lectern/hls"
 	"lectern/hls/record"
+	"lectern/program"
 	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
@@ -179,7 +180,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		placer:   d.Placer,
 	}
 	if s.hls == nil {
-		if s.hls, err = hls.New(hls.DefaultConfig(), d.SFU, []byte(randomHex(32)), d.Log); err != nil {
+		// Tests leave HLS out: a service on programs of its own, which
+		// stop when the service releases them (Close).
+		if s.hls, err = hls.New(hls.DefaultConfig(), program.NewSet(d.SFU, d.Log), []byte(randomHex(32)), d.Log); err != nil {
 			return nil, err
 		}
 		s.ownsHLS = true

@@ -1,6 +1,10 @@
 package hls
 
-import "errors"
+import (
+	"errors"
+
+	"lectern/program"
+)
 
 // Errors of the HLS service. The API maps each to an HTTP status and a code.
 var (
@@ -17,12 +21,11 @@ var (
 	// ErrUnavailable: a blocking request was not satisfied in time (RFC 8216bis
 	// section 6.2.5.2).
 	ErrUnavailable = errors.New("hls: not available in time")
-	// ErrTrackNotFound: the track to put on air is not in the room.
-	ErrTrackNotFound = errors.New("hls: no such track in the room")
-	// ErrWrongKind: an audio track was chosen as video or the reverse.
-	ErrWrongKind = errors.New("hls: track is of the wrong kind")
-	// ErrUnsupportedCodec: the track's codec cannot be broadcast (VP8, G.711...).
-	ErrUnsupportedCodec = errors.New("hls: codec cannot be broadcast")
+	// ErrTrackNotFound, ErrWrongKind and ErrUnsupportedCodec are the
+	// program's answers to an on-air choice (SetOnAir).
+	ErrTrackNotFound    = program.ErrTrackNotFound
+	ErrWrongKind        = program.ErrWrongKind
+	ErrUnsupportedCodec = program.ErrUnsupportedCodec
 	// ErrClosed: the service is shutting down.
 	ErrClosed = errors.New("hls: closed")
 )

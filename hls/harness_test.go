@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lectern/hls/hlstest"
+	"lectern/program"
 	"lectern/sfu"
 )
 
@@ -21,6 +22,7 @@ import (
 type testBroadcast struct {
 	t     testing.TB
 	media *sfu.SFU
+	progs *program.Set
 	svc   *Service
 	url   string
 	// handler serves the HLS routes, for a test that serves them elsewhere too.
@@ -41,7 +43,8 @@ func newTestBroadcast(t testing.TB, cfg Config) *testBroadcast {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(cfg, media, bytes.Repeat([]byte{9}, 32), log)
+	progs := program.NewSet(media, log)
+	svc, err := New(cfg, progs, bytes.Repeat([]byte{9}, 32), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +67,10 @@ func newTestBroadcast(t testing.TB, cfg Config) *testBroadcast {
 	t.Cleanup(func() {
 		hs.Close()
 		svc.Close()
+		progs.Close()
 		media.Close()
 	})
-	return &testBroadcast{t: t, media: media, svc: svc, url: hs.URL, handler: mux}
+	return &testBroadcast{t: t, media: media, progs: progs, svc: svc, url: hs.URL, handler: mux}
 }
 
 func statusOf(err error) int {

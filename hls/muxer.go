@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"lectern/program"
 )
 
 // streamGrace is how long an ended stream stays downloadable for players that
@@ -23,7 +25,7 @@ type Muxer struct {
 	cfg   Config
 	log   *slog.Logger
 	stats *stats
-	sub   atomic.Pointer[Subscription]
+	sub   atomic.Pointer[program.Subscription]
 	w     *stream // written by the program goroutine
 
 	live    atomic.Pointer[stream]
@@ -60,10 +62,10 @@ func (m *Muxer) liveOrChange() (*stream, <-chan struct{}) {
 }
 
 // WriteFrame implements Consumer.
-func (m *Muxer) WriteFrame(f *Frame) {
+func (m *Muxer) WriteFrame(f *program.Frame) {
 	if m.w == nil {
-		if f.Kind != Video || !f.Keyframe {
-			if s := m.sub.Load(); s != nil && f.Kind == Video {
+		if f.Kind != program.Video || !f.Keyframe {
+			if s := m.sub.Load(); s != nil && f.Kind == program.Video {
 				s.RequestKeyframe(f.Rendition)
 			}
 			return
@@ -122,7 +124,7 @@ type stream struct {
 	endedAt    atomic.Int64
 
 	// Owned by the program goroutine.
-	audio   *Codec
+	audio   *program.Codec
 	based   bool
 	pdtBase time.Time
 	dtsBase int64
@@ -139,8 +141,8 @@ func newStream(m *Muxer) *stream {
 // renditionList returns the stream's renditions, lowest layer first.
 func (st *stream) renditionList() []*rendition { return *st.renditions.Load() }
 
-func (st *stream) write(f *Frame) {
-	if f.Kind == Audio {
+func (st *stream) write(f *program.Frame) {
+	if f.Kind == program.Audio {
 		st.audio = f.Codec
 		for _, r := range st.renditionList() {
 			r.writeAudio(f)
@@ -155,7 +157,7 @@ func (st *stream) write(f *Frame) {
 	}
 	rs := st.renditionList()
 	if f.Rendition >= len(rs) {
-		if f.Rendition >= maxRenditions {
+		if f.Rendition >= program.MaxRenditions {
 			return
 		}
 		next := append([]*rendition(nil), rs...)
@@ -180,7 +182,7 @@ func (st *stream) end() {
 func (st *stream) ended() bool { return st.endedAt.Load() != 0 }
 
 // audioCodec is the audio the init segments declare.
-func (st *stream) audioCodec() *Codec {
+func (st *stream) audioCodec() *program.Codec {
 	if st.audio != nil {
 		return st.audio
 	}

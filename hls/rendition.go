@@ -5,6 +5,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"lectern/program"
 )
 
 // rendition is one media playlist of a stream: one video rendition with the
@@ -15,7 +17,7 @@ type rendition struct {
 	st    *stream
 	index int
 
-	video, audio *Codec // the codings of the current init segment
+	video, audio *program.Codec // the codings of the current init segment
 	init         *initSegment
 	inits        int
 	segs         []*segBuild // complete segments: segs[first:] are listed
@@ -138,7 +140,7 @@ type snapshot struct {
 	nextPart uint64
 	reports  []report
 
-	video, audio       *Codec
+	video, audio       *program.Codec
 	bandwidth, average int
 	frameRate          float64
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"lectern/program"
 )
 
 // resourceKind is what an HLS file name names.
@@ -35,7 +37,7 @@ const maxPartIndex = 1000
 func parseResource(name string) (resource, error) {
 	var r resource
 	bad := fmt.Errorf("%w: %q", ErrNotFound, name)
-	if len(name) < 3 || name[0] != 'v' || name[1] < '0' || name[1] >= '0'+maxRenditions {
+	if len(name) < 3 || name[0] != 'v' || name[1] < '0' || name[1] >= '0'+program.MaxRenditions {
 		return r, bad
 	}
 	r.rendition = int(name[1] - '0')

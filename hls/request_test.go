@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"lectern/program"
 )
 
 var directiveCases = []struct {
@@ -120,7 +122,7 @@ func FuzzParseResource(f *testing.F) {
 			}
 			return
 		}
-		if r.rendition < 0 || r.rendition >= maxRenditions {
+		if r.rendition < 0 || r.rendition >= program.MaxRenditions {
 			t.Fatalf("%q: %+v", name, r)
 		}
 		// Names are canonical: the parsed name is the only spelling.

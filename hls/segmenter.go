@@ -7,6 +7,9 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
+
+	"lectern/program"
 )
 
 // Track IDs in the fMP4 files.
@@ -25,7 +28,7 @@ const silenceAfter = 500 * time.Millisecond
 var silentOpus = [2][]byte{{0xf8, 0xff, 0xfe}, {0xfc, 0xff, 0xfe}}
 
 // defaultAudio is declared in the init segment while the program has no audio.
-var defaultAudio = &Codec{Name: CodecOpus, ClockRate: 48000, Channels: 2}
+var defaultAudio = &program.Codec{Name: program.CodecOpus, ClockRate: 48000, Channels: 2}
 
 // part is one fMP4 fragment (moof and mdat) of a segment. seq numbers the
 // rendition's parts from 0 through every segment: it names the part's file
@@ -69,7 +72,7 @@ type partBuild struct {
 
 // writeVideo adds a video frame: it may close the part, cut the segment, or
 // (for a new source or coding) start a segment after a discontinuity.
-func (r *rendition) writeVideo(f *Frame) {
+func (r *rendition) writeVideo(f *program.Frame) {
 	cfg := r.st.cfg
 	if r.open == nil {
 		if !f.Keyframe {
@@ -114,7 +117,7 @@ func (r *rendition) askKeyframe() {
 }
 
 // appendVideo adds f to the part, fixing the duration of the frame before it.
-func (r *rendition) appendVideo(f *Frame) {
+func (r *rendition) appendVideo(f *program.Frame) {
 	avcc, err := h264.AVCC(f.AU).Marshal()
 	if err != nil {
 		return
@@ -133,7 +136,7 @@ func (r *rendition) appendVideo(f *Frame) {
 }
 
 // writeAudio adds an audio frame to the part being written.
-func (r *rendition) writeAudio(f *Frame) {
+func (r *rendition) writeAudio(f *program.Frame) {
 	if r.open == nil {
 		return
 	}
@@ -167,7 +170,7 @@ func (r *rendition) addAudio(dts, dur int64, payload []byte) {
 // fillSilence writes Opus silence up to the end of the video when no audio has
 // come for a while.
 func (r *rendition) fillSilence(videoEnd int64, now time.Time) {
-	if r.audio.Name != CodecOpus || now.Sub(r.lastAudio) < silenceAfter {
+	if r.audio.Name != program.CodecOpus || now.Sub(r.lastAudio) < silenceAfter {
 		return
 	}
 	const frame = 960 // 20 ms at 48 kHz
@@ -179,7 +182,7 @@ func (r *rendition) fillSilence(videoEnd int64, now time.Time) {
 }
 
 // cut ends the segment before f and starts the next with f.
-func (r *rendition) cut(f *Frame, discontinuity bool) {
+func (r *rendition) cut(f *program.Frame, discontinuity bool) {
 	if len(r.cur.video) > 0 {
 		r.closePart(f.DTS)
 	}
@@ -190,7 +193,7 @@ func (r *rendition) cut(f *Frame, discontinuity bool) {
 
 // startSegment opens a segment whose first frame is f, with a new init
 // segment if the coding changed.
-func (r *rendition) startSegment(f *Frame, discontinuity bool) {
+func (r *rendition) startSegment(f *program.Frame, discontinuity bool) {
 	carry := partBuild{audio: r.cur.audio, audioBase: r.cur.audioBase, lastAudioDTS: r.cur.lastAudioDTS}
 	if r.init == nil || f.Codec != r.video || r.audioChanged {
 		if r.audioChanged {
@@ -303,10 +306,10 @@ func (r *rendition) completeSegment() {
 }
 
 // marshalInit writes an init segment with the video and audio tracks.
-func marshalInit(video, audio *Codec) ([]byte, error) {
+func marshalInit(video, audio *program.Codec) ([]byte, error) {
 	in := fmp4.Init{Tracks: []*fmp4.InitTrack{
-		{ID: videoTrackID, TimeScale: 90000, Codec: video.mp4Codec()},
-		{ID: audioTrackID, TimeScale: uint32(audio.ClockRate), Codec: audio.mp4Codec()},
+		{ID: videoTrackID, TimeScale: 90000, Codec: mp4Codec(video)},
+		{ID: audioTrackID, TimeScale: uint32(audio.ClockRate), Codec: mp4Codec(audio)},
 	}}
 	var buf seekablebuffer.Buffer
 	if err := in.Marshal(&buf); err != nil {
@@ -316,9 +319,34 @@ func marshalInit(video, audio *Codec) ([]byte, error) {
 }
 
 // sameAudio reports whether two audio codecs need the same init segment.
-func sameAudio(a, b *Codec) bool {
+func sameAudio(a, b *program.Codec) bool {
 	if a == nil || b == nil || a.Name != b.Name || a.ClockRate != b.ClockRate || a.Channels != b.Channels {
 		return false
 	}
 	return a.AAC == nil || b.AAC != nil && *a.AAC == *b.AAC
+}
+
+// mp4Codec is the sample entry description of a coding in the init segment.
+func mp4Codec(c *program.Codec) mp4.Codec {
+	switch c.Name {
+	case program.CodecH264:
+		return &mp4.CodecH264{SPS: c.SPS, PPS: c.PPS}
+	case program.CodecOpus:
+		return &mp4.CodecOpus{ChannelCount: c.Channels}
+	case program.CodecAAC:
+		return &mp4.CodecMPEG4Audio{Config: *c.AAC}
+	}
+	return nil
+}
+
+// ticks converts a duration to a clock's ticks without overflow for long runs.
+func ticks(d time.Duration, clock int) int64 {
+	s, rem := int64(d/time.Second), int64(d%time.Second)
+	return s*int64(clock) + rem*int64(clock)/int64(time.Second)
+}
+
+// duration converts ticks of a clock to a duration.
+func duration(t int64, clock int) time.Duration {
+	s, rem := t/int64(clock), t%int64(clock)
+	return time.Duration(s)*time.Second + time.Duration(rem*int64(time.Second)/int64(clock))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
 	"lectern/hls/hlstest"
+	"lectern/program"
 )
 
 // Parameter sets of x264's 640x360 constrained baseline.
@@ -22,17 +23,17 @@ var (
 type feeder struct {
 	t     *testing.T
 	m     *Muxer
-	video *Codec
-	opus  *Codec
+	video *program.Codec
+	opus  *program.Codec
 }
 
 func newFeeder(t *testing.T, cfg Config) *feeder {
-	c, err := newH264Codec(testSPS, testPPS)
+	c, err := program.NewH264Codec(testSPS, testPPS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &feeder{t: t, m: newMuxer(cfg, testLogger(), &stats{}), video: c,
-		opus: &Codec{Name: CodecOpus, ClockRate: 48000, Channels: 2}}
+		opus: &program.Codec{Name: program.CodecOpus, ClockRate: 48000, Channels: 2}}
 }
 
 func (f *feeder) frame(dts int64, key bool) {
@@ -40,11 +41,11 @@ func (f *feeder) frame(dts int64, key bool) {
 	if key {
 		au = [][]byte{testSPS, testPPS, {0x65, 0x88, 0x84, 0x00}}
 	}
-	f.m.WriteFrame(&Frame{Kind: Video, Codec: f.video, DTS: dts, Keyframe: key, AU: au, Received: time.Now()})
+	f.m.WriteFrame(&program.Frame{Kind: program.Video, Codec: f.video, DTS: dts, Keyframe: key, AU: au, Received: time.Now()})
 }
 
 func (f *feeder) sound(dts int64) {
-	f.m.WriteFrame(&Frame{Kind: Audio, Codec: f.opus, DTS: dts, Duration: 960, Keyframe: true,
+	f.m.WriteFrame(&program.Frame{Kind: program.Audio, Codec: f.opus, DTS: dts, Duration: 960, Keyframe: true,
 		Payload: []byte{0xfc, 0x01, 0x02}, Received: time.Now()})
 }
 

@@ -3,6 +3,8 @@ package hls
 import (
 	"log/slog"
 	"time"
+
+	"lectern/program"
 )
 
 // Segment is a complete fMP4 media segment of one rendition, cut exactly as
@@ -69,10 +71,10 @@ func NewSegmenter(cfg Config, log *slog.Logger, onSegment func(Segment)) (*Segme
 
 // Attach gives the segmenter its subscription, through which it asks for
 // the keyframes it needs to start and cut segments.
-func (s *Segmenter) Attach(sub *Subscription) { s.m.sub.Store(sub) }
+func (s *Segmenter) Attach(sub *program.Subscription) { s.m.sub.Store(sub) }
 
 // WriteFrame implements Consumer.
-func (s *Segmenter) WriteFrame(f *Frame) { s.m.WriteFrame(f) }
+func (s *Segmenter) WriteFrame(f *program.Frame) { s.m.WriteFrame(f) }
 
 // Idle implements Consumer: the open segment is completed and handed over.
 func (s *Segmenter) Idle() { s.m.Idle() }

@@ -1,18 +1,19 @@
-// Package hls is Lectern's broadcast: each room's on-air program (one video
-// and one audio track of the room, switched by moderators or by who speaks,
-// on one continuous timeline) and its consumers, first of all a Low-Latency
-// HLS muxer (RFC 8216bis) whose playlists, parts and segments are kept in
-// memory and served to any number of viewers, with one rendition per simulcast
-// layer. The recorder and RTSP out subscribe to the same program.
+// Package hls is Lectern's Low-Latency HLS (RFC 8216bis): a muxer per
+// broadcasting room that consumes the room's on-air program (package
+// program) and keeps playlists, parts and segments in memory, served to any
+// number of viewers, with one rendition per simulcast layer; the CDN mirror;
+// and the segmenter that the recorder (hls/record) cuts recordings with.
 package hls
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"lectern/program"
 	"lectern/sfu"
 )
 
@@ -26,11 +27,13 @@ type Settings struct {
 	Media sfu.RoomOptions
 }
 
-// Service runs the programs and muxers of every broadcasting room. Its room
-// map is guarded by mu; each Program owns its own state.
+// Service is the LL-HLS side of every broadcasting room: it holds the
+// programs of rooms with HLS or recording on (in the program.Set it shares
+// with the recorder and RTSP out) and runs a muxer per room with HLS on.
+// Its room map is guarded by mu.
 type Service struct {
 	cfg   Config
-	media *sfu.SFU
+	progs *program.Set
 	log   *slog.Logger
 	sign  sessionSigner
 	stats stats
@@ -41,38 +44,35 @@ type Service struct {
 	closed bool
 }
 
-// roomState is one room's broadcast: its settings, the moderator's choice,
-// and the program with its consumers while anything needs it.
+// roomState is one room's HLS: its settings and, with HLS on, the muxer.
 type roomState struct {
 	settings Settings
-	onAir    OnAir
-	prog     *Program
 	muxer    *Muxer
-	muxSub   *Subscription
+	muxSub   *program.Subscription
 	mirrors  *mirrorSet // the muxer's uploads, with a CDN
-	// subs counts the other consumers (recorder, RTSP readers).
-	subs int
 	// viewers counts who loads the media playlists.
 	viewers viewers
 }
 
-// New builds the service. secret keys the sessions in HLS URIs (every node
-// sharing it accepts the others' sessions). It starts nothing: Configure
-// starts the programs of rooms that broadcast, and Close stops them all.
-func New(cfg Config, media *sfu.SFU, secret []byte, log *slog.Logger) (*Service, error) {
+// New builds the service on the node's programs. secret keys the sessions
+// in HLS URIs (every node sharing it accepts the others' sessions). It
+// starts nothing: Configure holds the programs of rooms that broadcast and
+// starts their muxers, and Close stops them all.
+func New(cfg Config, progs *program.Set, secret []byte, log *slog.Logger) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if media == nil || len(secret) < 16 || log == nil {
-		return nil, errors.New("hls: the SFU, a secret of at least 16 bytes and a logger are required")
+	if progs == nil || len(secret) < 16 || log == nil {
+		return nil, errors.New("hls: the programs, a secret of at least 16 bytes and a logger are required")
 	}
-	return &Service{cfg: cfg, media: media, log: log, sign: newSessionSigner(secret), rooms: map[string]*roomState{}}, nil
+	return &Service{cfg: cfg, progs: progs, log: log, sign: newSessionSigner(secret), rooms: map[string]*roomState{}}, nil
 }
 
 // Config returns the service's configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-// Close stops every program and waits for them. It is idempotent.
+// Close stops every muxer and releases the programs it held. It is
+// idempotent. The program set is closed by its owner.
 func (s *Service) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,7 +81,10 @@ func (s *Service) Close() {
 	}
 	s.closed = true
 	for id, rs := range s.rooms {
-		s.stopProgram(rs)
+		if rs.muxer != nil {
+			s.stopMuxer(rs)
+		}
+		s.progs.Release(id)
 		delete(s.rooms, id)
 	}
 	if s.cdn != nil {
@@ -90,7 +93,8 @@ func (s *Service) Close() {
 }
 
 // Configure applies a room's settings: with HLS or recording on, the room's
-// program runs (and keeps the SFU room open) and, with HLS, its muxer.
+// program is held (it runs, and keeps the SFU room open) and, with HLS, the
+// room has a muxer.
 func (s *Service) Configure(room string, st Settings) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,17 +108,13 @@ func (s *Service) Configure(room string, st Settings) error {
 	}
 	rs.settings = st
 	if st.HLS || st.Record {
-		r, err := s.media.Room(room, st.Media)
-		if err != nil {
-			return err
-		}
-		if err := s.startProgram(rs, r); err != nil {
+		if err := s.progs.Hold(room, st.Media); err != nil {
 			return err
 		}
 	}
 	if st.HLS && rs.muxer == nil {
 		m := newMuxer(s.cfg, s.log.With("room", room), &s.stats)
-		sub, err := rs.prog.Subscribe(m)
+		sub, err := s.progs.Subscribe(room, m)
 		if err != nil {
 			return err
 		}
@@ -129,14 +129,9 @@ func (s *Service) Configure(room string, st Settings) error {
 		s.stopMuxer(rs)
 		s.log.Info("hls off", "room", room)
 	}
-	s.release(room, rs)
-	return nil
-}
-
-// startProgram runs the program of room r if it is not running. Called with mu held.
-func (s *Service) startProgram(rs *roomState, r *sfu.Room) error {
-	if rs.prog == nil {
-		rs.prog = newProgram(r, rs.onAir, s.log)
+	if !st.HLS && !st.Record {
+		s.progs.Release(room)
+		delete(s.rooms, room)
 	}
 	return nil
 }
@@ -152,92 +147,13 @@ func (s *Service) stopMuxer(rs *roomState) {
 	}
 }
 
-// stopProgram stops everything of a room. Called with mu held.
-func (s *Service) stopProgram(rs *roomState) {
-	if rs.muxer != nil {
-		s.stopMuxer(rs)
+// SetOnAir changes what the room's broadcast carries (program.Set.SetOnAir).
+func (s *Service) SetOnAir(room string, o program.OnAir) error {
+	err := s.progs.SetOnAir(room, o)
+	if errors.Is(err, program.ErrOffline) {
+		return fmt.Errorf("%w: %w", ErrOffline, err)
 	}
-	if rs.prog != nil {
-		rs.prog.close()
-		rs.prog = nil
-	}
-}
-
-// release stops the program of a room that no longer needs one. Called with mu held.
-func (s *Service) release(room string, rs *roomState) {
-	if rs.settings.HLS || rs.settings.Record || rs.subs > 0 {
-		return
-	}
-	s.stopProgram(rs)
-	if rs.onAir == (OnAir{}) {
-		delete(s.rooms, room)
-	}
-}
-
-// Subscribe attaches a consumer (the recorder, an RTSP reader) to the room's
-// program, starting it if needed; the room must be live or configured.
-// Closing the subscription stops a program that nothing else needs.
-func (s *Service) Subscribe(room string, c Consumer) (*Subscription, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
-	rs := s.rooms[room]
-	if rs == nil || rs.prog == nil {
-		r, ok := s.media.LiveRoom(room)
-		if !ok {
-			return nil, ErrOffline
-		}
-		if rs == nil {
-			rs = &roomState{}
-			s.rooms[room] = rs
-		}
-		if err := s.startProgram(rs, r); err != nil {
-			return nil, err
-		}
-	}
-	sub, err := rs.prog.Subscribe(c)
-	if err != nil {
-		return nil, err
-	}
-	rs.subs++
-	sub.onClose = func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.rooms[room] == rs {
-			rs.subs--
-			s.release(room, rs)
-		}
-	}
-	return sub, nil
-}
-
-// SetOnAir changes what the room's broadcast carries. Named tracks must be
-// live in the room, of the right kind and codec.
-func (s *Service) SetOnAir(room string, o OnAir) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	rs := s.rooms[room]
-	if rs == nil || rs.prog == nil {
-		if o.Video != "" || o.Audio != "" {
-			return ErrOffline
-		}
-		if rs == nil {
-			rs = &roomState{}
-			s.rooms[room] = rs
-		}
-		rs.onAir = o
-		return nil
-	}
-	if err := rs.prog.SetOnAir(o); err != nil {
-		return err
-	}
-	rs.onAir = o
-	return nil
+	return err
 }
 
 // Status describes a room's broadcast.
@@ -246,8 +162,8 @@ type Status struct {
 	// first segment not complete) or "live".
 	State string
 	// OnAir is the moderator's choice; Program is what is on air.
-	OnAir   OnAir
-	Program ProgramStatus
+	OnAir   program.OnAir
+	Program program.Status
 	// Stream identifies the live HLS stream; Renditions describe its variants.
 	Stream     string
 	Renditions []Rendition
@@ -268,16 +184,14 @@ type Rendition struct {
 // Status returns the room's broadcast status.
 func (s *Service) Status(room string) Status {
 	st := Status{State: "offline", Stats: s.stats.snapshot()}
+	st.Program = s.progs.Status(room)
+	st.OnAir = st.Program.OnAir
 	s.mu.RLock()
 	rs := s.rooms[room]
 	var m *Muxer
 	if rs != nil {
-		st.OnAir, m = rs.onAir, rs.muxer
+		m = rs.muxer
 		st.Viewers = rs.viewers.count(time.Now())
-		if rs.prog != nil {
-			st.Program = rs.prog.Status()
-			st.OnAir = st.Program.OnAir
-		}
 	}
 	s.mu.RUnlock()
 	if m == nil {
@@ -341,4 +255,11 @@ func (s *Service) WaitLive(ctx context.Context, room string) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Subscribe attaches a consumer to the room's program: it passes the call to
+// the program set, so that the service can stand for the set where only
+// Subscribe is needed (the recorder's Deps in tests).
+func (s *Service) Subscribe(room string, c program.Consumer) (*program.Subscription, error) {
+	return s.progs.Subscribe(room, c)
 }

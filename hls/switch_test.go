@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"lectern/hls/hlstest"
+	"lectern/program"
 	"lectern/sfu"
 )
 
@@ -49,7 +50,7 @@ func TestSwitchCameraToScreen(t *testing.T) {
 	media := b.mediaPlaylist("sw")
 	b.waitSegments(media, 3)
 	switched := time.Now()
-	if err := b.svc.SetOnAir("sw", OnAir{Video: screenID}); err != nil {
+	if err := b.svc.SetOnAir("sw", program.OnAir{Video: screenID}); err != nil {
 		t.Fatal(err)
 	}
 	res := <-done

@@ -97,7 +97,7 @@ func TestRefusalsAreLoggedWithoutSecrets(t *testing.T) {
 		{"DESCRIBE", "live?token=forged.bad.token", "", "401", "live", "credentials not accepted"},
 		{"DESCRIBE", "live", basic("viewer", "forged.bad.token"), "401", "live", "credentials not accepted"},
 		{"DESCRIBE", "live/token/publisher-token", "", "403", "live", "enc may not subscribe"},
-		{"DESCRIBE", "live?token=viewer-token", "", "404", "live", "nothing is being published"},
+		{"DESCRIBE", "live?token=viewer-token", "", "404", "live", "nothing is on air"},
 		{"DESCRIBE", "live/extra/viewer-token", "", "400", "", "not a room"},
 		{"ANNOUNCE", "live", basic("encoder", "sk_wrong"), "401", "live", "wrong stream key"},
 		{"ANNOUNCE", "nokey", basic("encoder", "sk_live"), "401", "nokey", "no stream key"},

@@ -39,6 +39,25 @@ func needGStreamer(t *testing.T, elements ...string) {
 	}
 }
 
+// gstReadArgs are gst-launch's arguments to play url with rtspsrc over
+// protocols (tcp or udp, as the URI scheme rtspt or rtspu says) and decode
+// it, printing each decoded picture (fakesink frames). rtspsrc is inside
+// uridecodebin, which exposes the decoded streams from one thread: gst-launch
+// linking rtspsrc's own pads (src. ! application/x-rtp,media=video ! ...,
+// src. ! application/x-rtp,media=audio ! ...) races when the two pads appear
+// at once on rtspsrc's two streaming threads, and one of them stays unlinked
+// ("failed delayed linking some pad of GstRTSPSrc"). The audio goes to a sink
+// of its own: a pad left unlinked stops the source ("not-linked").
+func gstReadArgs(url, protocols string) []string {
+	scheme := "rtspt://"
+	if protocols == "udp" {
+		scheme = "rtspu://"
+	}
+	return []string{"-v", "uridecodebin", "uri=" + scheme + strings.TrimPrefix(url, "rtsp://"), "name=d",
+		"d.", "!", "video/x-raw", "!", "fakesink", "silent=false", "name=frames",
+		"d.", "!", "audio/x-raw", "!", "fakesink"}
+}
+
 // gstPlay plays url with rtspsrc and decodes its video until frames decoded
 // pictures reached the sink (gst-launch -v prints each), then stops
 // gst-launch. It returns how many arrived and gst-launch's output. The
@@ -48,9 +67,7 @@ func gstPlay(t *testing.T, url, protocols string, frames int) (int, string, erro
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "gst-launch-1.0", "-v", "rtspsrc", "location="+url, "protocols="+protocols, "name=src",
-		"src.", "!", "application/x-rtp,media=video", "!", "decodebin", "!", "video/x-raw", "!", "fakesink", "silent=false", "name=frames",
-		"src.", "!", "application/x-rtp,media=audio", "!", "fakesink")
+	cmd := exec.CommandContext(ctx, "gst-launch-1.0", gstReadArgs(url, protocols)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -121,12 +138,21 @@ func ffmpegPlay(t *testing.T, url, transport string, frames int) (int, string, e
 	return n, stderr.String(), err
 }
 
-// gstPublish publishes a test pattern in H.264 and Opus tone with
+// gstPublish publishes a test pattern in H.264 (320x240) and Opus tone with
 // rtspclientsink until the test ends, and returns gst-launch's output.
 func gstPublish(t *testing.T, url string) *logBuffer {
 	t.Helper()
+	_, out := gstPublishSize(t, url, "320x240")
+	return out
+}
+
+// gstPublishSize is gstPublish with pictures of size (WxH), also returning
+// the process.
+func gstPublishSize(t *testing.T, url, size string) (*exec.Cmd, *logBuffer) {
+	t.Helper()
+	w, h, _ := strings.Cut(size, "x")
 	cmd := exec.Command("gst-launch-1.0", "-q",
-		"videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=25/1",
+		"videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width="+w+",height="+h+",framerate=25/1",
 		"!", "x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=25", "!", "video/x-h264,profile=constrained-baseline",
 		"!", "sink.",
 		"audiotestsrc", "is-live=true", "!", "opusenc", "!", "sink.",
@@ -140,7 +166,7 @@ func gstPublish(t *testing.T, url string) *logBuffer {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	return out
+	return cmd, out
 }
 
 // tail is the end of a tool's output, for failure messages.

@@ -8,7 +8,7 @@ var (
 	ErrBadCredentials = errors.New("ingest: credentials not accepted")
 	ErrNotPermitted   = errors.New("ingest: the credentials do not allow this")
 	ErrUnsupported    = errors.New("ingest: no supported codec")
-	ErrNoProgram      = errors.New("ingest: nothing is being published in this room")
+	ErrNoProgram      = errors.New("ingest: nothing is on air in this room")
 	ErrBadPath        = errors.New("ingest: the path is not a room")
 	ErrRoomNotFound   = errors.New("ingest: no such room")
 )

@@ -20,6 +20,8 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"lectern/internal/peertest"
+	"lectern/program"
+	"lectern/rtspout"
 	"lectern/sfu"
 )
 
@@ -53,6 +55,7 @@ func (a *fakeAuth) StreamKey(_ context.Context, room string) (string, sfu.RoomOp
 // rig is an SFU and an RTSP server on loopback.
 type rig struct {
 	media *sfu.SFU
+	progs *program.Set
 	rtsp  *Server
 	auth  *fakeAuth
 	udp   int
@@ -90,6 +93,18 @@ func (r *rig) killPublishers(t *testing.T) {
 	}
 }
 
+// newOut returns the programs of media's rooms and RTSP out on them, which
+// the test closes when it ends.
+func newOut(t *testing.T, media *sfu.SFU, log *slog.Logger) (*program.Set, *rtspout.Out) {
+	progs := program.NewSet(media, log)
+	out := rtspout.New(progs, log)
+	t.Cleanup(func() {
+		out.Close()
+		progs.Close()
+	})
+	return progs, out
+}
+
 func newRig(t *testing.T, udp bool) *rig {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -98,6 +113,10 @@ func newRig(t *testing.T, udp bool) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { media.Close() })
+	logs := &logBuffer{}
+	// The programs, RTSP out and the RTSP server log into logs, for failure messages.
+	dlog := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	progs, out := newOut(t, media, dlog)
 	// Tokens with two dots look like JWTs: a Basic password of that shape is
 	// taken for a token. "nokey" is a room without a stream key.
 	a := &fakeAuth{
@@ -110,14 +129,13 @@ func newRig(t *testing.T, udp bool) *rig {
 		},
 		keys: map[string]string{"live": "sk_live", "nokey": ""},
 	}
-	logs := &logBuffer{}
-	r := &rig{media: media, auth: a, logs: logs}
+	r := &rig{media: media, progs: progs, auth: a, logs: logs}
 	cfg := Config{Addr: "127.0.0.1:0"}
 	for attempt := 0; ; attempt++ {
 		if udp {
 			cfg.UDPPort = 20000 + 2*rand.IntN(10000)
 		}
-		r.rtsp, err = New(cfg, a, media, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		r.rtsp, err = New(cfg, a, media, out, dlog)
 		if err == nil || !udp || attempt > 20 {
 			break
 		}
@@ -160,8 +178,14 @@ func publish(t *testing.T, url, transport, acodec string) *bytes.Buffer {
 // publishCmd is publish that also returns the process.
 func publishCmd(t *testing.T, url, transport, acodec string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
+	return publishSize(t, url, transport, acodec, "640x360")
+}
+
+// publishSize is publishCmd with pictures of size (WxH).
+func publishSize(t *testing.T, url, transport, acodec, size string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
 	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+		"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
 		"-c:a", acodec, "-b:a", "64k", "-t", "60",

@@ -160,9 +160,6 @@ func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Respon
 			return rtspError(base.StatusInternalServerError, err)
 		}
 		m.track = t
-		s.fmtMu.Lock()
-		s.formats[t.ID()] = m.format
-		s.fmtMu.Unlock()
 		if m.spec.NotWebRTC {
 			s.log.Info("rtsp track not forwarded to WebRTC", "room", p.room, "track", t.ID(), "codec", m.format.Codec(), "note", m.spec.Note)
 		}

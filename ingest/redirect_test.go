@@ -36,8 +36,9 @@ func newClusterRig(t *testing.T, databaseURL, id string) *rig {
 		tokens: map[string]Grant{"live/viewer-token": {Identity: "viewer", Name: "Viewer", Subscribe: true}},
 		keys:   map[string]string{"live": "sk_live"},
 	}
-	r := &rig{media: media, auth: a}
-	if r.rtsp, err = New(Config{Addr: "127.0.0.1:0"}, a, media, log); err != nil {
+	progs, out := newOut(t, media, log)
+	r := &rig{media: media, progs: progs, auth: a}
+	if r.rtsp, err = New(Config{Addr: "127.0.0.1:0"}, a, media, out, log); err != nil {
 		t.Fatal(err)
 	}
 	node, err := cluster.New(cluster.Config{NodeID: id, URL: "http://" + id + ".invalid", RTSPURL: "rtsp://" + r.rtsp.Addr().String(),

@@ -1,6 +1,8 @@
-// Package ingest is Lectern's RTSP server: encoders (ffmpeg, GStreamer, OBS)
-// publish into rooms with ANNOUNCE/RECORD, and players read a room's program
-// with DESCRIBE/PLAY. Published streams become SFU tracks like any other.
+// Package ingest is Lectern's RTSP server, the ingress: encoders (ffmpeg,
+// GStreamer, OBS) publish into rooms with ANNOUNCE/RECORD, and their streams
+// become SFU tracks like any other. Players read a room's program on the same
+// port (DESCRIBE/PLAY): ingest checks their credentials and hands them to
+// RTSP out (Readers; package rtspout).
 package ingest
 
 import (
@@ -15,19 +17,19 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/auth"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 
 	"lectern/sfu"
 )
 
 // Server serves RTSP. New opens the sockets; Run serves until its context ends.
-// The publisher and program maps are guarded by mu.
+// The publisher map is guarded by mu.
 type Server struct {
-	cfg   Config
-	auth  Authorizer
-	media *sfu.SFU
-	log   *slog.Logger
+	cfg     Config
+	auth    Authorizer
+	media   *sfu.SFU
+	readers Readers
+	log     *slog.Logger
 
 	// Placer, when set before Run, sends encoders and readers of rooms that
 	// live on another node there (RTSP 302). Nil: every room is served here.
@@ -44,22 +46,20 @@ type Server struct {
 
 	mu         sync.Mutex
 	publishers map[*gortsplib.ServerSession]*publisher
-	programs   map[string]*program
-	wg         sync.WaitGroup
-
-	// formats keeps encoders' announced formats by track ID, for RTSP readers.
-	fmtMu   sync.Mutex
-	formats map[string]format.Format
 }
 
-// New opens the RTSP listener (and the UDP pair when configured).
-func New(cfg Config, a Authorizer, media *sfu.SFU, log *slog.Logger) (*Server, error) {
+// New opens the RTSP listener (and the UDP pair when configured). Readers'
+// requests go to readers.
+func New(cfg Config, a Authorizer, media *sfu.SFU, readers Readers, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if readers == nil {
+		return nil, errors.New("ingest: readers are required")
+	}
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, auth: a, media: media, log: log, packets: map[string]net.PacketConn{},
-		publishers: map[*gortsplib.ServerSession]*publisher{}, programs: map[string]*program{}, formats: map[string]format.Format{}}
+	s := &Server{cfg: cfg, auth: a, media: media, readers: readers, log: log, packets: map[string]net.PacketConn{},
+		publishers: map[*gortsplib.ServerSession]*publisher{}}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("rtsp_addr: %w", err)
@@ -125,12 +125,6 @@ func (s *Server) Run(ctx context.Context) error {
 		<-waited
 	case err = <-waited:
 	}
-	s.mu.Lock()
-	for _, p := range s.programs {
-		p.close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
 	return err
 }
 
@@ -184,27 +178,24 @@ func (s *Server) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 	s.log.Debug("rtsp connection opened", "remote", ctx.Conn.NetConn().RemoteAddr().String())
 }
 
-// OnConnClose logs closed connections.
+// OnConnClose logs closed connections and drops a reader described on one.
 func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	s.readers.CloseConn(ctx.Conn)
 	s.log.Debug("rtsp connection closed", "remote", ctx.Conn.NetConn().RemoteAddr().String(), "err", redacted(ctx.Error))
 }
 
-// OnSessionClose ends a publisher's participant: its tracks are unpublished and
-// the room hears of it.
+// OnSessionClose ends a publisher's participant (its tracks are unpublished
+// and the room hears of it), or a reader.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.sessionClosed(ctx.Session)
 	s.mu.Lock()
 	p := s.publishers[ctx.Session]
 	delete(s.publishers, ctx.Session)
 	s.mu.Unlock()
+	if p == nil {
+		s.readers.CloseSession(ctx.Session)
+	}
 	if p != nil {
-		s.fmtMu.Lock()
-		for _, m := range p.medias {
-			if m.track != nil {
-				delete(s.formats, m.track.ID())
-			}
-		}
-		s.fmtMu.Unlock()
 		reason := "encoder disconnected"
 		if ctx.Error != nil {
 			reason = "encoder disconnected: " + redacted(ctx.Error)

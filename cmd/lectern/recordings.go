@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"lectern/hls"
 	"lectern/hls/record"
+	"lectern/program"
 	"lectern/storage"
 	"lectern/storage/objstore"
 )
@@ -14,7 +14,7 @@ import (
 // newRecorder builds the recorder on the configured object store (MinIO/S3
 // with s3_endpoint, otherwise <data_dir>/recordings), spooling under
 // <data_dir>/spool, and resumes the uploads an earlier run left there.
-func newRecorder(ctx context.Context, cfg config, db *storage.DB, broadcast *hls.Service, secret []byte, log *slog.Logger) (*record.Recorder, error) {
+func newRecorder(ctx context.Context, cfg config, db *storage.DB, progs *program.Set, secret []byte, log *slog.Logger) (*record.Recorder, error) {
 	var store objstore.Store
 	var err error
 	if cfg.S3.Endpoint != "" {
@@ -27,7 +27,7 @@ func newRecorder(ctx context.Context, cfg config, db *storage.DB, broadcast *hls
 		return nil, err
 	}
 	rec, err := record.New(record.DefaultConfig(filepath.Join(cfg.DataDir, "spool")),
-		record.Deps{DB: db, Store: store, HLS: broadcast, Secret: secret, Log: log})
+		record.Deps{DB: db, Store: store, HLS: progs, Secret: secret, Log: log})
 	if err != nil {
 		return nil, err
 	}

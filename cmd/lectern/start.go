@@ -15,7 +15,9 @@ import (
 	"lectern/chat"
 	"lectern/hls"
 	"lectern/ingest"
+	"lectern/program"
 	"lectern/rooms"
+	"lectern/rtspout"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -99,8 +101,9 @@ func (p *process) listen(ctx context.Context) error {
 	return nil
 }
 
-// startMedia starts the SFU, the broadcast (HLS) service and the recorder,
-// builds the room rules on them, then the RTSP server and cluster membership.
+// startMedia starts the SFU, the rooms' programs and RTSP out, the broadcast
+// (HLS) service and the recorder, builds the room rules on them, then the RTSP
+// server and cluster membership.
 func (p *process) startMedia(ctx context.Context) error {
 	cfg := p.cfg
 	media, err := sfu.New(cfg.sfuConfig(), p.log)
@@ -109,17 +112,22 @@ func (p *process) startMedia(ctx context.Context) error {
 	}
 	p.media = media
 	p.onStop(func() { media.Close() })
+	// One program per room, consumed by the HLS muxer, the recorder and RTSP out.
+	progs := program.NewSet(media, p.log)
+	p.onStop(progs.Close)
+	out := rtspout.New(progs, p.log)
+	p.onStop(out.Close)
 	hlsCfg := hls.DefaultConfig()
 	hlsCfg.PartDuration, hlsCfg.SegmentDuration = cfg.HLSPartDuration, cfg.HLSSegmentDuration
 	hlsCfg.CDNURL = cfg.HLSCDNURL
-	if p.broadcast, err = hls.New(hlsCfg, media, p.key, p.log); err != nil {
+	if p.broadcast, err = hls.New(hlsCfg, progs, p.key, p.log); err != nil {
 		return err
 	}
 	p.onStop(func() { p.broadcast.Close() })
 	if err := useHLSCDN(ctx, cfg, p.broadcast, p.log); err != nil {
 		return err
 	}
-	if p.recorder, err = newRecorder(ctx, cfg, p.db, p.broadcast, p.key, p.log); err != nil {
+	if p.recorder, err = newRecorder(ctx, cfg, p.db, progs, p.key, p.log); err != nil {
 		return err
 	}
 	p.hooks.attach(media, p.broadcast, p.recorder, p.apiCfg.PublicURL)
@@ -138,7 +146,7 @@ func (p *process) startMedia(ctx context.Context) error {
 	if p.rooms, err = rooms.New(roomsCfg, roomDeps); err != nil {
 		return err
 	}
-	if p.rtsp, err = ingest.New(cfg.ingestConfig(), &rtspAuth{rooms: p.rooms}, media, p.log); err != nil {
+	if p.rtsp, err = ingest.New(cfg.ingestConfig(), &rtspAuth{rooms: p.rooms}, media, out, p.log); err != nil {
 		return err
 	}
 	p.apiCfg.RTSPURL = deriveRTSPURL(p.apiCfg.PublicURL, p.rtsp.Addr())

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"lectern/hls"
+	"lectern/program"
 )
 
 // roomRecorder is a room's program consumer while recording is on: each
@@ -15,18 +16,18 @@ import (
 type roomRecorder struct {
 	rec  *Recorder
 	room string
-	sub  atomic.Pointer[hls.Subscription]
+	sub  atomic.Pointer[program.Subscription]
 	cur  *recording
 }
 
-// WriteFrame implements hls.Consumer.
-func (rr *roomRecorder) WriteFrame(f *hls.Frame) {
+// WriteFrame implements program.Consumer.
+func (rr *roomRecorder) WriteFrame(f *program.Frame) {
 	sub := rr.sub.Load()
 	if sub == nil {
 		return // Subscribe has not returned yet: the recording starts at the next keyframe
 	}
 	if rr.cur == nil {
-		if f.Kind != hls.Video {
+		if f.Kind != program.Video {
 			return
 		}
 		if rr.cur = rr.rec.newRecording(rr.room, sub); rr.cur == nil {
@@ -36,7 +37,7 @@ func (rr *roomRecorder) WriteFrame(f *hls.Frame) {
 	rr.cur.writeFrame(f)
 }
 
-// Idle implements hls.Consumer: the recording ends.
+// Idle implements program.Consumer: the recording ends.
 func (rr *roomRecorder) Idle() {
 	if rr.cur != nil {
 		rr.cur.finish()
@@ -68,7 +69,7 @@ type recording struct {
 }
 
 // newRecording starts a recording of room and its job; nil once shutdown began.
-func (r *Recorder) newRecording(room string, sub *hls.Subscription) *recording {
+func (r *Recorder) newRecording(room string, sub *program.Subscription) *recording {
 	rc := &recording{kept: -1, wake: make(chan struct{}, 1)}
 	id := newID()
 	seg, err := hls.NewSegmenter(r.cfg.Segments, r.log.With("room", room, "recording", id), rc.onSegment)
@@ -87,8 +88,8 @@ func (r *Recorder) newRecording(room string, sub *hls.Subscription) *recording {
 // writeFrame hands f to the segmenter. Of the video renditions (simulcast
 // layers) the recording keeps one: the highest that exists when its first
 // segment completes.
-func (rc *recording) writeFrame(f *hls.Frame) {
-	if f.Kind == hls.Video {
+func (rc *recording) writeFrame(f *program.Frame) {
+	if f.Kind == program.Video {
 		rc.top = max(rc.top, f.Rendition)
 		want := rc.kept
 		if want < 0 {

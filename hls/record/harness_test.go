@@ -15,6 +15,7 @@ import (
 
 	"lectern/hls"
 	"lectern/hls/hlstest"
+	"lectern/program"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/storage/objstore"
@@ -35,6 +36,7 @@ func testLogger() *slog.Logger {
 type testRecorder struct {
 	t     *testing.T
 	media *sfu.SFU
+	progs *program.Set
 	hls   *hls.Service
 	db    *storage.DB
 	store objstore.Store
@@ -56,11 +58,12 @@ func newTestRecorder(t *testing.T, store objstore.Store, cfg Config) *testRecord
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := hls.New(hls.DefaultConfig(), media, testSecret, log)
+	progs := program.NewSet(media, log)
+	svc, err := hls.New(hls.DefaultConfig(), progs, testSecret, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &testRecorder{t: t, media: media, hls: svc, store: store, cfg: cfg,
+	tr := &testRecorder{t: t, media: media, progs: progs, hls: svc, store: store, cfg: cfg,
 		db: storagetest.Open(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})}
 	tr.rec = tr.newRecorder()
 	mux := http.NewServeMux()
@@ -80,6 +83,7 @@ func newTestRecorder(t *testing.T, store objstore.Store, cfg Config) *testRecord
 		defer cancel()
 		tr.rec.Shutdown(ctx)
 		svc.Close()
+		progs.Close()
 		media.Close()
 	})
 	tr.url = hs.URL
@@ -89,7 +93,7 @@ func newTestRecorder(t *testing.T, store objstore.Store, cfg Config) *testRecord
 // newRecorder builds a recorder on the harness's parts (a restart).
 func (tr *testRecorder) newRecorder() *Recorder {
 	tr.t.Helper()
-	rec, err := New(tr.cfg, Deps{DB: tr.db, Store: tr.store, HLS: tr.hls, Secret: testSecret, Log: testLogger()})
+	rec, err := New(tr.cfg, Deps{DB: tr.db, Store: tr.store, HLS: tr.progs, Secret: testSecret, Log: testLogger()})
 	if err != nil {
 		tr.t.Fatal(err)
 	}

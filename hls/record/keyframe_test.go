@@ -13,6 +13,7 @@ import (
 	"lectern/hls"
 	"lectern/hls/hlstest"
 	"lectern/ingest"
+	"lectern/rtspout"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/storage/objstore"
@@ -38,7 +39,9 @@ func (a encoderAuth) StreamKey(context.Context, string) (string, sfu.RoomOptions
 func (tr *testRecorder) startRTSP(opts sfu.RoomOptions) string {
 	t := tr.t
 	t.Helper()
-	srv, err := ingest.New(ingest.Config{Addr: "127.0.0.1:0"}, encoderAuth{opts}, tr.media, testLogger())
+	out := rtspout.New(tr.progs, testLogger())
+	t.Cleanup(out.Close)
+	srv, err := ingest.New(ingest.Config{Addr: "127.0.0.1:0"}, encoderAuth{opts}, tr.media, out, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"lectern/hls"
+	"lectern/program"
 	"lectern/storage"
 	"lectern/storage/objstore"
 )
@@ -26,10 +27,17 @@ import (
 type Deps struct {
 	DB    *storage.DB
 	Store objstore.Store
-	HLS   *hls.Service
+	// HLS gives the rooms' programs: the program.Set that the HLS muxer
+	// and RTSP out consume too (or an hls.Service, which passes to its set).
+	HLS Programs
 	// Secret keys the playback URLs' signatures.
 	Secret []byte
 	Log    *slog.Logger
+}
+
+// Programs gives the recorder a room's on-air program (program.Set).
+type Programs interface {
+	Subscribe(room string, c program.Consumer) (*program.Subscription, error)
 }
 
 // Recorder records the rooms that have recording on. cfgMu serializes
@@ -40,7 +48,7 @@ type Recorder struct {
 	cfg   Config
 	db    *storage.DB
 	store objstore.Store
-	hls   *hls.Service
+	progs Programs
 	log   *slog.Logger
 	sign  hls.Signer
 
@@ -84,19 +92,19 @@ func New(cfg Config, d Deps) (*Recorder, error) {
 		return nil, err
 	}
 	if d.DB == nil || d.Store == nil || d.HLS == nil || d.Log == nil || len(d.Secret) < 16 {
-		return nil, errors.New("record: the database, object store, HLS service, logger and a secret of at least 16 bytes are required")
+		return nil, errors.New("record: the database, object store, programs, logger and a secret of at least 16 bytes are required")
 	}
 	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("record_spool_dir: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Recorder{cfg: cfg, db: d.DB, store: d.Store, hls: d.HLS, log: d.Log.With("component", "recorder"),
+	return &Recorder{cfg: cfg, db: d.DB, store: d.Store, progs: d.HLS, log: d.Log.With("component", "recorder"),
 		sign: hls.NewSigner(d.Secret, "lectern recording playback v1"), uploadCtx: ctx, stopUploads: cancel,
 		rooms: map[string]*roomRecorder{}, jobs: map[string]*job{}}, nil
 }
 
 // Configure starts or stops recording a room. The room's program must be
-// running (hls.Service.Configure with Record on comes first). Stopping
+// running (hls.Service.Configure with Record on holds it; it comes first). Stopping
 // finishes the recording in progress; its upload goes on.
 func (r *Recorder) Configure(room string, on bool) error {
 	r.cfgMu.Lock()
@@ -108,7 +116,7 @@ func (r *Recorder) Configure(room string, on bool) error {
 	switch {
 	case on && rr == nil:
 		rr = &roomRecorder{rec: r, room: room}
-		sub, err := r.hls.Subscribe(room, rr)
+		sub, err := r.progs.Subscribe(room, rr)
 		if err != nil {
 			return fmt.Errorf("record: room %s: %w", room, err)
 		}

@@ -1,4 +1,4 @@
-package hls
+package program
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4"
 )
 
 // Kind is video or audio.
@@ -52,11 +51,12 @@ type Codec struct {
 	rfc6381       string
 }
 
-// newH264Codec parses the parameter sets for the resolution and codec string.
-func newH264Codec(sps, pps []byte) (*Codec, error) {
+// NewH264Codec describes H.264 with these parameter sets, parsing the SPS for
+// the resolution and the codec string.
+func NewH264Codec(sps, pps []byte) (*Codec, error) {
 	var s h264.SPS
 	if err := s.Unmarshal(sps); err != nil {
-		return nil, fmt.Errorf("hls: parse SPS: %w", err)
+		return nil, fmt.Errorf("program: parse SPS: %w", err)
 	}
 	c := &Codec{Name: CodecH264, ClockRate: 90000, SPS: bytes.Clone(sps), PPS: bytes.Clone(pps),
 		width: s.Width(), height: s.Height()}
@@ -87,19 +87,6 @@ func (c *Codec) RFC6381() string {
 		return "mp4a.40.2"
 	}
 	return ""
-}
-
-// mp4Codec is the sample entry description of the init segment.
-func (c *Codec) mp4Codec() mp4.Codec {
-	switch c.Name {
-	case CodecH264:
-		return &mp4.CodecH264{SPS: c.SPS, PPS: c.PPS}
-	case CodecOpus:
-		return &mp4.CodecOpus{ChannelCount: c.Channels}
-	case CodecAAC:
-		return &mp4.CodecMPEG4Audio{Config: *c.AAC}
-	}
-	return nil
 }
 
 // Frame is one access unit of the program, on the program's continuous

@@ -1,4 +1,4 @@
-package hls
+package program
 
 import (
 	"bytes"
@@ -55,7 +55,7 @@ type input struct {
 	// latest keyframe (audio: in the last prerollAudio), so that the program
 	// starts at the keyframe that came before it chose the input rather
 	// than at the next one, an encoder's keyframe interval later.
-	preroll [maxRenditions]preroll
+	preroll [MaxRenditions]preroll
 }
 
 // Preroll bounds.
@@ -121,7 +121,7 @@ func (in *input) kept(from time.Time) []*packet {
 }
 
 // dropPreroll forgets the preroll.
-func (in *input) dropPreroll() { in.preroll = [maxRenditions]preroll{} }
+func (in *input) dropPreroll() { in.preroll = [MaxRenditions]preroll{} }
 
 func newInput(t *sfu.Track, queue chan<- *packet, now time.Time) *input {
 	in := &input{track: t, queue: queue, since: now, kind: Video, layers: max(1, t.LayerCount())}

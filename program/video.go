@@ -1,11 +1,11 @@
-package hls
+package program
 
 import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 )
 
-// maxRenditions caps the video renditions: simulcast sends at most three layers.
-const maxRenditions = 3
+// MaxRenditions caps the video renditions: simulcast sends at most three layers.
+const MaxRenditions = 3
 
 // Alignment of a new layer with its track's other layers, and the least step
 // between two frames of a rendition (a 60 fps frame).
@@ -72,7 +72,7 @@ func (p *Program) setVideo(in *input) {
 func (p *Program) retarget() {
 	v := &p.video
 	in := v.target
-	for n := min(in.layers, maxRenditions); len(v.slots) < n; {
+	for n := min(in.layers, MaxRenditions); len(v.slots) < n; {
 		v.slots = append(v.slots, &slot{index: len(v.slots)})
 	}
 	var dropped []*input
@@ -184,7 +184,7 @@ func (p *Program) feed(s *slot, pk *packet) {
 	codec := s.codec
 	if key {
 		if sps, pps := paramSets(au); sps != nil && pps != nil && !codec.sameParams(sps, pps) {
-			c, err := newH264Codec(sps, pps)
+			c, err := NewH264Codec(sps, pps)
 			if err != nil {
 				p.log.Warn("program: bad SPS", "track", pk.in.id(), "err", err)
 				return

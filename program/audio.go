@@ -1,4 +1,4 @@
-package hls
+package program
 
 import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"

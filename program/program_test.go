@@ -1,7 +1,9 @@
-package hls
+package program
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,23 @@ import (
 	"lectern/hls/hlstest"
 	"lectern/sfu"
 )
+
+// newTestSet returns an SFU on loopback and a program set on it, closed
+// when the test ends.
+func newTestSet(t *testing.T) (*sfu.SFU, *Set) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	media, err := sfu.New(sfu.Config{ListenIP: "127.0.0.1", Loopback: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := NewSet(media, log)
+	t.Cleanup(func() {
+		set.Close()
+		media.Close()
+	})
+	return media, set
+}
 
 // avLog is a Consumer that keeps every frame, video and audio.
 type avLog struct {
@@ -78,16 +97,18 @@ func idrOf(au [][]byte) []byte {
 func TestProgramStartsAtFirstKeyframe(t *testing.T) {
 	clip := hlstest.NewClip(t, 640, 360, 2, "cam") // keyframes at frames 0 and 25
 	sound := hlstest.NewSound(t, 2, 440)
-	b := newTestBroadcast(t, DefaultConfig())
-	b.room("first")
+	media, set := newTestSet(t)
+	if err := set.Hold("first", sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD}); err != nil {
+		t.Fatal(err)
+	}
 	var consumer avLog
-	sub, err := b.svc.Subscribe("first", &consumer)
+	sub, err := set.Subscribe("first", &consumer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
 
-	r, err := b.media.Room("first", sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD})
+	r, err := media.Room("first", sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package hls
+package program
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 )
 
 // errResync says a stream lost data and must restart at a keyframe.
-var errResync = errors.New("hls: stream needs a keyframe")
+var errResync = errors.New("program: stream needs a keyframe")
 
 // h264Depacketizer turns one RTP stream into H.264 access units (RFC 6184),
 // dropping everything from a gap in sequence numbers to the next IDR so that
@@ -168,11 +168,11 @@ func aacFormat(c webrtc.RTPCodecParameters) (*format.MPEG4Audio, error) {
 	}
 	f, err := format.Unmarshal(md, "96")
 	if err != nil {
-		return nil, fmt.Errorf("hls: AAC format: %w", err)
+		return nil, fmt.Errorf("program: AAC format: %w", err)
 	}
 	aac, ok := f.(*format.MPEG4Audio)
 	if !ok || aac.Config == nil {
-		return nil, fmt.Errorf("hls: AAC track has no config in its fmtp line %q", c.SDPFmtpLine)
+		return nil, fmt.Errorf("program: AAC track has no config in its fmtp line %q", c.SDPFmtpLine)
 	}
 	return aac, nil
 }

@@ -1,4 +1,4 @@
-package hls
+package program
 
 import (
 	"log/slog"
@@ -52,7 +52,7 @@ type Program struct {
 	stop    chan struct{}
 	done    chan struct{}
 	keyWant atomic.Uint32 // renditions that consumers want a keyframe in
-	status  atomic.Pointer[ProgramStatus]
+	status  atomic.Pointer[Status]
 
 	// Owned by the loop.
 	inputs    map[string]*input
@@ -64,20 +64,6 @@ type Program struct {
 	live      bool
 }
 
-// ProgramStatus is what is on air, for the API.
-type ProgramStatus struct {
-	// Live is true while video frames flow.
-	Live bool
-	// Video and Audio are the on-air track IDs ("" for none).
-	Video, Audio string
-	// Speaker is the participant followed in follow-speaker mode.
-	Speaker string
-	// OnAir is the moderator's choice.
-	OnAir OnAir
-	// Renditions is the number of video renditions (simulcast layers).
-	Renditions int
-}
-
 // newProgram starts the program of room; close stops it.
 func newProgram(room *sfu.Room, onAir OnAir, log *slog.Logger) *Program {
 	p := &Program{
@@ -85,7 +71,7 @@ func newProgram(room *sfu.Room, onAir OnAir, log *slog.Logger) *Program {
 		kick: make(chan struct{}, 1), cmds: make(chan func()), stop: make(chan struct{}), done: make(chan struct{}),
 		inputs: map[string]*input{}, onAir: onAir,
 	}
-	p.status.Store(&ProgramStatus{OnAir: onAir})
+	p.status.Store(&Status{OnAir: onAir})
 	cancel := room.Observe(p.observe)
 	go p.run(cancel)
 	return p
@@ -414,93 +400,4 @@ func (p *Program) shutdown() {
 	}
 	p.consumers = nil
 	p.log.Info("program stopped")
-}
-
-func (p *Program) updateStatus() {
-	st := &ProgramStatus{Live: p.live, OnAir: p.onAir, Speaker: p.speaker.current, Renditions: len(p.video.slots)}
-	if p.video.target != nil {
-		st.Video = p.video.target.id()
-	}
-	if p.audio.cur != nil {
-		st.Audio = p.audio.cur.id()
-	}
-	p.status.Store(st)
-}
-
-// Status is what is on air now.
-func (p *Program) Status() ProgramStatus { return *p.status.Load() }
-
-// SetOnAir changes the moderator's choice. Chosen tracks must be in the room
-// and of the right kind and codec.
-func (p *Program) SetOnAir(o OnAir) error {
-	var err error
-	ok := p.do(func() {
-		if err = p.checkChoice(o.Video, Video); err != nil {
-			return
-		}
-		if err = p.checkChoice(o.Audio, Audio); err != nil {
-			return
-		}
-		p.onAir = o
-		p.reselect(time.Now())
-	})
-	if !ok {
-		return ErrClosed
-	}
-	return err
-}
-
-func (p *Program) checkChoice(id string, kind Kind) error {
-	if id == "" {
-		return nil
-	}
-	in, ok := p.inputs[id]
-	switch {
-	case !ok:
-		return ErrTrackNotFound
-	case in.kind != kind:
-		return ErrWrongKind
-	case in.codec == "":
-		return ErrUnsupportedCodec
-	}
-	return nil
-}
-
-// Subscription is a consumer's attachment to a program.
-type Subscription struct {
-	p       *Program
-	c       Consumer
-	onClose func()
-	once    sync.Once
-}
-
-// Subscribe adds a consumer; it gets frames from the next keyframe on.
-func (p *Program) Subscribe(c Consumer) (*Subscription, error) {
-	s := &Subscription{p: p, c: c}
-	if !p.do(func() {
-		p.consumers = append(p.consumers, s)
-		p.keyWant.Or(^uint32(0) >> (32 - maxRenditions))
-	}) {
-		return nil, ErrClosed
-	}
-	return s, nil
-}
-
-// RequestKeyframe asks for a keyframe in a video rendition soon. Any goroutine may call it.
-func (s *Subscription) RequestKeyframe(rendition int) {
-	if rendition >= 0 && rendition < maxRenditions {
-		s.p.keyWant.Or(1 << rendition)
-	}
-}
-
-// Close detaches the consumer. It may not be called from WriteFrame or Idle.
-func (s *Subscription) Close() {
-	s.once.Do(func() {
-		s.p.do(func() {
-			s.p.consumers = slices.DeleteFunc(s.p.consumers, func(x *Subscription) bool { return x == s })
-		})
-		if s.onClose != nil {
-			s.onClose()
-		}
-	})
 }
