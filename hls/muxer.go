@@ -191,7 +191,7 @@ func (st *stream) audioCodec() *program.Codec {
 
 // pdt maps a video DTS to wall-clock time.
 func (st *stream) pdt(dts int64) time.Time {
-	return st.pdtBase.Add(duration(dts-st.dtsBase, 90000))
+	return st.pdtBase.Add(program.Duration(dts-st.dtsBase, 90000))
 }
 
 func (st *stream) requestKeyframe(i int) {

@@ -82,7 +82,7 @@ func (r *rendition) writeVideo(f *program.Frame) {
 		r.startSegment(f, false)
 		r.publish()
 	} else {
-		segDur := duration(f.DTS-r.open.startDTS, 90000)
+		segDur := program.Duration(f.DTS-r.open.startDTS, 90000)
 		switch {
 		case f.Keyframe && (f.Switch || f.Codec != r.video || r.audioChanged):
 			r.cut(f, true)
@@ -90,7 +90,7 @@ func (r *rendition) writeVideo(f *program.Frame) {
 			r.cut(f, false)
 		case f.Switch || f.Codec != r.video:
 			return // a new source starts at a keyframe; never mix codings in a segment
-		case segDur+duration(r.est, 90000) > time.Duration(cfg.targetDuration())*time.Second-cfg.PartDuration:
+		case segDur+program.Duration(r.est, 90000) > time.Duration(cfg.targetDuration())*time.Second-cfg.PartDuration:
 			r.cut(f, false) // no keyframe came: keep within the target duration
 		case len(r.cur.video) > 0 && f.DTS-r.cur.videoBase >= r.partTicks():
 			r.closePart(f.DTS)
@@ -98,7 +98,7 @@ func (r *rendition) writeVideo(f *program.Frame) {
 		}
 	}
 	r.appendVideo(f)
-	if !r.keyAsked && duration(f.DTS-r.open.startDTS, 90000) >= cfg.SegmentDuration-2*cfg.PartDuration {
+	if !r.keyAsked && program.Duration(f.DTS-r.open.startDTS, 90000) >= cfg.SegmentDuration-2*cfg.PartDuration {
 		r.askKeyframe()
 	}
 	// Close the part now if the next frame would not fit, rather than wait
@@ -109,7 +109,7 @@ func (r *rendition) writeVideo(f *program.Frame) {
 	}
 }
 
-func (r *rendition) partTicks() int64 { return ticks(r.st.cfg.PartDuration, 90000) }
+func (r *rendition) partTicks() int64 { return program.Ticks(r.st.cfg.PartDuration, 90000) }
 
 func (r *rendition) askKeyframe() {
 	r.keyAsked = true
@@ -235,14 +235,14 @@ func (r *rendition) closePart(next int64) {
 		d = min(d, r.partTicks()-(c.lastVideoDTS-c.videoBase))
 		last.Duration = uint32(max(d, 1))
 		end := c.lastVideoDTS + int64(last.Duration)
-		dur = duration(end-c.videoBase, 90000)
+		dur = program.Duration(end-c.videoBase, 90000)
 		r.fillSilence(end, time.Now())
 	} else {
 		var sum int64
 		for _, s := range c.audio {
 			sum += int64(s.Duration)
 		}
-		dur = duration(sum, r.audio.ClockRate)
+		dur = program.Duration(sum, r.audio.ClockRate)
 	}
 	pt := fmp4.Part{SequenceNumber: r.partSeq}
 	if len(c.video) > 0 {
@@ -339,14 +339,3 @@ func mp4Codec(c *program.Codec) mp4.Codec {
 	return nil
 }
 
-// ticks converts a duration to a clock's ticks without overflow for long runs.
-func ticks(d time.Duration, clock int) int64 {
-	s, rem := int64(d/time.Second), int64(d%time.Second)
-	return s*int64(clock) + rem*int64(clock)/int64(time.Second)
-}
-
-// duration converts ticks of a clock to a duration.
-func duration(t int64, clock int) time.Duration {
-	s, rem := t/int64(clock), t%int64(clock)
-	return time.Duration(s)*time.Second + time.Duration(rem*int64(time.Second)/int64(clock))
-}

@@ -72,11 +72,11 @@ func (f *feeder) run(seconds float64, fps float64, jitter float64, keyEvery int,
 	for i := 0; float64(i)/fps < seconds; i++ {
 		at := time.Duration(i)*interval + time.Duration(jitter*float64(time.Millisecond)*float64(1-2*(i%2)))
 		for audio && nextAudio <= at {
-			f.sound(ticks(nextAudio, 48000) + 480000)
+			f.sound(program.Ticks(nextAudio, 48000) + 480000)
 			nextAudio += 20 * time.Millisecond
 		}
 		time.Sleep(max(0, start.Add(at).Sub(time.Now())))
-		f.frame(ticks(at, 90000)+900000, i == 0 || keyEvery > 0 && i%keyEvery == 0)
+		f.frame(program.Ticks(at, 90000)+900000, i == 0 || keyEvery > 0 && i%keyEvery == 0)
 		if check != nil && f.m.current() != nil {
 			check(f.playlist())
 		}

@@ -74,7 +74,7 @@ func (p *Program) handleAudio(pk *packet) {
 	}
 	clock := a.codec.ClockRate
 	if !a.started {
-		out := max(ticks(pk.at.Sub(p.t0), clock), a.end)
+		out := max(Ticks(pk.at.Sub(p.t0), clock), a.end)
 		a.tl.anchor(pk.ts, out)
 		a.started = true
 	}

@@ -209,14 +209,14 @@ func (t *timeline) peek(ts uint32) int64 {
 	return t.unwrap + int64(int32(ts-t.last)) + t.offset
 }
 
-// ticks converts a duration to a clock's ticks without overflow for long runs.
-func ticks(d time.Duration, clock int) int64 {
+// Ticks converts a duration to a clock's ticks without overflow for long runs.
+func Ticks(d time.Duration, clock int) int64 {
 	s, rem := int64(d/time.Second), int64(d%time.Second)
 	return s*int64(clock) + rem*int64(clock)/int64(time.Second)
 }
 
-// duration converts ticks of a clock to a duration.
-func duration(t int64, clock int) time.Duration {
+// Duration converts ticks of a clock to a duration.
+func Duration(t int64, clock int) time.Duration {
 	s, rem := t/int64(clock), t%int64(clock)
 	return time.Duration(s)*time.Second + time.Duration(rem*int64(time.Second)/int64(clock))
 }

@@ -176,8 +176,8 @@ func TestProgramStartsAtFirstKeyframe(t *testing.T) {
 			break
 		}
 	}
-	videoStart := duration(vf[0].DTS, 90000)
-	audioStart := duration(af[0].DTS, af[0].Codec.ClockRate)
+	videoStart := Duration(vf[0].DTS, 90000)
+	audioStart := Duration(af[0].DTS, af[0].Codec.ClockRate)
 	if d := audioStart - videoStart; d < -50*time.Millisecond || d > 100*time.Millisecond {
 		t.Errorf("audio starts %v after the picture, want within 0.1 s", d)
 	}

@@ -152,7 +152,7 @@ func (p *Program) activate(s *slot, pk *packet) {
 	s.codec = nil
 	s.switching = s.emitted
 	in := pk.in
-	out := ticks(pk.at.Sub(p.t0), 90000)
+	out := Ticks(pk.at.Sub(p.t0), 90000)
 	if in.ref.anchored {
 		if aligned := in.ref.peek(pk.ts); aligned-out < alignTolerance && out-aligned < alignTolerance {
 			out = aligned

@@ -147,7 +147,6 @@ func TestLayerSwitchAsksAgain(t *testing.T) {
 	room, _ := s.Room("ask", RoomOptions{Tier: TierFHD})
 	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true, List: true}))
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
-	sender := pub.pc.GetSenders()[0]
 	var (
 		mu      sync.Mutex
 		asked   [3]bool // a keyframe is owed on the layer
@@ -155,33 +154,20 @@ func TestLayerSwitchAsksAgain(t *testing.T) {
 		ignored int
 		honored int
 	)
-	for li, tr := range pub.layers {
-		go func() {
-			for {
-				pkts, _, err := sender.ReadSimulcastRTCP(tr.RID())
-				if err != nil {
-					return
-				}
-				for _, pkt := range pkts {
-					if _, ok := pkt.(*rtcp.PictureLossIndication); !ok {
-						continue
-					}
-					mu.Lock()
-					switch {
-					case li == 0 && armed:
-						armed = false
-						ignored++
-					case li == 0 && ignored > 0:
-						honored++
-						asked[li] = true
-					default:
-						asked[li] = true
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
+	pub.onPLI(func(li int) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case li == 0 && armed:
+			armed = false
+			ignored++
+		case li == 0 && ignored > 0:
+			honored++
+			asked[li] = true
+		default:
+			asked[li] = true
+		}
+	})
 	stop := make(chan struct{})
 	defer close(stop)
 	go pub.pumpWith(stop, func(i, li int) bool {
