@@ -338,4 +338,3 @@ func mp4Codec(c *program.Codec) mp4.Codec {
 	}
 	return nil
 }
-
