@@ -2,8 +2,10 @@ package api
 
 import (
 	"testing"
+	"time"
 
 	"lectern/access"
+	"lectern/storage"
 	"lectern/storage/storagetest"
 )
 
@@ -48,5 +50,42 @@ func TestAdminLiveNow(t *testing.T) {
 		t.Errorf("the guest was told %v", ev)
 	}
 	tab.waitJS(`!document.querySelector('#live tr[data-identity="guest"]')`, "the guest gone from the list")
+	tab.checkClean()
+}
+
+// TestAdminWebhooks: the console's Webhooks card shows the events waiting in
+// the outbox with their last error, and Retry now makes them due at once.
+func TestAdminWebhooks(t *testing.T) {
+	browser := startChromium(t)
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "weekly", "name": "Weekly update"})
+	ctx := t.Context()
+	if _, err := a.db.EnqueueWebhooks(ctx, []storage.WebhookEvent{
+		{ID: "ev1", Type: "room_started", RoomID: "weekly", Body: []byte(`{}`)},
+		{ID: "ev2", Type: "participant_joined", RoomID: "weekly", Body: []byte(`{}`)},
+	}, 100); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := a.db.ClaimWebhooks(ctx, "node", 10, time.Minute)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if err := a.db.RetryWebhook(ctx, claimed[0].Seq, 4, time.Now().Add(time.Hour), "connection refused"); err != nil {
+		t.Fatal(err)
+	}
+
+	tab := openTab(t, browser, a.url+"/admin", "admin", desktop)
+	tab.waitJS(`!document.querySelector('#signin-view').hidden`, "sign-in form")
+	tab.fill("#admin-key", a.adminKey)
+	tab.click("#signin-form button[type=submit]")
+	tab.waitText("#webhook-summary", "2 events waiting")
+	tab.waitText(`#webhooks tr[data-event="ev1"]`, "connection refused")
+	tab.js(`document.querySelector('#webhooks-title').scrollIntoView(); true`)
+	tab.screenshot("admin-webhooks")
+	tab.click("#retry-webhooks")
+	eventually(t, uiWait, "ev1 due again", func() bool {
+		w, err := a.db.WaitingWebhooks(ctx, 1)
+		return err == nil && len(w) == 1 && time.Until(w[0].NextAt) < time.Minute
+	})
 	tab.checkClean()
 }

@@ -33,6 +33,8 @@ type Config struct {
 	PublicURL string
 	// RTSPURL is the externally reachable RTSP base, such as rtsp://host:8554.
 	RTSPURL string
+	// WebhookURL is where webhook events go ("": none), shown in the console.
+	WebhookURL string
 	// TokenTTL is the default lifetime of tokens minted by join and /tokens.
 	TokenTTL time.Duration
 	// MaxTokenTTL caps the lifetime an API key holder may ask for.
@@ -289,6 +291,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.DELETE("/rooms/:room/participants/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.removeParticipant)
 	v1.PATCH("/rooms/:room/participants/:identity/tracks/:track", s.adminOr(access.Moderate), s.onRoomNode, s.updateParticipantTrack)
 	v1.GET("/live", s.admin, s.listLive)
+	v1.GET("/webhooks", s.admin, s.webhookStatus)
+	v1.POST("/webhooks/retry", s.admin, s.retryWebhooks)
 	v1.GET("/rooms/:room/ws", s.roomSocket)
 
 	v1.POST("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.rotateStreamKey)

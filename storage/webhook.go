@@ -159,3 +159,37 @@ func (d *DB) WebhookBacklog(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// WaitingWebhooks returns up to limit events of the outbox, oldest first, for
+// people to see what is waiting and why (the console).
+func (d *DB) WaitingWebhooks(ctx context.Context, limit int) ([]WebhookEvent, error) {
+	rows, err := d.reader.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhook_outbox ORDER BY seq LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storage: waiting webhooks: %w", err)
+	}
+	defer rows.Close()
+	var out []WebhookEvent
+	for rows.Next() {
+		ev, err := scanWebhook(rows)
+		if err != nil {
+			return nil, fmt.Errorf("storage: waiting webhooks: %w", err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storage: waiting webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// RetryWebhooksNow makes every event waiting for a retry due now (a
+// receiver is back up) and returns how many.
+func (d *DB) RetryWebhooksNow(ctx context.Context) (int, error) {
+	now := millis(d.clock())
+	res, err := d.writer.ExecContext(ctx, `UPDATE webhook_outbox SET next_at = $1 WHERE next_at > $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("storage: retry webhooks now: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

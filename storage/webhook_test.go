@@ -130,3 +130,40 @@ func TestWebhookClaimsConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitingWebhooks: the outbox as the console shows it, and a retry of
+// every waiting event at once.
+func TestWaitingWebhooks(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		db := storagetest.Open(t, b)
+		clock := newFakeClock()
+		storage.SetClock(db, clock.Now)
+		ctx := t.Context()
+		if _, err := db.EnqueueWebhooks(ctx, []storage.WebhookEvent{hook("a1", "a"), hook("a2", "a"), hook("b1", "b")}, 10); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.ClaimWebhooks(ctx, "n1", 10, time.Minute)
+		if err != nil || len(got) != 2 {
+			t.Fatalf("claim: %v, %v", claimedIDs(got), err)
+		}
+		if err := db.RetryWebhook(ctx, got[0].Seq, 3, clock.Now().Add(time.Hour), "connection refused"); err != nil {
+			t.Fatal(err)
+		}
+		waiting, err := db.WaitingWebhooks(ctx, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids := claimedIDs(waiting); !slices.Equal(ids, []string{"a1", "a2"}) {
+			t.Fatalf("waiting %v, want the oldest two [a1 a2]", ids)
+		}
+		if w := waiting[0]; w.Attempts != 3 || w.LastError != "connection refused" || !w.NextAt.Equal(stored(clock.Now().Add(time.Hour))) {
+			t.Errorf("a1 waiting: %+v", w)
+		}
+		if n, err := db.RetryWebhooksNow(ctx); err != nil || n != 1 {
+			t.Errorf("retry now = %d, %v; want the one event waiting for a retry", n, err)
+		}
+		if again, _ := db.ClaimWebhooks(ctx, "n2", 10, time.Minute); !slices.Contains(claimedIDs(again), "a1") {
+			t.Errorf("after retry now, claimed %v, want a1 among them", claimedIDs(again))
+		}
+	})
+}

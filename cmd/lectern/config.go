@@ -320,6 +320,7 @@ func (c config) apiConfig() api.Config {
 	a.PingInterval = c.Edge.WSPing
 	a.EmbedOrigins = c.Edge.EmbedOrigins
 	a.KeyFailuresPerAddr = c.Edge.KeyFailures
+	a.WebhookURL = c.Webhook.URL
 	return a
 }
 

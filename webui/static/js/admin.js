@@ -10,6 +10,7 @@ import { renderMembers } from '/js/admin-members.js';
 import { renderRecordings } from '/js/admin-recordings.js';
 import { MODES, TIERS, renderPINs, setupTokenForm } from '/js/admin-room.js';
 import { renderStreamKey } from '/js/admin-streamkeys.js';
+import { renderWebhooks } from '/js/admin-webhooks.js';
 import { byId, clearErrors, confirmDialog, formatDate, h, showFieldError, showFormError, toast } from '/js/dom.js';
 
 const KEY_STORAGE = 'lectern.adminKey';
@@ -137,6 +138,7 @@ async function listRooms() {
   const list = byId('rooms-list');
   list.replaceChildren(h('p', { class: 'muted', text: 'Loading rooms…' }));
   show('rooms');
+  renderWebhooks(api, byId('webhooks'));
   let rooms;
   try {
     ({ rooms } = await api.get('/rooms'));
