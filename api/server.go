@@ -149,6 +149,8 @@ type Server struct {
 	whip     whipSessions
 	hls      *hls.Service
 	ownsHLS  bool // hls was made by New, so Close closes it
+	// ownProgs are the programs of an hls made by New, closed with it.
+	ownProgs *program.Set
 	chat     *chat.Hub
 	recorder *record.Recorder
 	placer   Placer
@@ -184,7 +186,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.hls == nil {
 		// Tests leave HLS out: a service on programs of its own, which
 		// stop when the service releases them (Close).
-		if s.hls, err = hls.New(hls.DefaultConfig(), program.NewSet(d.SFU, d.Log), []byte(randomHex(32)), d.Log); err != nil {
+		s.ownProgs = program.NewSet(d.SFU, d.Log)
+		if s.hls, err = hls.New(hls.DefaultConfig(), s.ownProgs, []byte(randomHex(32)), d.Log); err != nil {
+			s.ownProgs.Close()
 			return nil, err
 		}
 		s.ownsHLS = true
@@ -235,6 +239,7 @@ func (s *Server) Close() {
 	s.whip.wait()
 	if s.ownsHLS {
 		s.hls.Close()
+		s.ownProgs.Close()
 	}
 }
 

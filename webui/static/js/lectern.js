@@ -333,7 +333,7 @@ export class Session extends EventTarget {
         this.ownTracks.delete(msg.track.id);
         break;
       case 'publish_layers':
-        this.#pubQueue = this.#pubQueue.then(() => this.#sendLayers(msg.local_track, msg.active ?? []))
+        this.#pubQueue = this.#pubQueue.then(() => this.#sendLayers(msg.local_track, msg.active ?? [], msg.track?.layers ?? []))
           .catch((err) => this.#emit('error', asError(err)));
         break;
     }
@@ -345,14 +345,16 @@ export class Session extends EventTarget {
    * server asks (publish_layers); the others pause in the encoder.
    * @param {string} localTrack  the msid track ID the server knows the track by
    * @param {string[]} active  the RIDs to keep sending
+   * @param {string[]} known  the RIDs the server has received: one it has not
+   *   seen yet (the browser starts its upper layers as its estimate grows) stays on
    */
-  async #sendLayers(localTrack, active) {
+  async #sendLayers(localTrack, active, known) {
     const sender = this.#senders.get(localTrack);
     const params = sender?.getParameters();
     if (!sender || !params || params.encodings.length < 2) return;
     let changed = false;
     for (const e of params.encodings) {
-      const on = e.rid === undefined || active.includes(e.rid);
+      const on = e.rid === undefined || active.includes(e.rid) || !known.includes(e.rid);
       if (e.active !== on) { e.active = on; changed = true; }
     }
     if (changed) await sender.setParameters(params);
