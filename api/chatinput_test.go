@@ -224,6 +224,7 @@ func secondServer(t *testing.T, b storagetest.Backend, first *testAPI) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(srv.Close)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return hs.URL

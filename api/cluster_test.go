@@ -101,6 +101,7 @@ func newClusterNode(t *testing.T, databaseURL, id string) *clusterNode {
 		hs.CloseClientConnections()
 		hs.Close()
 		media.Close()
+		srv.Close()
 	})
 	t.Cleanup(kill)
 	return &clusterNode{testAPI: &testAPI{t: t, url: url, adminKey: key, issuer: issuer, db: db, srv: srv, media: media},

@@ -53,6 +53,7 @@ func withRelay(t *testing.T, a *testAPI) *relay.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(srv.Close)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	a.url, a.srv = hs.URL, srv
