@@ -348,7 +348,11 @@ func (v *webrtcViewer) waitFor(t *testing.T, what string, cond func() bool) {
 
 // decodeFrames decodes the H.264 the viewer received with ffmpeg and returns
 // the number of frames and the picture size.
-func (v *webrtcViewer) decodeFrames(t *testing.T) (frames int, size string) {
+// decodeFrames decodes what the viewer received; errors of the decoder fail
+// the test unless lossy says that loss upstream is possible (RTSP over UDP
+// has no repair: a datagram the kernel drops on a loaded machine breaks the
+// picture until the next keyframe), when they are only logged.
+func (v *webrtcViewer) decodeFrames(t *testing.T, lossy bool) (frames int, size string) {
 	t.Helper()
 	v.mu.Lock()
 	data := append([]byte(nil), v.annexB.Bytes()...)
@@ -365,7 +369,9 @@ func (v *webrtcViewer) decodeFrames(t *testing.T) (frames int, size string) {
 	if err != nil {
 		t.Fatalf("ffprobe of what WebRTC received: %v\n%s", err, stderr.String())
 	}
-	if stderr.Len() > 0 {
+	if stderr.Len() > 0 && lossy {
+		t.Logf("decoding what WebRTC received reported errors (UDP in: loss is possible):\n%.300s", stderr.String())
+	} else if stderr.Len() > 0 {
 		t.Errorf("decoding what WebRTC received reported errors:\n%.600s", stderr.String())
 	}
 	f := strings.Split(strings.TrimSpace(string(out)), ",")

@@ -14,6 +14,8 @@ import (
 // TestRTSPPublishToWebRTCAndRTSP publishes ffmpeg's test pattern with H.264 and
 // Opus over RTSP (TCP, then UDP): a WebRTC subscriber decodes the video and gets
 // the audio, and an RTSP reader records 5 s that ffprobe reads as H.264 640x360.
+// Over TCP the picture decodes without an error; over UDP, where a loaded
+// machine may drop datagrams and nothing repairs them, errors are logged.
 func TestRTSPPublishToWebRTCAndRTSP(t *testing.T) {
 	hlstest.NeedFFmpeg(t)
 	for _, transport := range []string{"tcp", "udp"} {
@@ -37,7 +39,7 @@ func TestRTSPPublishToWebRTCAndRTSP(t *testing.T) {
 			if first[0] != 7 || first[1] != 8 || first[2] != 5 {
 				t.Errorf("the WebRTC viewer's stream starts with NAL units %v, want SPS, PPS, IDR", first)
 			}
-			frames, size := viewer.decodeFrames(t)
+			frames, size := viewer.decodeFrames(t, transport == "udp")
 			if frames < 20 || size != "640x360" {
 				t.Errorf("WebRTC viewer decoded %d frames of %s", frames, size)
 			}

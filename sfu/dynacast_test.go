@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -27,7 +28,18 @@ func waitActive(t *testing.T, pub *Participant, timeout time.Duration, want ...s
 				return time.Since(start)
 			}
 		case <-deadline:
-			t.Fatalf("no publish_layers asking for %v within %v (last asked: %v)", want, timeout, last)
+			var state string
+			for _, tr := range pub.room.Tracks() {
+				tr.dyn.mu.Lock()
+				state += fmt.Sprintf(" track %s: sent %d, lower since %v, next check in %v;", tr.id, tr.dyn.sent, tr.dyn.lowerSince, time.Until(tr.dyn.next))
+				tr.dyn.mu.Unlock()
+				for _, s := range *tr.sinks.Load() {
+					if d, ok := s.(*downTrack); ok {
+						state += fmt.Sprintf(" %s wants %d;", d.sub.identity, d.wantedLayer(tr.layerCount()))
+					}
+				}
+			}
+			t.Fatalf("no publish_layers asking for %v within %v (last asked: %v; publisher closed: %q;%s)", want, timeout, last, pub.Reason(), state)
 		}
 	}
 }
