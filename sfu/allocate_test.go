@@ -123,8 +123,9 @@ func TestTileLayer(t *testing.T) {
 }
 
 // TestUpgradesHold: the allocator moves a track down at once and up only once
-// it has chosen the higher layer for upgradeHold; a paused video resumes
-// the same way.
+// it has chosen the higher layer for upgradeHold (a wish that lapses for a
+// tick keeps its place; one that lapses for half the hold starts again); a
+// paused video resumes the same way, the speaker's at once.
 func TestUpgradesHold(t *testing.T) {
 	d := &downTrack{current: 1, target: 1}
 	now := time.Now()
@@ -132,36 +133,47 @@ func TestUpgradesHold(t *testing.T) {
 		t.Fatalf("down from 1 to 0: applied %d", got)
 	}
 	d.target = 0
-	for _, step := range []struct {
-		after time.Duration
-		want  int
-		got   int
-	}{
-		{0, 2, 0},                           // up: held
-		{upgradeHold / 2, 2, 0},             // still held
-		{upgradeHold / 2, 0, 0},             // the wish lapsed: the hold starts again
-		{upgradeHold / 2, 1, 0},             // up again: held
-		{upgradeHold + upgradeHold/2, 1, 1}, // held long enough
-	} {
-		if got := d.steady(step.want, false, now.Add(step.after)); got != step.got {
-			t.Errorf("after %v, allocation %d: applied %d, want %d", step.after, step.want, got, step.got)
+	// run feeds one allocation a tick and returns what was applied at each.
+	run := func(wants ...int) []int {
+		var got []int
+		for _, w := range wants {
+			got = append(got, d.steady(w, false, now))
+			now = now.Add(allocateEvery)
 		}
-		now = now.Add(step.after)
+		return got
+	}
+	// Up: held for upgradeHold (4 ticks), then taken.
+	if got := run(2, 2, 2, 2, 2); !slices.Equal(got, []int{0, 0, 0, 0, 2}) {
+		t.Errorf("a steady wish: applied %v, want the move on the fifth tick", got)
+	}
+	d.target = 0
+	now = now.Add(upgradeHold)
+	// A wish lapsing for one tick keeps its place.
+	if got := run(1, 1, 0, 1, 1); !slices.Equal(got, []int{0, 0, 0, 0, 1}) {
+		t.Errorf("a wish lapsing for a tick: applied %v, want the move on the fifth tick", got)
+	}
+	d.target = 0
+	now = now.Add(upgradeHold)
+	// One lapsing for longer starts again.
+	if got := run(1, 1, 0, 0, 0, 1, 1, 1, 1, 1); !slices.Equal(got, []int{0, 0, 0, 0, 0, 0, 0, 0, 0, 1}) {
+		t.Errorf("a wish lapsing for three ticks: applied %v, want the hold to start again", got)
 	}
 	d.target = 1
 	d.bwPaused.Store(true)
+	now = now.Add(upgradeHold)
 	if got := d.steady(0, false, now); got != -1 {
 		t.Errorf("a paused video resumed at once: %d", got)
 	}
-	if got := d.steady(0, false, now.Add(upgradeHold)); got != 0 {
-		t.Errorf("a paused video did not resume after the hold: %d", got)
+	if got := run(0, 0, 0, 0, 0); got[4] != 0 || got[3] != -1 {
+		t.Errorf("a paused video resumed %v, want on the fifth tick", got)
 	}
 	// The active speaker's paused video resumes at once, then climbs after the hold.
 	if got := d.steady(0, true, now); got != 0 {
 		t.Errorf("the speaker's paused video held: %d", got)
 	}
 	d.bwPaused.Store(false)
-	d.target = 0
+	d.target, d.upSince = 0, time.Time{}
+	now = now.Add(upgradeHold)
 	if got := d.steady(2, true, now); got != 0 {
 		t.Errorf("the speaker's layer went up at once: %d", got)
 	}

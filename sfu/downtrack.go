@@ -62,8 +62,9 @@ type downTrack struct {
 	// dropKF is when a queue drop last asked for a keyframe (unix nanoseconds).
 	dropKF atomic.Int64
 	// upSince is when the allocator first chose a higher layer than the
-	// track has (zero: it has not); owned by the subscriber's allocator.
-	upSince time.Time
+	// track has (zero: it has not), upLast when it last did; owned by the
+	// subscriber's allocator.
+	upSince, upLast time.Time
 }
 
 // binding is what pion gives a track when it is negotiated.

@@ -194,12 +194,15 @@ func (d *downTrack) steady(want int, urgent bool, now time.Time) int {
 		_, cur = d.layers()
 	}
 	if want <= cur || (urgent && cur < 0) {
-		d.upSince = time.Time{}
 		return want
 	}
-	if d.upSince.IsZero() {
+	// A wish that lapsed for a tick or two (an estimate wobbling around the
+	// layer's rate) keeps its place; one that lapsed for half the hold
+	// starts again.
+	if d.upSince.IsZero() || now.Sub(d.upLast) > upgradeHold/2 {
 		d.upSince = now
 	}
+	d.upLast = now
 	if now.Sub(d.upSince) < upgradeHold {
 		return cur
 	}
