@@ -161,6 +161,7 @@ export class Session extends EventTarget {
   #pending = new Map();     // request id -> {resolve, reject, timer}
   /** @type {Record<string, string>} */ #sources = {}; // msid track id -> source
   #pubQueue = Promise.resolve();
+  #layerQueue = Promise.resolve();
   #subQueue = Promise.resolve();
   #pubReady = false; #pubCandidates = /** @type {RTCIceCandidateInit[]} */ ([]);
   #subReady = false; #subCandidates = /** @type {RTCIceCandidateInit[]} */ ([]); #subUfrag = '';
@@ -333,7 +334,8 @@ export class Session extends EventTarget {
         this.ownTracks.delete(msg.track.id);
         break;
       case 'publish_layers':
-        this.#pubQueue = this.#pubQueue.then(() => this.#sendLayers(msg.local_track, msg.active ?? [], msg.track?.layers ?? []))
+        // A queue of its own: a layer change never waits for, nor holds up, a negotiation.
+        this.#layerQueue = this.#layerQueue.then(() => this.#sendLayers(msg.local_track, msg.active ?? [], msg.track?.layers ?? []))
           .catch((err) => this.#emit('error', asError(err)));
         break;
     }
