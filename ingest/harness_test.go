@@ -56,6 +56,7 @@ func (a *fakeAuth) StreamKey(_ context.Context, room string) (string, sfu.RoomOp
 type rig struct {
 	media *sfu.SFU
 	progs *program.Set
+	out   *rtspout.Out
 	rtsp  *Server
 	auth  *fakeAuth
 	udp   int
@@ -129,7 +130,7 @@ func newRig(t *testing.T, udp bool) *rig {
 		},
 		keys: map[string]string{"live": "sk_live", "nokey": ""},
 	}
-	r := &rig{media: media, progs: progs, auth: a, logs: logs}
+	r := &rig{media: media, progs: progs, out: out, auth: a, logs: logs}
 	cfg := Config{Addr: "127.0.0.1:0"}
 	for attempt := 0; ; attempt++ {
 		if udp {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/bluenviron/gortsplib/v4"
 
@@ -35,6 +36,10 @@ type Programs interface {
 // rooms' outs, the readers described on a connection and not yet set up, and
 // the set-up readers by session.
 type Out struct {
+	// IdleGrace is how long readers stay while nothing is on air
+	// (DefaultIdleGrace); set it before the first reader comes.
+	IdleGrace time.Duration
+
 	progs Programs
 	log   *slog.Logger
 
@@ -50,7 +55,7 @@ type Out struct {
 // New returns RTSP out on progs. It starts nothing until a reader comes;
 // Close ends every reader and waits.
 func New(progs Programs, log *slog.Logger) *Out {
-	return &Out{progs: progs, log: log, rooms: map[string]*roomOut{},
+	return &Out{IdleGrace: DefaultIdleGrace, progs: progs, log: log, rooms: map[string]*roomOut{},
 		pending: map[*gortsplib.ServerConn]*reader{}, sessions: map[*gortsplib.ServerSession]*reader{}}
 }
 

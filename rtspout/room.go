@@ -22,9 +22,10 @@ const (
 	// first video frame, whose parameter sets the description declares:
 	// a program that starts waits for its source's next keyframe.
 	describeWait = 10 * time.Second
-	// idleGrace is how long readers stay while nothing is on air: an
-	// encoder that reconnects, or the next one, continues their streams.
-	idleGrace = 15 * time.Second
+	// DefaultIdleGrace is how long readers stay while nothing is on air
+	// (Out.IdleGrace): an encoder that reconnects, or the next one,
+	// continues their streams.
+	DefaultIdleGrace = 15 * time.Second
 	// payloadMax keeps RTP packets under common MTUs.
 	payloadMax = 1200
 )
@@ -178,7 +179,8 @@ func (o *Out) closeReader(r *reader) {
 	})
 }
 
-// watch ends the room's readers when nothing has been on air for idleGrace.
+// watch ends the room's readers when nothing has been on air for the Out's
+// IdleGrace.
 func (ro *roomOut) watch() {
 	defer ro.out.wg.Done()
 	var grace *time.Timer
@@ -196,11 +198,11 @@ func (ro *roomOut) watch() {
 				grace, expired = nil, nil
 			}
 			if idle {
-				grace = time.NewTimer(idleGrace)
+				grace = time.NewTimer(ro.out.IdleGrace)
 				expired = grace.C
 			}
 		case <-expired:
-			ro.log.Info("rtsp out: nothing on air; readers' sessions end", "after", idleGrace)
+			ro.log.Info("rtsp out: nothing on air; readers' sessions end", "after", ro.out.IdleGrace)
 			ro.end()
 			return
 		case <-ro.ended:
@@ -274,7 +276,7 @@ func (ro *roomOut) WriteFrame(f *program.Frame) {
 }
 
 // Idle implements program.Consumer: nothing is on air. The readers stay
-// (for idleGrace) and start again at the next source's first keyframe,
+// (for the Out's IdleGrace) and start again at the next source's first keyframe,
 // whatever rendition it brings.
 func (ro *roomOut) Idle() {
 	ro.cur, ro.want = -1, 0

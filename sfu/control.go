@@ -12,7 +12,7 @@ func (p *Participant) SetLayer(trackID, rid string) error {
 	if rid == "auto" {
 		d.manual.Store(-1)
 		d.auto.Store(true)
-		d.layersChanged(d.track.layerCount())
+		d.layersChanged()
 		d.track.dynacastSoon()
 		return nil
 	}
@@ -76,6 +76,8 @@ func (p *Participant) SetMuted(trackID string, muted bool) error {
 
 // announceTrack tells every room the track is in that it changed.
 func (p *Participant) announceTrack(t *Track) {
+	t.announceMu.Lock()
+	defer t.announceMu.Unlock()
 	info := t.Info()
 	for _, r := range p.targetRooms() {
 		ev := Event{Type: EventTrackUpdated, Room: r.id, Track: &info}

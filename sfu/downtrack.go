@@ -81,15 +81,17 @@ func newDownTrack(t *Track, sub *Participant, subTier, roomTier Tier) *downTrack
 	d := &downTrack{track: t, sub: sub, streamID: t.owner.id, current: -1, waiting: true, subTier: subTier, roomTier: roomTier}
 	d.auto.Store(true)
 	d.manual.Store(-1)
-	d.layersChanged(t.layerCount())
+	d.layersChanged()
 	return d
 }
 
 // layersChanged recomputes the highest allowed layer when the publisher's
-// encodings change; in automatic mode the target follows it.
-func (d *downTrack) layersChanged(n int) {
+// encodings change; in automatic mode the target follows it. It counts the
+// layers under mu (mu before the track's mu, as WriteRTP takes them), so that
+// of two calls racing the later one counts last.
+func (d *downTrack) layersChanged() {
 	d.mu.Lock()
-	d.maxLay = layerFor(n, d.subTier, d.roomTier)
+	d.maxLay = layerFor(d.track.layerCount(), d.subTier, d.roomTier)
 	if d.auto.Load() || d.target > d.maxLay {
 		d.target = d.maxLay
 	}

@@ -173,10 +173,12 @@ func (r *Room) addTrack(t *Track) {
 		members = append(members, p)
 	}
 	r.mu.Unlock()
+	t.announceMu.Lock()
 	info := t.Info()
 	ev := Event{Type: EventTrackPublished, Room: r.id, Track: &info}
 	r.notify(ev, nil, needList)
 	r.observe(ev)
+	t.announceMu.Unlock()
 	for _, p := range members {
 		if p != t.owner && t.webrtc && p.autoSubscribe && p.Permissions().Subscribe {
 			p.subscribeTrack(t)

@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -281,7 +283,7 @@ func waitLayer(t *testing.T, s *testSubscriber, i byte) {
 				return
 			}
 		case <-deadline:
-			t.Fatalf("no packet of layer %d within 30 s", i)
+			t.Fatalf("no packet of layer %d within 30 s; %s", i, s.layerState())
 		}
 	}
 }
@@ -307,4 +309,74 @@ func TestLayerInsertedBelow(t *testing.T) {
 	if d.current != -1 || d.target != 1 {
 		t.Errorf("before the first packet: current %d, target %d; want -1 and 1", d.current, d.target)
 	}
+}
+
+// TestLastTrackEventListsEveryLayer has a publisher's three layers start at
+// once: whatever order their announcements race in, the last track event a
+// room sends about the track lists all three (a page that took a stale event
+// last never offered the quality choice).
+func TestLastTrackEventListsEveryLayer(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("layers", RoomOptions{Tier: TierFHD})
+	var mu sync.Mutex
+	last := map[string]int{}
+	cancel := room.Observe(func(ev Event) {
+		if ev.Track != nil && (ev.Type == EventTrackPublished || ev.Type == EventTrackUpdated) {
+			mu.Lock()
+			last[ev.Track.ID] = len(ev.Track.Layers)
+			mu.Unlock()
+		}
+	})
+	defer cancel()
+	pub := publishSimulcast(t, join(t, room, "host", everyone))
+	stop := make(chan struct{})
+	defer close(stop)
+	go pub.pump(stop, [3]int{10, 10, 10})
+	id := waitLayers(t, room, 3)[0].ID()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		mu.Lock()
+		n, seen := last[id]
+		mu.Unlock()
+		if n == 3 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the room's last event about the track lists %d layers (seen %v), want 3", n, seen)
+		}
+	}
+}
+
+// layerState says, for failure messages, where each of the subscriber's video
+// tracks stands: forwarded and wanted layer, and the layers' last keyframes.
+func (s *testSubscriber) layerState() string {
+	s.p.mu.Lock()
+	downs := make([]*downTrack, 0, len(s.p.downs))
+	for _, d := range s.p.downs {
+		downs = append(downs, d)
+	}
+	s.p.mu.Unlock()
+	var b strings.Builder
+	for _, d := range downs {
+		if d.track.keyframe == nil {
+			continue
+		}
+		d.mu.Lock()
+		fmt.Fprintf(&b, "track %s: current %d target %d max %d waiting %v auto %v asked %v ago;",
+			d.track.id, d.current, d.target, d.maxLay, d.waiting, d.auto.Load(), time.Since(d.askedAt).Round(time.Millisecond))
+		d.mu.Unlock()
+		for i := range d.track.layerCount() {
+			if l := d.track.layerAt(i); l != nil {
+				l.kf.mu.Lock()
+				fmt.Fprintf(&b, " layer %d: last keyframe %v ago, awaiting %v, unanswered %d, silent %v;", i,
+					time.Since(l.kf.lastKey).Round(time.Millisecond), l.kf.awaiting, l.kf.unanswered, l.silent(time.Now()))
+				l.kf.mu.Unlock()
+			}
+		}
+	}
+	return b.String()
 }

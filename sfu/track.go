@@ -53,7 +53,13 @@ type Track struct {
 	endOnce sync.Once
 
 	// addMu serializes addLayer, whose steps take mu and the subscribers' locks in turn.
-	addMu  sync.Mutex
+	addMu sync.Mutex
+	// announceMu serializes the track's announcements (published, updated),
+	// each of which takes Info under it: the last one a member receives
+	// describes the track as it is. Layers that start together announce from
+	// several goroutines, and a stale event taken last hid a layer for good.
+	announceMu sync.Mutex
+
 	mu     sync.Mutex
 	layers []*layer
 	rooms  map[*Room]bool
@@ -129,6 +135,10 @@ func (t *Track) AddSink(s Sink) {
 	next := append(slices.Clone(*t.sinks.Load()), s)
 	t.sinks.Store(&next)
 	t.mu.Unlock()
+	if d, ok := s.(*downTrack); ok {
+		// Layers that arrived since d was made told the sinks of then, not d.
+		d.layersChanged()
+	}
 	t.dynacastSoon()
 }
 
@@ -202,7 +212,7 @@ func (t *Track) addLayer(remote *webrtc.TrackRemote) {
 	t.wg.Add(1)
 	t.readers.Add(1)
 	t.mu.Unlock()
-	t.layersChanged(n)
+	t.layersChanged()
 	if n > 1 {
 		// Subscribers can now choose the new layer.
 		go t.owner.announceTrack(t)
@@ -230,10 +240,10 @@ func (t *Track) insertLayer(l *layer) int {
 }
 
 // layersChanged tells every subscriber how many layers there are now.
-func (t *Track) layersChanged(n int) {
+func (t *Track) layersChanged() {
 	for _, s := range *t.sinks.Load() {
 		if d, ok := s.(*downTrack); ok {
-			d.layersChanged(n)
+			d.layersChanged()
 		}
 	}
 }
