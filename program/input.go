@@ -66,6 +66,12 @@ const (
 	// prerollAudio is how far back audio is kept, longer than the
 	// keyframe intervals that prerollMax lets through at usual rates.
 	prerollAudio = 10 * time.Second
+	// prerollFirst is how long after an input is made its keyframes do not
+	// start its preroll over: the program chooses a new track only after
+	// settle (later on a busy machine), and a broadcast that starts with
+	// the track then starts at its first keyframe, not at one a short
+	// keyframe interval later (the recording's first half second was lost).
+	prerollFirst = 2 * time.Second
 )
 
 // preroll is the packets kept of one layer of an input.
@@ -76,7 +82,8 @@ type preroll struct {
 
 // keep adds a packet that came while nothing was on air to the input's
 // preroll. Video starts over at each keyframe that brings its parameter sets
-// (where the program can start), and waits for one.
+// (where the program can start), but for those of the input's first
+// prerollFirst, and waits for one.
 func (in *input) keep(pk *packet) {
 	if pk.layer >= len(in.preroll) {
 		return
@@ -84,7 +91,7 @@ func (in *input) keep(pk *packet) {
 	b := &in.preroll[pk.layer]
 	if in.kind == Video {
 		switch {
-		case pk.keyframe && carriesSPS(pk.payload) && (len(b.pks) == 0 || b.pks[0].ts != pk.ts):
+		case pk.keyframe && carriesSPS(pk.payload) && (len(b.pks) == 0 || b.pks[0].ts != pk.ts && pk.at.Sub(in.since) >= prerollFirst):
 			*b = preroll{}
 		case len(b.pks) == 0:
 			return

@@ -47,11 +47,22 @@ func NewClip(t testing.TB, width, height int, seconds int, label string) *Clip {
 // NewClipRate is NewClip at about kbps kbit/s (x264's own choice for 0).
 func NewClipRate(t testing.TB, width, height int, seconds int, label string, kbps int) *Clip {
 	t.Helper()
+	return newClip(t, width, height, seconds, label, kbps, 25)
+}
+
+// NewClipGOP is NewClip with a keyframe every gop frames (25 a second).
+func NewClipGOP(t testing.TB, width, height int, seconds int, label string, gop int) *Clip {
+	t.Helper()
+	return newClip(t, width, height, seconds, label, 0, gop)
+}
+
+func newClip(t testing.TB, width, height int, seconds int, label string, kbps, gop int) *Clip {
+	t.Helper()
 	NeedFFmpeg(t)
 	out := filepath.Join(t.TempDir(), fmt.Sprintf("%s-%dx%d.h264", label, width, height))
 	src := fmt.Sprintf("testsrc2=size=%dx%d:rate=25", width, height)
 	args := []string{"-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", src, "-t", fmt.Sprint(seconds),
-		"-c:v", "libx264", "-tune", "zerolatency", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", "25"}
+		"-c:v", "libx264", "-tune", "zerolatency", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-g", fmt.Sprint(gop)}
 	if kbps > 0 {
 		r := fmt.Sprintf("%dk", kbps)
 		args = append(args, "-b:v", r, "-maxrate", r, "-bufsize", fmt.Sprintf("%dk", kbps/2))

@@ -18,20 +18,29 @@ type roomRecorder struct {
 	room string
 	sub  atomic.Pointer[program.Subscription]
 	cur  *recording
+	// attached says cur's segmenter has the subscription (it asks for
+	// keyframes through it).
+	attached bool
 }
 
-// WriteFrame implements program.Consumer.
+// WriteFrame implements program.Consumer. The first frame (the program
+// starts a consumer at a keyframe) may come before Subscribe has returned:
+// the recording starts with it all the same, and its segmenter gets the
+// subscription at the first frame after.
 func (rr *roomRecorder) WriteFrame(f *program.Frame) {
-	sub := rr.sub.Load()
-	if sub == nil {
-		return // Subscribe has not returned yet: the recording starts at the next keyframe
-	}
 	if rr.cur == nil {
 		if f.Kind != program.Video {
 			return
 		}
-		if rr.cur = rr.rec.newRecording(rr.room, sub); rr.cur == nil {
+		if rr.cur = rr.rec.newRecording(rr.room); rr.cur == nil {
 			return // shutting down
+		}
+		rr.attached = false
+	}
+	if !rr.attached {
+		if sub := rr.sub.Load(); sub != nil {
+			rr.cur.seg.Attach(sub)
+			rr.attached = true
 		}
 	}
 	rr.cur.writeFrame(f)
@@ -69,7 +78,7 @@ type recording struct {
 }
 
 // newRecording starts a recording of room and its job; nil once shutdown began.
-func (r *Recorder) newRecording(room string, sub *program.Subscription) *recording {
+func (r *Recorder) newRecording(room string) *recording {
 	rc := &recording{kept: -1, wake: make(chan struct{}, 1)}
 	id := newID()
 	seg, err := hls.NewSegmenter(r.cfg.Segments, r.log.With("room", room, "recording", id), rc.onSegment)
@@ -77,7 +86,6 @@ func (r *Recorder) newRecording(room string, sub *program.Subscription) *recordi
 		r.log.Error("recording not started", "room", room, "err", err)
 		return nil
 	}
-	seg.Attach(sub)
 	rc.seg = seg
 	if r.startJob(id, room, true, func(ctx context.Context, j *job) { r.record(ctx, j, rc) }) == nil {
 		return nil
