@@ -26,3 +26,21 @@ func ParseTier(s string) (Tier, error) {
 
 // Exceeds reports whether t is a higher tier than ceiling.
 func (t Tier) Exceeds(ceiling Tier) bool { return tierRank[t] > tierRank[ceiling] }
+
+// Rank orders tiers: 1 (sd) to 4 (4k); 0 for none (no cap).
+func (t Tier) Rank() int { return tierRank[t] }
+
+// Bitrate is the video bitrate in bits per second the tier allows; 0 for none.
+func (t Tier) Bitrate() int {
+	switch t {
+	case SD:
+		return 1_000_000
+	case HD:
+		return 2_500_000
+	case FHD:
+		return 5_000_000
+	case UHD:
+		return 15_000_000
+	}
+	return 0
+}

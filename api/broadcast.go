@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"lectern/access"
 	"lectern/hls"
 	"lectern/storage"
 )
@@ -182,7 +183,7 @@ func (s *Server) applyOnAir(room string, req onAirRequest) error {
 
 // setOnAir handles the websocket's on_air message (moderators only).
 func (ss *socketSession) setOnAir(m clientMessage) error {
-	if !ss.p.Permissions().Moderate {
+	if !ss.p.Permissions().Has(access.Moderate) {
 		return errorf(http.StatusForbidden, codePermissionDenied, "this needs the moderate permission")
 	}
 	return ss.s.applyOnAir(ss.p.Room().ID(), onAirRequest{Video: m.Video, Audio: m.Audio, FollowSpeaker: m.FollowSpeaker})

@@ -2,7 +2,6 @@ package api
 
 import (
 	"lectern/access"
-	"lectern/rooms"
 )
 
 // applyLivePermissions updates the participants of a room who joined as
@@ -16,7 +15,7 @@ func (s *Server) applyLivePermissions(roomID, identity string, p access.Permissi
 	}
 	for _, part := range room.Participants() {
 		if part.Identity() == identity {
-			part.SetPermissions(rooms.MediaPermissions(p))
+			part.SetPermissions(p)
 		}
 	}
 }

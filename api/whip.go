@@ -187,9 +187,12 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 			s.abort(c, err) // the SFU is shutting down
 			return
 		}
-		perms := sfu.Permissions{Publish: k == kindWHIP, Subscribe: k == kindWHEP}
+		perms := access.Subscribe
+		if k == kindWHIP {
+			perms = access.Publish
+		}
 		p, err := room.Join(sfu.ParticipantOptions{Identity: who.identity, Name: who.name, Kind: k.partKind,
-			Permissions: perms, Tier: rooms.MediaTier(who.tier)})
+			Permissions: perms, Tier: who.tier})
 		if err != nil {
 			s.abort(c, mediaError(err))
 			return
@@ -251,7 +254,7 @@ func (s *Server) watchSession(ws *whipSession) {
 			if ev.Type != sfu.EventPermissions || ev.Permissions == nil {
 				continue
 			}
-			if (ws.kind == kindWHIP && !ev.Permissions.Publish) || (ws.kind == kindWHEP && !ev.Permissions.Subscribe) {
+			if (ws.kind == kindWHIP && !ev.Permissions.Has(access.Publish)) || (ws.kind == kindWHEP && !ev.Permissions.Has(access.Subscribe)) {
 				ws.p.Close("the " + ws.kind.need.String() + " permission was revoked")
 			}
 		}

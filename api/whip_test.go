@@ -10,7 +10,6 @@ import (
 
 	"lectern/access"
 	"lectern/internal/peertest"
-	"lectern/sfu"
 	"lectern/storage/storagetest"
 )
 
@@ -85,7 +84,7 @@ func TestWHIPSessionsEndWithTheSFU(t *testing.T) {
 	r, _ := a.media.LiveRoom("cf")
 	for _, p := range r.Participants() {
 		if p.Identity() == "viewer" {
-			p.SetPermissions(sfu.Permissions{})
+			p.SetPermissions(0)
 			select {
 			case <-p.Done():
 			case <-time.After(10 * time.Second):

@@ -15,7 +15,6 @@ import (
 
 	"lectern/access"
 	"lectern/chat"
-	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -56,7 +55,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 	conn.SetReadLimit(maxSocketMessage)
 	p, err := room.Join(sfu.ParticipantOptions{
 		Identity: claims.Identity, Name: claims.Name, Kind: sfu.KindBrowser,
-		Permissions: rooms.MediaPermissions(grant.Permissions), Tier: rooms.MediaTier(grant.Tier),
+		Permissions: grant.Permissions, Tier: grant.Tier,
 		AutoSubscribe: c.Query("auto_subscribe") != "false",
 	})
 	if err != nil {
@@ -91,8 +90,8 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { keepAlive(ctx, ss.conn, ss.s.cfg.PingInterval) })
 	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
-		Room: ptrTo(roomView(r, ss.p.Permissions().Moderate)), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
-	if ss.p.Permissions().List {
+		Room: ptrTo(roomView(r, ss.p.Permissions().Has(access.Moderate))), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
+	if ss.p.Permissions().Has(access.List) {
 		welcome.Participants = ss.p.Room().Roster()
 		for _, t := range ss.p.Room().Tracks() {
 			welcome.Tracks = append(welcome.Tracks, t.Info())

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/chat"
 	"lectern/sfu"
 )
@@ -157,7 +158,7 @@ type serverMessage struct {
 	Code         string                `json:"code,omitempty"`
 	Message      string                `json:"message,omitempty"`
 	Participant  *sfu.ParticipantInfo  `json:"participant,omitempty"`
-	Permissions  *sfu.Permissions      `json:"permissions,omitempty"`
+	Permissions  *access.Permissions   `json:"permissions,omitempty"`
 	Room         *roomJSON             `json:"room,omitempty"`
 	Participants []sfu.ParticipantInfo `json:"participants,omitempty"`
 	Tracks       []sfu.TrackInfo       `json:"tracks,omitempty"`

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"lectern/access"
 	"lectern/hls/hlstest"
 	"lectern/program"
 	"lectern/sfu"
@@ -88,7 +89,7 @@ func statusOf(err error) int {
 // room opens a broadcasting room with HLS on and joins a host who may publish.
 func (b *testBroadcast) room(id string) *sfu.Participant {
 	b.t.Helper()
-	opts := sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD}
+	opts := sfu.RoomOptions{Broadcast: true, Tier: access.FHD}
 	if err := b.svc.Configure(id, Settings{HLS: true, Media: opts}); err != nil {
 		b.t.Fatal(err)
 	}
@@ -97,12 +98,12 @@ func (b *testBroadcast) room(id string) *sfu.Participant {
 
 func (b *testBroadcast) join(room, identity string) *sfu.Participant {
 	b.t.Helper()
-	r, err := b.media.Room(room, sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD})
+	r, err := b.media.Room(room, sfu.RoomOptions{Broadcast: true, Tier: access.FHD})
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	p, err := r.Join(sfu.ParticipantOptions{Identity: identity, Kind: sfu.KindBrowser,
-		Permissions: sfu.Permissions{Publish: true, Subscribe: true, List: true, Moderate: true}})
+		Permissions: (access.Publish | access.Subscribe | access.List | access.Moderate)})
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/internal/peertest"
 	"lectern/program"
 	"lectern/rtspout"
@@ -247,7 +248,7 @@ func joinViewer(t *testing.T, r *rig, room string) *webrtcViewer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := rm.Join(sfu.ParticipantOptions{Identity: "pion", Kind: sfu.KindBrowser, Permissions: sfu.Permissions{Subscribe: true}, AutoSubscribe: true})
+	p, err := rm.Join(sfu.ParticipantOptions{Identity: "pion", Kind: sfu.KindBrowser, Permissions: access.Subscribe, AutoSubscribe: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/sfu"
 )
 
@@ -135,7 +136,7 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 		return s.refuse(ctx.Conn, ctx.Request, room, err)
 	}
 	part, err := r.Join(sfu.ParticipantOptions{Identity: g.Identity, Name: g.Name, Kind: sfu.KindEncoder,
-		Permissions: sfu.Permissions{Publish: true}})
+		Permissions: access.Publish})
 	if err != nil {
 		return s.refuse(ctx.Conn, ctx.Request, room, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/hls/hlstest"
 	"lectern/sfu"
 )
@@ -108,7 +109,7 @@ func testStartsAtFirstKeyframe(t *testing.T, gop int) {
 	clip := hlstest.NewClipGOP(t, 640, 360, 2, "cam", gop) // keyframes at frames 0, gop, ...
 	sound := hlstest.NewSound(t, 2, 440)
 	media, set := newTestSet(t)
-	if err := set.Hold("first", sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD}); err != nil {
+	if err := set.Hold("first", sfu.RoomOptions{Broadcast: true, Tier: access.FHD}); err != nil {
 		t.Fatal(err)
 	}
 	var consumer avLog
@@ -118,11 +119,11 @@ func testStartsAtFirstKeyframe(t *testing.T, gop int) {
 	}
 	defer sub.Close()
 
-	r, err := media.Room("first", sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD})
+	r, err := media.Room("first", sfu.RoomOptions{Broadcast: true, Tier: access.FHD})
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := r.Join(sfu.ParticipantOptions{Identity: "enc", Kind: sfu.KindEncoder, Permissions: sfu.Permissions{Publish: true}})
+	enc, err := r.Join(sfu.ParticipantOptions{Identity: "enc", Kind: sfu.KindEncoder, Permissions: access.Publish})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/internal/peertest"
 )
 
@@ -31,7 +32,7 @@ func TestRejectedSectionAnswerConnects(t *testing.T) {
 				t.Fatal(err)
 			}
 			pub := join(t, r, "firefox", everyone)
-			viewer := subscribe(t, join(t, r, "viewer", Permissions{Subscribe: true}))
+			viewer := subscribe(t, join(t, r, "viewer", access.Subscribe))
 
 			pc := peertest.NewNoH264Peer(t)
 			up := peertest.Connected(pc)
@@ -213,7 +214,7 @@ func TestSubscriberAnswerRejectingVideo(t *testing.T) {
 
 	start("camera", webrtc.MimeTypeH264, SourceCamera)
 	video := waitTrack(webrtc.RTPCodecTypeVideo)
-	first := &noH264Subscriber{t: t, p: join(t, r, "first", Permissions{Subscribe: true}), audio: make(chan struct{}, 1)}
+	first := &noH264Subscriber{t: t, p: join(t, r, "first", access.Subscribe), audio: make(chan struct{}, 1)}
 	if _, err := first.answerNext(); !errors.As(err, &ce) || ce.Reason() != want {
 		t.Fatalf("Answer rejecting the only section = %v", err)
 	}
@@ -224,7 +225,7 @@ func TestSubscriberAnswerRejectingVideo(t *testing.T) {
 	}
 	first.waitAudio()
 
-	p, err := r.Join(ParticipantOptions{Identity: "second", Kind: KindBrowser, Permissions: Permissions{Subscribe: true}})
+	p, err := r.Join(ParticipantOptions{Identity: "second", Kind: KindBrowser, Permissions: access.Subscribe})
 	if err != nil {
 		t.Fatal(err)
 	}

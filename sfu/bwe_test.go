@@ -17,6 +17,7 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/internal/peertest"
 )
 
@@ -220,7 +221,7 @@ func poll(t *testing.T, timeout time.Duration, what string, cond func() bool) ti
 func TestSubscriberNegotiatesTransportCC(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("twcc", RoomOptions{})
-	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true, List: true}))
+	sub := subscribe(t, join(t, room, "viewer", (access.Subscribe|access.List)))
 	pub := publishTracks(t, join(t, room, "host", everyone), webrtc.MimeTypeVP8, SourceCamera, SourceMicrophone)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -253,9 +254,9 @@ func TestEstimateFollowsTheLink(t *testing.T) {
 		t.Skip("takes about 20 s")
 	}
 	s := newTestSFU(t)
-	room, _ := s.Room("bwe", RoomOptions{Tier: TierFHD})
+	room, _ := s.Room("bwe", RoomOptions{Tier: access.FHD})
 	sh := &shaper{}
-	viewer := join(t, room, "viewer", Permissions{Subscribe: true, List: true})
+	viewer := join(t, room, "viewer", (access.Subscribe | access.List))
 	sub := subscribeWith(t, viewer, shapedAPI(t, sh))
 	t.Cleanup(sub.close)
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
@@ -300,9 +301,9 @@ func TestRandomLossIsNotCongestion(t *testing.T) {
 		t.Skip("takes about 10 s")
 	}
 	s := newTestSFU(t)
-	room, _ := s.Room("loss", RoomOptions{Tier: TierFHD})
+	room, _ := s.Room("loss", RoomOptions{Tier: access.FHD})
 	sh := &shaper{}
-	viewer := join(t, room, "viewer", Permissions{Subscribe: true, List: true})
+	viewer := join(t, room, "viewer", (access.Subscribe | access.List))
 	sub := subscribeWith(t, viewer, shapedAPI(t, sh))
 	t.Cleanup(sub.close)
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
@@ -340,9 +341,9 @@ func TestRandomLossIsNotCongestion(t *testing.T) {
 func TestSlowSubscriberDoesNotDelayOthers(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("slow", RoomOptions{})
-	slow := join(t, room, "slow", Permissions{Subscribe: true, List: true})
+	slow := join(t, room, "slow", (access.Subscribe | access.List))
 	slowSub := subscribe(t, slow)
-	fast := subscribe(t, join(t, room, "fast", Permissions{Subscribe: true, List: true}))
+	fast := subscribe(t, join(t, room, "fast", (access.Subscribe|access.List)))
 	pub := publishTracks(t, join(t, room, "host", everyone), webrtc.MimeTypeVP8, SourceCamera)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -454,7 +455,7 @@ func TestSpeakerVideoWinsTheBudget(t *testing.T) {
 	room, _ := s.Room("speaker", RoomOptions{})
 	sh := &shaper{}
 	sh.rate.Store(1_800_000)
-	viewer := join(t, room, "viewer", Permissions{Subscribe: true, List: true})
+	viewer := join(t, room, "viewer", (access.Subscribe | access.List))
 	sub := subscribeWith(t, viewer, shapedAPI(t, sh))
 	t.Cleanup(sub.close)
 	a := publishWithLevel(t, join(t, room, "alice", everyone))
@@ -499,8 +500,8 @@ func TestSpeakerVideoWinsTheBudget(t *testing.T) {
 // link, and a manual layer is a cap too.
 func TestViewSizeCapsLayer(t *testing.T) {
 	s := newTestSFU(t)
-	room, _ := s.Room("view", RoomOptions{Tier: TierHD})
-	viewer := join(t, room, "viewer", Permissions{Subscribe: true, List: true})
+	room, _ := s.Room("view", RoomOptions{Tier: access.HD})
+	viewer := join(t, room, "viewer", (access.Subscribe | access.List))
 	subscribe(t, viewer)
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
 	stop := make(chan struct{})

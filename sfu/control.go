@@ -1,6 +1,10 @@
 package sfu
 
-import "fmt"
+import (
+	"fmt"
+
+	"lectern/access"
+)
 
 // SetLayer chooses the simulcast layer of a subscribed track by RID, or "auto"
 // to let the server pick from the tier and network conditions.
@@ -62,10 +66,10 @@ func (p *Participant) SetMuted(trackID string, muted bool) error {
 		return fmt.Errorf("%w: %s", ErrTrackNotFound, trackID)
 	}
 	perms := p.Permissions()
-	if t.owner != p && !perms.Moderate {
+	if t.owner != p && !perms.Has(access.Moderate) {
 		return ErrNoModerate
 	}
-	if t.owner == p && !perms.Publish {
+	if t.owner == p && !perms.Has(access.Publish) {
 		return ErrNoPublish
 	}
 	if t.setMuted(muted) {
@@ -84,14 +88,14 @@ func (p *Participant) announceTrack(t *Track) {
 		r.notify(ev, nil, needList)
 		r.observe(ev)
 	}
-	if !p.Permissions().List {
+	if !p.Permissions().Has(access.List) {
 		p.send(Event{Type: EventTrackUpdated, Room: p.room.id, Track: &info})
 	}
 }
 
 // Remove ends another participant of the room (moderate).
 func (p *Participant) Remove(id string) error {
-	if !p.Permissions().Moderate {
+	if !p.Permissions().Has(access.Moderate) {
 		return ErrNoModerate
 	}
 	other, ok := p.room.Participant(id)
@@ -106,13 +110,13 @@ func (p *Participant) Remove(id string) error {
 // SetPermissions changes what the participant may do, at once: without publish
 // its tracks stop and are unpublished; without subscribe its subscriptions end.
 // The participant is told.
-func (p *Participant) SetPermissions(perms Permissions) {
+func (p *Participant) SetPermissions(perms access.Permissions) {
 	old := *p.perms.Swap(&perms)
 	p.send(Event{Type: EventPermissions, Permissions: &perms})
-	if old.Publish && !perms.Publish {
+	if old.Has(access.Publish) && !perms.Has(access.Publish) {
 		p.unpublishAll()
 	}
-	if old.Subscribe && !perms.Subscribe {
+	if old.Has(access.Subscribe) && !perms.Has(access.Subscribe) {
 		p.mu.Lock()
 		ids := make([]string, 0, len(p.downs))
 		for id := range p.downs {
@@ -121,7 +125,7 @@ func (p *Participant) SetPermissions(perms Permissions) {
 		p.mu.Unlock()
 		p.Unsubscribe(ids)
 	}
-	if !old.Subscribe && perms.Subscribe && p.autoSubscribe {
+	if !old.Has(access.Subscribe) && perms.Has(access.Subscribe) && p.autoSubscribe {
 		for _, t := range p.room.Tracks() {
 			if t.owner != p && t.webrtc {
 				p.subscribeTrack(t)
@@ -172,7 +176,7 @@ func (p *Participant) targetRooms() []*Room {
 // room included or not. The caller checks that it may publish in each. Rooms
 // added get every track now and later; rooms removed lose them.
 func (p *Participant) SetTargets(rooms []*Room) error {
-	if !p.Permissions().Publish {
+	if !p.Permissions().Has(access.Publish) {
 		return ErrNoPublish
 	}
 	want := make(map[*Room]bool, len(rooms))

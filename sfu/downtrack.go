@@ -9,6 +9,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 // downTrack forwards one published track to one subscriber. It implements
@@ -31,7 +33,7 @@ type downTrack struct {
 	target  int // wanted layer
 	maxLay  int // highest layer the subscriber's tier allows
 	// subTier and roomTier decide maxLay as layers come and go.
-	subTier, roomTier Tier
+	subTier, roomTier access.Tier
 	// calm counts low-loss reports (adapt.go).
 	calm    int
 	waiting bool
@@ -77,7 +79,7 @@ type binding struct {
 	rtxPT   uint8
 }
 
-func newDownTrack(t *Track, sub *Participant, subTier, roomTier Tier) *downTrack {
+func newDownTrack(t *Track, sub *Participant, subTier, roomTier access.Tier) *downTrack {
 	d := &downTrack{track: t, sub: sub, streamID: t.owner.id, current: -1, waiting: true, subTier: subTier, roomTier: roomTier}
 	d.auto.Store(true)
 	d.manual.Store(-1)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"lectern/access"
 )
 
 // waitActive reads the publisher's events until a publish_layers event asks
@@ -49,8 +51,8 @@ func waitActive(t *testing.T, pub *Participant, timeout time.Duration, want ...s
 // subscriber brings every layer back at once.
 func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 	s := newTestSFU(t)
-	room, _ := s.Room("dyn", RoomOptions{Tier: TierHD})
-	viewer := join(t, room, "viewer", Permissions{Subscribe: true, List: true})
+	room, _ := s.Room("dyn", RoomOptions{Tier: access.HD})
+	viewer := join(t, room, "viewer", (access.Subscribe | access.List))
 	subscribe(t, viewer)
 	host := join(t, room, "host", everyone)
 	pub := publishSimulcast(t, host)
@@ -87,7 +89,7 @@ func TestDynacastPausesUnwatchedLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second subscriber with no size yet wants the top layer.
-	other := join(t, room, "other", Permissions{Subscribe: true, List: true})
+	other := join(t, room, "other", (access.Subscribe | access.List))
 	subscribe(t, other)
 	t.Logf("f back for a new subscriber after %v", waitActive(t, host, 30*time.Second, "q", "h", "f"))
 

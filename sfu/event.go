@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 // Event types sent to participants. The API writes them to the websocket as
@@ -40,7 +42,7 @@ type Event struct {
 	SDP         string                   `json:"sdp,omitempty"`
 	Target      string                   `json:"target,omitempty"`
 	Candidate   *webrtc.ICECandidateInit `json:"candidate,omitempty"`
-	Permissions *Permissions             `json:"permissions,omitempty"`
+	Permissions *access.Permissions      `json:"permissions,omitempty"`
 	// Tracks maps the track IDs of an offer to what they are, so that a
 	// subscriber without the list permission still knows camera from screen.
 	Tracks map[string]TrackInfo `json:"tracks,omitempty"`
@@ -76,14 +78,6 @@ type TrackInfo struct {
 	// from an RTSP encoder); Note says why.
 	WebRTC bool   `json:"webrtc"`
 	Note   string `json:"note,omitempty"`
-}
-
-// Permissions are what the SFU enforces for a participant in its room.
-type Permissions struct {
-	Publish   bool `json:"publish"`
-	Subscribe bool `json:"subscribe"`
-	List      bool `json:"list"`
-	Moderate  bool `json:"moderate"`
 }
 
 // Track sources.

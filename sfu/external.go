@@ -6,6 +6,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 // TrackSpec describes a track published from outside WebRTC, such as an RTSP
@@ -22,7 +24,7 @@ type TrackSpec struct {
 
 // PublishTrack publishes a pushed track into the participant's rooms.
 func (p *Participant) PublishTrack(spec TrackSpec) (*Track, error) {
-	if !p.Permissions().Publish {
+	if !p.Permissions().Has(access.Publish) {
 		return nil, ErrNoPublish
 	}
 	if !ValidSource(spec.Source) {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"lectern/access"
 )
 
 // The subscriber's allocator: every allocateEvery, on the send queue's
@@ -35,13 +37,13 @@ func (p *Participant) SetView(trackID string, width, height int) error {
 }
 
 // topHeight is the height assumed for a room tier's top simulcast layer.
-func topHeight(t Tier) int {
+func topHeight(t access.Tier) int {
 	switch t {
-	case TierSD:
+	case access.SD:
 		return 360
-	case TierFHD:
+	case access.FHD:
 		return 1080
-	case Tier4K:
+	case access.UHD:
 		return 2160
 	}
 	return 720

@@ -7,14 +7,16 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 func TestPublishIntoSeveralRooms(t *testing.T) {
 	s := newTestSFU(t)
 	a, _ := s.Room("a", RoomOptions{})
 	b, _ := s.Room("b", RoomOptions{})
-	subA := subscribe(t, join(t, a, "sa", Permissions{Subscribe: true, List: true}))
-	subB := subscribe(t, join(t, b, "sb", Permissions{Subscribe: true, List: true}))
+	subA := subscribe(t, join(t, a, "sa", (access.Subscribe|access.List)))
+	subB := subscribe(t, join(t, b, "sb", (access.Subscribe|access.List)))
 	host := join(t, a, "host", everyone)
 	pub := publishTracks(t, host, webrtc.MimeTypeVP8, SourceCamera)
 	stop := make(chan struct{})
@@ -74,12 +76,12 @@ func TestJoinLeaveLeavesNothing(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go pub.pump(stop)
-	warm := subscribe(t, join(t, room, "warm", Permissions{Subscribe: true}))
+	warm := subscribe(t, join(t, room, "warm", access.Subscribe))
 	warm.waitSources(5*time.Second, SourceCamera)
 	base := runtime.NumGoroutine()
 
 	for i := range 100 {
-		p, err := room.Join(ParticipantOptions{Identity: "p", Kind: KindBrowser, Permissions: Permissions{Subscribe: true, List: true}, AutoSubscribe: true})
+		p, err := room.Join(ParticipantOptions{Identity: "p", Kind: KindBrowser, Permissions: (access.Subscribe | access.List), AutoSubscribe: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 // eventQueue bounds the events waiting for a participant's signaling writer. A
@@ -24,9 +26,9 @@ const (
 // ParticipantOptions describe who joins.
 type ParticipantOptions struct {
 	Identity, Name, Kind string
-	Permissions          Permissions
-	// Tier is the participant's own tier; 0 means the room's.
-	Tier Tier
+	Permissions          access.Permissions
+	// Tier is the participant's own tier; "" means the room's.
+	Tier access.Tier
 	// AutoSubscribe subscribes to every track in the room, now and later.
 	AutoSubscribe bool
 }
@@ -40,10 +42,10 @@ type Participant struct {
 	room                     *Room
 	log                      *slog.Logger
 	autoSubscribe            bool
-	tier                     Tier
+	tier                     access.Tier
 	joined                   time.Time
 
-	perms atomic.Pointer[Permissions]
+	perms atomic.Pointer[access.Permissions]
 	// subConnected is set once the subscriber connection has connected.
 	subConnected atomic.Bool
 	events       chan Event
@@ -94,7 +96,7 @@ func (p *Participant) Identity() string { return p.identity }
 func (p *Participant) Room() *Room { return p.room }
 
 // Permissions returns what the participant may do now.
-func (p *Participant) Permissions() Permissions { return *p.perms.Load() }
+func (p *Participant) Permissions() access.Permissions { return *p.perms.Load() }
 
 // Events delivers what the participant's client must hear. It is never closed;
 // stop reading when Done is closed.

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/internal/peertest"
 )
 
@@ -27,7 +28,7 @@ func newTestSFU(t testing.TB) *SFU {
 	return s
 }
 
-func join(t testing.TB, r *Room, identity string, perms Permissions) *Participant {
+func join(t testing.TB, r *Room, identity string, perms access.Permissions) *Participant {
 	t.Helper()
 	p, err := r.Join(ParticipantOptions{Identity: identity, Name: identity, Kind: KindBrowser, Permissions: perms, AutoSubscribe: true})
 	if err != nil {
@@ -37,7 +38,7 @@ func join(t testing.TB, r *Room, identity string, perms Permissions) *Participan
 	return p
 }
 
-var everyone = Permissions{Publish: true, Subscribe: true, List: true}
+var everyone = (access.Publish | access.Subscribe | access.List)
 
 // testPublisher sends synthetic media from a pion peer through Publish.
 type testPublisher struct {

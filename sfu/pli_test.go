@@ -10,6 +10,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/internal/peertest"
 )
 
@@ -25,7 +26,7 @@ func plisDuring(pub *lossyPublisher, d time.Duration) int {
 // has its first picture, nothing asks for keyframes while nobody joins.
 func TestNoKeyframeRequestsWithoutJoins(t *testing.T) {
 	room, pub := onDemandBroadcast(t, "quiet")
-	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
+	sub := subscribe(t, join(t, room, "sub", access.Subscribe))
 	sub.waitSources(10*time.Second, SourceCamera)
 	if n := plisDuring(pub, 3*time.Second); n != 0 {
 		t.Errorf("%d keyframe requests in 3 s with nobody joining, want 0", n)
@@ -160,7 +161,7 @@ func TestSegmentRequestsWithoutNaturalKeyframes(t *testing.T) {
 // requests at least minPLIInterval apart (a few keyframes, not one each).
 func TestJoinCrowdCoalescesKeyframeRequests(t *testing.T) {
 	room, pub := onDemandBroadcast(t, "crowd")
-	first := subscribe(t, join(t, room, "first", Permissions{Subscribe: true}))
+	first := subscribe(t, join(t, room, "first", access.Subscribe))
 	first.waitSources(10*time.Second, SourceCamera)
 
 	before, start := pub.pliCount(), time.Now()
@@ -168,7 +169,7 @@ func TestJoinCrowdCoalescesKeyframeRequests(t *testing.T) {
 	subs := make([]*testSubscriber, n)
 	for i := range subs {
 		// Joining returns at once; the connections come up together.
-		subs[i] = subscribe(t, join(t, room, fmt.Sprintf("viewer%d", i), Permissions{Subscribe: true}))
+		subs[i] = subscribe(t, join(t, room, fmt.Sprintf("viewer%d", i), access.Subscribe))
 	}
 	for _, sub := range subs {
 		sub.waitSources(20*time.Second, SourceCamera)
@@ -191,7 +192,7 @@ func TestJoinCrowdCoalescesKeyframeRequests(t *testing.T) {
 // the subscriber asks again.
 func TestJoinWhileTopLayerPaused(t *testing.T) {
 	s := newTestSFU(t)
-	room, _ := s.Room("paused", RoomOptions{Tier: TierFHD})
+	room, _ := s.Room("paused", RoomOptions{Tier: access.FHD})
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
 	var (
 		mu      sync.Mutex
@@ -239,7 +240,7 @@ func TestJoinWhileTopLayerPaused(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true}))
+	sub := subscribe(t, join(t, room, "viewer", access.Subscribe))
 	sub.waitSources(30*time.Second, SourceCamera)
 	mu.Lock()
 	defer mu.Unlock()

@@ -6,6 +6,8 @@ import (
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 // Publish answers the client's offer on the publisher peer connection. sources
@@ -13,7 +15,7 @@ import (
 // screen or screen_audio; unnamed audio is the microphone and video the camera.
 // A later offer on the same connection adds or removes tracks.
 func (p *Participant) Publish(offer string, sources map[string]string) (string, error) {
-	if !p.Permissions().Publish {
+	if !p.Permissions().Has(access.Publish) {
 		return "", ErrNoPublish
 	}
 	for id, s := range sources {
@@ -56,7 +58,7 @@ func (p *Participant) Publish(offer string, sources map[string]string) (string, 
 // bitrate is the video bitrate the publisher is asked to stay under.
 func (p *Participant) bitrate(o RoomOptions) int {
 	t := o.Tier
-	if p.tier > 0 && (t == 0 || p.tier < t) {
+	if p.tier != "" && (t == "" || p.tier.Rank() < t.Rank()) {
 		t = p.tier
 	}
 	return t.Bitrate()

@@ -10,6 +10,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 // nalu returns a NAL unit of n bytes with header byte hdr and a pattern body.
@@ -215,7 +217,7 @@ func FuzzRepacketize(f *testing.F) {
 func TestPushedH264ReachesSubscribersRightSized(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("rtsp", RoomOptions{Broadcast: true})
-	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true}))
+	sub := subscribe(t, join(t, room, "viewer", access.Subscribe))
 	enc, err := room.Join(ParticipantOptions{Identity: "enc", Name: "enc", Kind: KindEncoder, Permissions: everyone})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/internal/peertest"
 )
 
@@ -227,10 +228,10 @@ func receivedSeqs(s *testSubscriber, stop <-chan struct{}) (func() map[uint16]in
 func TestPublisherLossIsRepairedOnce(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("repair", RoomOptions{})
-	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
+	sub := subscribe(t, join(t, room, "sub", access.Subscribe))
 	// A subscriber that never NACKs is never sent a recovered packet.
 	quietPC := peertest.NewPeer(t, peertest.NewAPI(t, peertest.Options{Interceptors: peertest.NoInterceptors}), webrtc.Configuration{})
-	quiet := subscribeOn(t, join(t, room, "quiet", Permissions{Subscribe: true}), quietPC)
+	quiet := subscribeOn(t, join(t, room, "quiet", access.Subscribe), quietPC)
 	t.Cleanup(quiet.close)
 	host := join(t, room, "host", everyone)
 	pub := publishLossy(t, host, webrtc.MimeTypeVP8)
@@ -324,7 +325,7 @@ func TestPublisherLossIsRepairedOnce(t *testing.T) {
 func TestNoNACKsForASilentLayer(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("silent", RoomOptions{})
-	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
+	sub := subscribe(t, join(t, room, "sub", access.Subscribe))
 	host := join(t, room, "host", everyone)
 	pub := publishLossy(t, host, webrtc.MimeTypeVP8)
 	warm := make(chan struct{})

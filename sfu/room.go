@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
+
+	"lectern/access"
 )
 
 // RoomOptions are a room's media settings, from its stored configuration.
@@ -12,7 +14,7 @@ type RoomOptions struct {
 	// carry their media.
 	Broadcast bool
 	// Tier caps what publishers are asked to send and what is forwarded.
-	Tier Tier
+	Tier access.Tier
 }
 
 // Room is the media side of one room: its participants, the publishers from
@@ -94,7 +96,7 @@ func (r *Room) Join(o ParticipantOptions) (*Participant, error) {
 	joined := Event{Type: EventParticipantJoined, Room: r.id, Participant: ptr(p.Info())}
 	r.notify(joined, p, needList)
 	s.watch(joined)
-	if o.Permissions.Subscribe && o.AutoSubscribe {
+	if o.Permissions.Has(access.Subscribe) && o.AutoSubscribe {
 		for _, t := range r.Tracks() {
 			if t.owner != p && t.webrtc {
 				p.subscribeTrack(t)
@@ -180,7 +182,7 @@ func (r *Room) addTrack(t *Track) {
 	r.observe(ev)
 	t.announceMu.Unlock()
 	for _, p := range members {
-		if p != t.owner && t.webrtc && p.autoSubscribe && p.Permissions().Subscribe {
+		if p != t.owner && t.webrtc && p.autoSubscribe && p.Permissions().Has(access.Subscribe) {
 			p.subscribeTrack(t)
 		}
 	}
@@ -259,7 +261,7 @@ func (r *Room) hasMedia() bool {
 	return len(r.members) > 0 || len(r.guests) > 0 || len(r.tracks) > 0
 }
 
-func needList(p *Participant) bool { return p.Permissions().List }
+func needList(p *Participant) bool { return p.Permissions().Has(access.List) }
 
 // notify sends ev to the room's participants for which need is true, except one.
 func (r *Room) notify(ev Event, except *Participant, need func(*Participant) bool) {

@@ -7,17 +7,19 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 func TestPublishCameraMicScreenToThreeSubscribers(t *testing.T) {
 	s := newTestSFU(t)
-	room, err := s.Room("r1", RoomOptions{Tier: TierHD})
+	room, err := s.Room("r1", RoomOptions{Tier: access.HD})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var subs []*testSubscriber
 	for _, name := range []string{"a", "b", "c"} {
-		subs = append(subs, subscribe(t, join(t, room, name, Permissions{Subscribe: true, List: true})))
+		subs = append(subs, subscribe(t, join(t, room, name, (access.Subscribe|access.List))))
 	}
 	host := join(t, room, "host", everyone)
 	pub := publishTracks(t, host, webrtc.MimeTypeVP8, SourceCamera, SourceMicrophone, SourceScreen)
@@ -38,7 +40,7 @@ func TestPublishCameraMicScreenToThreeSubscribers(t *testing.T) {
 func TestAudienceCannotPublish(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("r2", RoomOptions{})
-	viewer := join(t, room, "viewer", Permissions{Subscribe: true})
+	viewer := join(t, room, "viewer", access.Subscribe)
 	pc, _ := webrtc.NewPeerConnection(webrtc.Configuration{})
 	defer pc.Close()
 	pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
@@ -53,7 +55,7 @@ func TestAudienceCannotPublish(t *testing.T) {
 func TestNACKIsAnsweredFromTheCache(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("nack", RoomOptions{})
-	sub := subscribe(t, join(t, room, "sub", Permissions{Subscribe: true}))
+	sub := subscribe(t, join(t, room, "sub", access.Subscribe))
 	host := join(t, room, "host", everyone)
 	pub := publishTracks(t, host, webrtc.MimeTypeVP8, SourceCamera)
 	stop := make(chan struct{})
@@ -88,7 +90,7 @@ func TestMediaRooms(t *testing.T) {
 	if _, ok := s.LiveRoom("watched"); !ok || s.HasMedia("watched") || len(s.MediaRooms()) != 0 {
 		t.Fatalf("observed empty room: live %v, media %v, media rooms %v", ok, s.HasMedia("watched"), s.MediaRooms())
 	}
-	p := join(t, room, "guest", Permissions{Subscribe: true})
+	p := join(t, room, "guest", access.Subscribe)
 	if !s.HasMedia("watched") || len(s.MediaRooms()) != 1 || s.MediaRooms()[0] != "watched" {
 		t.Fatalf("with a participant: media %v, media rooms %v", s.HasMedia("watched"), s.MediaRooms())
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
+	"lectern/access"
 	"lectern/internal/peertest"
 )
 
@@ -100,8 +101,8 @@ func (sp *simulcastPublisher) send(tr *webrtc.TrackLocalStaticRTP, pkt *rtp.Pack
 
 func TestSimulcastLayerSwitchAtKeyframe(t *testing.T) {
 	s := newTestSFU(t)
-	room, _ := s.Room("sim", RoomOptions{Tier: TierFHD})
-	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true, List: true}))
+	room, _ := s.Room("sim", RoomOptions{Tier: access.FHD})
+	sub := subscribe(t, join(t, room, "viewer", (access.Subscribe|access.List)))
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
 	stop := make(chan struct{})
 	defer close(stop)
@@ -146,8 +147,8 @@ func TestSimulcastLayerSwitchAtKeyframe(t *testing.T) {
 // keyframe is lost: the SFU asks again and the switch happens.
 func TestLayerSwitchAsksAgain(t *testing.T) {
 	s := newTestSFU(t)
-	room, _ := s.Room("ask", RoomOptions{Tier: TierFHD})
-	sub := subscribe(t, join(t, room, "viewer", Permissions{Subscribe: true, List: true}))
+	room, _ := s.Room("ask", RoomOptions{Tier: access.FHD})
+	sub := subscribe(t, join(t, room, "viewer", (access.Subscribe|access.List)))
 	pub := publishSimulcast(t, join(t, room, "host", everyone))
 	var (
 		mu      sync.Mutex
@@ -209,8 +210,8 @@ func TestLayerSwitchAsksAgain(t *testing.T) {
 // TestTierCapsLayer gives a subscriber the SD tier in an FHD room: it gets layer q.
 func TestTierCapsLayer(t *testing.T) {
 	s := newTestSFU(t)
-	room, _ := s.Room("tier", RoomOptions{Tier: TierFHD})
-	p, err := room.Join(ParticipantOptions{Identity: "small", Kind: KindBrowser, Permissions: Permissions{Subscribe: true}, Tier: TierSD, AutoSubscribe: true})
+	room, _ := s.Room("tier", RoomOptions{Tier: access.FHD})
+	p, err := room.Join(ParticipantOptions{Identity: "small", Kind: KindBrowser, Permissions: access.Subscribe, Tier: access.SD, AutoSubscribe: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +318,7 @@ func TestLayerInsertedBelow(t *testing.T) {
 // last never offered the quality choice).
 func TestLastTrackEventListsEveryLayer(t *testing.T) {
 	s := newTestSFU(t)
-	room, _ := s.Room("layers", RoomOptions{Tier: TierFHD})
+	room, _ := s.Room("layers", RoomOptions{Tier: access.FHD})
 	var mu sync.Mutex
 	last := map[string]int{}
 	cancel := room.Observe(func(ev Event) {

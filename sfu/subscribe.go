@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 // Answer applies the client's answer to the server's last subscriber offer and
@@ -140,7 +142,7 @@ func (p *Participant) AddCandidate(target string, c webrtc.ICECandidateInit) err
 
 // Subscribe starts forwarding the given tracks of the room to the participant.
 func (p *Participant) Subscribe(ids []string) error {
-	if !p.Permissions().Subscribe {
+	if !p.Permissions().Has(access.Subscribe) {
 		return ErrNoSubscribe
 	}
 	for _, id := range ids {
@@ -246,7 +248,7 @@ func (p *Participant) attachLocked(t *Track, add func(*downTrack) (*webrtc.RTPSe
 func (p *Participant) newDown(t *Track) *downTrack {
 	roomTier := p.room.options().Tier
 	subTier := p.tier
-	if subTier == 0 {
+	if subTier == "" {
 		subTier = roomTier
 	}
 	return newDownTrack(t, p, subTier, roomTier)

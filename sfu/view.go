@@ -10,6 +10,8 @@ import (
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 // View answers a viewer's offer (WHEP, draft-ietf-wish-whep): the client
@@ -21,7 +23,7 @@ import (
 // go. A viewer may connect before anyone publishes: its senders idle until the
 // program has a track of their kind. The answer carries every server candidate.
 func (p *Participant) View(offer string) (string, error) {
-	if !p.Permissions().Subscribe {
+	if !p.Permissions().Has(access.Subscribe) {
 		return "", ErrNoSubscribe
 	}
 	if err := CheckViewOffer(offer, p.room.options()); err != nil {
@@ -204,7 +206,7 @@ func (v *viewer) run() {
 // follow puts the current program into the slots.
 func (v *viewer) follow() {
 	var tracks []*Track
-	if v.p.Permissions().Subscribe {
+	if v.p.Permissions().Has(access.Subscribe) {
 		for _, t := range v.p.room.Tracks() {
 			if t.webrtc && t.owner != v.p {
 				tracks = append(tracks, t)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"lectern/access"
 )
 
 // TestWatchSeesEveryRoom: one watcher sees participants join and leave and
@@ -30,7 +32,7 @@ func TestWatchSeesEveryRoom(t *testing.T) {
 	if ev := next(); ev.Type != EventParticipantJoined || ev.Room != "wa" || ev.Participant.Identity != "host" {
 		t.Fatalf("first event %+v", ev)
 	}
-	guest := join(t, b, "guest", Permissions{Subscribe: true})
+	guest := join(t, b, "guest", access.Subscribe)
 	if ev := next(); ev.Type != EventParticipantJoined || ev.Room != "wb" || ev.Participant.Identity != "guest" {
 		t.Fatalf("second event %+v", ev)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"lectern/access"
 	"lectern/hls"
 	"lectern/hls/hlstest"
 	"lectern/program"
@@ -105,7 +106,7 @@ func (tr *testRecorder) newRecorder() *Recorder {
 func (tr *testRecorder) record(room string, clip *hlstest.Clip, sound *hlstest.Sound) *hlstest.Publisher {
 	t := tr.t
 	t.Helper()
-	opts := sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD}
+	opts := sfu.RoomOptions{Broadcast: true, Tier: access.FHD}
 	if err := tr.hls.Configure(room, hls.Settings{Record: true, Media: opts}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func (tr *testRecorder) record(room string, clip *hlstest.Clip, sound *hlstest.S
 		t.Fatal(err)
 	}
 	p, err := r.Join(sfu.ParticipantOptions{Identity: "host", Kind: sfu.KindBrowser,
-		Permissions: sfu.Permissions{Publish: true, Subscribe: true, Moderate: true}})
+		Permissions: (access.Publish | access.Subscribe | access.Moderate)})
 	if err != nil {
 		t.Fatal(err)
 	}

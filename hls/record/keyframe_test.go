@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"lectern/access"
 	"lectern/hls"
 	"lectern/hls/hlstest"
 	"lectern/ingest"
@@ -80,7 +81,7 @@ func TestRecordingStartsAtFirstKeyframe(t *testing.T) {
 				t.Fatal(err)
 			}
 			tr := newTestRecorder(t, store, testConfig(t))
-			opts := sfu.RoomOptions{Broadcast: true, Tier: sfu.TierFHD}
+			opts := sfu.RoomOptions{Broadcast: true, Tier: access.FHD}
 			if err := tr.hls.Configure("enc", hls.Settings{Record: true, Media: opts}); err != nil {
 				t.Fatal(err)
 			}
