@@ -2,40 +2,24 @@ package netlab
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"lectern/internal/launch"
 )
 
 // Server is a lectern process (the binary that go build makes of
-// cmd/lectern) listening for HTTP and WebRTC on the lab's server address only.
+// cmd/lectern) listening for HTTP and WebRTC on the lab's server address
+// only. Its URL, Log and Close are launch's.
 type Server struct {
-	// URL is the server's base URL, http://10.x.0.1:port.
-	URL string
-
-	adminKey string
-	dir      string
-	cmd      *exec.Cmd
-	done     chan struct{}
-
-	mu     sync.Mutex
-	stderr bytes.Buffer
+	*launch.Server
 }
-
-var openLine = regexp.MustCompile(`Open:\s+(http://\S+?)/?$`)
 
 // ServerConfig says where a lab's server listens.
 type ServerConfig struct {
@@ -51,111 +35,21 @@ type ServerConfig struct {
 // StartServer runs bin with a data directory of its own and waits until it
 // serves. Stop it with Close.
 func StartServer(ctx context.Context, bin string, cfg ServerConfig) (*Server, error) {
-	ip := cfg.IP
-	dir, err := os.MkdirTemp("", "lectern-netlab-")
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{dir: dir, adminKey: "netlab-admin-" + strconv.FormatInt(time.Now().UnixNano(), 36), done: make(chan struct{})}
-	s.cmd = exec.Command(bin)
-	s.cmd.Env = append(os.Environ(),
-		"LECTERN_HTTP_ADDR="+ip.String()+":0", "LECTERN_RTSP_ADDR=127.0.0.1:0", "LECTERN_RTSP_UDP_PORT=0",
-		"LECTERN_WEBRTC_UDP_PORT="+strconv.Itoa(cfg.UDPPort), "LECTERN_WEBRTC_LISTEN_IP="+ip.String(), "LECTERN_WEBRTC_LOOPBACK=false",
-		"LECTERN_DATA_DIR="+filepath.Join(dir, "data"), "LECTERN_ADMIN_KEY="+s.adminKey, "LECTERN_LOG_LEVEL=warn")
+	env := []string{"LECTERN_WEBRTC_LISTEN_IP=" + cfg.IP.String(), "LECTERN_WEBRTC_LOOPBACK=false"}
 	if cfg.Announce != nil {
-		s.cmd.Env = append(s.cmd.Env, "LECTERN_WEBRTC_PUBLIC_IPS="+cfg.Announce.String())
+		env = append(env, "LECTERN_WEBRTC_PUBLIC_IPS="+cfg.Announce.String())
 	}
-	s.cmd.Stderr = &lockedWriter{mu: &s.mu, w: &s.stderr}
-	stdout, err := s.cmd.StdoutPipe()
+	srv, err := launch.Start(ctx, bin, launch.Options{HTTPAddr: cfg.IP.String() + ":0", UDPPort: cfg.UDPPort,
+		Env: env, Name: "lectern-netlab", ReadyWithin: 60 * time.Second})
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		return nil, fmt.Errorf("netlab: %w", err)
 	}
-	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("netlab: start %s: %w", bin, err)
-	}
-	ready := make(chan string, 1)
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := openLine.FindStringSubmatch(strings.TrimSpace(sc.Text())); m != nil {
-				ready <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		s.cmd.Wait()
-	}()
-	select {
-	case s.URL = <-ready:
-	case <-s.done:
-		err = errors.New("the server exited before it was ready")
-	case <-time.After(60 * time.Second):
-		err = errors.New("the server was not ready within 60 s")
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("netlab: %w: %s", err, s.Log())
-	}
-	return s, nil
+	return &Server{srv}, nil
 }
 
-// lockedWriter serializes writes to w (exec copies stderr on its goroutine).
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// Log returns what the server wrote to stderr so far.
-func (s *Server) Log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
-}
-
-// Close stops the server (SIGINT, then SIGKILL after 10 s) and removes its
-// data. It is safe to call twice.
-func (s *Server) Close() {
-	if s.cmd.Process != nil {
-		s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
-	os.RemoveAll(s.dir)
-}
-
-// api calls the REST API with the admin key and decodes the answer into out.
 func (s *Server) api(ctx context.Context, method, path, body string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.adminKey)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	if res.StatusCode >= 300 {
-		return fmt.Errorf("netlab: %s %s: %d %s", method, path, res.StatusCode, data)
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
+	if err := s.API(ctx, method, path, body, out); err != nil {
+		return fmt.Errorf("netlab: %w", err)
 	}
 	return nil
 }
@@ -186,7 +80,7 @@ func (s *Server) Metrics(ctx context.Context) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.adminKey)
+	req.Header.Set("Authorization", "Bearer "+s.AdminKey)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err

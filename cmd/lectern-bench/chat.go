@@ -91,7 +91,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	var cpu0, self0 time.Duration
-	if srv.cmd != nil {
+	if srv.started() {
 		cpu0, _ = processCPU(srv.pid())
 	}
 	self0, _ = processCPU(os.Getpid())
@@ -112,7 +112,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	complete := waitDeliveries(ctx, clients, acked, f.settle)
 	elapsed := time.Since(start)
 	var cpu1 time.Duration
-	if srv.cmd != nil {
+	if srv.started() {
 		cpu1, _ = processCPU(srv.pid())
 	}
 	self1, _ := processCPU(os.Getpid())
@@ -138,7 +138,7 @@ func runChat(ctx context.Context, args []string, out io.Writer) error {
 	clients = nil
 	want := acked * int64(f.clients)
 	cpu := "n/a"
-	if srv.cmd != nil {
+	if srv.started() {
 		cpu = fmt.Sprintf("%.0f%%", 100*(cpu1-cpu0).Seconds()/elapsed.Seconds())
 	}
 	fmt.Fprintf(out, "| backend | clients × msg/s × duration | sent | acked | stored | deliveries (of %s) | missing | out of order | latency p50 / p99 / max | frames per client per s | reconnects | refused | server CPU | bench CPU |\n", "acked × clients")

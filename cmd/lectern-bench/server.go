@@ -1,28 +1,25 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"lectern/internal/launch"
 )
 
-// benchServer is a lectern process the bench started on loopback, with its own
-// data directory and a known admin key.
+// benchServer is a lectern server under measure: one the bench started on
+// loopback (proc, with its own data directory and a known admin key), or one
+// someone else runs (attachServer).
 type benchServer struct {
-	cmd      *exec.Cmd
-	dir      string
+	proc     *launch.Server
+	dir      string // the started server's own directory
 	url      string // http://127.0.0.1:port
 	rtspHost string // 127.0.0.1:port
 	adminKey string
@@ -30,65 +27,16 @@ type benchServer struct {
 	debugURL string
 	// serverPID is the server process, for its CPU time.
 	serverPID int
-	stderr    bytes.Buffer
 }
-
-var bannerRTSP = regexp.MustCompile(`RTSP:\s+rtsp://(\S+)/\{room\}`)
-var bannerOpen = regexp.MustCompile(`Open:\s+(http://\S+)/`)
 
 // startServer runs bin with free loopback ports and waits until it is ready.
 // env adds NAME=value settings, such as LECTERN_DATABASE_URL.
 func startServer(ctx context.Context, bin string, env ...string) (*benchServer, error) {
-	dir, err := os.MkdirTemp("", "lectern-bench-")
+	p, err := launch.Start(ctx, bin, launch.Options{Env: env, Name: "lectern-bench"})
 	if err != nil {
 		return nil, err
 	}
-	s := &benchServer{dir: dir, adminKey: "bench-admin-key-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
-	udp, err := freeUDPPort()
-	if err != nil {
-		return nil, err
-	}
-	s.cmd = exec.CommandContext(ctx, bin)
-	s.cmd.Env = append(os.Environ(),
-		"LECTERN_HTTP_ADDR=127.0.0.1:0", "LECTERN_RTSP_ADDR=127.0.0.1:0", "LECTERN_RTSP_UDP_PORT=0",
-		"LECTERN_WEBRTC_UDP_PORT="+strconv.Itoa(udp), "LECTERN_DATA_DIR="+dir, "LECTERN_ADMIN_KEY="+s.adminKey,
-		"LECTERN_LOG_LEVEL=warn")
-	s.cmd.Env = append(s.cmd.Env, env...)
-	s.cmd.Stderr = &s.stderr
-	stdout, err := s.cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := bannerOpen.FindStringSubmatch(sc.Text()); m != nil {
-				s.url = m[1]
-			}
-			if m := bannerRTSP.FindStringSubmatch(sc.Text()); m != nil {
-				s.rtspHost = m[1]
-				ready <- nil
-				break
-			}
-		}
-		io.Copy(io.Discard, stdout)
-		ready <- errors.New("the server exited before it was ready")
-	}()
-	select {
-	case err = <-ready:
-	case <-time.After(30 * time.Second):
-		err = errors.New("the server was not ready within 30 s")
-	}
-	if err != nil {
-		s.stop()
-		return nil, fmt.Errorf("%w: %s", err, s.stderr.String())
-	}
-	s.serverPID = s.cmd.Process.Pid
-	return s, nil
+	return &benchServer{proc: p, dir: p.Dir, url: p.URL, rtspHost: p.RTSPHost, adminKey: p.AdminKey, serverPID: p.PID()}, nil
 }
 
 // attachServer describes a server someone else started: its URL, admin key,
@@ -108,57 +56,21 @@ func freeTCPPort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// freeUDPPort returns a UDP port that was free a moment ago.
-func freeUDPPort() (int, error) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
 func (s *benchServer) pid() int { return s.serverPID }
+
+// started reports whether the bench started the server (and can read its CPU time).
+func (s *benchServer) started() bool { return s.proc != nil }
 
 // stop ends the server and removes its data, if the bench started it.
 func (s *benchServer) stop() {
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.Close()
 	}
-	if s.cmd.Process != nil {
-		s.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { s.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-			<-done
-		}
-	}
-	os.RemoveAll(s.dir)
 }
 
 // api calls the server's REST API with the admin key and decodes the answer.
 func (s *benchServer) api(ctx context.Context, method, path, body string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, s.url+path, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.adminKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	if res.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, data)
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
+	return launch.Call(ctx, s.url, s.adminKey, method, path, body, out)
 }
 
 // streamKey creates room (if needed) and returns a new stream key for it.
