@@ -58,14 +58,23 @@ func TestSwitchWaitsForParameterSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// strip is how many of the screen's next keyframes lose their parameter sets.
+	// strip is how many of the screen's next keyframes lose their parameter
+	// sets. The pushing goroutine arms it when asked (arm), between two
+	// frames, and answers with the time: whatever it pushed before is in.
 	var strip atomic.Int32
+	arm := make(chan chan time.Time)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		pushClips(stop, []*sfu.Track{camera, screen}, []*hlstest.Clip{camClip, screenClip}, func(track int, au []byte) []byte {
+			select {
+			case reply := <-arm:
+				strip.Store(1)
+				reply <- time.Now()
+			default:
+			}
 			if track == 1 && hasIDR(au) && strip.Load() > 0 {
 				strip.Add(-1)
 				return withoutParams(au)
@@ -82,7 +91,21 @@ func TestSwitchWaitsForParameterSets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Close()
-	strip.Store(1)
+	// The switch is asked once the program has taken every frame pushed
+	// before the strip was armed (a camera frame that came after it is
+	// out): a screen keyframe with its parameter sets still queued would
+	// otherwise take the switch first.
+	reply := make(chan time.Time)
+	arm <- reply
+	armed := <-reply
+	deadline := time.After(10 * time.Second)
+	for poll := time.NewTicker(20 * time.Millisecond); !cameraSince(log, camera.ID(), armed); {
+		select {
+		case <-poll.C:
+		case <-deadline:
+			t.Fatal("no camera frame within 10 s of arming the strip")
+		}
+	}
 	if err := b.svc.SetOnAir("ps", program.OnAir{Video: screen.ID()}); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +118,7 @@ func TestSwitchWaitsForParameterSets(t *testing.T) {
 		}
 		return n
 	}
-	deadline := time.After(10 * time.Second)
+	deadline = time.After(10 * time.Second)
 	for poll := time.NewTicker(20 * time.Millisecond); screenFrames() < 10; {
 		select {
 		case <-poll.C:
@@ -134,6 +157,16 @@ func TestSwitchWaitsForParameterSets(t *testing.T) {
 		}
 		last = f.Received
 	}
+}
+
+// cameraSince reports whether a frame of the camera that arrived after t was emitted.
+func cameraSince(l *frameLog, camera string, t time.Time) bool {
+	for _, f := range l.snapshot() {
+		if f.Source == camera && f.Received.After(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // pushClips sends the clips' frames on the tracks at the clips' frame rate
