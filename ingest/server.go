@@ -92,12 +92,21 @@ func New(cfg Config, a Authorizer, media *sfu.SFU, readers Readers, log *slog.Lo
 				s.closeSockets()
 				return nil, fmt.Errorf("rtsp_udp_port: %w", err)
 			}
+			if u, ok := pc.(*net.UDPConn); ok {
+				u.SetReadBuffer(udpReadBuffer) // the kernel caps it at net.core.rmem_max
+			}
 			s.packets[addr] = pc
 			*field = addr
 		}
 	}
 	return s, nil
 }
+
+// udpReadBuffer is the receive buffer asked for the RTP/RTCP sockets: RTSP
+// over UDP has no repair, and the system's default (about 200 KB) overflows
+// when a keyframe's burst meets a busy moment, which breaks a keyframe
+// interval of the picture for every viewer.
+const udpReadBuffer = 4 << 20
 
 // Addr is the RTSP listener's address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }

@@ -83,6 +83,9 @@ func (s *SFU) Stats() Stats {
 	return st
 }
 
+// udpReadBuffer is the receive buffer asked for the media socket.
+const udpReadBuffer = 8 << 20
+
 // New opens the media UDP port and prepares the WebRTC stacks. It starts no
 // goroutines of its own beyond pion's socket reader; Close stops everything.
 func New(cfg Config, log *slog.Logger) (*SFU, error) {
@@ -97,6 +100,11 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webrtc_udp_port: %w", err)
 	}
+	// Every publisher's media arrives on this one socket: a buffer well above
+	// the system's default (about 200 KB) rides out keyframe bursts from many
+	// publishers while the machine is busy (the kernel caps it at
+	// net.core.rmem_max).
+	conn.SetReadBuffer(udpReadBuffer)
 	s := &SFU{log: log, conn: conn, rooms: make(map[string]*Room)}
 	s.mux = webrtc.NewICEUDPMux(muxLogger{pionLogger(log).NewLogger("ice")}, conn)
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
