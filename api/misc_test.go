@@ -58,4 +58,3 @@ func TestRequestIDIsEchoed(t *testing.T) {
 		t.Errorf("X-Request-ID = %q", got)
 	}
 }
-

@@ -46,7 +46,7 @@ export function renderPINAlert(box, api, room, update) {
     const since = new Date(a.since).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
     parts.push(h('div', { class: 'notice notice-error pin-alert', id: 'pin-alert', role: 'alert' },
       h('strong', { text: 'Someone is guessing this room’s PINs' }),
-      h('p', { id: 'pin-alert-text', text: `${a.failures} wrong PINs since ${since}${a.refused ? `, ${a.refused} more ${a.refused === 1 ? "try" : "tries"} held back` : ''}. PIN joins are slowed down; people already in and links with a token are not affected.` }),
+      h('p', { id: 'pin-alert-text', text: `${a.failures} wrong PINs since ${since}${a.refused ? `, ${a.refused} more ${a.refused === 1 ? 'try' : 'tries'} held back` : ''}. PIN joins are slowed down; people already in and links with a token are not affected.` }),
       h('div', { class: 'row' },
         h('button', { type: 'button', class: 'btn btn-small btn-primary', id: 'pin-alert-rotate', text: 'Rotate PINs', onclick: rotate }),
         room.locked ? null : h('button', { type: 'button', class: 'btn btn-small btn-danger', id: 'pin-alert-lock', text: 'Lock the room', onclick: () => lock(true) }))));
