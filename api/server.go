@@ -107,8 +107,10 @@ func (c Config) Validate() error {
 		return errors.New("ws_ping_interval: must be at least 1s")
 	case c.JoinFailuresPerAddr < 1:
 		return errors.New("join_failures_per_addr: must be at least 1")
-	case c.JoinFailuresPerRoom < 1:
-		return errors.New("join_failures_per_room: must be at least 1")
+	case c.JoinFailuresPerRoom < 1 || c.JoinFailuresPerRoom > 6000:
+		// Above 100 a second, the room's guessing rate is no longer bounded
+		// by the flood meter (docs/security.md "PIN guessing").
+		return errors.New("join_failures_per_room: must be 1 to 6000")
 	case c.FloodPINChecksPerSecond <= 0 || c.FloodPINChecksPerSecond > 100:
 		return errors.New("flood_pin_checks_per_second: must be above 0 and at most 100")
 	case c.JoinsPerAddr < 1:

@@ -131,6 +131,12 @@ func TestPINGuessingCostAboveAMonth(t *testing.T) {
 	if s := cfg.GuessSeconds(8); s < month {
 		t.Errorf("audience PIN: %.0f s expected", s)
 	}
+	// The most the configuration allows (api.Config.Validate) keeps the
+	// speaker PIN above a month.
+	cfg.FloodChecksPerSecond, cfg.FloodFailures = 100, 6000
+	if s := cfg.GuessSeconds(10); s < month {
+		t.Errorf("speaker PIN at the configurable maximum: %.0f s expected", s)
+	}
 }
 
 func TestPINGuardMapsStayBounded(t *testing.T) {
