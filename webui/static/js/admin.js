@@ -26,6 +26,8 @@ const KEY_STORAGE = 'lectern.adminKey';
  * @property {string} speaker_pin
  * @property {{hls: boolean, record: boolean}} broadcast
  * @property {{questions: boolean, slow_mode_seconds: number}} chat
+ * @property {boolean} locked  new PIN joins are refused
+ * @property {import('/js/pin-alert.js').PINAlert} [pin_alert]  while the PINs are being guessed
  * @property {string} created_at
  * @property {string} updated_at
  *

@@ -68,6 +68,7 @@ export function renderPINAlert(box, api, room, update) {
  */
 export function bindPINAlert(call, box, api) {
   if (!call.permissions.moderate || !call.session) return;
+  /** @type {{id: string, locked?: boolean, pin_alert?: PINAlert|null}} */
   let room = { ...call.session.welcome.room };
   const draw = () => renderPINAlert(box, api, room, (r) => { room = { ...room, locked: r.locked, pin_alert: r.pin_alert ?? room.pin_alert }; draw(); });
   call.session.on('pin_attack', (/** @type {any} */ m) => {
