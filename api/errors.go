@@ -49,13 +49,19 @@ const (
 	codePermissionDenied = "permission_denied"
 	codeWrongPIN         = "wrong_pin"
 	codeTooManyAttempts  = "too_many_attempts"
-	codeRoomNotFound     = "room_not_found"
-	codeMemberNotFound   = "member_not_found"
-	codeRoomExists       = "room_exists"
-	codeMemberExists     = "member_exists"
-	codeNotFound         = "not_found"
-	codeInvalidPath      = "invalid_path"
-	codeRequestTimeout   = "request_timeout"
+	// codeTooManyJoins: the address made too many PIN joins (rooms.ErrTooManyJoins).
+	codeTooManyJoins = "too_many_joins"
+	// codePINChecksSlowed: the room is under a PIN-guessing flood and its PIN
+	// checks are metered (rooms.ErrPINChecksMetered).
+	codePINChecksSlowed = "pin_checks_slowed"
+	codeRoomLocked      = "room_locked"
+	codeRoomNotFound    = "room_not_found"
+	codeMemberNotFound  = "member_not_found"
+	codeRoomExists      = "room_exists"
+	codeMemberExists    = "member_exists"
+	codeNotFound        = "not_found"
+	codeInvalidPath     = "invalid_path"
+	codeRequestTimeout  = "request_timeout"
 	// codeNodeUnreachable: another node holds the room and did not answer.
 	codeNodeUnreachable   = "node_unreachable"
 	codeMethodNotAllowed  = "method_not_allowed"
@@ -94,6 +100,10 @@ func apiError(err error) *Error {
 		return errorf(http.StatusForbidden, codeBanned, "this identity is banned from the room")
 	case errors.Is(err, rooms.ErrRoomNotFound):
 		return errorf(http.StatusNotFound, codeRoomNotFound, "room not found")
+	case errors.Is(err, rooms.ErrWrongPIN):
+		return errorf(http.StatusForbidden, codeWrongPIN, "the PIN is not right for this room")
+	case errors.Is(err, rooms.ErrRoomLocked):
+		return errorf(http.StatusLocked, codeRoomLocked, "a moderator locked this room against new PIN joins; ask the host for a link")
 	case errors.Is(err, rooms.ErrWrongStreamKey):
 		return errorf(http.StatusUnauthorized, codeInvalidStreamKey, "the stream key is not valid for this room")
 	default:

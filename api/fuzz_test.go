@@ -44,7 +44,7 @@ func FuzzRoomBody(f *testing.F) {
 }
 
 func FuzzRoomPatchBody(f *testing.F) {
-	fuzzBodies(f, "PATCH", "/api/v1/rooms/fz", `{"name":"New","tier":"sd"}`, `{"broadcast":{"record":false}}`, `{"id":"z"}`)
+	fuzzBodies(f, "PATCH", "/api/v1/rooms/fz", `{"name":"New","tier":"sd"}`, `{"broadcast":{"record":false}}`, `{"id":"z"}`, `{"locked":true}`)
 }
 
 func FuzzMemberBody(f *testing.F) {

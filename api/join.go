@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"time"
@@ -33,8 +34,9 @@ type joinResponse struct {
 	ICEServers []ICEServer `json:"ice_servers"`
 }
 
-// join exchanges a room PIN and a display name for an access token. Wrong PINs
-// are throttled per client address and per room.
+// join exchanges a room PIN and a display name for an access token. The PIN
+// guard (rooms.PINGuard) admits the try first: wrong PINs per address and
+// room, joins per address, and a flooded room's metered checks.
 func (s *Server) join(c *gin.Context) {
 	var req joinRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
@@ -51,25 +53,26 @@ func (s *Server) join(c *gin.Context) {
 		return
 	}
 	addr, roomID := c.ClientIP(), c.Param("room")
-	if wait := s.throttle.retryAfter(addr, roomID); wait > 0 {
-		e := errorf(http.StatusTooManyRequests, codeTooManyAttempts, "too many wrong PINs; try again in %d seconds", seconds(wait))
-		e.RetryAfter = seconds(wait)
-		s.abort(c, e)
+	if wait, err := s.pins.Admit(addr, roomID); err != nil {
+		s.abort(c, joinRefusal(err, wait))
 		return
 	}
-	ctx := c.Request.Context()
-	r, err := s.rooms.Room(ctx, roomID)
+	r, err := s.rooms.Room(c.Request.Context(), roomID)
 	if err != nil {
-		// An unknown room counts as a failure, so room names cannot be probed freely.
-		s.throttle.fail(addr, roomID)
+		if errors.Is(err, rooms.ErrRoomNotFound) {
+			// An unknown room counts as a failure, so room names cannot be probed freely.
+			s.pins.Fail(addr, roomID)
+		}
 		s.abort(c, err)
 		return
 	}
-	grant, ok := rooms.PINGrant(r, req.PIN)
-	if !ok {
-		s.throttle.fail(addr, roomID)
+	grant, err := rooms.JoinByPIN(r, req.PIN)
+	if errors.Is(err, rooms.ErrWrongPIN) {
+		s.pins.Fail(addr, roomID)
 		s.log.Info("join refused: wrong PIN", "room", roomID, "client", addr)
-		s.abort(c, errorf(http.StatusForbidden, codeWrongPIN, "the PIN is not right for this room"))
+	}
+	if err != nil {
+		s.abort(c, err)
 		return
 	}
 	resp, err := s.joinToken(r, name, grant)
@@ -77,6 +80,7 @@ func (s *Server) join(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
+	s.pins.Joined(addr)
 	s.log.Info("joined by PIN", "room", r.ID, "identity", resp.Identity, "permissions", grant.Permissions.String())
 	c.JSON(http.StatusOK, resp)
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"lectern/storage/storagetest"
 )
@@ -57,26 +56,5 @@ func TestRequestIDIsEchoed(t *testing.T) {
 	res.Body.Close()
 	if got := res.Header.Get("X-Request-ID"); got != "abc-123" {
 		t.Errorf("X-Request-ID = %q", got)
-	}
-}
-
-func TestThrottleWindow(t *testing.T) {
-	now := time.Unix(1000, 0)
-	th := newJoinThrottle(2, 3, time.Minute, func() time.Time { return now })
-	th.fail("1.1.1.1", "a")
-	th.fail("1.1.1.1", "a")
-	if w := th.retryAfter("1.1.1.1", "a"); w != time.Minute {
-		t.Errorf("after 2 failures: wait %v", w)
-	}
-	if w := th.retryAfter("2.2.2.2", "b"); w != 0 {
-		t.Errorf("another address and room: wait %v", w)
-	}
-	th.fail("2.2.2.2", "a")
-	if w := th.retryAfter("3.3.3.3", "a"); w != time.Minute {
-		t.Errorf("room limit: wait %v", w)
-	}
-	now = now.Add(time.Minute)
-	if w := th.retryAfter("1.1.1.1", "a"); w != 0 {
-		t.Errorf("after the window: wait %v", w)
 	}
 }

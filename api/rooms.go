@@ -28,15 +28,20 @@ type roomJSON struct {
 	SpeakerPIN string           `json:"speaker_pin,omitempty"`
 	Broadcast  broadcastJSON    `json:"broadcast"`
 	Chat       chatSettingsJSON `json:"chat"`
-	CreatedAt  time.Time        `json:"created_at"`
-	UpdatedAt  time.Time        `json:"updated_at"`
+	// Locked: new PIN joins are refused (room_locked); tokens still work.
+	Locked bool `json:"locked"`
+	// PINAlert is set, for admins and moderators, while the room's PINs are
+	// being guessed (rooms.PINGuard).
+	PINAlert  *pinAlertJSON `json:"pin_alert,omitempty"`
+	CreatedAt time.Time     `json:"created_at"`
+	UpdatedAt time.Time     `json:"updated_at"`
 }
 
 func roomView(r storage.Room, withPINs bool) roomJSON {
 	v := roomJSON{
 		ID: r.ID, Name: r.Name, Mode: r.Mode, Tier: r.Tier,
 		Broadcast: broadcastJSON{HLS: r.BroadcastHLS, Record: r.BroadcastRecord},
-		Chat:      chatSettingsView(r),
+		Chat:      chatSettingsView(r), Locked: r.Locked,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	if withPINs {
@@ -56,6 +61,13 @@ type roomRequest struct {
 		Record *bool `json:"record"`
 	} `json:"broadcast"`
 	Chat *chatSettingsRequest `json:"chat"`
+	// Locked is the one field a moderator may change.
+	Locked *bool `json:"locked"`
+}
+
+// onlyLock says whether req changes nothing but locked.
+func (req roomRequest) onlyLock() bool {
+	return req.ID == nil && req.Name == nil && req.Mode == nil && req.Tier == nil && req.Broadcast == nil && req.Chat == nil
 }
 
 // apply validates req and writes its fields into r.
@@ -86,6 +98,9 @@ func (req roomRequest) apply(r *storage.Room) error {
 		if b.Record != nil {
 			r.BroadcastRecord = *b.Record
 		}
+	}
+	if req.Locked != nil {
+		r.Locked = *req.Locked
 	}
 	if req.Chat != nil {
 		return req.Chat.apply(r, codeInvalidRoom)
@@ -160,13 +175,22 @@ func (s *Server) getRoom(c *gin.Context) {
 		return
 	}
 	p := caller(c)
-	c.JSON(http.StatusOK, roomView(r, p.admin || p.grant.Permissions.Has(access.Moderate)))
+	mod := p.admin || p.grant.Permissions.Has(access.Moderate)
+	v := roomView(r, mod)
+	if mod {
+		v = s.withPINAlert(v)
+	}
+	c.JSON(http.StatusOK, v)
 }
 
 func (s *Server) updateRoom(c *gin.Context) {
 	var req roomRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
+		return
+	}
+	if !caller(c).admin && !req.onlyLock() {
+		s.abort(c, errorf(http.StatusForbidden, codeAdminRequired, "a moderator may change locked only; the rest needs an API key"))
 		return
 	}
 	if req.ID != nil {
@@ -187,7 +211,10 @@ func (s *Server) updateRoom(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, roomView(updated, true))
+	if req.Locked != nil {
+		s.log.Info("room lock changed", "room", r.ID, "locked", updated.Locked)
+	}
+	c.JSON(http.StatusOK, s.withPINAlert(roomView(updated, true)))
 }
 
 func (s *Server) deleteRoom(c *gin.Context) {
@@ -235,5 +262,5 @@ func (s *Server) rotatePINs(c *gin.Context) {
 		return
 	}
 	s.log.Info("room PINs rotated", "room", r.ID, "which", req.Which)
-	c.JSON(http.StatusOK, roomView(updated, true))
+	c.JSON(http.StatusOK, s.withPINAlert(roomView(updated, true)))
 }

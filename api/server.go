@@ -47,11 +47,19 @@ type Config struct {
 	// BodyTimeout is how long a request body may take to arrive once its
 	// header has: a client that trickles one is cut with 408.
 	BodyTimeout time.Duration
-	// JoinFailuresPerAddr and JoinFailuresPerRoom are how many wrong PINs a client
-	// address, and a room from all addresses together, may send per minute before
-	// further joins get 429.
+	// JoinFailuresPerAddr is how many wrong PINs a client address may send
+	// for one room per minute before its further joins to that room get 429.
 	JoinFailuresPerAddr int
+	// JoinFailuresPerRoom is how many wrong PINs for one room per minute,
+	// from all addresses together, make a flood: the room's PIN checks are
+	// then metered at FloodPINChecksPerSecond and its moderators alerted
+	// (docs/security.md "PIN guessing"). Tokens are never affected.
 	JoinFailuresPerRoom int
+	// FloodPINChecksPerSecond is the rate of PIN checks a flooded room allows.
+	FloodPINChecksPerSecond float64
+	// JoinsPerAddr is how many PIN joins, right PINs included, a client
+	// address may make per minute: each mints a new identity.
+	JoinsPerAddr int
 	// KeyFailuresPerAddr is how many wrong API keys, and apart from them wrong
 	// stream keys (WHIP and RTSP together), a client address may send per
 	// minute before its further tries with that kind of key are refused.
@@ -71,14 +79,16 @@ type Config struct {
 // DefaultConfig returns the defaults a newcomer gets.
 func DefaultConfig() Config {
 	return Config{
-		TokenTTL:            6 * time.Hour,
-		MaxTokenTTL:         7 * 24 * time.Hour,
-		MaxBodyBytes:        64 << 10,
-		BodyTimeout:         10 * time.Second,
-		PingInterval:        15 * time.Second,
-		JoinFailuresPerAddr: 5,
-		JoinFailuresPerRoom: 50,
-		KeyFailuresPerAddr:  10,
+		TokenTTL:                6 * time.Hour,
+		MaxTokenTTL:             7 * 24 * time.Hour,
+		MaxBodyBytes:            64 << 10,
+		BodyTimeout:             10 * time.Second,
+		PingInterval:            15 * time.Second,
+		JoinFailuresPerAddr:     5,
+		JoinFailuresPerRoom:     50,
+		FloodPINChecksPerSecond: 1,
+		JoinsPerAddr:            30,
+		KeyFailuresPerAddr:      10,
 	}
 }
 
@@ -95,8 +105,16 @@ func (c Config) Validate() error {
 		return errors.New("http_body_timeout: must be at least 1s")
 	case c.PingInterval < time.Second:
 		return errors.New("ws_ping_interval: must be at least 1s")
-	case c.JoinFailuresPerAddr < 1 || c.JoinFailuresPerRoom < 1:
-		return errors.New("join_failures: must be at least 1")
+	case c.JoinFailuresPerAddr < 1:
+		return errors.New("join_failures_per_addr: must be at least 1")
+	case c.JoinFailuresPerRoom < 1 || c.JoinFailuresPerRoom > 6000:
+		// Above 100 a second, the room's guessing rate is no longer bounded
+		// by the flood meter (docs/security.md "PIN guessing").
+		return errors.New("join_failures_per_room: must be 1 to 6000")
+	case c.FloodPINChecksPerSecond <= 0 || c.FloodPINChecksPerSecond > 100:
+		return errors.New("flood_pin_checks_per_second: must be above 0 and at most 100")
+	case c.JoinsPerAddr < 1:
+		return errors.New("joins_per_addr: must be at least 1")
 	case c.KeyFailuresPerAddr < 1:
 		return errors.New("key_failures_per_addr: must be at least 1")
 	}
@@ -106,6 +124,14 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// pinGuard is the PIN guard's configuration.
+func (c Config) pinGuard() rooms.PINGuardConfig {
+	g := rooms.DefaultPINGuardConfig()
+	g.FailuresPerAddr, g.FloodFailures = c.JoinFailuresPerAddr, c.JoinFailuresPerRoom
+	g.FloodChecksPerSecond, g.JoinsPerAddr = c.FloodPINChecksPerSecond, c.JoinsPerAddr
+	return g
 }
 
 // Deps are the components the API serves.
@@ -137,18 +163,19 @@ type Deps struct {
 // Server serves the HTTP API. Build it with New; the goroutines it starts
 // belong to requests (websockets) and end with them.
 type Server struct {
-	cfg      Config
-	db       *storage.DB
-	issuer   *access.Issuer
-	log      *slog.Logger
-	media    *sfu.SFU
-	metrics  *metrics
-	throttle *joinThrottle
-	guesses  *guessThrottle
-	engine   *gin.Engine
-	whip     whipSessions
-	hls      *hls.Service
-	ownsHLS  bool // hls was made by New, so Close closes it
+	cfg     Config
+	db      *storage.DB
+	issuer  *access.Issuer
+	log     *slog.Logger
+	media   *sfu.SFU
+	metrics *metrics
+	pins    *rooms.PINGuard
+	alerts  pinAlerts
+	guesses *guessThrottle
+	engine  *gin.Engine
+	whip    whipSessions
+	hls     *hls.Service
+	ownsHLS bool // hls was made by New, so Close closes it
 	// ownProgs are the programs of an hls made by New, closed with it.
 	ownProgs *program.Set
 	chat     *chat.Hub
@@ -176,13 +203,14 @@ func New(cfg Config, d Deps) (*Server, error) {
 		log:      d.Log,
 		media:    d.SFU,
 		metrics:  m,
-		throttle: newJoinThrottle(cfg.JoinFailuresPerAddr, cfg.JoinFailuresPerRoom, time.Minute, time.Now),
+		pins:     rooms.NewPINGuard(cfg.pinGuard(), time.Now),
 		guesses:  newGuessThrottle(cfg.KeyFailuresPerAddr, time.Now),
 		hls:      d.HLS,
 		chat:     d.Chat,
 		recorder: d.Recorder,
 		placer:   d.Placer,
 	}
+	s.pins.OnAlert = s.alerts.publish
 	if s.hls == nil {
 		// Tests leave HLS out: a service on programs of its own, which
 		// stop when the service releases them (Close).
@@ -280,9 +308,9 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/rooms", s.admin, s.listRooms)
 	v1.POST("/rooms", s.admin, s.createRoom)
 	v1.GET("/rooms/:room", s.adminOr(0), s.getRoom)
-	v1.PATCH("/rooms/:room", s.admin, s.onRoomNode, s.updateRoom)
+	v1.PATCH("/rooms/:room", s.adminOr(access.Moderate), s.onRoomNode, s.updateRoom)
 	v1.DELETE("/rooms/:room", s.admin, s.onRoomNode, s.deleteRoom)
-	v1.POST("/rooms/:room/pins", s.admin, s.rotatePINs)
+	v1.POST("/rooms/:room/pins", s.adminOr(access.Moderate), s.rotatePINs)
 	v1.POST("/rooms/:room/join", s.join)
 
 	v1.GET("/rooms/:room/members", s.adminOr(access.Moderate), s.listMembers)

@@ -1,79 +1,89 @@
 package api
 
 import (
+	"net/http"
 	"sync"
 	"time"
+
+	"lectern/rooms"
 )
 
-// sweepAbove is the number of tracked keys past which expired ones are dropped,
-// so a flood of addresses cannot grow the maps without bound.
-const sweepAbove = 4096
-
-// joinThrottle limits wrong PINs per client address and per room in a sliding
-// window. Its maps are owned by mu.
-type joinThrottle struct {
-	perAddr, perRoom int
-	window           time.Duration
-	now              func() time.Time
-
+// pinAlerts hands the PIN guard's alerts (rooms.PINGuard.OnAlert) to the room
+// websockets of moderators. Its map is owned by mu; publish never blocks: a
+// socket that has not written the last alert yet gets the newer one instead.
+type pinAlerts struct {
 	mu   sync.Mutex
-	addr map[string][]time.Time
-	room map[string][]time.Time
+	subs map[string]map[chan rooms.PINAlert]struct{}
 }
 
-func newJoinThrottle(perAddr, perRoom int, window time.Duration, now func() time.Time) *joinThrottle {
-	return &joinThrottle{
-		perAddr: perAddr, perRoom: perRoom, window: window, now: now,
-		addr: make(map[string][]time.Time), room: make(map[string][]time.Time),
+// subscribe returns the alerts of room and the function that stops them.
+func (h *pinAlerts) subscribe(room string) (<-chan rooms.PINAlert, func()) {
+	ch := make(chan rooms.PINAlert, 1)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.subs == nil {
+		h.subs = map[string]map[chan rooms.PINAlert]struct{}{}
 	}
-}
-
-// retryAfter returns how long addr must wait before trying room again, or 0.
-func (t *joinThrottle) retryAfter(addr, room string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	return max(t.wait(t.addr, addr, t.perAddr, now), t.wait(t.room, room, t.perRoom, now))
-}
-
-// fail records one wrong PIN from addr for room.
-func (t *joinThrottle) fail(addr, room string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	t.record(t.addr, addr, now)
-	t.record(t.room, room, now)
-}
-
-func (t *joinThrottle) wait(m map[string][]time.Time, key string, limit int, now time.Time) time.Duration {
-	times := t.prune(m, key, now)
-	if len(times) < limit {
-		return 0
+	if h.subs[room] == nil {
+		h.subs[room] = map[chan rooms.PINAlert]struct{}{}
 	}
-	return times[len(times)-limit].Add(t.window).Sub(now)
-}
-
-func (t *joinThrottle) record(m map[string][]time.Time, key string, now time.Time) {
-	if len(m) > sweepAbove {
-		for k := range m {
-			t.prune(m, k, now)
+	h.subs[room][ch] = struct{}{}
+	return ch, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.subs[room], ch)
+		if len(h.subs[room]) == 0 {
+			delete(h.subs, room)
 		}
 	}
-	m[key] = append(t.prune(m, key, now), now)
 }
 
-// prune drops the times of key that fell out of the window.
-func (t *joinThrottle) prune(m map[string][]time.Time, key string, now time.Time) []time.Time {
-	times := m[key]
-	i := 0
-	for i < len(times) && now.Sub(times[i]) >= t.window {
-		i++
+// publish gives a to every subscriber of its room, replacing an unread one.
+func (h *pinAlerts) publish(a rooms.PINAlert) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs[a.Room] {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- a // the only sender, under mu: the buffer has room
 	}
-	times = times[i:]
-	if len(times) == 0 {
-		delete(m, key)
-		return nil
+}
+
+// pinAttackEvent is the room websocket's pin_attack event (docs/protocol.md).
+type pinAttackEvent struct {
+	Type string `json:"type"`
+	rooms.PINAlert
+}
+
+// pinAlertJSON is a room's pin_alert field, shown to admins and moderators
+// while the room's PINs are being guessed.
+type pinAlertJSON struct {
+	Since    time.Time `json:"since"`
+	Failures int       `json:"failures"`
+	Refused  int       `json:"refused"`
+}
+
+// withPINAlert adds the room's PIN alert, if any, to a moderator's view.
+func (s *Server) withPINAlert(v roomJSON) roomJSON {
+	if a, ok := s.pins.Alert(v.ID); ok {
+		v.PINAlert = &pinAlertJSON{Since: a.Since.UTC().Truncate(time.Second), Failures: a.Failures, Refused: a.Refused}
 	}
-	m[key] = times
-	return times
+	return v
+}
+
+// joinRefusal is the answer to a PIN join the guard did not admit.
+func joinRefusal(err error, wait time.Duration) *Error {
+	var e *Error
+	switch err {
+	case rooms.ErrTooManyJoins:
+		e = errorf(http.StatusTooManyRequests, codeTooManyJoins, "too many joins from this address; try again in %d seconds", seconds(wait))
+	case rooms.ErrPINChecksMetered:
+		e = errorf(http.StatusTooManyRequests, codePINChecksSlowed, "this room's PINs are being guessed, so PIN joins are slowed down; try again in %d seconds", seconds(wait))
+	default:
+		e = errorf(http.StatusTooManyRequests, codeTooManyAttempts, "too many wrong PINs; try again in %d seconds", seconds(wait))
+	}
+	e.RetryAfter = seconds(wait)
+	return e
 }

@@ -15,6 +15,7 @@ import (
 
 	"lectern/access"
 	"lectern/chat"
+	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
 )
@@ -64,6 +65,11 @@ func (s *Server) roomSocket(c *gin.Context) {
 	}
 	sess := &socketSession{s: s, conn: conn, p: p, claims: claims, roomID: r.ID,
 		replies: make(chan any, socketReplies), chatReq: make(chan chatSubscribeRequest, 1)}
+	if grant.Permissions.Has(access.Moderate) {
+		var stop func()
+		sess.pinAlerts, stop = s.alerts.subscribe(r.ID)
+		defer stop()
+	}
 	reason := sess.run(ctx, r)
 	p.Close(reason)
 }
@@ -80,6 +86,8 @@ type socketSession struct {
 	// chatReq hands chat_subscribe to the writer, which owns chatSub.
 	chatReq chan chatSubscribeRequest
 	chatSub atomic.Pointer[chat.Subscription]
+	// pinAlerts are the room's PIN alerts, for a moderator's socket (nil otherwise).
+	pinAlerts <-chan rooms.PINAlert
 }
 
 // run serves the socket until the client leaves, the participant is closed or
@@ -90,7 +98,7 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { keepAlive(ctx, ss.conn, ss.s.cfg.PingInterval) })
 	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
-		Room: ptrTo(roomView(r, ss.p.Permissions().Has(access.Moderate))), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
+		Room: ptrTo(ss.welcomeRoom(r)), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
 	if ss.p.Permissions().Has(access.List) {
 		welcome.Participants = ss.p.Room().Roster()
 		for _, t := range ss.p.Room().Tracks() {
@@ -106,6 +114,15 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	cancel()
 	ss.conn.Close(websocket.StatusNormalClosure, reason)
 	return reason
+}
+
+// welcomeRoom is the room as the welcome shows it: with PINs and the PIN
+// alert for a moderator.
+func (ss *socketSession) welcomeRoom(r storage.Room) roomJSON {
+	if !ss.p.Permissions().Has(access.Moderate) {
+		return roomView(r, false)
+	}
+	return ss.s.withPINAlert(roomView(r, true))
 }
 
 // writeLoop is the only writer of the socket.
@@ -136,6 +153,11 @@ func (ss *socketSession) writeLoop(ctx context.Context, readDone <-chan string) 
 			msg = ev
 		case m := <-ss.replies:
 			msg = m
+		case a := <-ss.pinAlerts:
+			if !ss.p.Permissions().Has(access.Moderate) {
+				continue
+			}
+			msg = pinAttackEvent{Type: "pin_attack", PINAlert: a}
 		}
 		if err := ss.write(ctx, msg); err != nil {
 			return "write failed"

@@ -20,3 +20,18 @@ var (
 	// ErrInvalidAPIKey: no stored API key matches.
 	ErrInvalidAPIKey = errors.New("rooms: invalid API key")
 )
+
+// PIN joins (PINGuard, JoinByPIN).
+var (
+	// ErrWrongPIN: the PIN is neither of the room's.
+	ErrWrongPIN = errors.New("rooms: wrong PIN")
+	// ErrRoomLocked: a moderator locked the room against new PIN joins.
+	ErrRoomLocked = errors.New("rooms: room locked")
+	// ErrTooManyWrongPINs: the address sent too many wrong PINs for the room.
+	ErrTooManyWrongPINs = errors.New("rooms: too many wrong PINs")
+	// ErrPINChecksMetered: the room is under a PIN-guessing flood and its
+	// PIN checks for now are used up.
+	ErrPINChecksMetered = errors.New("rooms: PIN checks metered")
+	// ErrTooManyJoins: the address made too many PIN joins.
+	ErrTooManyJoins = errors.New("rooms: too many joins")
+)

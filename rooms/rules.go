@@ -54,6 +54,20 @@ func PINGrant(r storage.Room, pin string) (access.Grant, bool) {
 	return access.Grant{Permissions: p, Tier: EffectiveTier(r, "")}, true
 }
 
+// JoinByPIN is the grant a guest who gave pin gets in r: ErrRoomLocked if a
+// moderator locked the room against PIN joins (the PIN is not even
+// compared), ErrWrongPIN if it is neither of the room's.
+func JoinByPIN(r storage.Room, pin string) (access.Grant, error) {
+	if r.Locked {
+		return access.Grant{}, ErrRoomLocked
+	}
+	g, ok := PINGrant(r, pin)
+	if !ok {
+		return access.Grant{}, ErrWrongPIN
+	}
+	return g, nil
+}
+
 // EffectiveTier is a member's tier capped by the room's; "" means the room's.
 func EffectiveTier(r storage.Room, memberTier string) access.Tier {
 	room := access.Tier(r.Tier)

@@ -26,17 +26,19 @@ type Room struct {
 	// without moderate waits between chat messages.
 	ChatQuestions       bool
 	ChatSlowModeSeconds int
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// Locked refuses new PIN joins (a moderator's lock); tokens still work.
+	Locked    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-const roomColumns = `id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, chat_questions, chat_slow_mode_seconds, created_at, updated_at`
+const roomColumns = `id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, chat_questions, chat_slow_mode_seconds, locked, created_at, updated_at`
 
 func scanRoom(s rowScanner) (Room, error) {
 	var r Room
 	var created, updated int64
 	err := s.Scan(&r.ID, &r.Name, &r.Mode, &r.Tier, &r.PIN, &r.SpeakerPIN,
-		&r.BroadcastHLS, &r.BroadcastRecord, &r.ChatQuestions, &r.ChatSlowModeSeconds, &created, &updated)
+		&r.BroadcastHLS, &r.BroadcastRecord, &r.ChatQuestions, &r.ChatSlowModeSeconds, &r.Locked, &created, &updated)
 	r.CreatedAt, r.UpdatedAt = fromMillis(created), fromMillis(updated)
 	return r, err
 }
@@ -47,9 +49,9 @@ func (d *DB) CreateRoom(ctx context.Context, r Room) (Room, error) {
 	now := d.clock()
 	r.CreatedAt, r.UpdatedAt = now, now
 	_, err := d.writer.ExecContext(ctx, `INSERT INTO rooms (`+roomColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		r.ID, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
-		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, millis(now), millis(now))
+		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked, millis(now), millis(now))
 	if isUniqueViolation(err) {
 		err = ErrConflict
 	}
@@ -100,11 +102,11 @@ func (d *DB) UpdateRoom(ctx context.Context, r Room) (Room, error) {
 	row := d.writer.QueryRowContext(ctx, `UPDATE rooms SET
 			name = $2, mode = $3, tier = $4, pin = $5, speaker_pin = $6,
 			broadcast_hls = $7, broadcast_record = $8,
-			chat_questions = $9, chat_slow_mode_seconds = $10, updated_at = $11
+			chat_questions = $9, chat_slow_mode_seconds = $10, locked = $11, updated_at = $12
 		WHERE id = $1
 		RETURNING `+roomColumns,
 		r.ID, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
-		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, millis(d.clock()))
+		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked, millis(d.clock()))
 	stored, err := scanRoom(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound

@@ -45,7 +45,7 @@ func TestRoomRoundTrip(t *testing.T) {
 		clock.Advance(1500 * time.Millisecond)
 		up := storage.Room{
 			ID: in.ID, Name: "Renamed", Mode: "conference", Tier: "4k",
-			PIN: "", SpeakerPIN: "1", BroadcastHLS: false, BroadcastRecord: true,
+			PIN: "", SpeakerPIN: "1", BroadcastHLS: false, BroadcastRecord: true, Locked: true,
 			CreatedAt: time.Unix(3, 0), // ignored
 		}
 		updated, err := db.UpdateRoom(ctx, up)

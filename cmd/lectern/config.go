@@ -47,6 +47,7 @@ type config struct {
 	Cluster         clusterConfig `yaml:",inline"`
 	Webhook         webhookConfig `yaml:",inline"`
 	Edge            edgeConfig    `yaml:",inline"`
+	PINs            pinConfig     `yaml:",inline"`
 
 	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
 	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
@@ -83,6 +84,7 @@ func defaultConfig() config {
 		Cluster:         defaultClusterConfig(),
 		Webhook:         defaultWebhookConfig(),
 		Edge:            defaultEdgeConfig(),
+		PINs:            defaultPINConfig(),
 
 		HLSPartDuration:    200 * time.Millisecond,
 		HLSSegmentDuration: time.Second,
@@ -320,6 +322,8 @@ func (c config) apiConfig() api.Config {
 	a.PingInterval = c.Edge.WSPing
 	a.EmbedOrigins = c.Edge.EmbedOrigins
 	a.KeyFailuresPerAddr = c.Edge.KeyFailures
+	a.JoinFailuresPerAddr, a.JoinFailuresPerRoom = c.PINs.FailuresPerAddr, c.PINs.FailuresPerRoom
+	a.FloodPINChecksPerSecond, a.JoinsPerAddr = c.PINs.FloodChecksPerSecond, c.PINs.JoinsPerAddr
 	a.WebhookURL = c.Webhook.URL
 	return a
 }

@@ -87,6 +87,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"--ws-ping-interval", "0s"}, nil, "ws_ping_interval"},
 		{[]string{"--key-failures-per-addr", "none"}, nil, "key_failures_per_addr"},
 		{[]string{"--key-failures-per-addr", "0"}, nil, "key_failures_per_addr"},
+		{[]string{"--join-failures-per-addr", "0"}, nil, "join_failures_per_addr"},
+		{nil, map[string]string{"LECTERN_JOIN_FAILURES_PER_ROOM": "many"}, "join_failures_per_room"},
+		{[]string{"--flood-pin-checks-per-second", "0"}, nil, "flood_pin_checks_per_second"},
+		{[]string{"--joins-per-addr", "-1"}, nil, "joins_per_addr"},
 		{nil, map[string]string{"LECTERN_EMBED_ORIGINS": "https://ok.example,school.example"}, "embed_origins"},
 	}
 	for _, tc := range cases {

@@ -9,6 +9,7 @@ import { renderLive } from '/js/admin-live.js';
 import { renderMembers } from '/js/admin-members.js';
 import { renderRecordings } from '/js/admin-recordings.js';
 import { MODES, TIERS, renderPINs, setupTokenForm } from '/js/admin-room.js';
+import { renderPINAlert } from '/js/pin-alert.js';
 import { renderStreamKey } from '/js/admin-streamkeys.js';
 import { renderWebhooks } from '/js/admin-webhooks.js';
 import { byId, clearErrors, confirmDialog, formatDate, h, showFieldError, showFormError, toast } from '/js/dom.js';
@@ -25,6 +26,8 @@ const KEY_STORAGE = 'lectern.adminKey';
  * @property {string} speaker_pin
  * @property {{hls: boolean, record: boolean}} broadcast
  * @property {{questions: boolean, slow_mode_seconds: number}} chat
+ * @property {boolean} locked  new PIN joins are refused
+ * @property {import('/js/pin-alert.js').PINAlert} [pin_alert]  while the PINs are being guessed
  * @property {string} created_at
  * @property {string} updated_at
  *
@@ -221,7 +224,9 @@ function showRoom(ctx) {
     fact('Highest resolution', TIERS[r.tier] || r.tier),
     fact('Broadcast', broadcastBadges(r)),
     fact('Questions', r.chat?.questions ? 'Audience may ask' : 'Off'),
-    fact('Created', formatDate(r.created_at)));
+    fact('Created', formatDate(r.created_at)),
+    fact('PIN joins', r.locked ? 'Locked' : 'Open'));
+  renderPINAlert(byId('pin-alert-box'), ctx.api, r, ctx.update);
   renderPINs(ctx, byId('pins'));
 }
 

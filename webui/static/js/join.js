@@ -149,7 +149,15 @@ function showJoinError(err, room) {
       roomInput.focus();
       break;
     case 'too_many_attempts':
-      waitBeforeRetry(err.retryAfter || 60);
+      waitBeforeRetry(err.retryAfter || 60, (n) => `Too many wrong PINs. For security, wait ${n} before trying again.`);
+      break;
+    case 'too_many_joins':
+      waitBeforeRetry(err.retryAfter || 60, (n) => `Too many joins from your network. Wait ${n} before trying again.`);
+      break;
+    case 'pin_checks_slowed':
+      // Someone floods this room with wrong PINs: checks are metered, and
+      // the page tries again by itself when told.
+      waitBeforeRetry(err.retryAfter || 2, (n) => `This room is busy. Trying again in ${n}…`, () => form.requestSubmit());
       break;
     default:
       showFormError(form, err);
@@ -157,10 +165,12 @@ function showJoinError(err, room) {
 }
 
 /**
- * Blocks the form for seconds after too many wrong PINs, counting down.
+ * Blocks the form for seconds, counting down, then calls done.
  * @param {number} seconds
+ * @param {(left: string) => string} say  the sentence for the time left ("3 seconds")
+ * @param {() => void} [done]
  */
-function waitBeforeRetry(seconds) {
+function waitBeforeRetry(seconds, say, done) {
   const box = byId('join-error');
   const until = Date.now() + seconds * 1000;
   const tick = () => {
@@ -170,9 +180,10 @@ function waitBeforeRetry(seconds) {
       waitTimer = 0;
       box.textContent = '';
       submit.disabled = false;
+      done?.();
       return;
     }
-    box.textContent = `Too many wrong PINs. For security, wait ${left} second${left === 1 ? '' : 's'} before trying again.`;
+    box.textContent = say(`${left} second${left === 1 ? '' : 's'}`);
   };
   clearInterval(waitTimer);
   waitTimer = setInterval(tick, 1000);

@@ -4,10 +4,12 @@
 // broadcast and moderates people; the chat carries the Q&A queue. Without a
 // join for this room the browser goes to the join page.
 
+import { client } from '/js/api.js';
 import { Call } from '/js/call.js';
 import { joinOrRedirect, roomFromPath } from '/js/call-join.js';
 import { bindControls, bindFatal, bindProblems, bindSound, mountChatPanel } from '/js/callui.js';
 import { byId, h } from '/js/dom.js';
+import { bindPINAlert } from '/js/pin-alert.js';
 import { formatRate, StatsSampler } from '/js/stats.js';
 import { bindBroadcast } from '/js/studio-broadcast.js';
 import { bindPeople } from '/js/studio-people.js';
@@ -106,6 +108,7 @@ async function init() {
   stage.render();
   stage.startSpeakerWatch();
   bindBroadcast(call);
+  bindPINAlert(call, byId('pin-alert-box'), client(join.token));
   bindDevices(call);
   bindStats(call);
   await call.publishDevices();
