@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"lectern/rooms"
 	"lectern/storage"
 )
 
@@ -43,9 +44,9 @@ func (s *Server) rotateStreamKey(c *gin.Context) {
 	if !ok {
 		return
 	}
-	k, err := s.db.SetStreamKey(c.Request.Context(), r.ID, "sk_"+randomText(24))
+	k, err := s.rooms.RotateStreamKey(c.Request.Context(), r.ID)
 	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		s.abort(c, err)
 		return
 	}
 	s.log.Info("stream key rotated", "room", r.ID)
@@ -53,8 +54,8 @@ func (s *Server) rotateStreamKey(c *gin.Context) {
 }
 
 func (s *Server) getStreamKey(c *gin.Context) {
-	k, err := s.db.StreamKey(c.Request.Context(), c.Param("room"))
-	if errors.Is(err, storage.ErrNotFound) {
+	k, err := s.rooms.StreamKeyOf(c.Request.Context(), c.Param("room"))
+	if errors.Is(err, rooms.ErrNoStreamKey) {
 		err = errorf(http.StatusNotFound, codeStreamKeyNotFound, "this room has no stream key; POST creates one")
 	}
 	if err != nil {
@@ -65,8 +66,8 @@ func (s *Server) getStreamKey(c *gin.Context) {
 }
 
 func (s *Server) deleteStreamKey(c *gin.Context) {
-	err := s.db.DeleteStreamKey(c.Request.Context(), c.Param("room"))
-	if errors.Is(err, storage.ErrNotFound) {
+	err := s.rooms.DeleteStreamKey(c.Request.Context(), c.Param("room"))
+	if errors.Is(err, rooms.ErrNoStreamKey) {
 		err = errorf(http.StatusNotFound, codeStreamKeyNotFound, "this room has no stream key")
 	}
 	if err != nil {
