@@ -73,6 +73,32 @@ func TestWHIPToWHEPConferenceRoomFollowsTheProgram(t *testing.T) {
 	}
 }
 
+// TestWHEPFollowsTheOnAirChoice: in a broadcast room, WHEP viewers see what
+// the program has on air, as HLS viewers do: a moderator puts the second
+// publisher on air and the viewer's stream switches to it; back to automatic,
+// it returns to the first.
+func TestWHEPFollowsTheOnAirChoice(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "oa", "name": "OA", "mode": "webinar", "broadcast": map[string]any{"hls": true}})
+	startWHIP(t, a, "oa", a.tokenFor("host", "oa", access.Host), webrtc.MimeTypeH264, 1)
+	viewer := startWHEP(t, a, "oa", a.tokenFor("viewer", "oa", access.Viewer))
+	viewer.waitMedia(webrtc.MimeTypeH264, 1)
+	startWHIP(t, a, "oa", a.tokenFor("guest", "oa", access.Speaker), webrtc.MimeTypeH264, 2)
+	a.waitTracks("oa", 4)
+	room, _ := a.media.LiveRoom("oa")
+	var second string
+	for _, tr := range room.Tracks() {
+		if tr.Owner().Identity() == "guest" && tr.Info().Kind == "video" {
+			second = tr.ID()
+		}
+	}
+	path := "/api/v1/rooms/oa/broadcast"
+	a.must(http.StatusOK, "PATCH", path, a.adminKey, map[string]any{"on_air": map[string]any{"video": second}})
+	viewer.waitMedia(webrtc.MimeTypeH264, 2)
+	a.must(http.StatusOK, "PATCH", path, a.adminKey, map[string]any{"on_air": map[string]any{"video": nil}})
+	viewer.waitMedia(webrtc.MimeTypeH264, 1)
+}
+
 func TestWHIPSessionsEndWithTheSFU(t *testing.T) {
 	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
 	a.createRoom(map[string]any{"id": "cf", "name": "CF"})

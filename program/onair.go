@@ -1,6 +1,10 @@
 package program
 
-import "time"
+import (
+	"time"
+
+	"lectern/sfu"
+)
 
 // Status is what is on air, for the API.
 type Status struct {
@@ -26,6 +30,8 @@ func (p *Program) updateStatus() {
 		st.Audio = p.audio.cur.id()
 	}
 	p.status.Store(st)
+	// WHEP viewers, who take the room's tracks as they are, follow it too.
+	p.room.SetProgram(sfu.ProgramChoice{Video: st.Video, Audio: st.Audio})
 }
 
 // Status is what is on air now.

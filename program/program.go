@@ -399,5 +399,6 @@ func (p *Program) shutdown() {
 		p.removeTrack(id)
 	}
 	p.consumers = nil
+	p.room.SetProgram(sfu.ProgramChoice{})
 	p.log.Info("program stopped")
 }

@@ -33,6 +33,12 @@ type Room struct {
 	tracks  map[string]*Track
 	// observers follow track events (observe.go).
 	observers map[*observer]bool
+
+	// prog is the broadcast program's choice; progChanged is closed and
+	// replaced when it changes (program.go). Both are guarded by progMu.
+	progMu      sync.Mutex
+	prog        ProgramChoice
+	progChanged chan struct{}
 }
 
 func newRoom(s *SFU, id string, opts RoomOptions) *Room {

@@ -16,8 +16,9 @@ import (
 
 // View answers a viewer's offer (WHEP, draft-ietf-wish-whep): the client
 // offers receive-only sections and the server sends the room's program into
-// them: the video of the earliest publisher (its camera before its screen) and
-// that publisher's audio, or else the earliest audio. A viewer cannot
+// them: what the broadcast program has on air (Room.SetProgram) while one
+// runs, else the video of the earliest publisher (its camera before its
+// screen) and that publisher's audio, or else the earliest audio. A viewer cannot
 // renegotiate, so each section keeps one sender for the whole session and the
 // program is swapped into it with RTPSender.ReplaceTrack as publishers come and
 // go. A viewer may connect before anyone publishes: its senders idle until the
@@ -194,17 +195,21 @@ func (v *viewer) run() {
 	})
 	defer cancel()
 	for {
-		v.follow()
+		progChanged := v.follow()
 		select {
 		case <-v.changed:
+		case <-progChanged:
 		case <-v.stop:
 			return
 		}
 	}
 }
 
-// follow puts the current program into the slots.
-func (v *viewer) follow() {
+// follow puts the current program into the slots: the broadcast program's
+// choice when it has one, else the earliest publisher's. It returns a channel
+// closed when the program's choice changes.
+func (v *viewer) follow() <-chan struct{} {
+	choice, changed := v.p.room.program()
 	var tracks []*Track
 	if v.p.Permissions().Has(access.Subscribe) {
 		for _, t := range v.p.room.Tracks() {
@@ -213,7 +218,7 @@ func (v *viewer) follow() {
 			}
 		}
 	}
-	videos := programVideos(tracks)
+	videos := first(choice.Video, tracks, programVideos(tracks))
 	var owner *Participant
 	if len(videos) > 0 {
 		owner = videos[0].owner
@@ -226,9 +231,10 @@ func (v *viewer) follow() {
 			}
 			v.put(s, t)
 		} else {
-			v.put(s, s.best(programAudios(tracks, owner)))
+			v.put(s, s.best(first(choice.Audio, tracks, programAudios(tracks, owner))))
 		}
 	}
+	return changed
 }
 
 // best returns the first candidate the slot's codecs can carry.
