@@ -20,6 +20,8 @@ type participantJSON struct {
 	sfu.ParticipantInfo
 	// Node is the base URL of the node that holds the participant's media.
 	Node string `json:"node"`
+	// Downlink is how its subscriber connection fares (absent without one).
+	Downlink *sfu.Downlink `json:"downlink,omitempty"`
 }
 
 // codeInvalidReason refuses a removal reason that is too long or not text.
@@ -39,8 +41,12 @@ func (s *Server) liveRoom(c *gin.Context) (*sfu.Room, bool) {
 	return live, true
 }
 
-func (s *Server) participantView(info sfu.ParticipantInfo) participantJSON {
-	return participantJSON{ParticipantInfo: info, Node: s.cfg.PublicURL}
+func (s *Server) participantView(info sfu.ParticipantInfo, downlinks map[string]sfu.Downlink) participantJSON {
+	v := participantJSON{ParticipantInfo: info, Node: s.cfg.PublicURL}
+	if d, ok := downlinks[info.ID]; ok {
+		v.Downlink = &d
+	}
+	return v
 }
 
 // listParticipants: GET /api/v1/rooms/{room}/participants.
@@ -51,8 +57,9 @@ func (s *Server) listParticipants(c *gin.Context) {
 	}
 	out := []participantJSON{}
 	if live != nil {
+		downlinks := live.Downlinks()
 		for _, info := range live.Roster() {
-			out = append(out, s.participantView(info))
+			out = append(out, s.participantView(info, downlinks))
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"participants": out})
@@ -79,11 +86,11 @@ func (s *Server) identitySessions(c *gin.Context) ([]*sfu.Participant, *sfu.Room
 // getParticipant: GET /api/v1/rooms/{room}/participants/{identity}, the
 // identity's latest session.
 func (s *Server) getParticipant(c *gin.Context) {
-	ps, _, ok := s.identitySessions(c)
+	ps, live, ok := s.identitySessions(c)
 	if !ok {
 		return
 	}
-	c.JSON(http.StatusOK, s.participantView(ps[0].Info()))
+	c.JSON(http.StatusOK, s.participantView(ps[0].Info(), live.Downlinks()))
 }
 
 // removeRequest is the optional body of DELETE .../participants/{identity}.

@@ -45,7 +45,20 @@ func TestLiveRoomsOverREST(t *testing.T) {
 		t.Errorf("host's tracks: %v", seen["host"]["tracks"])
 	}
 	if seen["member"] == nil {
-		t.Errorf("member missing: %s", list.raw)
+		t.Fatalf("member missing: %s", list.raw)
+	}
+	// The member receives the host's camera: its downlink says so.
+	dl, _ := seen["member"]["downlink"].(map[string]any)
+	switch {
+	case dl == nil:
+		t.Errorf("the member's downlink is missing: %s", list.raw)
+	case dl["videos"] != 1.0 || dl["paused_videos"] != 0.0:
+		t.Errorf("the member's downlink: %v, want 1 video, none paused", dl)
+	case dl["feedback"] != "twcc" && dl["feedback"] != "remb" && dl["feedback"] != "none":
+		t.Errorf("the member's downlink feedback: %v", dl["feedback"])
+	}
+	if est, _ := dl["estimate_bps"].(float64); est < 0 {
+		t.Errorf("negative estimate: %v", dl)
 	}
 	// A moderator's token may; a member's may not; a stranger room is 404.
 	a.must(http.StatusOK, "GET", base, hostToken, nil)
