@@ -448,3 +448,29 @@ func TestAttackPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackPublicRoutesLeakNothing: what anyone may read (metrics, health,
+// the API document, the pages) names no room, identity or display name,
+// even while a participant is in the room.
+func TestAttackPublicRoutesLeakNothing(t *testing.T) {
+	a := newAttackAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "quiet-room-x7", "name": "Board meeting Q7"})
+	tok := a.mint("cfo-zq9", map[string]any{"quiet-room-x7": map[string]any{"preset": "host"}})
+	a.openSocket(t, "/api/v1/rooms/quiet-room-x7/ws", tok, false)
+	for _, rule := range attackRules(t) {
+		if rule.gate != gatePublic || !strings.HasPrefix(rule.route, "GET ") {
+			continue
+		}
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", a.url+rule.probe.path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAllString(res)
+		for _, secret := range []string{"quiet-room-x7", "cfo-zq9", "Board meeting"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("GET %s shows %q", rule.probe.path, secret)
+			}
+		}
+	}
+}
