@@ -97,6 +97,7 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { keepAlive(ctx, ss.conn, ss.s.cfg.PingInterval) })
+	wg.Go(func() { ss.s.watchGrant(ctx, ss.conn, ss.claims, ss.roomID, ss.s.cfg.PingInterval) })
 	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
 		Room: ptrTo(ss.welcomeRoom(r)), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
 	if ss.p.Permissions().Has(access.List) {
