@@ -34,6 +34,7 @@ func TestAdminLiveNow(t *testing.T) {
 	hostRow, guestRow := `#live tr[data-identity="host"]`, `#live tr[data-identity="guest"]`
 	tab.waitText(hostRow, "Mute camera")
 	tab.waitText(guestRow, "Nothing")
+	tab.waitText(guestRow, "1 video") // what its connection receives
 	tab.js(`document.querySelector('#live-title').scrollIntoView(); true`)
 	tab.screenshot("admin-live")
 

@@ -25,6 +25,13 @@ const REFRESH = 5000;
  * @property {string} kind
  * @property {string} joined_at
  * @property {LiveTrack[]} tracks
+ * @property {LiveDownlink} [downlink]
+ *
+ * @typedef {object} LiveDownlink  how the participant's receiving connection fares
+ * @property {number} estimate_bps
+ * @property {string} feedback
+ * @property {number} videos
+ * @property {number} paused_videos
  */
 
 /** Track sources for people. */
@@ -83,6 +90,7 @@ function liveTable(ctx, participants, reload) {
     return h('tr', { 'data-identity': p.identity },
       h('td', { class: 'card-title' }, h('bdi', { text: who }), p.name && p.name !== p.identity ? h('span', { class: 'muted', text: ` (${p.identity})` }) : null),
       h('td', { 'data-label': 'Joined', class: 'nowrap', text: formatDate(p.joined_at) }),
+      h('td', { 'data-label': 'Receiving' }, downlinkCell(p.downlink)),
       h('td', { 'data-label': 'Publishing' }, p.tracks.length
         ? h('div', { class: 'row' }, ...p.tracks.map((t) => trackButton(ctx, p, t, reload)))
         : h('span', { class: 'muted', text: 'Nothing' })),
@@ -93,8 +101,23 @@ function liveTable(ctx, participants, reload) {
   });
   return h('table', { class: 'cards live' },
     h('caption', { class: 'visually-hidden', text: 'People in this room now, in the order they joined' }),
-    h('thead', {}, h('tr', {}, ...['Name', 'Joined', 'Publishing', ''].map((t) => h('th', { scope: 'col', text: t })))),
+    h('thead', {}, h('tr', {}, ...['Name', 'Joined', 'Receiving', 'Publishing', ''].map((t) => h('th', { scope: 'col', text: t })))),
     h('tbody', {}, ...rows));
+}
+
+/**
+ * What a participant's receiving connection carries: the server's bandwidth
+ * estimate, and a warning when videos are paused because it cannot carry them.
+ * @param {LiveDownlink} [d]
+ * @returns {HTMLElement}
+ */
+function downlinkCell(d) {
+  if (!d) return h('span', { class: 'muted', text: 'Nothing' });
+  const rate = d.estimate_bps > 0 ? `${(d.estimate_bps / 1e6).toFixed(1)} Mbit/s` : 'measuring…';
+  const videos = `${d.videos} video${d.videos === 1 ? '' : 's'}`;
+  return h('span', { class: d.paused_videos ? 'warn' : '', 'data-downlink': String(d.estimate_bps),
+    title: `Bandwidth the server estimates for this connection (${d.feedback} feedback)`,
+    text: d.paused_videos ? `${rate}, ${d.paused_videos} of ${videos} paused for bandwidth` : `${rate}, ${videos}` });
 }
 
 /**
