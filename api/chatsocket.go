@@ -74,6 +74,12 @@ func (s *Server) chatSocket(c *gin.Context) {
 	if !ok {
 		return
 	}
+	release, err := s.caps.acquire(sessionChatSocket, c.ClientIP(), r.ID, claims.Identity)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	defer release()
 	v := chat.Viewer{Identity: claims.Identity, Name: claims.Name, Permissions: grant.Permissions}
 	ctx := c.Request.Context()
 	sub, err := s.chat.Subscribe(ctx, r.ID, v, after)

@@ -62,6 +62,8 @@ const (
 	codeNotFound        = "not_found"
 	codeInvalidPath     = "invalid_path"
 	codeRequestTimeout  = "request_timeout"
+	codeTooManySessions = "too_many_sessions"
+	codeRoomFull        = "room_full"
 	// codeNodeUnreachable: another node holds the room and did not answer.
 	codeNodeUnreachable   = "node_unreachable"
 	codeMethodNotAllowed  = "method_not_allowed"

@@ -64,6 +64,8 @@ type Config struct {
 	// stream keys (WHIP and RTSP together), a client address may send per
 	// minute before its further tries with that kind of key are refused.
 	KeyFailuresPerAddr int
+	// Caps bound the sessions per client address and per room.
+	Caps Caps
 	// TrustedProxies are the proxy addresses (CIDRs) whose X-Forwarded-For is
 	// believed for the client address. Empty: the connection's address is used.
 	TrustedProxies []string
@@ -89,6 +91,7 @@ func DefaultConfig() Config {
 		FloodPINChecksPerSecond: 1,
 		JoinsPerAddr:            30,
 		KeyFailuresPerAddr:      10,
+		Caps:                    DefaultCaps(),
 	}
 }
 
@@ -117,6 +120,9 @@ func (c Config) Validate() error {
 		return errors.New("joins_per_addr: must be at least 1")
 	case c.KeyFailuresPerAddr < 1:
 		return errors.New("key_failures_per_addr: must be at least 1")
+	}
+	if err := c.Caps.validate(); err != nil {
+		return err
 	}
 	for _, o := range c.EmbedOrigins {
 		if err := validEmbedOrigin(o); err != nil {
@@ -172,6 +178,7 @@ type Server struct {
 	pins    *rooms.PINGuard
 	alerts  pinAlerts
 	guesses *guessThrottle
+	caps    *sessionCaps
 	engine  *gin.Engine
 	whip    whipSessions
 	hls     *hls.Service
@@ -205,6 +212,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		metrics:  m,
 		pins:     rooms.NewPINGuard(cfg.pinGuard(), time.Now),
 		guesses:  newGuessThrottle(cfg.KeyFailuresPerAddr, time.Now),
+		caps:     newSessionCaps(cfg.Caps),
 		hls:      d.HLS,
 		chat:     d.Chat,
 		recorder: d.Recorder,

@@ -36,11 +36,13 @@ type whipKind struct {
 	need access.Permissions
 	// partKind is the sfu participant kind; target names its peer connection.
 	partKind, target string
+	// session is how the caps count it.
+	session sessionKind
 }
 
 var (
-	kindWHIP = whipKind{name: "whip", need: access.Publish, partKind: sfu.KindWHIP, target: "publisher"}
-	kindWHEP = whipKind{name: "whep", need: access.Subscribe, partKind: sfu.KindWHEP, target: "subscriber"}
+	kindWHIP = whipKind{name: "whip", need: access.Publish, partKind: sfu.KindWHIP, target: "publisher", session: sessionWHIP}
+	kindWHEP = whipKind{name: "whep", need: access.Subscribe, partKind: sfu.KindWHEP, target: "subscriber", session: sessionWHEP}
 )
 
 // whipSession is one WHIP publisher or WHEP viewer, addressed by its session
@@ -56,6 +58,8 @@ type whipSession struct {
 	ufrag string
 	// etag names the session's one ICE session, for If-Match (RFC 9725 section 4.3).
 	etag string
+	// release ends the session's count against the caps (sessionCaps).
+	release func()
 }
 
 // whipSessions are the server's live WHIP and WHEP sessions by ID. The map is
@@ -187,6 +191,11 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 			s.abort(c, err) // the SFU is shutting down
 			return
 		}
+		release, err := s.caps.acquire(k.session, c.ClientIP(), r.ID, who.identity)
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
 		perms := access.Subscribe
 		if k == kindWHIP {
 			perms = access.Publish
@@ -194,6 +203,7 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 		p, err := room.Join(sfu.ParticipantOptions{Identity: who.identity, Name: who.name, Kind: k.partKind,
 			Permissions: perms, Tier: who.tier})
 		if err != nil {
+			release()
 			s.abort(c, mediaError(err))
 			return
 		}
@@ -205,11 +215,12 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 		}
 		if err != nil {
 			p.Close("negotiation failed")
+			release()
 			s.abort(c, mediaError(err))
 			return
 		}
 		ws := &whipSession{id: randomText(18), room: r.ID, kind: k, p: p, owner: who.owner,
-			ufrag: iceUfrag(offer), etag: `"` + randomText(9) + `"`}
+			ufrag: iceUfrag(offer), etag: `"` + randomText(9) + `"`, release: release}
 		s.startSession(ws)
 		h := c.Writer.Header()
 		h.Set("Location", "/"+k.name+"/"+r.ID+"/"+ws.id)
@@ -248,6 +259,7 @@ func (s *Server) watchSession(ws *whipSession) {
 		select {
 		case <-ws.p.Done():
 			s.whip.remove(ws)
+			ws.release()
 			s.log.Info(ws.kind.name+" session closed", "room", ws.room, "participant", ws.p.ID(), "reason", ws.p.Reason())
 			return
 		case ev := <-ws.p.Events():

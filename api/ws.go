@@ -49,6 +49,14 @@ func (s *Server) roomSocket(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
+	// Counted before the upgrade, so a refusal is a plain HTTP answer the
+	// pages read again over fetch (js/lectern.js).
+	release, err := s.caps.acquire(sessionRoomSocket, c.ClientIP(), r.ID, claims.Identity)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	defer release()
 	conn, err := websocket.Accept(c.Writer, c.Request, s.roomSocketOptions())
 	if err != nil {
 		return // Accept has answered the request

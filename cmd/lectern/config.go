@@ -48,6 +48,7 @@ type config struct {
 	Webhook         webhookConfig `yaml:",inline"`
 	Edge            edgeConfig    `yaml:",inline"`
 	PINs            pinConfig     `yaml:",inline"`
+	Caps            capsConfig    `yaml:",inline"`
 
 	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
 	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
@@ -85,6 +86,7 @@ func defaultConfig() config {
 		Webhook:         defaultWebhookConfig(),
 		Edge:            defaultEdgeConfig(),
 		PINs:            defaultPINConfig(),
+		Caps:            defaultCapsConfig(),
 
 		HLSPartDuration:    200 * time.Millisecond,
 		HLSSegmentDuration: time.Second,
@@ -324,6 +326,7 @@ func (c config) apiConfig() api.Config {
 	a.KeyFailuresPerAddr = c.Edge.KeyFailures
 	a.JoinFailuresPerAddr, a.JoinFailuresPerRoom = c.PINs.FailuresPerAddr, c.PINs.FailuresPerRoom
 	a.FloodPINChecksPerSecond, a.JoinsPerAddr = c.PINs.FloodChecksPerSecond, c.PINs.JoinsPerAddr
+	a.Caps = c.Caps.caps()
 	a.WebhookURL = c.Webhook.URL
 	return a
 }
