@@ -217,7 +217,7 @@ func TestSessionCapsCountRules(t *testing.T) {
 	refused(sessionRoomSocket, "10.0.0.3", "r", "b", http.StatusConflict, codeRoomFull)
 	must(sessionRoomSocket, "10.0.0.3", "other", "b")
 	a1()
-	a1() // a second release changes nothing
+	a1()                                                                                // a second release changes nothing
 	refused(sessionRoomSocket, "10.0.0.1", "r", "b", http.StatusConflict, codeRoomFull) // a's second socket still holds its place
 	must(sessionChatSocket, "10.0.0.1", "r", "a")
 	must(sessionChatSocket, "10.0.0.1", "r", "a")
