@@ -75,7 +75,12 @@ func (s *Server) join(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	resp, err := s.joinToken(r, name, grant)
+	identity, err := s.guestIdentity(c, r.ID) // api/device.go
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	resp, err := s.joinToken(r, identity, name, grant)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -85,12 +90,12 @@ func (s *Server) join(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
-func (s *Server) joinToken(r storage.Room, name string, grant access.Grant) (joinResponse, error) {
+func (s *Server) joinToken(r storage.Room, identity, name string, grant access.Grant) (joinResponse, error) {
 	now := time.Now()
 	perms := grant.Permissions
 	claims := access.Claims{
 		ID:        randomHex(12),
-		Identity:  "guest-" + randomHex(6),
+		Identity:  identity,
 		Name:      name,
 		Rooms:     map[string]access.Grant{r.ID: grant},
 		IssuedAt:  now,
