@@ -2,12 +2,17 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"lectern/storage/storagetest"
 )
@@ -115,5 +120,63 @@ func TestDeviceCookieMakesModerationStick(t *testing.T) {
 	pin2 := a.createRoom(map[string]any{"id": "dv2", "name": "Device 2"}).str("pin")
 	if id, _ := bob.guest("dv2", pin2); id == other {
 		t.Errorf("bob has the same identity %s in two rooms", id)
+	}
+}
+
+// joinResult is what a page's fetch of the join route saw.
+type joinResult struct {
+	Status     int            `json:"status"`
+	Body       map[string]any `json:"body"`
+	SeesCookie bool           `json:"seesCookie"`
+}
+
+// TestBrowserDeviceCookie joins by PIN from the real join page's origin in
+// Chromium: the browser stores the cookie (scripts cannot read it), joins
+// again as the same guest, is refused with 403 banned once that guest is
+// banned, and a fresh browser context (a private window) is a new guest.
+func TestBrowserDeviceCookie(t *testing.T) {
+	browser := startChromium(t)
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	pin := a.createRoom(map[string]any{"id": "dvb", "name": "Device"}).str("pin")
+	site := browserSite(t, a)
+	tab := func() context.Context {
+		ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+		t.Cleanup(cancel)
+		if _, err := chromedp.Run(ctx, chromedp.Navigate(site+"/")); err != nil {
+			t.Fatal(err)
+		}
+		return ctx
+	}
+	join := func(ctx context.Context) joinResult {
+		t.Helper()
+		expr := fmt.Sprintf(`fetch('/api/v1/rooms/dvb/join', {method: 'POST', headers: {'Content-Type': 'application/json'},
+			body: JSON.stringify({pin: %q, name: 'Guest'})}).then(async (r) => ({status: r.status, body: await r.json(),
+			seesCookie: document.cookie.includes(%q)}))`, pin, deviceCookie)
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[joinResult](expr, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	alice := tab()
+	first, second := join(alice), join(alice)
+	if first.Status != http.StatusOK || second.Status != http.StatusOK {
+		t.Fatalf("joins: %+v, %+v", first, second)
+	}
+	if first.SeesCookie {
+		t.Error("the page's script can read the device cookie (not HttpOnly)")
+	}
+	id := first.Body["identity"]
+	if second.Body["identity"] != id {
+		t.Fatalf("Chromium joined as %v then %v, want one guest", id, second.Body["identity"])
+	}
+	a.must(http.StatusOK, "PUT", "/api/v1/rooms/dvb/bans/"+id.(string), a.adminKey, map[string]any{"seconds": 600})
+	if r := join(alice); r.Status != http.StatusForbidden || r.Body["code"] != codeBanned {
+		t.Fatalf("banned browser joins: %+v, want 403 %s", r, codeBanned)
+	}
+	if r := join(tab()); r.Status != http.StatusOK || r.Body["identity"] == id {
+		t.Errorf("a private window: %+v, want a new guest", r)
 	}
 }
