@@ -32,8 +32,8 @@ func (c capsConfig) caps() api.Caps {
 		WHEPPerRoom: c.WHEPPerRoom, WHEPPerAddr: c.WHEPPerAddr}
 }
 
-// count parses a whole number into the field f returns.
-func count(f func(c *config) *int) func(*config, string) error {
+// wholeNumber parses a whole number into the field f returns.
+func wholeNumber(f func(c *config) *int) func(*config, string) error {
 	return func(c *config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -46,9 +46,9 @@ func count(f func(c *config) *int) func(*config, string) error {
 
 func init() {
 	settings = append(settings,
-		setting{"max_room_participants", "LECTERN_MAX_ROOM_PARTICIPANTS", "max-room-participants", "WebRTC participants (room websockets and WHIP publishers) one room may hold (then 409 room_full)", count(func(c *config) *int { return &c.Caps.RoomParticipants })},
-		setting{"max_sockets_per_addr", "LECTERN_MAX_SOCKETS_PER_ADDR", "max-sockets-per-addr", "room and chat websockets one client address may hold open (then 429 too_many_sessions)", count(func(c *config) *int { return &c.Caps.SocketsPerAddr })},
-		setting{"max_whep_per_room", "LECTERN_MAX_WHEP_PER_ROOM", "max-whep-per-room", "WHEP viewers one room may hold (then 409 room_full)", count(func(c *config) *int { return &c.Caps.WHEPPerRoom })},
-		setting{"max_whep_per_addr", "LECTERN_MAX_WHEP_PER_ADDR", "max-whep-per-addr", "WHEP sessions one client address may hold open (then 429 too_many_sessions)", count(func(c *config) *int { return &c.Caps.WHEPPerAddr })},
+		setting{"max_room_participants", "LECTERN_MAX_ROOM_PARTICIPANTS", "max-room-participants", "WebRTC participants (room websockets and WHIP publishers) one room may hold (then 409 room_full)", wholeNumber(func(c *config) *int { return &c.Caps.RoomParticipants })},
+		setting{"max_sockets_per_addr", "LECTERN_MAX_SOCKETS_PER_ADDR", "max-sockets-per-addr", "room and chat websockets one client address may hold open (then 429 too_many_sessions)", wholeNumber(func(c *config) *int { return &c.Caps.SocketsPerAddr })},
+		setting{"max_whep_per_room", "LECTERN_MAX_WHEP_PER_ROOM", "max-whep-per-room", "WHEP viewers one room may hold (then 409 room_full)", wholeNumber(func(c *config) *int { return &c.Caps.WHEPPerRoom })},
+		setting{"max_whep_per_addr", "LECTERN_MAX_WHEP_PER_ADDR", "max-whep-per-addr", "WHEP sessions one client address may hold open (then 429 too_many_sessions)", wholeNumber(func(c *config) *int { return &c.Caps.WHEPPerAddr })},
 	)
 }
