@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -230,5 +231,33 @@ func TestSessionCapsCountRules(t *testing.T) {
 	refused(sessionWHEP, "10.0.0.5", "r", "w", http.StatusConflict, codeRoomFull) // v's second session still holds it
 	if got := fmt.Sprint(len(sc.roomWHEP["r"]), len(sc.addrWHEP["10.0.0.4"])); got != "1 1" {
 		t.Errorf("after one release: room and address hold %s, want 1 1", got)
+	}
+}
+
+// TestCapsFloodAtDefaults replays issue 16's flood with the default caps: one
+// audience token opens 1,000 chat websockets from one address. 200 open
+// (max_sockets_per_addr), 800 get 429 too_many_sessions, and the server's
+// goroutines grow with the open ones only.
+func TestCapsFloodAtDefaults(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "big", "name": "Big"})
+	viewer := a.tokenFor("viewer", "big", access.Viewer)
+	before := runtime.NumGoroutine()
+	open, refused := 0, 0
+	for i := range 1000 {
+		conn, status, code := socketDial(t, a, "/api/v1/rooms/big/chat/ws", viewer)
+		switch {
+		case conn != nil:
+			open++
+		case status == http.StatusTooManyRequests && code == codeTooManySessions:
+			refused++
+		default:
+			t.Fatalf("socket %d: %d %q", i, status, code)
+		}
+	}
+	grown := runtime.NumGoroutine() - before
+	t.Logf("1,000 chat websockets from one address: %d open, %d refused; goroutines +%d (client and server sides)", open, refused, grown)
+	if want := DefaultCaps().SocketsPerAddr; open != want || refused != 1000-want {
+		t.Fatalf("%d open, %d refused, want %d and %d", open, refused, want, 1000-want)
 	}
 }
