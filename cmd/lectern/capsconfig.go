@@ -1,11 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"strconv"
-
-	"lectern/api"
-)
+import "lectern/api"
 
 // capsConfig is how many sessions one client address and one room may hold
 // (api.Caps, docs/security.md "Caps").
@@ -30,18 +25,6 @@ func defaultCapsConfig() capsConfig {
 func (c capsConfig) caps() api.Caps {
 	return api.Caps{RoomParticipants: c.RoomParticipants, SocketsPerAddr: c.SocketsPerAddr,
 		WHEPPerRoom: c.WHEPPerRoom, WHEPPerAddr: c.WHEPPerAddr}
-}
-
-// wholeNumber parses a whole number into the field f returns.
-func wholeNumber(f func(c *config) *int) func(*config, string) error {
-	return func(c *config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a whole number", v)
-		}
-		*f(c) = n
-		return nil
-	}
 }
 
 func init() {
