@@ -68,6 +68,9 @@ func gstPlay(t *testing.T, url, protocols string, frames int) (int, string, erro
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "gst-launch-1.0", gstReadArgs(url, protocols)...)
+	// What rtspsrc and its jitter buffer decide about the stream (RTP-Info,
+	// dropped packets), for the failure message (gstDiagnosis).
+	cmd.Env = append(os.Environ(), "GST_DEBUG=rtspsrc:5,rtpjitterbuffer:4,rtph264depay:4,h264parse:3", "GST_DEBUG_NO_COLOR=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +119,24 @@ func gstPlay(t *testing.T, url, protocols string, frames int) (int, string, erro
 		err = fmt.Errorf("gst-launch ended after %d frames", n)
 	}
 	return n, out.String(), err
+}
+
+// gstDebugLine is a GST_DEBUG line worth showing when a reader decodes too
+// little: what the player took from the server's answers, and what it dropped.
+var gstDebugLine = regexp.MustCompile(`(?i)rtp-info|seqbase|timebase|resync|discont|dropping|too late|too early|lost|keyframe|WARN|ERROR`)
+
+// gstDiagnosis returns up to 60 of gst-launch's debug lines that explain
+// what rtspsrc did with the stream.
+func gstDiagnosis(out string) string {
+	var keep []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "GST_") || strings.Contains(line, " rtspsrc ") || strings.Contains(line, "jitterbuffer") || strings.Contains(line, "depay") {
+			if gstDebugLine.MatchString(line) && len(keep) < 60 {
+				keep = append(keep, line)
+			}
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 var ffmpegFrame = regexp.MustCompile(`(?m)^frame=(\d+)$`)
@@ -243,7 +264,8 @@ func TestGStreamerPublishes(t *testing.T) {
 			r.waitTracks(t, c.room, 2, log)
 			n, out, err := gstPlay(t, r.url(c.room+"/token/viewer-token", "", ""), "tcp", 30)
 			if err != nil || n < 30 {
-				t.Fatalf("rtspsrc decoded %d frames of 30: %v\n%s\nrtspclientsink said:\n%s\nthe server logged:\n%s", n, err, tail(out, 3000), log, r.logs)
+				t.Fatalf("rtspsrc decoded %d frames of 30: %v\n%s\nwhat rtspsrc decided:\n%s\nrtspclientsink said:\n%s\nthe server logged:\n%s",
+					n, err, tail(out, 3000), gstDiagnosis(out), log, r.logs)
 			}
 			n, out, err = ffmpegPlay(t, r.url(c.room, "", "token=viewer-token"), "tcp", 30)
 			if err != nil || n < 30 {
