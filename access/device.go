@@ -62,9 +62,11 @@ func (i *Issuer) Device(cookie string) (string, bool) {
 	return id, true
 }
 
-// DeviceIdentity is the guest identity of device in room: the same for every
-// PIN join of one browser in one room, unrelated between rooms, and not
-// revealing the device ID.
-func (i *Issuer) DeviceIdentity(device, room string) string {
-	return "guest-" + hex.EncodeToString(i.mac("guest", device+"\x00"+room)[:6])
+// DeviceIdentity is the guest identity of device in room for a PIN join
+// with permissions p: the same for every such join of one browser, unrelated
+// between rooms and between PINs of other permissions (a host who opens the
+// audience's view beside the studio is two participants, not one replacing
+// the other), and not revealing the device ID.
+func (i *Issuer) DeviceIdentity(device, room string, p Permissions) string {
+	return "guest-" + hex.EncodeToString(i.mac("guest", device+"\x00"+room+"\x00"+p.String())[:6])
 }

@@ -36,12 +36,15 @@ func TestDeviceCookie(t *testing.T) {
 			t.Errorf("Device(%q) accepted", bad)
 		}
 	}
-	a, b := i.DeviceIdentity(dev, "r1"), i.DeviceIdentity(dev, "r2")
+	a, b := i.DeviceIdentity(dev, "r1", Viewer), i.DeviceIdentity(dev, "r2", Viewer)
 	if a == b || !strings.HasPrefix(a, "guest-") || len(a) != len("guest-")+12 || strings.Contains(a, dev) {
 		t.Errorf("identities %q and %q", a, b)
 	}
-	if a != i.DeviceIdentity(dev, "r1") || a == other.DeviceIdentity(dev, "r1") {
+	if a != i.DeviceIdentity(dev, "r1", Viewer) || a == other.DeviceIdentity(dev, "r1", Viewer) {
 		t.Error("identity not stable under one key, or the same under another")
+	}
+	if a == i.DeviceIdentity(dev, "r1", Host) {
+		t.Error("the audience PIN and the speaker PIN gave one browser the same identity")
 	}
 }
 

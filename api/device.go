@@ -22,12 +22,12 @@ const deviceCookie = "lectern_device"
 // PIN join: longer than the longest ban and chat mute (30 days).
 const deviceCookieAge = 180 * 24 * time.Hour
 
-// guestIdentity returns the identity a PIN join from this browser gets in
-// room: the one its device cookie leads to, so that a ban or a chat mute of
+// guestIdentity returns the identity a PIN join with perms from this browser
+// gets in room: the one its device cookie leads to, so that a ban or a chat mute of
 // the guest it was holds again (docs/security.md "Device cookie"); a browser
 // without a valid cookie gets a new device and its cookie. A banned identity
 // is refused with rooms.ErrBanned (403 banned).
-func (s *Server) guestIdentity(c *gin.Context, room string) (string, error) {
+func (s *Server) guestIdentity(c *gin.Context, room string, perms access.Permissions) (string, error) {
 	var value, device string
 	if v, err := c.Cookie(deviceCookie); err == nil {
 		if d, ok := s.issuer.Device(v); ok {
@@ -45,7 +45,7 @@ func (s *Server) guestIdentity(c *gin.Context, room string) (string, error) {
 	http.SetCookie(c.Writer, &http.Cookie{Name: deviceCookie, Value: value, Path: "/api/v1/rooms",
 		MaxAge: int(deviceCookieAge / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: c.Request.TLS != nil || strings.HasPrefix(s.cfg.PublicURL, "https://")})
-	identity := s.issuer.DeviceIdentity(device, room)
+	identity := s.issuer.DeviceIdentity(device, room, perms)
 	if err := s.checkNotBanned(c.Request.Context(), identity, room); err != nil {
 		return "", err
 	}

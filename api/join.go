@@ -75,7 +75,7 @@ func (s *Server) join(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	identity, err := s.guestIdentity(c, r.ID) // api/device.go
+	identity, err := s.guestIdentity(c, r.ID, grant.Permissions) // api/device.go
 	if err != nil {
 		s.abort(c, err)
 		return

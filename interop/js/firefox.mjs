@@ -30,8 +30,18 @@ log('firefox', await browser.version());
 try {
   await runAll(j.scenarios, async (sc) => {
     const pages = [];
-    const newPage = async () => {
-      const page = await browser.newPage();
+    const contexts = [];
+    // own: a browser context of its own (another person's browser: its own
+    // cookies, so its own guest identity).
+    const newPage = async (own = false) => {
+      let page;
+      if (own) {
+        const context = await browser.createBrowserContext();
+        contexts.push(context);
+        page = await context.newPage();
+      } else {
+        page = await browser.newPage();
+      }
       page.errors = [];
       page.on('pageerror', (e) => page.errors.push(String(e).slice(0, 300)));
       pages.push(page);
@@ -44,6 +54,7 @@ try {
       throw new Error('unknown scenario kind ' + sc.kind);
     } finally {
       for (const p of pages) await p.close().catch(() => {});
+      for (const c of contexts) await c.close().catch(() => {});
     }
   });
 } finally {
@@ -157,7 +168,9 @@ async function startWebRTC({ room, publishToken, viewToken, audio, video }) {
 async function roomPage(newPage, { room, pin }) {
   const people = [];
   for (const who of ['Ada', 'Bob']) {
-    const page = await newPage();
+    // Two people, two browsers: one browser is one guest per room and PIN
+    // (its device cookie), and a second tab of it would replace the first.
+    const page = await newPage(who === 'Bob');
     await page.goto(`${j.origin}/?room=${room}`);
     await page.waitForSelector('#pin');
     await page.type('#pin', pin);
