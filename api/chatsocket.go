@@ -132,8 +132,7 @@ func (cs *chatSession) run(ctx context.Context) string {
 	})
 	readDone := make(chan string, 1)
 	wg.Go(func() { readDone <- cs.readLoop(ctx) })
-	wg.Go(func() { keepAlive(ctx, cs.conn, cs.s.cfg.PingInterval) })
-	wg.Go(func() { cs.s.watchGrant(ctx, cs.conn, cs.claims, cs.room.ID, cs.s.cfg.PingInterval) })
+	wg.Go(func() { cs.s.keepAlive(ctx, cs.conn, cs.claims, cs.room.ID) })
 
 	code, reason := cs.writeLoop(ctx, readDone)
 	cs.conn.Close(code, reason)

@@ -104,8 +104,7 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	wg.Go(func() { keepAlive(ctx, ss.conn, ss.s.cfg.PingInterval) })
-	wg.Go(func() { ss.s.watchGrant(ctx, ss.conn, ss.claims, ss.roomID, ss.s.cfg.PingInterval) })
+	wg.Go(func() { ss.s.keepAlive(ctx, ss.conn, ss.claims, ss.roomID) })
 	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
 		Room: ptrTo(ss.welcomeRoom(r)), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
 	if ss.p.Permissions().Has(access.List) {
