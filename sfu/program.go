@@ -35,14 +35,8 @@ func (r *Room) program() (ProgramChoice, <-chan struct{}) {
 	return r.prog, r.progChanged
 }
 
-// Program is the program's choice as last set (SetProgram).
-func (r *Room) Program() ProgramChoice {
-	c, _ := r.program()
-	return c
-}
-
-// first puts the track with ID id (if among tracks) before candidates.
-func first(id string, tracks, candidates []*Track) []*Track {
+// preferTrack puts the track with ID id (if among tracks) before candidates.
+func preferTrack(id string, tracks, candidates []*Track) []*Track {
 	if id == "" {
 		return candidates
 	}

@@ -218,7 +218,7 @@ func (v *viewer) follow() <-chan struct{} {
 			}
 		}
 	}
-	videos := first(choice.Video, tracks, programVideos(tracks))
+	videos := preferTrack(choice.Video, tracks, programVideos(tracks))
 	var owner *Participant
 	if len(videos) > 0 {
 		owner = videos[0].owner
@@ -231,7 +231,7 @@ func (v *viewer) follow() <-chan struct{} {
 			}
 			v.put(s, t)
 		} else {
-			v.put(s, s.best(first(choice.Audio, tracks, programAudios(tracks, owner))))
+			v.put(s, s.best(preferTrack(choice.Audio, tracks, programAudios(tracks, owner))))
 		}
 	}
 	return changed
