@@ -130,10 +130,12 @@ var gstDebugLine = regexp.MustCompile(`(?i)rtp-info|seqbase|timebase|resync|disc
 func gstDiagnosis(out string) string {
 	var keep []string
 	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "GST_") || strings.Contains(line, " rtspsrc ") || strings.Contains(line, "jitterbuffer") || strings.Contains(line, "depay") {
-			if gstDebugLine.MatchString(line) && len(keep) < 60 {
-				keep = append(keep, line)
-			}
+		debug := strings.Contains(line, "GST_") || strings.Contains(line, " rtspsrc ") || strings.Contains(line, "jitterbuffer") || strings.Contains(line, "depay")
+		// How far the decoding branches got: the caps that reached each
+		// capsfilter and sink, and links gst-launch could not make.
+		branch := strings.Contains(line, "GstCapsFilter") || strings.Contains(line, "GstFakeSink") || strings.Contains(line, "inking")
+		if (debug && gstDebugLine.MatchString(line) || branch && strings.Contains(line, "caps")) && len(keep) < 80 {
+			keep = append(keep, line)
 		}
 	}
 	return strings.Join(keep, "\n")
