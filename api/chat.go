@@ -23,15 +23,15 @@ const (
 
 // chatRoutes registers chat's REST endpoints and websocket (docs/api.md "Chat").
 func (s *Server) chatRoutes(v1 *gin.RouterGroup) {
-	v1.GET("/rooms/:room/messages", s.adminOr(access.Receive), s.listMessages)
-	v1.POST("/rooms/:room/messages", s.adminOr(access.Send), s.postMessage)
-	v1.PATCH("/rooms/:room/messages/:message", s.adminOr(access.Moderate), s.updateMessage)
-	v1.DELETE("/rooms/:room/messages/:message", s.adminOr(0), s.deleteMessage)
-	v1.GET("/rooms/:room/chat", s.adminOr(0), s.getChatSettings)
-	v1.PATCH("/rooms/:room/chat", s.adminOr(access.Moderate), s.updateChatSettings)
-	v1.GET("/rooms/:room/chat/mutes", s.adminOr(access.Moderate), s.listMutes)
-	v1.PUT("/rooms/:room/chat/mutes/:identity", s.adminOr(access.Moderate), s.putMute)
-	v1.DELETE("/rooms/:room/chat/mutes/:identity", s.adminOr(access.Moderate), s.deleteMute)
+	v1.GET("/rooms/:room/messages", s.gate.adminOr(access.Receive), s.listMessages)
+	v1.POST("/rooms/:room/messages", s.gate.adminOr(access.Send), s.postMessage)
+	v1.PATCH("/rooms/:room/messages/:message", s.gate.adminOr(access.Moderate), s.updateMessage)
+	v1.DELETE("/rooms/:room/messages/:message", s.gate.adminOr(0), s.deleteMessage)
+	v1.GET("/rooms/:room/chat", s.gate.adminOr(0), s.getChatSettings)
+	v1.PATCH("/rooms/:room/chat", s.gate.adminOr(access.Moderate), s.updateChatSettings)
+	v1.GET("/rooms/:room/chat/mutes", s.gate.adminOr(access.Moderate), s.listMutes)
+	v1.PUT("/rooms/:room/chat/mutes/:identity", s.gate.adminOr(access.Moderate), s.putMute)
+	v1.DELETE("/rooms/:room/chat/mutes/:identity", s.gate.adminOr(access.Moderate), s.deleteMute)
 	v1.GET("/rooms/:room/chat/ws", s.chatSocket)
 }
 
@@ -62,7 +62,7 @@ func (s *Server) listMessages(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -221,7 +221,7 @@ func (req chatSettingsRequest) apply(r *storage.Room, code string) error {
 }
 
 func (s *Server) getChatSettings(c *gin.Context) {
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -234,7 +234,7 @@ func (s *Server) updateChatSettings(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}

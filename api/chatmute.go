@@ -24,7 +24,7 @@ type muteRequest struct {
 }
 
 func (s *Server) listMutes(c *gin.Context) {
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}

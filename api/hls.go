@@ -14,8 +14,8 @@ import (
 
 // broadcastRoutes registers the broadcast control API and the HLS output.
 func (s *Server) broadcastRoutes(e *gin.Engine) {
-	e.GET("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.onRoomNode, s.getBroadcast)
-	e.PATCH("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.onRoomNode, s.patchBroadcast)
+	e.GET("/api/v1/rooms/:room/broadcast", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.getBroadcast)
+	e.PATCH("/api/v1/rooms/:room/broadcast", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.patchBroadcast)
 	e.GET("/hls/:room/index.m3u8", s.hlsMultivariant)
 	e.GET("/hls/:room/:session/:stream/:file", s.hlsFile)
 }
@@ -26,7 +26,7 @@ func (s *Server) broadcastRoutes(e *gin.Engine) {
 func (s *Server) hlsMultivariant(c *gin.Context) {
 	c.Header("Access-Control-Allow-Origin", "*")
 	c.Header("Cache-Control", "no-store")
-	claims, g, err := s.participant(c)
+	claims, g, err := s.gate.participant(c)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -35,7 +35,7 @@ func (s *Server) hlsMultivariant(c *gin.Context) {
 		s.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "watching needs the subscribe permission"))
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}

@@ -108,7 +108,7 @@ func (s *Server) joinToken(r storage.Room, identity, name string, grant access.G
 	return joinResponse{
 		Token: tok, ExpiresAt: claims.ExpiresAt.UTC().Truncate(time.Second), Identity: claims.Identity, Name: name,
 		Permissions: perms, Tier: grant.Tier, Room: roomView(r, perms.Has(access.Moderate)),
-		ICEServers: s.iceServers(claims.Identity, claims.ExpiresAt),
+		ICEServers: s.cfg.iceServers(claims.Identity, claims.ExpiresAt),
 	}, nil
 }
 

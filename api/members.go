@@ -79,7 +79,7 @@ func (s *Server) respondMember(c *gin.Context, status int, m storage.Member) {
 }
 
 func (s *Server) listMembers(c *gin.Context) {
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -109,7 +109,7 @@ func (s *Server) createMember(c *gin.Context) {
 			"identity: must be 1 to 128 letters, digits or . _ @ -"))
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -154,7 +154,7 @@ func (s *Server) updateMember(c *gin.Context) {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidMember, "identity: cannot be changed"))
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -175,7 +175,7 @@ func (s *Server) updateMember(c *gin.Context) {
 	}
 	s.log.Info("member updated", "room", r.ID, "identity", m.Identity, "permissions", m.Permissions)
 	if p, err := access.ParsePermissions(updated.Permissions); err == nil {
-		s.applyLivePermissions(r.ID, updated.Identity, p)
+		s.live.setPermissions(r.ID, updated.Identity, p)
 	}
 	s.respondMember(c, http.StatusOK, updated)
 }
@@ -187,6 +187,6 @@ func (s *Server) deleteMember(c *gin.Context) {
 		return
 	}
 	s.log.Info("member deleted", "room", roomID, "identity", identity)
-	s.endLive(roomID, identity, "member deleted")
+	s.live.end(roomID, identity, "member deleted")
 	c.Status(http.StatusNoContent)
 }

@@ -33,7 +33,7 @@ const maxReasonLen = 200
 // liveRoom returns the room's live media room, or nil when no one is in it
 // here; it writes a 404 and reports false when the room does not exist.
 func (s *Server) liveRoom(c *gin.Context) (*sfu.Room, bool) {
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return nil, false
 	}
@@ -193,7 +193,7 @@ func (s *Server) listLive(c *gin.Context) {
 	rooms := s.localLive()
 	var unreachable []string
 	if c.GetHeader(forwardedHeader) == "" {
-		more, failed := s.peersLive(c)
+		more, failed := s.nodes.peersLive(c)
 		rooms, unreachable = append(rooms, more...), failed
 	}
 	out := gin.H{"rooms": rooms}

@@ -24,9 +24,9 @@ const (
 
 // recordingRoutes registers the recordings API and their playback.
 func (s *Server) recordingRoutes(e *gin.Engine) {
-	e.GET("/api/v1/rooms/:room/recordings", s.adminOr(access.Moderate), s.listRecordings)
-	e.GET("/api/v1/rooms/:room/recordings/:recording", s.adminOr(access.Moderate), s.getRecording)
-	e.DELETE("/api/v1/rooms/:room/recordings/:recording", s.adminOr(access.Moderate), s.deleteRecording)
+	e.GET("/api/v1/rooms/:room/recordings", s.gate.adminOr(access.Moderate), s.listRecordings)
+	e.GET("/api/v1/rooms/:room/recordings/:recording", s.gate.adminOr(access.Moderate), s.getRecording)
+	e.DELETE("/api/v1/rooms/:room/recordings/:recording", s.gate.adminOr(access.Moderate), s.deleteRecording)
 	e.GET("/recordings/:room/:recording/:session/:file", s.playRecording)
 }
 

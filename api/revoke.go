@@ -15,10 +15,10 @@ const codeInvalidBan = "invalid_ban"
 // revocationRoutes registers the admin's revocations and the moderators'
 // bans (docs/api.md "Revoking tokens").
 func (s *Server) revocationRoutes(v1 *gin.RouterGroup) {
-	v1.DELETE("/tokens/:token", s.admin, s.revokeToken)
-	v1.DELETE("/rooms/:room/identities/:identity/tokens", s.admin, s.onRoomNode, s.revokeIdentity)
-	v1.PUT("/rooms/:room/bans/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.putBan)
-	v1.DELETE("/rooms/:room/bans/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.deleteBan)
+	v1.DELETE("/tokens/:token", s.gate.admin, s.revokeToken)
+	v1.DELETE("/rooms/:room/identities/:identity/tokens", s.gate.admin, s.nodes.onRoomNode, s.revokeIdentity)
+	v1.PUT("/rooms/:room/bans/:identity", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.putBan)
+	v1.DELETE("/rooms/:room/bans/:identity", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.deleteBan)
 }
 
 // maxTokenIDLen bounds a token ID in a revocation (minted ones have 24 characters).
@@ -55,7 +55,7 @@ func (s *Server) revokeIdentity(c *gin.Context) {
 		return
 	}
 	s.log.Info("tokens revoked", "room", roomID, "identity", identity)
-	s.endLive(roomID, identity, "tokens revoked")
+	s.live.end(roomID, identity, "tokens revoked")
 	c.Status(http.StatusNoContent)
 }
 
@@ -97,7 +97,7 @@ func (s *Server) putBan(c *gin.Context) {
 		return
 	}
 	s.log.Info("identity banned", "room", roomID, "identity", identity, "until", until)
-	s.endLive(roomID, identity, "banned")
+	s.live.end(roomID, identity, "banned")
 	c.JSON(http.StatusOK, banJSON{Identity: identity, Until: until})
 }
 

@@ -108,17 +108,6 @@ func (req roomRequest) apply(r *storage.Room) error {
 	return nil
 }
 
-// room loads the path's room or aborts with room_not_found: every handler of
-// a room's path loads it with this.
-func (s *Server) room(c *gin.Context) (storage.Room, bool) {
-	r, err := s.rooms.Room(c.Request.Context(), c.Param("room"))
-	if err != nil {
-		s.abort(c, err)
-		return storage.Room{}, false
-	}
-	return r, true
-}
-
 func (s *Server) createRoom(c *gin.Context) {
 	var req roomRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
@@ -170,7 +159,7 @@ func (s *Server) listRooms(c *gin.Context) {
 }
 
 func (s *Server) getRoom(c *gin.Context) {
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -178,7 +167,7 @@ func (s *Server) getRoom(c *gin.Context) {
 	mod := p.admin || p.grant.Permissions.Has(access.Moderate)
 	v := roomView(r, mod)
 	if mod {
-		v = s.withPINAlert(v)
+		v = withPINAlert(s.pins, v)
 	}
 	c.JSON(http.StatusOK, v)
 }
@@ -198,7 +187,7 @@ func (s *Server) updateRoom(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -214,7 +203,7 @@ func (s *Server) updateRoom(c *gin.Context) {
 	if req.Locked != nil {
 		s.log.Info("room lock changed", "room", r.ID, "locked", updated.Locked)
 	}
-	c.JSON(http.StatusOK, s.withPINAlert(roomView(updated, true)))
+	c.JSON(http.StatusOK, withPINAlert(s.pins, roomView(updated, true)))
 }
 
 func (s *Server) deleteRoom(c *gin.Context) {
@@ -241,7 +230,7 @@ func (s *Server) rotatePINs(c *gin.Context) {
 		}
 	}
 	ctx := c.Request.Context()
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -262,5 +251,5 @@ func (s *Server) rotatePINs(c *gin.Context) {
 		return
 	}
 	s.log.Info("room PINs rotated", "room", r.ID, "which", req.Which)
-	c.JSON(http.StatusOK, s.withPINAlert(roomView(updated, true)))
+	c.JSON(http.StatusOK, withPINAlert(s.pins, roomView(updated, true)))
 }

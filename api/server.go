@@ -172,7 +172,6 @@ type Server struct {
 	cfg     Config
 	db      *storage.DB
 	issuer  *access.Issuer
-	log     *slog.Logger
 	media   *sfu.SFU
 	metrics *metrics
 	pins    *rooms.PINGuard
@@ -189,6 +188,10 @@ type Server struct {
 	recorder *record.Recorder
 	placer   Placer
 	rooms    *rooms.Service
+	gate     *gate
+	nodes    *roomNodes
+	live     liveSessions
+	reporter
 }
 
 // New builds the API on its dependencies.
@@ -207,7 +210,6 @@ func New(cfg Config, d Deps) (*Server, error) {
 		cfg:      cfg,
 		db:       d.DB,
 		issuer:   d.Issuer,
-		log:      d.Log,
 		media:    d.SFU,
 		metrics:  m,
 		pins:     rooms.NewPINGuard(cfg.pinGuard(), time.Now),
@@ -217,7 +219,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		chat:     d.Chat,
 		recorder: d.Recorder,
 		placer:   d.Placer,
+		reporter: reporter{d.Log},
+		live:     liveSessions{media: d.SFU, chat: d.Chat},
 	}
+	s.nodes = &roomNodes{placer: d.Placer, reporter: s.reporter}
 	s.pins.OnAlert = s.alerts.publish
 	if s.hls == nil {
 		// Tests leave HLS out: a service on programs of its own, which
@@ -234,6 +239,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.gate = &gate{issuer: d.Issuer, rooms: s.rooms, ping: cfg.PingInterval, reporter: s.reporter}
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
@@ -286,7 +292,7 @@ func (s *Server) buildEngine(reg *prometheus.Registry) error {
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.bodyDeadline, s.limitGuesses, s.placement)
+	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.bodyDeadline, s.limitGuesses, s.nodes.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -311,34 +317,34 @@ func (s *Server) routes(reg *prometheus.Registry) {
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI)
-	v1.POST("/tokens", s.admin, s.createToken)
+	v1.POST("/tokens", s.gate.admin, s.createToken)
 
-	v1.GET("/rooms", s.admin, s.listRooms)
-	v1.POST("/rooms", s.admin, s.createRoom)
-	v1.GET("/rooms/:room", s.adminOr(0), s.getRoom)
-	v1.PATCH("/rooms/:room", s.adminOr(access.Moderate), s.onRoomNode, s.updateRoom)
-	v1.DELETE("/rooms/:room", s.admin, s.onRoomNode, s.deleteRoom)
-	v1.POST("/rooms/:room/pins", s.adminOr(access.Moderate), s.rotatePINs)
+	v1.GET("/rooms", s.gate.admin, s.listRooms)
+	v1.POST("/rooms", s.gate.admin, s.createRoom)
+	v1.GET("/rooms/:room", s.gate.adminOr(0), s.getRoom)
+	v1.PATCH("/rooms/:room", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.updateRoom)
+	v1.DELETE("/rooms/:room", s.gate.admin, s.nodes.onRoomNode, s.deleteRoom)
+	v1.POST("/rooms/:room/pins", s.gate.adminOr(access.Moderate), s.rotatePINs)
 	v1.POST("/rooms/:room/join", s.join)
 
-	v1.GET("/rooms/:room/members", s.adminOr(access.Moderate), s.listMembers)
-	v1.POST("/rooms/:room/members", s.adminOr(access.Moderate), s.createMember)
-	v1.GET("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.getMember)
-	v1.PATCH("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.updateMember)
-	v1.DELETE("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.deleteMember)
+	v1.GET("/rooms/:room/members", s.gate.adminOr(access.Moderate), s.listMembers)
+	v1.POST("/rooms/:room/members", s.gate.adminOr(access.Moderate), s.createMember)
+	v1.GET("/rooms/:room/members/:identity", s.gate.adminOr(access.Moderate), s.getMember)
+	v1.PATCH("/rooms/:room/members/:identity", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.updateMember)
+	v1.DELETE("/rooms/:room/members/:identity", s.gate.adminOr(access.Moderate), s.deleteMember)
 
-	v1.GET("/rooms/:room/participants", s.adminOr(access.Moderate), s.onRoomNode, s.listParticipants)
-	v1.GET("/rooms/:room/participants/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.getParticipant)
-	v1.DELETE("/rooms/:room/participants/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.removeParticipant)
-	v1.PATCH("/rooms/:room/participants/:identity/tracks/:track", s.adminOr(access.Moderate), s.onRoomNode, s.updateParticipantTrack)
-	v1.GET("/live", s.admin, s.listLive)
-	v1.GET("/webhooks", s.admin, s.webhookStatus)
-	v1.POST("/webhooks/retry", s.admin, s.retryWebhooks)
+	v1.GET("/rooms/:room/participants", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.listParticipants)
+	v1.GET("/rooms/:room/participants/:identity", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.getParticipant)
+	v1.DELETE("/rooms/:room/participants/:identity", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.removeParticipant)
+	v1.PATCH("/rooms/:room/participants/:identity/tracks/:track", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.updateParticipantTrack)
+	v1.GET("/live", s.gate.admin, s.listLive)
+	v1.GET("/webhooks", s.gate.admin, s.webhookStatus)
+	v1.POST("/webhooks/retry", s.gate.admin, s.retryWebhooks)
 	v1.GET("/rooms/:room/ws", s.roomSocket)
 
-	v1.POST("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.rotateStreamKey)
-	v1.GET("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.getStreamKey)
-	v1.DELETE("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.deleteStreamKey)
+	v1.POST("/rooms/:room/stream-key", s.gate.adminOr(access.Moderate), s.rotateStreamKey)
+	v1.GET("/rooms/:room/stream-key", s.gate.adminOr(access.Moderate), s.getStreamKey)
+	v1.DELETE("/rooms/:room/stream-key", s.gate.adminOr(access.Moderate), s.deleteStreamKey)
 
 	s.whipRoutes(e)
 	s.chatRoutes(v1)

@@ -40,7 +40,7 @@ func rtspWithKey(base, room, key string) string {
 
 // rotateStreamKey makes a new stream key for the room; the old one stops working.
 func (s *Server) rotateStreamKey(c *gin.Context) {
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}

@@ -97,7 +97,7 @@ func (s *Server) createToken(c *gin.Context) {
 		return
 	}
 	resp.Token, resp.TokenID, resp.ExpiresAt = tok, claims.ID, claims.ExpiresAt.UTC().Truncate(time.Second)
-	resp.ICEServers = s.iceServers(claims.Identity, claims.ExpiresAt)
+	resp.ICEServers = s.cfg.iceServers(claims.Identity, claims.ExpiresAt)
 	s.log.Info("token minted", "identity", req.Identity, "rooms", len(grants), "token_id", claims.ID)
 	c.JSON(http.StatusCreated, resp)
 }

@@ -146,7 +146,7 @@ func (s *Server) identify(c *gin.Context) (whipCaller, error) {
 		return whipCaller{identity: "encoder", name: "Encoder", perms: access.Publish, owner: "stream-key",
 			until: time.Now().Add(s.cfg.TokenTTL)}, nil
 	}
-	claims, g, err := s.participant(c)
+	claims, g, err := s.gate.participant(c)
 	if err != nil {
 		return whipCaller{}, err
 	}
@@ -172,7 +172,7 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 			s.abort(c, err)
 			return
 		}
-		r, ok := s.room(c)
+		r, ok := s.gate.room(c)
 		if !ok {
 			return
 		}
@@ -226,7 +226,7 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 		h.Set("Location", "/"+k.name+"/"+r.ID+"/"+ws.id)
 		h.Set("ETag", ws.etag)
 		h.Set("Accept-Patch", typeSDPFrag)
-		setICELinks(h, s.iceServers(who.identity, who.until))
+		setICELinks(h, s.cfg.iceServers(who.identity, who.until))
 		if err := sfu.Refused(offer, opts, k == kindWHEP); err != nil {
 			e := mediaError(err)
 			h.Set(headerWarning, e.Code+": "+e.Message)

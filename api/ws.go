@@ -30,7 +30,7 @@ const (
 // roomSocket serves /api/v1/rooms/{room}/ws: signaling, events and control for
 // one participant (docs/protocol.md). The token is checked before the upgrade.
 func (s *Server) roomSocket(c *gin.Context) {
-	claims, grant, err := s.participant(c)
+	claims, grant, err := s.gate.participant(c)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -40,7 +40,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -57,7 +57,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 		return
 	}
 	defer release()
-	conn, err := websocket.Accept(c.Writer, c.Request, s.roomSocketOptions())
+	conn, err := websocket.Accept(c.Writer, c.Request, s.nodes.roomSocketOptions())
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -104,9 +104,9 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	wg.Go(func() { ss.s.keepAlive(ctx, ss.conn, ss.claims, ss.roomID) })
+	wg.Go(func() { ss.s.gate.keepAlive(ctx, ss.conn, ss.claims, ss.roomID) })
 	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
-		Room: ptrTo(ss.welcomeRoom(r)), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
+		Room: ptrTo(ss.welcomeRoom(r)), ICEServers: ptrTo(ss.s.cfg.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
 	if ss.p.Permissions().Has(access.List) {
 		welcome.Participants = ss.p.Room().Roster()
 		for _, t := range ss.p.Room().Tracks() {
@@ -130,7 +130,7 @@ func (ss *socketSession) welcomeRoom(r storage.Room) roomJSON {
 	if !ss.p.Permissions().Has(access.Moderate) {
 		return roomView(r, false)
 	}
-	return ss.s.withPINAlert(roomView(r, true))
+	return withPINAlert(ss.s.pins, roomView(r, true))
 }
 
 // writeLoop is the only writer of the socket.
@@ -217,7 +217,7 @@ func (ss *socketSession) readLoop(ctx context.Context) string {
 			continue
 		}
 		// A revoked token ends the socket before it acts again.
-		if _, end := ss.s.liveGrant(ctx, ss.claims, ss.roomID); end != "" {
+		if _, end := ss.s.gate.liveGrant(ctx, ss.claims, ss.roomID); end != "" {
 			return end
 		}
 		if isChatFrame(messageType(data)) {
