@@ -243,7 +243,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
-	if err := s.buildEngine(d.Registry); err != nil {
+	if err := s.buildEngine(d.Registry, s.handlers(d)); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -285,7 +285,7 @@ func (s *Server) Close() {
 	}
 }
 
-func (s *Server) buildEngine(reg *prometheus.Registry) error {
+func (s *Server) buildEngine(reg *prometheus.Registry, g handlers) error {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -300,13 +300,13 @@ func (s *Server) buildEngine(reg *prometheus.Registry) error {
 		s.abort(c, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s is not allowed here", c.Request.Method))
 	})
 	s.engine = e
-	s.routes(reg)
+	s.routes(reg, g)
 	return nil
 }
 
 // routes registers every endpoint. openapi.json must describe exactly these
 // (TestOpenAPIMatchesRoutes).
-func (s *Server) routes(reg *prometheus.Registry) {
+func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 	e := s.engine
 	pages := gin.WrapH(webui.Handler())
 	s.pageRoutes(e)
@@ -319,12 +319,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/openapi.json", s.openAPI)
 	v1.POST("/tokens", s.gate.admin, s.createToken)
 
-	v1.GET("/rooms", s.gate.admin, s.listRooms)
-	v1.POST("/rooms", s.gate.admin, s.createRoom)
-	v1.GET("/rooms/:room", s.gate.adminOr(0), s.getRoom)
-	v1.PATCH("/rooms/:room", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.updateRoom)
-	v1.DELETE("/rooms/:room", s.gate.admin, s.nodes.onRoomNode, s.deleteRoom)
-	v1.POST("/rooms/:room/pins", s.gate.adminOr(access.Moderate), s.rotatePINs)
+	r := router{e: e, v1: v1, gate: s.gate, nodes: s.nodes}
+	g.rooms.routes(r)
 	v1.POST("/rooms/:room/join", s.join)
 
 	v1.GET("/rooms/:room/members", s.gate.adminOr(access.Moderate), s.listMembers)
@@ -341,10 +337,6 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	v1.GET("/webhooks", s.gate.admin, s.webhookStatus)
 	v1.POST("/webhooks/retry", s.gate.admin, s.retryWebhooks)
 	v1.GET("/rooms/:room/ws", s.roomSocket)
-
-	v1.POST("/rooms/:room/stream-key", s.gate.adminOr(access.Moderate), s.rotateStreamKey)
-	v1.GET("/rooms/:room/stream-key", s.gate.adminOr(access.Moderate), s.getStreamKey)
-	v1.DELETE("/rooms/:room/stream-key", s.gate.adminOr(access.Moderate), s.deleteStreamKey)
 
 	s.whipRoutes(e)
 	s.chatRoutes(v1)

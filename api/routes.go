@@ -1,0 +1,25 @@
+package api
+
+import "github.com/gin-gonic/gin"
+
+// router is what a handler group registers its routes with: the engine, its
+// /api/v1 group, and the middleware the groups share (who may call, and
+// which node serves the room).
+type router struct {
+	e     *gin.Engine
+	v1    *gin.RouterGroup
+	gate  *gate
+	nodes *roomNodes
+}
+
+// handlers are the route groups, each holding only what its handlers use.
+type handlers struct {
+	rooms *roomHandlers
+}
+
+// handlers builds the route groups on the server's shared pieces and d.
+func (s *Server) handlers(d Deps) handlers {
+	return handlers{
+		rooms: &roomHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, pins: s.pins, chat: d.Chat, gate: s.gate, reporter: s.reporter},
+	}
+}
