@@ -335,7 +335,8 @@ func TestAttackMatrixCatchesAMissingGate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.engine.GET("/api/v1/rooms/:room/leak", srv.listMembers)
+	leak := &memberHandlers{db: a.db, gate: srv.gate, reporter: srv.reporter}
+	srv.engine.GET("/api/v1/rooms/:room/leak", leak.listMembers)
 	leaky := &attackAPI{testAPI: serveAlso(t, a.testAPI, srv), creds: a.creds}
 	rule := routeRule{"GET /api/v1/rooms/:room/leak", gateAdminOr, access.Moderate, probe{path: "/api/v1/rooms/r/leak", ok: outcome{200, ""}}}
 	var caught []string

@@ -323,11 +323,7 @@ func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 	g.rooms.routes(r)
 	v1.POST("/rooms/:room/join", s.join)
 
-	v1.GET("/rooms/:room/members", s.gate.adminOr(access.Moderate), s.listMembers)
-	v1.POST("/rooms/:room/members", s.gate.adminOr(access.Moderate), s.createMember)
-	v1.GET("/rooms/:room/members/:identity", s.gate.adminOr(access.Moderate), s.getMember)
-	v1.PATCH("/rooms/:room/members/:identity", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.updateMember)
-	v1.DELETE("/rooms/:room/members/:identity", s.gate.adminOr(access.Moderate), s.deleteMember)
+	g.members.routes(r)
 
 	v1.GET("/rooms/:room/participants", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.listParticipants)
 	v1.GET("/rooms/:room/participants/:identity", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.getParticipant)
@@ -342,5 +338,4 @@ func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 	s.chatRoutes(v1)
 	s.broadcastRoutes(e)
 	s.recordingRoutes(e)
-	s.revocationRoutes(v1)
 }
