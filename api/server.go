@@ -317,11 +317,10 @@ func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI)
-	v1.POST("/tokens", s.gate.admin, s.createToken)
 
 	r := router{e: e, v1: v1, gate: s.gate, nodes: s.nodes}
 	g.rooms.routes(r)
-	v1.POST("/rooms/:room/join", s.join)
+	g.tokens.routes(r)
 
 	g.members.routes(r)
 
