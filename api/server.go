@@ -324,13 +324,8 @@ func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 
 	g.members.routes(r)
 
-	v1.GET("/rooms/:room/participants", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.listParticipants)
-	v1.GET("/rooms/:room/participants/:identity", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.getParticipant)
-	v1.DELETE("/rooms/:room/participants/:identity", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.removeParticipant)
-	v1.PATCH("/rooms/:room/participants/:identity/tracks/:track", s.gate.adminOr(access.Moderate), s.nodes.onRoomNode, s.updateParticipantTrack)
-	v1.GET("/live", s.gate.admin, s.listLive)
-	v1.GET("/webhooks", s.gate.admin, s.webhookStatus)
-	v1.POST("/webhooks/retry", s.gate.admin, s.retryWebhooks)
+	g.live.routes(r)
+	g.webhooks.routes(r)
 	v1.GET("/rooms/:room/ws", s.roomSocket)
 
 	s.whipRoutes(e)
