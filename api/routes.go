@@ -14,20 +14,22 @@ type router struct {
 
 // handlers are the route groups, each holding only what its handlers use.
 type handlers struct {
-	live     *liveHandlers
-	webhooks *webhookHandlers
-	tokens   *tokenHandlers
-	members  *memberHandlers
-	rooms    *roomHandlers
+	recordings *recordingHandlers
+	live       *liveHandlers
+	webhooks   *webhookHandlers
+	tokens     *tokenHandlers
+	members    *memberHandlers
+	rooms      *roomHandlers
 }
 
 // handlers builds the route groups on the server's shared pieces and d.
 func (s *Server) handlers(d Deps) handlers {
 	return handlers{
-		live:     &liveHandlers{cfg: s.cfg, media: d.SFU, hls: s.hls, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
-		webhooks: &webhookHandlers{cfg: s.cfg, db: d.DB, reporter: s.reporter},
-		tokens:   &tokenHandlers{cfg: s.cfg, issuer: d.Issuer, rooms: s.rooms, pins: s.pins, reporter: s.reporter},
-		members:  &memberHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, live: s.live, gate: s.gate, reporter: s.reporter},
-		rooms:    &roomHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, pins: s.pins, chat: d.Chat, gate: s.gate, reporter: s.reporter},
+		recordings: &recordingHandlers{cfg: s.cfg, db: d.DB, recorder: d.Recorder, reporter: s.reporter},
+		live:       &liveHandlers{cfg: s.cfg, media: d.SFU, hls: s.hls, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
+		webhooks:   &webhookHandlers{cfg: s.cfg, db: d.DB, reporter: s.reporter},
+		tokens:     &tokenHandlers{cfg: s.cfg, issuer: d.Issuer, rooms: s.rooms, pins: s.pins, reporter: s.reporter},
+		members:    &memberHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, live: s.live, gate: s.gate, reporter: s.reporter},
+		rooms:      &roomHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, pins: s.pins, chat: d.Chat, gate: s.gate, reporter: s.reporter},
 	}
 }

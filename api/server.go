@@ -331,5 +331,5 @@ func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 	s.whipRoutes(e)
 	s.chatRoutes(v1)
 	s.broadcastRoutes(e)
-	s.recordingRoutes(e)
+	g.recordings.routes(r)
 }
