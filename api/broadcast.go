@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,11 +114,7 @@ func (t *trackChoice) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// StartBroadcasts starts the broadcast of every stored room with HLS or
-// recording on, for a server that just started (rooms.Service.StartBroadcasts).
-func (s *Server) StartBroadcasts(ctx context.Context) error { return s.rooms.StartBroadcasts(ctx) }
-
-func (s *Server) getBroadcast(c *gin.Context) {
+func (s *broadcastHandlers) getBroadcast(c *gin.Context) {
 	r, ok := s.gate.room(c)
 	if !ok {
 		return
@@ -127,7 +122,7 @@ func (s *Server) getBroadcast(c *gin.Context) {
 	c.JSON(http.StatusOK, s.broadcastView(r))
 }
 
-func (s *Server) patchBroadcast(c *gin.Context) {
+func (s *broadcastHandlers) patchBroadcast(c *gin.Context) {
 	var req broadcastRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -190,7 +185,7 @@ func (ss *socketSession) setOnAir(m clientMessage) error {
 	return applyOnAir(ss.s.hls, ss.s.log, ss.p.Room().ID(), onAirRequest{Video: m.Video, Audio: m.Audio, FollowSpeaker: m.FollowSpeaker})
 }
 
-func (s *Server) broadcastView(r storage.Room) broadcastView {
+func (s *broadcastHandlers) broadcastView(r storage.Room) broadcastView {
 	st := s.hls.Status(r.ID)
 	v := broadcastView{HLS: r.BroadcastHLS, Record: r.BroadcastRecord,
 		OnAir: onAirView{Video: optional(st.OnAir.Video), Audio: optional(st.OnAir.Audio), FollowSpeaker: st.OnAir.FollowSpeaker},

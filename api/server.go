@@ -8,6 +8,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -260,6 +261,10 @@ func newRooms(cfg Config, d Deps, broadcast *hls.Service) (*rooms.Service, error
 	return rooms.New(rc, deps)
 }
 
+// StartBroadcasts starts the broadcast of every stored room with HLS or
+// recording on, for a server that just started (rooms.Service.StartBroadcasts).
+func (s *Server) StartBroadcasts(ctx context.Context) error { return s.rooms.StartBroadcasts(ctx) }
+
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.engine }
 
@@ -330,6 +335,6 @@ func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 
 	s.whipRoutes(e)
 	s.chatRoutes(v1)
-	s.broadcastRoutes(e)
+	g.broadcasts.routes(r)
 	g.recordings.routes(r)
 }
