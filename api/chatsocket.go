@@ -55,7 +55,7 @@ type chatReady struct {
 // chatSocket serves /api/v1/rooms/{room}/chat/ws: one member's live chat,
 // for clients without WebRTC such as HLS viewers (docs/protocol.md "Chat").
 // The token (receive, and send to post) is checked before the upgrade.
-func (s *Server) chatSocket(c *gin.Context) {
+func (s *chatHandlers) chatSocket(c *gin.Context) {
 	claims, grant, err := s.gate.participant(c)
 	if err != nil {
 		s.abort(c, err)
@@ -105,7 +105,7 @@ func (s *Server) chatSocket(c *gin.Context) {
 // writer of the socket; a watcher cuts the connection if the writer cannot
 // close it in time after the subscription ends.
 type chatSession struct {
-	s       *Server
+	s       *chatHandlers
 	conn    *websocket.Conn
 	room    storage.Room
 	claims  access.Claims

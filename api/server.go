@@ -334,7 +334,7 @@ func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 	v1.GET("/rooms/:room/ws", s.roomSocket)
 
 	s.whipRoutes(e)
-	s.chatRoutes(v1)
+	g.chat.routes(r)
 	g.broadcasts.routes(r)
 	g.recordings.routes(r)
 }
