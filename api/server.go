@@ -176,7 +176,7 @@ type Server struct {
 	media   *sfu.SFU
 	metrics *metrics
 	pins    *rooms.PINGuard
-	alerts  pinAlerts
+	alerts  *pinAlerts
 	guesses *guessThrottle
 	caps    *sessionCaps
 	engine  *gin.Engine
@@ -224,6 +224,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		live:     liveSessions{media: d.SFU, chat: d.Chat},
 	}
 	s.nodes = &roomNodes{placer: d.Placer, reporter: s.reporter}
+	s.alerts = &pinAlerts{}
 	s.pins.OnAlert = s.alerts.publish
 	if s.hls == nil {
 		// Tests leave HLS out: a service on programs of its own, which
@@ -331,7 +332,7 @@ func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 
 	g.live.routes(r)
 	g.webhooks.routes(r)
-	v1.GET("/rooms/:room/ws", s.roomSocket)
+	g.socket.routes(r)
 
 	s.whipRoutes(e)
 	g.chat.routes(r)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"lectern/hls"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -27,9 +28,30 @@ const (
 	socketReplies = 64
 )
 
+// socketHandlers serve the room websocket: signaling, events, control and
+// chat for one participant of a room (docs/protocol.md).
+type socketHandlers struct {
+	cfg   Config
+	rooms *rooms.Service
+	chat  *chat.Hub
+	// hls takes a moderator's on-air choice.
+	hls *hls.Service
+	// pins and alerts tell a moderator's socket of PIN guessing.
+	pins   *rooms.PINGuard
+	alerts *pinAlerts
+	caps   *sessionCaps
+	nodes  *roomNodes
+	gate   *gate
+	reporter
+}
+
+func (s *socketHandlers) routes(r router) {
+	r.v1.GET("/rooms/:room/ws", s.roomSocket)
+}
+
 // roomSocket serves /api/v1/rooms/{room}/ws: signaling, events and control for
 // one participant (docs/protocol.md). The token is checked before the upgrade.
-func (s *Server) roomSocket(c *gin.Context) {
+func (s *socketHandlers) roomSocket(c *gin.Context) {
 	claims, grant, err := s.gate.participant(c)
 	if err != nil {
 		s.abort(c, err)
@@ -85,7 +107,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 // socketSession is one room websocket. run owns it: its reader goroutine hands
 // replies to the writer loop through replies and ends when the socket does.
 type socketSession struct {
-	s       *Server
+	s       *socketHandlers
 	conn    *websocket.Conn
 	p       *sfu.Participant
 	claims  access.Claims
