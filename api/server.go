@@ -180,7 +180,7 @@ type Server struct {
 	guesses *guessThrottle
 	caps    *sessionCaps
 	engine  *gin.Engine
-	whip    whipSessions
+	whip    *whipSessions
 	hls     *hls.Service
 	ownsHLS bool // hls was made by New, so Close closes it
 	// ownProgs are the programs of an hls made by New, closed with it.
@@ -221,6 +221,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		recorder: d.Recorder,
 		placer:   d.Placer,
 		reporter: reporter{d.Log},
+		whip:     &whipSessions{},
 		live:     liveSessions{media: d.SFU, chat: d.Chat},
 	}
 	s.nodes = &roomNodes{placer: d.Placer, reporter: s.reporter}
@@ -334,7 +335,7 @@ func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 	g.webhooks.routes(r)
 	g.socket.routes(r)
 
-	s.whipRoutes(e)
+	g.whip.routes(r)
 	g.chat.routes(r)
 	g.broadcasts.routes(r)
 	g.recordings.routes(r)
