@@ -14,6 +14,7 @@ type router struct {
 
 // handlers are the route groups, each holding only what its handlers use.
 type handlers struct {
+	site       *siteHandlers
 	whip       *whipHandlers
 	socket     *socketHandlers
 	chat       *chatHandlers
@@ -29,6 +30,7 @@ type handlers struct {
 // handlers builds the route groups on the server's shared pieces and d.
 func (s *Server) handlers(d Deps) handlers {
 	return handlers{
+		site:       &siteHandlers{cfg: s.cfg, db: d.DB, registry: d.Registry, reporter: s.reporter},
 		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: s.caps, gate: s.gate, reporter: s.reporter},
 		socket:     &socketHandlers{cfg: s.cfg, rooms: s.rooms, chat: d.Chat, hls: s.hls, pins: s.pins, alerts: s.alerts, caps: s.caps, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 		chat:       &chatHandlers{cfg: s.cfg, chat: d.Chat, db: d.DB, caps: s.caps, gate: s.gate, reporter: s.reporter},

@@ -25,7 +25,6 @@ import (
 	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
-	"lectern/webui"
 )
 
 // Config is the API's configuration.
@@ -315,17 +314,9 @@ func (s *Server) buildEngine(reg *prometheus.Registry, g handlers) error {
 // (TestOpenAPIMatchesRoutes).
 func (s *Server) routes(reg *prometheus.Registry, g handlers) {
 	e := s.engine
-	pages := gin.WrapH(webui.Handler())
-	s.pageRoutes(e)
-	e.GET("/js/*filepath", pages)
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", gin.WrapH(metricsHandler(reg)))
-
 	v1 := e.Group("/api/v1")
-	v1.GET("/openapi.json", s.openAPI)
-
 	r := router{e: e, v1: v1, gate: s.gate, nodes: s.nodes}
+	g.site.routes(r)
 	g.rooms.routes(r)
 	g.tokens.routes(r)
 
