@@ -331,7 +331,7 @@ func TestAttackPermissionMatrix(t *testing.T) {
 func TestAttackMatrixCatchesAMissingGate(t *testing.T) {
 	a := newAttackAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
 	// A second server over the same store whose new route forgot its gate.
-	srv, err := New(DefaultConfig(), Deps{DB: a.db, Issuer: a.issuer, Registry: prometheus.NewRegistry(), Log: a.srv.log, SFU: a.media, Chat: a.srv.chat})
+	srv, err := New(DefaultConfig(), Deps{DB: a.db, Issuer: a.issuer, Registry: prometheus.NewRegistry(), Log: a.srv.log, SFU: a.media, Chat: a.chat})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"errors"
-	"lectern/rooms"
 	"net/http"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 
 	"lectern/access"
 	"lectern/hls"
+	"lectern/rooms"
 )
 
 // broadcastHandlers serve a room's broadcast settings and what is on air,

@@ -3,8 +3,8 @@ package api
 import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"lectern/storage"
 
+	"lectern/storage"
 	"lectern/webui"
 )
 

@@ -1,14 +1,14 @@
 package api
 
 import (
-	"lectern/access"
-	"lectern/hls"
 	"net/http"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
+	"lectern/access"
+	"lectern/hls"
 	"lectern/sfu"
 )
 

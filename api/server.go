@@ -170,27 +170,18 @@ type Deps struct {
 // belong to requests (websockets) and end with them.
 type Server struct {
 	cfg     Config
-	db      *storage.DB
-	issuer  *access.Issuer
-	media   *sfu.SFU
 	metrics *metrics
-	pins    *rooms.PINGuard
-	alerts  *pinAlerts
 	guesses *guessThrottle
-	caps    *sessionCaps
+	gate    *gate
+	nodes   *roomNodes
 	engine  *gin.Engine
+	// whip are the open WHIP and WHEP sessions, which Close ends.
 	whip    *whipSessions
 	hls     *hls.Service
 	ownsHLS bool // hls was made by New, so Close closes it
 	// ownProgs are the programs of an hls made by New, closed with it.
 	ownProgs *program.Set
-	chat     *chat.Hub
-	recorder *record.Recorder
-	placer   Placer
 	rooms    *rooms.Service
-	gate     *gate
-	nodes    *roomNodes
-	live     liveSessions
 	reporter
 }
 
@@ -208,24 +199,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg:      cfg,
-		db:       d.DB,
-		issuer:   d.Issuer,
-		media:    d.SFU,
 		metrics:  m,
-		pins:     rooms.NewPINGuard(cfg.pinGuard(), time.Now),
 		guesses:  newGuessThrottle(cfg.KeyFailuresPerAddr, time.Now),
-		caps:     newSessionCaps(cfg.Caps),
 		hls:      d.HLS,
-		chat:     d.Chat,
-		recorder: d.Recorder,
-		placer:   d.Placer,
 		reporter: reporter{d.Log},
 		whip:     &whipSessions{},
-		live:     liveSessions{media: d.SFU, chat: d.Chat},
 	}
 	s.nodes = &roomNodes{placer: d.Placer, reporter: s.reporter}
-	s.alerts = &pinAlerts{}
-	s.pins.OnAlert = s.alerts.publish
 	if s.hls == nil {
 		// Tests leave HLS out: a service on programs of its own, which
 		// stop when the service releases them (Close).

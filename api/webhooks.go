@@ -1,12 +1,13 @@
 package api
 
 import (
-	"lectern/storage"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"lectern/storage"
 )
 
 // The webhook outbox as operators see it (the console's Webhooks card):

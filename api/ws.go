@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"lectern/hls"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 
 	"lectern/access"
 	"lectern/chat"
+	"lectern/hls"
 	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
