@@ -12,6 +12,7 @@ import (
 
 	"lectern/access"
 	"lectern/chat"
+	"lectern/rooms"
 	"lectern/storage"
 )
 
@@ -26,10 +27,10 @@ const (
 type chatHandlers struct {
 	cfg  Config
 	chat *chat.Hub
-	// db stores a room's chat settings.
-	db   *storage.DB
-	caps *sessionCaps
-	gate *gate
+	// rooms stores a room's chat settings.
+	rooms *rooms.Service
+	caps  *sessionCaps
+	gate  *gate
 	reporter
 }
 
@@ -253,9 +254,9 @@ func (s *chatHandlers) updateChatSettings(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	updated, err := s.db.SetChatSettings(c.Request.Context(), r.ID, r.ChatQuestions, r.ChatSlowModeSeconds)
+	updated, err := s.rooms.SetChatSettings(c.Request.Context(), r.ID, r.ChatQuestions, r.ChatSlowModeSeconds)
 	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		s.abort(c, err)
 		return
 	}
 	s.log.Info("chat settings changed", "room", r.ID, "questions", updated.ChatQuestions, "slow_mode_seconds", updated.ChatSlowModeSeconds)

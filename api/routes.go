@@ -46,7 +46,7 @@ func (s *Server) handlers(d Deps) handlers {
 		site:       &siteHandlers{cfg: s.cfg, db: d.DB, registry: d.Registry, reporter: s.reporter},
 		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: caps, gate: s.gate, reporter: s.reporter},
 		socket:     &socketHandlers{cfg: s.cfg, rooms: s.rooms, chat: d.Chat, hls: s.hls, pins: pins, alerts: alerts, caps: caps, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
-		chat:       &chatHandlers{cfg: s.cfg, chat: d.Chat, db: d.DB, caps: caps, gate: s.gate, reporter: s.reporter},
+		chat:       &chatHandlers{cfg: s.cfg, chat: d.Chat, rooms: s.rooms, caps: caps, gate: s.gate, reporter: s.reporter},
 		broadcasts: &broadcastHandlers{cfg: s.cfg, rooms: s.rooms, hls: s.hls, gate: s.gate, reporter: s.reporter},
 		recordings: &recordingHandlers{cfg: s.cfg, db: d.DB, recorder: d.Recorder, reporter: s.reporter},
 		live:       &liveHandlers{cfg: s.cfg, media: d.SFU, hls: s.hls, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
