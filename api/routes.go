@@ -18,19 +18,20 @@ type router struct {
 	nodes *roomNodes
 }
 
-// handlers are the route groups, each holding only what its handlers use.
+// handlers are the route groups, each holding only what its handlers use
+// (docs/architecture.md "Inside api").
 type handlers struct {
 	site       *siteHandlers
-	whip       *whipHandlers
+	rooms      *roomHandlers
+	members    *memberHandlers
+	tokens     *tokenHandlers
 	socket     *socketHandlers
 	chat       *chatHandlers
 	broadcasts *broadcastHandlers
 	recordings *recordingHandlers
+	whip       *whipHandlers
 	live       *liveHandlers
 	webhooks   *webhookHandlers
-	tokens     *tokenHandlers
-	members    *memberHandlers
-	rooms      *roomHandlers
 }
 
 // handlers builds the route groups on the server's shared pieces and d.
@@ -44,15 +45,15 @@ func (s *Server) handlers(d Deps) handlers {
 	live := liveSessions{media: d.SFU, chat: d.Chat}
 	return handlers{
 		site:       &siteHandlers{cfg: s.cfg, db: d.DB, registry: d.Registry, reporter: s.reporter},
-		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: caps, gate: s.gate, reporter: s.reporter},
+		rooms:      &roomHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, pins: pins, chat: d.Chat, gate: s.gate, reporter: s.reporter},
+		members:    &memberHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, live: live, gate: s.gate, reporter: s.reporter},
+		tokens:     &tokenHandlers{cfg: s.cfg, issuer: d.Issuer, rooms: s.rooms, pins: pins, reporter: s.reporter},
 		socket:     &socketHandlers{cfg: s.cfg, rooms: s.rooms, chat: d.Chat, hls: s.hls, pins: pins, alerts: alerts, caps: caps, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 		chat:       &chatHandlers{cfg: s.cfg, chat: d.Chat, rooms: s.rooms, caps: caps, gate: s.gate, reporter: s.reporter},
 		broadcasts: &broadcastHandlers{cfg: s.cfg, rooms: s.rooms, hls: s.hls, gate: s.gate, reporter: s.reporter},
 		recordings: &recordingHandlers{cfg: s.cfg, db: d.DB, recorder: d.Recorder, reporter: s.reporter},
+		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: caps, gate: s.gate, reporter: s.reporter},
 		live:       &liveHandlers{cfg: s.cfg, media: d.SFU, hls: s.hls, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 		webhooks:   &webhookHandlers{cfg: s.cfg, db: d.DB, reporter: s.reporter},
-		tokens:     &tokenHandlers{cfg: s.cfg, issuer: d.Issuer, rooms: s.rooms, pins: pins, reporter: s.reporter},
-		members:    &memberHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, live: live, gate: s.gate, reporter: s.reporter},
-		rooms:      &roomHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, pins: pins, chat: d.Chat, gate: s.gate, reporter: s.reporter},
 	}
 }

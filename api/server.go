@@ -3,8 +3,17 @@
 // (WebRTC signaling and events), WHIP and WHEP, the HLS playlists and media
 // for viewers, health and metrics, and the embedded pages. Handlers ask
 // package rooms for credentials and room rules (what a token allows now,
-// PINs, stream keys, media and broadcast settings), then hand media to sfu,
-// broadcasts to hls and recordings to hls/record.
+// PINs, stream keys, media, broadcast and chat settings), then hand media to
+// sfu, broadcasts to hls and recordings to hls/record.
+//
+// Server runs the middleware and registers the routes of the handler groups,
+// one per concern (roomHandlers, memberHandlers, tokenHandlers,
+// socketHandlers, chatHandlers, broadcastHandlers, recordingHandlers,
+// whipHandlers, liveHandlers, webhookHandlers, siteHandlers). Each group is
+// a small struct holding only what its handlers use; the pieces they share
+// are gate (who is calling, the path's room), roomNodes (which node serves a
+// room), liveSessions, sessionCaps and reporter (error answers and the log).
+// docs/architecture.md "Inside api" lists what each group holds.
 package api
 
 import (
@@ -225,7 +234,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
-	if err := s.buildEngine(d.Registry, s.handlers(d)); err != nil {
+	if err := s.buildEngine(s.handlers(d)); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -271,7 +280,7 @@ func (s *Server) Close() {
 	}
 }
 
-func (s *Server) buildEngine(reg *prometheus.Registry, g handlers) error {
+func (s *Server) buildEngine(g handlers) error {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -286,28 +295,23 @@ func (s *Server) buildEngine(reg *prometheus.Registry, g handlers) error {
 		s.abort(c, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s is not allowed here", c.Request.Method))
 	})
 	s.engine = e
-	s.routes(reg, g)
+	s.routes(g)
 	return nil
 }
 
-// routes registers every endpoint. openapi.json must describe exactly these
-// (TestOpenAPIMatchesRoutes).
-func (s *Server) routes(reg *prometheus.Registry, g handlers) {
-	e := s.engine
-	v1 := e.Group("/api/v1")
-	r := router{e: e, v1: v1, gate: s.gate, nodes: s.nodes}
+// routes registers every endpoint, each group its own. openapi.json must
+// describe exactly these (TestOpenAPIMatchesRoutes).
+func (s *Server) routes(g handlers) {
+	r := router{e: s.engine, v1: s.engine.Group("/api/v1"), gate: s.gate, nodes: s.nodes}
 	g.site.routes(r)
 	g.rooms.routes(r)
-	g.tokens.routes(r)
-
 	g.members.routes(r)
-
-	g.live.routes(r)
-	g.webhooks.routes(r)
+	g.tokens.routes(r)
 	g.socket.routes(r)
-
-	g.whip.routes(r)
 	g.chat.routes(r)
 	g.broadcasts.routes(r)
 	g.recordings.routes(r)
+	g.whip.routes(r)
+	g.live.routes(r)
+	g.webhooks.routes(r)
 }
