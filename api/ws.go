@@ -141,7 +141,9 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	readDone := make(chan string, 1)
 	go func() { readDone <- ss.readLoop(ctx) }()
 	reason := ss.writeLoop(ctx, readDone)
-	cancel()
+	// Close before cancelling: a cancelled context ends the read loop's Read
+	// by cutting the connection, so the client would get no close frame
+	// (no reason, such as "banned") if the cancel came first.
 	ss.conn.Close(websocket.StatusNormalClosure, reason)
 	return reason
 }
