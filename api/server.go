@@ -175,8 +175,10 @@ type Deps struct {
 	Rooms *rooms.Service
 }
 
-// Server serves the HTTP API. Build it with New; the goroutines it starts
-// belong to requests (websockets) and end with them.
+// Server serves the HTTP API: it runs the middleware every request passes
+// and registers the routes of the handler groups (routes.go), which it builds
+// on Deps. Build it with New; the goroutines it starts belong to requests
+// (websockets) and to WHIP and WHEP sessions, which Close ends.
 type Server struct {
 	cfg     Config
 	metrics *metrics
