@@ -7,6 +7,7 @@ import "errors"
 var (
 	ErrInvalidPermissions = errors.New("access: invalid permissions")
 	ErrInvalidTier        = errors.New("access: invalid tier")
+	ErrInvalidSource      = errors.New("access: invalid media source")
 	ErrTokenMalformed     = errors.New("access: token is malformed")
 	ErrTokenExpired       = errors.New("access: token has expired")
 	ErrTokenInvalid       = errors.New("access: token signature or claims are invalid")

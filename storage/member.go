@@ -17,17 +17,20 @@ type Member struct {
 	// storage keeps it as given.
 	Permissions string
 	// Tier is the member's resolution tier; "" means the room's.
-	Tier      string
+	Tier string
+	// ExtraSources (the canonical text of access.Sources) are sources the
+	// member may send although its room's media policy refuses them.
+	ExtraSources string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-const memberColumns = `room_id, identity, name, permissions, tier, created_at, updated_at`
+const memberColumns = `room_id, identity, name, permissions, tier, extra_sources, created_at, updated_at`
 
 func scanMember(s rowScanner) (Member, error) {
 	var m Member
 	var created, updated int64
-	err := s.Scan(&m.RoomID, &m.Identity, &m.Name, &m.Permissions, &m.Tier, &created, &updated)
+	err := s.Scan(&m.RoomID, &m.Identity, &m.Name, &m.Permissions, &m.Tier, &m.ExtraSources, &created, &updated)
 	m.CreatedAt, m.UpdatedAt = fromMillis(created), fromMillis(updated)
 	return m, err
 }
@@ -40,8 +43,8 @@ func (d *DB) CreateMember(ctx context.Context, m Member) (Member, error) {
 	m.CreatedAt, m.UpdatedAt = now, now
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO members (`+memberColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			m.RoomID, m.Identity, m.Name, m.Permissions, m.Tier, millis(now), millis(now))
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			m.RoomID, m.Identity, m.Name, m.Permissions, m.Tier, m.ExtraSources, millis(now), millis(now))
 		if err != nil {
 			return err
 		}
@@ -112,7 +115,7 @@ func (d *DB) members(ctx context.Context, roomID string) ([]Member, error) {
 	return members, rows.Err()
 }
 
-// UpdateMember writes m's Name, Permissions and Tier to the stored member,
+// UpdateMember writes m's Name, Permissions, Tier and ExtraSources to the stored member,
 // sets its UpdatedAt to now, bumps the room's generation and returns the
 // stored member. It returns
 // ErrNotFound if there is no such member.
@@ -122,10 +125,10 @@ func (d *DB) UpdateMember(ctx context.Context, m Member) (Member, error) {
 	var stored Member
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		row := tx.QueryRowContext(ctx, `UPDATE members SET
-				name = $3, permissions = $4, tier = $5, updated_at = $6
+				name = $3, permissions = $4, tier = $5, extra_sources = $6, updated_at = $7
 			WHERE room_id = $1 AND identity = $2
 			RETURNING `+memberColumns,
-			m.RoomID, m.Identity, m.Name, m.Permissions, m.Tier, millis(d.clock()))
+			m.RoomID, m.Identity, m.Name, m.Permissions, m.Tier, m.ExtraSources, millis(d.clock()))
 		var err error
 		if stored, err = scanMember(row); err != nil {
 			return err

@@ -20,7 +20,7 @@ func TestMemberRoundTrip(t *testing.T) {
 		}
 
 		in := storage.Member{RoomID: "r", Identity: "alice@example.com", Name: "Alice Ω",
-			Permissions: "publish,subscribe", Tier: "sd", CreatedAt: time.Unix(5, 0)}
+			Permissions: "publish,subscribe", Tier: "sd", ExtraSources: "screen,screen_audio", CreatedAt: time.Unix(5, 0)}
 		created, err := db.CreateMember(ctx, in)
 		if err != nil {
 			t.Fatal(err)

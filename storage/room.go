@@ -27,18 +27,23 @@ type Room struct {
 	ChatQuestions       bool
 	ChatSlowModeSeconds int
 	// Locked refuses new PIN joins (a moderator's lock); tokens still work.
-	Locked    bool
+	Locked bool
+	// RefusedSources (the canonical text of access.Sources, "" for none)
+	// and NoSimulcast are the room's media policy, stored as what it
+	// refuses so that the zero Room takes everything.
+	RefusedSources string
+	NoSimulcast    bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-const roomColumns = `id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, chat_questions, chat_slow_mode_seconds, locked, created_at, updated_at`
+const roomColumns = `id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, chat_questions, chat_slow_mode_seconds, locked, refused_sources, no_simulcast, created_at, updated_at`
 
 func scanRoom(s rowScanner) (Room, error) {
 	var r Room
 	var created, updated int64
 	err := s.Scan(&r.ID, &r.Name, &r.Mode, &r.Tier, &r.PIN, &r.SpeakerPIN,
-		&r.BroadcastHLS, &r.BroadcastRecord, &r.ChatQuestions, &r.ChatSlowModeSeconds, &r.Locked, &created, &updated)
+		&r.BroadcastHLS, &r.BroadcastRecord, &r.ChatQuestions, &r.ChatSlowModeSeconds, &r.Locked, &r.RefusedSources, &r.NoSimulcast, &created, &updated)
 	r.CreatedAt, r.UpdatedAt = fromMillis(created), fromMillis(updated)
 	return r, err
 }
@@ -49,9 +54,10 @@ func (d *DB) CreateRoom(ctx context.Context, r Room) (Room, error) {
 	now := d.clock()
 	r.CreatedAt, r.UpdatedAt = now, now
 	_, err := d.writer.ExecContext(ctx, `INSERT INTO rooms (`+roomColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		r.ID, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
-		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked, millis(now), millis(now))
+		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked,
+		r.RefusedSources, r.NoSimulcast, millis(now), millis(now))
 	if isUniqueViolation(err) {
 		err = ErrConflict
 	}
@@ -102,11 +108,13 @@ func (d *DB) UpdateRoom(ctx context.Context, r Room) (Room, error) {
 	row := d.writer.QueryRowContext(ctx, `UPDATE rooms SET
 			name = $2, mode = $3, tier = $4, pin = $5, speaker_pin = $6,
 			broadcast_hls = $7, broadcast_record = $8,
-			chat_questions = $9, chat_slow_mode_seconds = $10, locked = $11, updated_at = $12
+			chat_questions = $9, chat_slow_mode_seconds = $10, locked = $11,
+			refused_sources = $12, no_simulcast = $13, updated_at = $14
 		WHERE id = $1
 		RETURNING `+roomColumns,
 		r.ID, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
-		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked, millis(d.clock()))
+		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked,
+		r.RefusedSources, r.NoSimulcast, millis(d.clock()))
 	stored, err := scanRoom(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound

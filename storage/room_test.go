@@ -19,6 +19,7 @@ func TestRoomRoundTrip(t *testing.T) {
 		in := storage.Room{
 			ID: "town-hall", Name: "Town hall ✓", Mode: "webinar", Tier: "hd",
 			PIN: "1234", SpeakerPIN: "98765", BroadcastHLS: true, BroadcastRecord: false,
+			RefusedSources: "camera,screen", NoSimulcast: true,
 			// Ignored: the store sets both.
 			CreatedAt: time.Unix(1, 0), UpdatedAt: time.Unix(2, 0),
 		}
