@@ -21,8 +21,8 @@ type Member struct {
 	// ExtraSources (the canonical text of access.Sources) are sources the
 	// member may send although its room's media policy refuses them.
 	ExtraSources string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 const memberColumns = `room_id, identity, name, permissions, tier, extra_sources, created_at, updated_at`

@@ -33,8 +33,8 @@ type Room struct {
 	// refuses so that the zero Room takes everything.
 	RefusedSources string
 	NoSimulcast    bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 const roomColumns = `id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, chat_questions, chat_slow_mode_seconds, locked, refused_sources, no_simulcast, created_at, updated_at`
