@@ -16,4 +16,5 @@ var (
 	ErrBadSource           = errors.New("sfu: unknown track source")
 	ErrNegotiation         = errors.New("sfu: negotiation failed")
 	ErrNotWebRTC           = errors.New("sfu: track cannot be sent over WebRTC")
+	ErrRefusedByPolicy     = errors.New("sfu: the room's media policy refuses this")
 )

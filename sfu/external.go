@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/pion/rtp"
@@ -27,8 +26,8 @@ func (p *Participant) PublishTrack(spec TrackSpec) (*Track, error) {
 	if !p.Permissions().Has(access.Publish) {
 		return nil, ErrNoPublish
 	}
-	if !ValidSource(spec.Source) {
-		return nil, fmt.Errorf("%w: %q", ErrBadSource, spec.Source)
+	if err := CheckSource(spec.Source, p.room.options(), p.extra); err != nil {
+		return nil, err
 	}
 	codec := webrtc.RTPCodecParameters{RTPCodecCapability: spec.Codec}
 	t := newTrack(newID("TR_"), p, spec.Kind, codec, spec.Source, nil)

@@ -31,6 +31,9 @@ type ParticipantOptions struct {
 	Tier access.Tier
 	// AutoSubscribe subscribes to every track in the room, now and later.
 	AutoSubscribe bool
+	// Sources are sources the participant may send although the room's
+	// policy refuses them (its member override).
+	Sources access.Sources
 }
 
 // Participant is one connection's presence in a room: a publisher peer
@@ -43,6 +46,7 @@ type Participant struct {
 	log                      *slog.Logger
 	autoSubscribe            bool
 	tier                     access.Tier
+	extra                    access.Sources
 	joined                   time.Time
 
 	perms atomic.Pointer[access.Permissions]
@@ -75,7 +79,7 @@ type Participant struct {
 func newParticipant(r *Room, o ParticipantOptions) *Participant {
 	p := &Participant{
 		id: newID("PA_"), identity: o.Identity, name: o.Name, kind: o.Kind, room: r,
-		autoSubscribe: o.AutoSubscribe, tier: o.Tier, joined: time.Now().UTC(),
+		autoSubscribe: o.AutoSubscribe, tier: o.Tier, extra: o.Sources, joined: time.Now().UTC(),
 		events: make(chan Event, eventQueue), done: make(chan struct{}),
 		sources: map[string]string{}, published: map[string]*Track{}, downs: map[string]*downTrack{},
 		targets: map[*Room]bool{r: true},

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/pion/sdp/v3"
@@ -32,9 +33,12 @@ func (p *Participant) Publish(offer string, sources map[string]string) (string, 
 	if p.closed {
 		return "", ErrClosed
 	}
-	for id, s := range sources {
-		p.sources[id] = s
+	named := maps.Clone(p.sources)
+	maps.Copy(named, sources)
+	if err := checkPolicy(offer, named, opts, p.extra); err != nil {
+		return "", err
 	}
+	p.sources = named
 	if p.pub == nil {
 		pc, err := p.room.sfu.api(opts.Broadcast, true).NewPeerConnection(webrtc.Configuration{})
 		if err != nil {

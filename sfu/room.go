@@ -15,6 +15,12 @@ type RoomOptions struct {
 	Broadcast bool
 	// Tier caps what publishers are asked to send and what is forwarded.
 	Tier access.Tier
+	// Refused are the sources the room's media policy refuses, and
+	// NoSimulcast refuses several layers of one track; the zero value takes
+	// everything. They apply to offers and encoders from then on: what is
+	// already published stays.
+	Refused     access.Sources
+	NoSimulcast bool
 }
 
 // Room is the media side of one room: its participants, the publishers from

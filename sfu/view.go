@@ -86,9 +86,16 @@ func (p *Participant) View(offer string) (string, error) {
 	return placeCandidates(offer, pc.LocalDescription().SDP), nil
 }
 
-// CheckOffer refuses an offer that Publish would refuse (not SDP, or no codec
-// the room takes), so the API can answer before anyone joins the room.
-func CheckOffer(offer string, o RoomOptions) error { return checkOffer(offer, o.Broadcast) }
+// CheckOffer refuses an offer that Publish (with no source names) would
+// refuse: not SDP, no codec the room takes, or media the room's policy
+// refuses (a *PolicyError), so the API can answer before anyone joins the
+// room. extra are the sources the publisher may send beyond the policy.
+func CheckOffer(offer string, o RoomOptions, extra access.Sources) error {
+	if err := checkOffer(offer, o.Broadcast); err != nil {
+		return err
+	}
+	return checkPolicy(offer, nil, o, extra)
+}
 
 // CheckViewOffer refuses an offer that View would refuse: also one without an
 // audio or video section in which the viewer receives a codec the room takes.
