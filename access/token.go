@@ -19,6 +19,9 @@ type Grant struct {
 	Permissions Permissions
 	// Tier is the member's effective resolution tier in the room.
 	Tier Tier
+	// Sources are sources the member may send although the room's media
+	// policy refuses them (its override); none by default.
+	Sources Sources
 }
 
 // Claims is the content of an access token.
@@ -65,6 +68,7 @@ type jwtClaims struct {
 type jwtGrant struct {
 	Permissions string `json:"p"`
 	Tier        string `json:"t,omitempty"`
+	Sources     string `json:"s,omitempty"`
 }
 
 // Sign returns the signed token for c. ID, IssuedAt and ExpiresAt must be set.
@@ -74,7 +78,7 @@ func (i *Issuer) Sign(c Claims) (string, error) {
 	}
 	rooms := make(map[string]jwtGrant, len(c.Rooms))
 	for id, g := range c.Rooms {
-		rooms[id] = jwtGrant{Permissions: g.Permissions.String(), Tier: string(g.Tier)}
+		rooms[id] = jwtGrant{Permissions: g.Permissions.String(), Tier: string(g.Tier), Sources: g.Sources.String()}
 	}
 	jc := jwtClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -141,7 +145,11 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 				return Claims{}, ErrTokenInvalid
 			}
 		}
-		c.Rooms[id] = Grant{Permissions: p, Tier: t}
+		s, err := ParseSources(g.Sources)
+		if err != nil {
+			return Claims{}, ErrTokenInvalid
+		}
+		c.Rooms[id] = Grant{Permissions: p, Tier: t, Sources: s}
 	}
 	return c, nil
 }

@@ -22,7 +22,7 @@ func testClaims(now time.Time) Claims {
 		ID:        "tok1",
 		Identity:  "alice",
 		Name:      "Alice",
-		Rooms:     map[string]Grant{"demo": {Permissions: Speaker, Tier: HD}, "other": {Permissions: Viewer}},
+		Rooms:     map[string]Grant{"demo": {Permissions: Speaker, Tier: HD, Sources: Screen | ScreenAudio}, "other": {Permissions: Viewer}},
 		IssuedAt:  now.Add(-time.Minute),
 		ExpiresAt: now.Add(time.Hour),
 	}
@@ -44,7 +44,7 @@ func TestTokenRoundTrip(t *testing.T) {
 		t.Errorf("claims = %+v, want %+v", got, want)
 	}
 	g, err := got.Grant("demo")
-	if err != nil || g != (Grant{Permissions: Speaker, Tier: HD}) {
+	if err != nil || g != (Grant{Permissions: Speaker, Tier: HD, Sources: Screen | ScreenAudio}) {
 		t.Errorf("demo grant = %+v, %v", g, err)
 	}
 	if _, err := got.Grant("elsewhere"); !errors.Is(err, ErrWrongRoom) {

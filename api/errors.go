@@ -152,6 +152,7 @@ const (
 	codeParticipantNotFound = "participant_not_found"
 	codeInvalidLayer        = "invalid_layer"
 	codeInvalidSource       = "invalid_source"
+	codeMediaRefused        = "media_refused"
 	codeNegotiationFailed   = "negotiation_failed"
 	codeParticipantClosed   = "participant_closed"
 	codeTrackNotWebRTC      = "track_not_webrtc"
@@ -182,6 +183,12 @@ func mediaError(err error) *Error {
 		return errorf(http.StatusBadRequest, codeInvalidLayer, "%v", err)
 	case errors.Is(err, sfu.ErrBadSource):
 		return errorf(http.StatusBadRequest, codeInvalidSource, "%v", err)
+	case errors.Is(err, sfu.ErrRefusedByPolicy):
+		var pe *sfu.PolicyError
+		if errors.As(err, &pe) {
+			return errorf(http.StatusForbidden, codeMediaRefused, "%s", pe.Reason())
+		}
+		return errorf(http.StatusForbidden, codeMediaRefused, "%v", err)
 	case errors.Is(err, sfu.ErrNegotiation):
 		return errorf(http.StatusBadRequest, codeNegotiationFailed, "%v", err)
 	case errors.Is(err, sfu.ErrNotWebRTC):

@@ -141,7 +141,9 @@ type whipCaller struct {
 	identity, name string
 	perms          access.Permissions
 	tier           access.Tier
-	owner          string
+	// sources are the caller's extra sources (its media override).
+	sources access.Sources
+	owner   string
 	// until is when the caller's TURN credentials end: its token's expiry.
 	until time.Time
 }
@@ -161,7 +163,7 @@ func (s *whipHandlers) identify(c *gin.Context) (whipCaller, error) {
 	if err != nil {
 		return whipCaller{}, err
 	}
-	return whipCaller{identity: claims.Identity, name: claims.Name, perms: g.Permissions, tier: g.Tier, owner: "token:" + claims.Identity,
+	return whipCaller{identity: claims.Identity, name: claims.Name, perms: g.Permissions, tier: g.Tier, sources: g.Sources, owner: "token:" + claims.Identity,
 		until: claims.ExpiresAt}, nil
 }
 
@@ -189,7 +191,8 @@ func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 		}
 		// Refuse a bad offer before joining, so the room never sees this client.
 		opts := rooms.MediaOptions(r)
-		check := sfu.CheckOffer
+		// A WHIP publisher's video is its camera, its audio the microphone.
+		check := func(offer string, o sfu.RoomOptions) error { return sfu.CheckOffer(offer, o, who.sources) }
 		if k == kindWHEP {
 			check = sfu.CheckViewOffer
 		}
@@ -212,7 +215,7 @@ func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 			perms = access.Publish
 		}
 		p, err := room.Join(sfu.ParticipantOptions{Identity: who.identity, Name: who.name, Kind: k.partKind,
-			Permissions: perms, Tier: who.tier})
+			Permissions: perms, Tier: who.tier, Sources: who.sources})
 		if err != nil {
 			release()
 			s.abort(c, mediaError(err))

@@ -86,7 +86,7 @@ func (s *socketHandlers) roomSocket(c *gin.Context) {
 	conn.SetReadLimit(maxSocketMessage)
 	p, err := room.Join(sfu.ParticipantOptions{
 		Identity: claims.Identity, Name: claims.Name, Kind: sfu.KindBrowser,
-		Permissions: grant.Permissions, Tier: grant.Tier,
+		Permissions: grant.Permissions, Tier: grant.Tier, Sources: grant.Sources,
 		AutoSubscribe: c.Query("auto_subscribe") != "false",
 	})
 	if err != nil {

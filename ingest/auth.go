@@ -13,6 +13,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/headers"
 
+	"lectern/access"
 	"lectern/sfu"
 )
 
@@ -31,6 +32,9 @@ type Grant struct {
 	Identity, Name     string
 	Publish, Subscribe bool
 	Options            sfu.RoomOptions
+	// Sources are what the encoder may send beyond the room's media policy
+	// (a token's media override).
+	Sources access.Sources
 }
 
 var roomPath = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)

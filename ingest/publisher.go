@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -103,8 +104,32 @@ func profileLevelID(f *format.H264) string {
 	return "42e01f"
 }
 
+// checkPolicy refuses a session any of whose medias the room's media policy
+// refuses (an encoder's video is its camera, its audio the microphone): the
+// whole ANNOUNCE is refused rather than the media dropped, so that an
+// encoder set up for the wrong room hears so at once rather than going on
+// air with half of what it sends.
+func checkPolicy(medias []publishedMedia, g Grant) error {
+	for _, m := range medias {
+		if err := sfu.CheckSource(m.spec.Source, g.Options, g.Sources); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// policyReason is the sentence of a media policy refusal.
+func policyReason(err error) string {
+	var pe *sfu.PolicyError
+	if errors.As(err, &pe) {
+		return pe.Reason()
+	}
+	return err.Error()
+}
+
 // OnAnnounce accepts an encoder's session description after checking that its
-// credentials may publish in the room and that it carries something Lectern can use.
+// credentials may publish in the room, that it carries something Lectern can
+// use and that the room's media policy takes all of it.
 func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
 	t, err := parseTarget(ctx.Path)
 	if err != nil {
@@ -131,12 +156,19 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	if len(skipped) > 0 {
 		s.log.Warn("rtsp publish: ignoring unsupported codecs", "room", room, "codecs", skipped)
 	}
+	if err := checkPolicy(medias, g); err != nil {
+		s.log.Info("rtsp publish refused: media policy", "room", room, "reason", err)
+		res, _ := rtspError(base.StatusForbidden, err)
+		// The reason phrase names what the room refuses; encoders print it.
+		res.StatusMessage = "Forbidden (" + policyReason(err) + ")"
+		return res, err
+	}
 	r, err := s.media.Room(room, g.Options)
 	if err != nil {
 		return s.refuse(ctx.Conn, ctx.Request, room, err)
 	}
 	part, err := r.Join(sfu.ParticipantOptions{Identity: g.Identity, Name: g.Name, Kind: sfu.KindEncoder,
-		Permissions: access.Publish})
+		Permissions: access.Publish, Sources: g.Sources})
 	if err != nil {
 		return s.refuse(ctx.Conn, ctx.Request, room, err)
 	}

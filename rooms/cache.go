@@ -37,6 +37,8 @@ type identityState struct {
 	perms  access.Permissions
 	// tier is the member's override; "" means none.
 	tier access.Tier
+	// sources are the member's extra sources (its media override).
+	sources access.Sources
 	// revokedAt: tokens with iat at or before it (Unix seconds) are refused; 0: none.
 	revokedAt   int64
 	bannedUntil time.Time
@@ -120,6 +122,9 @@ func (c *cache) identity(ctx context.Context, room, identity string) (identitySt
 			return identityState{}, err
 		}
 		st.tier = access.Tier(m.Tier)
+		if st.sources, err = access.ParseSources(m.ExtraSources); err != nil {
+			return identityState{}, err
+		}
 	case !errors.Is(err, storage.ErrNotFound):
 		return identityState{}, err
 	}

@@ -15,6 +15,9 @@ var (
 	ErrInvalidTier = errors.New("rooms: invalid tier")
 	// ErrTierAboveRoom: a member's tier is above its room's.
 	ErrTierAboveRoom = errors.New("rooms: tier above the room's")
+	// ErrInvalidMedia: a media policy or a member's extra sources are not
+	// valid.
+	ErrInvalidMedia = errors.New("rooms: invalid media policy")
 	// ErrWrongStreamKey: the stream key is not the room's (or it has none).
 	ErrWrongStreamKey = errors.New("rooms: wrong stream key")
 	// ErrInvalidAPIKey: no stored API key matches.

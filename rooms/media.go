@@ -9,7 +9,9 @@ import (
 
 // MediaOptions are the SFU settings of a stored room.
 func MediaOptions(r storage.Room) sfu.RoomOptions {
-	return sfu.RoomOptions{Broadcast: r.BroadcastHLS || r.BroadcastRecord, Tier: access.Tier(r.Tier)}
+	p := Policy(r)
+	return sfu.RoomOptions{Broadcast: r.BroadcastHLS || r.BroadcastRecord, Tier: access.Tier(r.Tier),
+		Refused: access.AllSources &^ p.Sources, NoSimulcast: !p.Simulcast}
 }
 
 // BroadcastSettings are the HLS service's settings of a stored room.

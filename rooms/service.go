@@ -154,13 +154,14 @@ func (s *Service) Grant(ctx context.Context, c access.Claims, room string) (acce
 		if st.tier != "" && g.Tier.Exceeds(st.tier) {
 			g.Tier = st.tier
 		}
+		g.Sources &= st.sources
 	}
 	return g, nil
 }
 
 // MintGrant works out the grant of a new token for identity in roomID: the
-// chosen permissions (nil: the stored member's, else the room's default) and
-// tier ("": the member's, capped by the room). Errors wrap ErrRoomNotFound,
+// chosen permissions (nil: the stored member's, else the room's default),
+// tier ("": the member's, capped by the room) and the member's extra sources. Errors wrap ErrRoomNotFound,
 // ErrInvalidTier or ErrTierAboveRoom.
 func (s *Service) MintGrant(ctx context.Context, roomID, identity string, chosen *access.Permissions, tier string) (access.Grant, error) {
 	r, err := s.Room(ctx, roomID)
@@ -169,6 +170,7 @@ func (s *Service) MintGrant(ctx context.Context, roomID, identity string, chosen
 	}
 	p := DefaultPermissions(r.Mode)
 	memberTier := ""
+	var extra access.Sources
 	m, err := s.db.Member(ctx, roomID, identity)
 	switch {
 	case err == nil:
@@ -176,6 +178,9 @@ func (s *Service) MintGrant(ctx context.Context, roomID, identity string, chosen
 			return access.Grant{}, err
 		}
 		memberTier = m.Tier
+		if extra, err = access.ParseSources(m.ExtraSources); err != nil {
+			return access.Grant{}, err
+		}
 	case !errors.Is(err, storage.ErrNotFound):
 		return access.Grant{}, err
 	}
@@ -188,7 +193,7 @@ func (s *Service) MintGrant(ctx context.Context, roomID, identity string, chosen
 		}
 		memberTier = tier
 	}
-	return access.Grant{Permissions: p, Tier: EffectiveTier(r, memberTier)}, nil
+	return access.Grant{Permissions: p, Tier: EffectiveTier(r, memberTier), Sources: extra}, nil
 }
 
 // AdminKey checks an API key; ErrInvalidAPIKey if no stored key matches.

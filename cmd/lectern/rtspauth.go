@@ -30,7 +30,7 @@ func (a *rtspAuth) Token(ctx context.Context, room, token string) (ingest.Grant,
 	}
 	a.rooms.EnsureBroadcast(r)
 	return ingest.Grant{Identity: claims.Identity, Name: claims.Name, Publish: g.Permissions.Has(access.Publish),
-		Subscribe: g.Permissions.Has(access.Subscribe), Options: rooms.MediaOptions(r)}, nil
+		Subscribe: g.Permissions.Has(access.Subscribe), Options: rooms.MediaOptions(r), Sources: g.Sources}, nil
 }
 
 // StreamKey implements ingest.Authorizer.
