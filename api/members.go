@@ -44,9 +44,12 @@ type memberJSON struct {
 	Name        string             `json:"name"`
 	Permissions access.Permissions `json:"permissions"`
 	// Tier is the member's override; empty means the room's tier.
-	Tier      string    `json:"tier,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Tier string `json:"tier,omitempty"`
+	// MediaSources are sources the member may send although the room's
+	// media policy refuses them.
+	MediaSources access.Sources `json:"media_sources,omitempty"`
+	CreatedAt    time.Time      `json:"created_at"`
+	UpdatedAt    time.Time      `json:"updated_at"`
 }
 
 func memberView(m storage.Member) (memberJSON, error) {
@@ -54,7 +57,11 @@ func memberView(m storage.Member) (memberJSON, error) {
 	if err != nil {
 		return memberJSON{}, err
 	}
-	return memberJSON{Identity: m.Identity, Name: m.Name, Permissions: p, Tier: m.Tier,
+	extra, err := access.ParseSources(m.ExtraSources)
+	if err != nil {
+		return memberJSON{}, err
+	}
+	return memberJSON{Identity: m.Identity, Name: m.Name, Permissions: p, Tier: m.Tier, MediaSources: extra,
 		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}, nil
 }
 
@@ -63,6 +70,8 @@ type memberRequest struct {
 	Identity *string `json:"identity"`
 	Name     *string `json:"name"`
 	Tier     *string `json:"tier"`
+	// MediaSources replaces the member's extra sources; [] for none.
+	MediaSources *[]string `json:"media_sources"`
 	permissionChoice
 }
 
@@ -81,6 +90,13 @@ func (req memberRequest) apply(r storage.Room, m *storage.Member) error {
 			return err
 		}
 		m.Tier = t
+	}
+	if req.MediaSources != nil {
+		s, err := sourceList("media_sources", *req.MediaSources, codeInvalidMember)
+		if err != nil {
+			return err
+		}
+		m.ExtraSources = s.String()
 	}
 	current, err := access.ParsePermissions(m.Permissions)
 	if err != nil {

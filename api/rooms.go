@@ -57,6 +57,8 @@ type roomJSON struct {
 	Chat       chatSettingsJSON `json:"chat"`
 	// Locked: new PIN joins are refused (room_locked); tokens still work.
 	Locked bool `json:"locked"`
+	// Media is the room's media policy: what its publishers may send.
+	Media rooms.MediaPolicy `json:"media"`
 	// PINAlert is set, for admins and moderators, while the room's PINs are
 	// being guessed (rooms.PINGuard).
 	PINAlert  *pinAlertJSON `json:"pin_alert,omitempty"`
@@ -68,7 +70,7 @@ func roomView(r storage.Room, withPINs bool) roomJSON {
 	v := roomJSON{
 		ID: r.ID, Name: r.Name, Mode: r.Mode, Tier: r.Tier,
 		Broadcast: broadcastJSON{HLS: r.BroadcastHLS, Record: r.BroadcastRecord},
-		Chat:      chatSettingsView(r), Locked: r.Locked,
+		Chat:      chatSettingsView(r), Locked: r.Locked, Media: rooms.Policy(r),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 	if withPINs {
@@ -87,14 +89,15 @@ type roomRequest struct {
 		HLS    *bool `json:"hls"`
 		Record *bool `json:"record"`
 	} `json:"broadcast"`
-	Chat *chatSettingsRequest `json:"chat"`
+	Chat  *chatSettingsRequest `json:"chat"`
+	Media *mediaRequest        `json:"media"`
 	// Locked is the one field a moderator may change.
 	Locked *bool `json:"locked"`
 }
 
 // onlyLock says whether req changes nothing but locked.
 func (req roomRequest) onlyLock() bool {
-	return req.ID == nil && req.Name == nil && req.Mode == nil && req.Tier == nil && req.Broadcast == nil && req.Chat == nil
+	return req.ID == nil && req.Name == nil && req.Mode == nil && req.Tier == nil && req.Broadcast == nil && req.Chat == nil && req.Media == nil
 }
 
 // apply validates req and writes its fields into r.
@@ -128,6 +131,11 @@ func (req roomRequest) apply(r *storage.Room) error {
 	}
 	if req.Locked != nil {
 		r.Locked = *req.Locked
+	}
+	if req.Media != nil {
+		if err := req.Media.apply(r, codeInvalidRoom); err != nil {
+			return err
+		}
 	}
 	if req.Chat != nil {
 		return req.Chat.apply(r, codeInvalidRoom)
@@ -167,7 +175,7 @@ func (s *roomHandlers) createRoom(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	s.log.Info("room created", "room", created.ID, "mode", created.Mode, "tier", created.Tier)
+	s.log.Info("room created", "room", created.ID, "mode", created.Mode, "tier", created.Tier, "media", rooms.Policy(created).Sources.String())
 	c.Header("Location", "/api/v1/rooms/"+created.ID)
 	c.JSON(http.StatusCreated, roomView(created, true))
 }
@@ -229,6 +237,10 @@ func (s *roomHandlers) updateRoom(c *gin.Context) {
 	}
 	if req.Locked != nil {
 		s.log.Info("room lock changed", "room", r.ID, "locked", updated.Locked)
+	}
+	if req.Media != nil {
+		p := rooms.Policy(updated)
+		s.log.Info("room media policy changed", "room", r.ID, "sources", p.Sources.String(), "simulcast", p.Simulcast)
 	}
 	c.JSON(http.StatusOK, withPINAlert(s.pins, roomView(updated, true)))
 }

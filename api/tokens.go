@@ -42,12 +42,18 @@ type tokenRequest struct {
 // member's stored permissions apply, or the room's default.
 type tokenRoomRequest struct {
 	Tier string `json:"tier"`
+	// MediaSources are the extra sources of the grant (the member's when
+	// left out).
+	MediaSources *[]string `json:"media_sources"`
 	permissionChoice
 }
 
 type grantJSON struct {
 	Permissions access.Permissions `json:"permissions"`
 	Tier        access.Tier        `json:"tier"`
+	// MediaSources are sources the holder may send although the room's
+	// media policy refuses them.
+	MediaSources access.Sources `json:"media_sources,omitempty"`
 }
 
 type tokenResponse struct {
@@ -101,7 +107,7 @@ func (s *tokenHandlers) createToken(c *gin.Context) {
 			return
 		}
 		grants[roomID] = g
-		resp.Rooms[roomID] = grantJSON{Permissions: g.Permissions, Tier: g.Tier}
+		resp.Rooms[roomID] = grantJSON{Permissions: g.Permissions, Tier: g.Tier, MediaSources: g.Sources}
 	}
 	now := time.Now()
 	claims := access.Claims{ID: randomHex(12), Identity: req.Identity, Name: name, Rooms: grants,
@@ -125,7 +131,18 @@ func (s *tokenHandlers) grant(ctx context.Context, roomID, identity string, rr t
 	if err != nil {
 		return access.Grant{}, err
 	}
+	var extra *access.Sources
+	if rr.MediaSources != nil {
+		s, err := sourceList("media_sources", *rr.MediaSources, codeInvalidToken)
+		if err != nil {
+			return access.Grant{}, err
+		}
+		extra = &s
+	}
 	g, err := s.rooms.MintGrant(ctx, roomID, identity, chosen, rr.Tier)
+	if extra != nil {
+		g.Sources = *extra
+	}
 	switch {
 	case errors.Is(err, rooms.ErrRoomNotFound):
 		return access.Grant{}, errorf(http.StatusNotFound, codeRoomNotFound, "rooms: room %q not found", roomID)

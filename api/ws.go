@@ -93,7 +93,7 @@ func (s *socketHandlers) roomSocket(c *gin.Context) {
 		conn.Close(websocket.StatusInternalError, "cannot join")
 		return
 	}
-	sess := &socketSession{s: s, conn: conn, p: p, claims: claims, roomID: r.ID,
+	sess := &socketSession{s: s, conn: conn, p: p, claims: claims, roomID: r.ID, extra: grant.Sources,
 		replies: make(chan any, socketReplies), chatReq: make(chan chatSubscribeRequest, 1)}
 	if grant.Permissions.Has(access.Moderate) {
 		var stop func()
@@ -107,11 +107,13 @@ func (s *socketHandlers) roomSocket(c *gin.Context) {
 // socketSession is one room websocket. run owns it: its reader goroutine hands
 // replies to the writer loop through replies and ends when the socket does.
 type socketSession struct {
-	s       *socketHandlers
-	conn    *websocket.Conn
-	p       *sfu.Participant
-	claims  access.Claims
-	roomID  string
+	s      *socketHandlers
+	conn   *websocket.Conn
+	p      *sfu.Participant
+	claims access.Claims
+	roomID string
+	// extra are the participant's extra sources (its media override).
+	extra   access.Sources
 	replies chan any
 	// chatReq hands chat_subscribe to the writer, which owns chatSub.
 	chatReq chan chatSubscribeRequest
@@ -128,7 +130,7 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { ss.s.gate.keepAlive(ctx, ss.conn, ss.claims, ss.roomID) })
 	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
-		Room: ptrTo(ss.welcomeRoom(r)), ICEServers: ptrTo(ss.s.cfg.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
+		Room: ptrTo(ss.welcomeRoom(r)), Media: ptrTo(ss.mayPublish(r)), ICEServers: ptrTo(ss.s.cfg.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
 	if ss.p.Permissions().Has(access.List) {
 		welcome.Participants = ss.p.Room().Roster()
 		for _, t := range ss.p.Room().Tracks() {
@@ -146,6 +148,17 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	// (no reason, such as "banned") if the cancel came first.
 	ss.conn.Close(websocket.StatusNormalClosure, reason)
 	return reason
+}
+
+// mayPublish is what the participant may send, as the welcome tells the
+// pages (which hide the rest): nothing without publish.
+func (ss *socketSession) mayPublish(r storage.Room) rooms.MediaPolicy {
+	p := rooms.Policy(r)
+	if !ss.p.Permissions().Has(access.Publish) {
+		return rooms.MediaPolicy{}
+	}
+	p.Sources = p.Takes(ss.extra)
+	return p
 }
 
 // welcomeRoom is the room as the welcome shows it: with PINs and the PIN

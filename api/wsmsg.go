@@ -9,6 +9,7 @@ import (
 
 	"lectern/access"
 	"lectern/chat"
+	"lectern/rooms"
 	"lectern/sfu"
 )
 
@@ -162,6 +163,9 @@ type serverMessage struct {
 	Room         *roomJSON             `json:"room,omitempty"`
 	Participants []sfu.ParticipantInfo `json:"participants,omitempty"`
 	Tracks       []sfu.TrackInfo       `json:"tracks,omitempty"`
+	// Media is in the welcome only: what this participant may send, the
+	// room's media policy with its own extra sources.
+	Media *rooms.MediaPolicy `json:"media,omitempty"`
 	// ICEServers is in the welcome only, [] when the server has none.
 	ICEServers *[]ICEServer `json:"ice_servers,omitempty"`
 }

@@ -77,13 +77,15 @@ func (s *Service) SetChatSettings(ctx context.Context, room string, questions bo
 	return updated, nil
 }
 
-// UpdateRoom stores a room's changed settings and makes its broadcast follow
-// them. Errors wrap ErrRoomNotFound.
+// UpdateRoom stores a room's changed settings and makes its broadcast and
+// its live media room here follow them (a changed media policy applies to
+// the next offers and encoders). Errors wrap ErrRoomNotFound.
 func (s *Service) UpdateRoom(ctx context.Context, r storage.Room) (storage.Room, error) {
 	updated, err := s.db.UpdateRoom(ctx, r)
 	if err != nil {
 		return storage.Room{}, roomErr(err, r.ID)
 	}
+	s.media.Reconfigure(updated.ID, MediaOptions(updated))
 	s.ApplyBroadcast(updated)
 	return updated, nil
 }

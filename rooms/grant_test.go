@@ -21,6 +21,7 @@ type noMedia struct{}
 
 func (noMedia) Room(string, sfu.RoomOptions) (*sfu.Room, error) { return nil, nil }
 func (noMedia) Configure(string, hls.Settings) error            { return nil }
+func (noMedia) Reconfigure(string, sfu.RoomOptions)             {}
 
 // newTestService returns a service over db with a revocation TTL of ttl.
 func newTestService(t testing.TB, db *storage.DB, ttl time.Duration) *Service {

@@ -55,9 +55,10 @@ type recorderConfig interface {
 	Configure(room string, on bool) error
 }
 
-// mediaRooms opens SFU rooms (sfu.SFU).
+// mediaRooms opens SFU rooms and updates live ones (sfu.SFU).
 type mediaRooms interface {
 	Room(id string, opts sfu.RoomOptions) (*sfu.Room, error)
+	Reconfigure(id string, opts sfu.RoomOptions)
 }
 
 // Deps are what the service uses. Recorder may be nil.

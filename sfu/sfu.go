@@ -162,6 +162,14 @@ func (s *SFU) Room(id string, opts RoomOptions) (*Room, error) {
 	return r, nil
 }
 
+// Reconfigure sets the options of room id if it is live (a changed media
+// policy applies to its next offers); it opens no room.
+func (s *SFU) Reconfigure(id string, opts RoomOptions) {
+	if r, ok := s.LiveRoom(id); ok {
+		r.setOptions(opts)
+	}
+}
+
 // LiveRoom returns the room id if anyone is in it.
 func (s *SFU) LiveRoom(id string) (*Room, bool) {
 	s.mu.Lock()
