@@ -40,23 +40,26 @@ func fuzzBodies(f *testing.F, method, path string, seeds ...string) {
 func FuzzRoomBody(f *testing.F) {
 	fuzzBodies(f, "POST", "/api/v1/rooms",
 		`{"name":"A","mode":"webinar","tier":"fhd","broadcast":{"hls":true}}`,
-		`{"id":"x-1","name":"B"}`, `{"name":""}`, `{"name":"C","mode":"lecture"}`, `[]`, `null`)
+		`{"id":"x-1","name":"B"}`, `{"name":""}`, `{"name":"C","mode":"lecture"}`, `[]`, `null`,
+		`{"name":"D","media":{"preset":"audio_only"}}`, `{"name":"E","media":{"sources":["camera","webcam"]}}`)
 }
 
 func FuzzRoomPatchBody(f *testing.F) {
-	fuzzBodies(f, "PATCH", "/api/v1/rooms/fz", `{"name":"New","tier":"sd"}`, `{"broadcast":{"record":false}}`, `{"id":"z"}`, `{"locked":true}`)
+	fuzzBodies(f, "PATCH", "/api/v1/rooms/fz", `{"name":"New","tier":"sd"}`, `{"broadcast":{"record":false}}`, `{"id":"z"}`, `{"locked":true}`,
+		`{"media":{"sources":[],"simulcast":false}}`, `{"media":{"preset":"everything","sources":null}}`, `{"media":{"sources":[""]}}`)
 }
 
 func FuzzMemberBody(f *testing.F) {
 	fuzzBodies(f, "POST", "/api/v1/rooms/fz/members",
 		`{"identity":"a","preset":"host"}`, `{"identity":"b","permissions":["publish"],"tier":"sd"}`,
-		`{"identity":"c","permissions":{"list":true}}`, `{"identity":"d","preset":"x","permissions":[]}`)
+		`{"identity":"c","permissions":{"list":true}}`, `{"identity":"d","preset":"x","permissions":[]}`,
+		`{"identity":"e","media_sources":["screen"]}`, `{"identity":"f","media_sources":["screen",7]}`)
 }
 
 func FuzzTokenBody(f *testing.F) {
 	fuzzBodies(f, "POST", "/api/v1/tokens",
 		`{"identity":"a","rooms":{"fz":{}}}`, `{"identity":"a","ttl_seconds":60,"rooms":{"fz":{"preset":"viewer","tier":"sd"}}}`,
-		`{"identity":"a","rooms":{"nope":{}}}`)
+		`{"identity":"a","rooms":{"nope":{}}}`, `{"identity":"a","rooms":{"fz":{"media_sources":["camera"]}}}`)
 }
 
 func FuzzJoinBody(f *testing.F) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"lectern/access"
@@ -163,4 +164,70 @@ func TestPolicyRefusesPushedTrack(t *testing.T) {
 		Codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}}); err != nil {
 		t.Fatalf("PublishTrack microphone = %v", err)
 	}
+}
+
+// policyOffers seed FuzzCheckPolicy: sections with and without msid, the
+// older ssrc msid form, simulcast rids, a receive-only video section.
+var policyOffers = []string{
+	offerH264, noMedia,
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=msid:s cam\r\na=rid:q send\r\na=rid:h send\r\na=simulcast:send q;h\r\na=sendonly\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ssrc:1 msid:s mic\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\n",
+	"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\na=msid:s scr\r\n",
+}
+
+// FuzzCheckPolicy feeds offers from outside to the policy check of an
+// audio-only room without simulcast: it never panics, and an offer it
+// accepts sends no video and no simulcast.
+func FuzzCheckPolicy(f *testing.F) {
+	for _, s := range policyOffers {
+		f.Add(s, "cam", "screen")
+	}
+	audioOnly := RoomOptions{Refused: access.AllSources &^ access.Microphone, NoSimulcast: true}
+	f.Fuzz(func(t *testing.T, offer, track, source string) {
+		err := checkPolicy(offer, map[string]string{track: source}, audioOnly, 0)
+		if err != nil && !errors.Is(err, ErrBadSDP) && !errors.Is(err, ErrRefusedByPolicy) && !errors.Is(err, ErrBadSource) {
+			t.Fatalf("unexpected error kind: %v", err)
+		}
+		if err != nil {
+			return
+		}
+		var sd sdp.SessionDescription
+		if sd.UnmarshalString(offer) != nil {
+			t.Fatal("accepted an offer that does not parse")
+		}
+		session := direction(sd.Attributes, "sendrecv")
+		for _, md := range sd.MediaDescriptions {
+			dir := direction(md.Attributes, session)
+			if md.MediaName.Port.Value != 0 && (dir == "sendonly" || dir == "sendrecv") && (md.MediaName.Media == "video" || simulcast(md)) {
+				t.Fatalf("accepted a sending video or simulcast section:\n%s", offer)
+			}
+		}
+	})
+}
+
+func TestPolicyOfferSeeds(t *testing.T) {
+	audioOnly := RoomOptions{Refused: access.AllSources &^ access.Microphone, NoSimulcast: true}
+	want := []error{ErrRefusedByPolicy, nil, ErrRefusedByPolicy, nil, nil}
+	for i, offer := range policyOffers {
+		if err := checkPolicy(offer, nil, audioOnly, 0); !errors.Is(err, want[i]) && (want[i] != nil || err != nil) {
+			t.Errorf("offer %d: %v, want %v", i, err, want[i])
+		}
+	}
+	// A room that takes video but not simulcast refuses the rids.
+	var pe *PolicyError
+	if err := checkPolicy(policyOffers[2], nil, RoomOptions{NoSimulcast: true}, 0); !errors.As(err, &pe) || !pe.Simulcast {
+		t.Errorf("simulcast offer: %v", err)
+	}
+	if got := msidTrack(mustParse(t, policyOffers[3]).MediaDescriptions[0]); got != "mic" {
+		t.Errorf("ssrc msid track = %q", got)
+	}
+}
+
+func mustParse(t *testing.T, s string) *sdp.SessionDescription {
+	t.Helper()
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(s); err != nil {
+		t.Fatal(err)
+	}
+	return &sd
 }
