@@ -150,13 +150,11 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	return reason
 }
 
-// mayPublish is what the participant may send, as the welcome tells the
-// pages (which hide the rest): nothing without publish.
+// mayPublish is what the participant may send while it may publish (a
+// moderator may grant publish later), as the welcome tells the pages, which
+// hide the rest.
 func (ss *socketSession) mayPublish(r storage.Room) rooms.MediaPolicy {
 	p := rooms.Policy(r)
-	if !ss.p.Permissions().Has(access.Publish) {
-		return rooms.MediaPolicy{}
-	}
 	p.Sources = p.Takes(ss.extra)
 	return p
 }

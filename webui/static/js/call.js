@@ -65,6 +65,19 @@ export class Call extends EventTarget {
   get selfID() { return this.session?.participant?.id ?? ''; }
   get permissions() { return this.session?.permissions ?? this.join.permissions; }
 
+  /**
+   * What one may send while one may publish: the welcome's media (the room's
+   * policy with one's override); before it, the room's policy.
+   * @returns {{sources: string[], simulcast: boolean}|undefined}
+   */
+  get media() { return this.session?.welcome?.media ?? this.join.room.media; }
+
+  /**
+   * Whether one may send source now (publish, and the room's media policy).
+   * @param {'camera'|'microphone'|'screen'} source
+   */
+  may(source) { return !!this.permissions.publish && (!this.media || this.media.sources.includes(source)); }
+
   /** Connects to the room. Refusals end in a fatal event. */
   async start() {
     let s;
@@ -130,7 +143,7 @@ export class Call extends EventTarget {
    */
   async publishDevices() {
     if (!this.permissions.publish) return;
-    const want = { video: this.devices.cameraOn && !this.local.camera, audio: this.devices.microphoneOn && !this.local.microphone };
+    const want = { video: this.may('camera') && this.devices.cameraOn && !this.local.camera, audio: this.may('microphone') && this.devices.microphoneOn && !this.local.microphone };
     await this.#open(want);
   }
 
@@ -326,7 +339,7 @@ export class Call extends EventTarget {
     for (const track of stream?.getTracks() ?? []) {
       const source = track.kind === 'video' ? 'camera' : 'microphone';
       this.local[source] = track;
-      entries.push({ track, source, simulcast: track.kind === 'video' && this.simulcast });
+      entries.push({ track, source, simulcast: track.kind === 'video' && this.simulcast && this.media?.simulcast !== false });
     }
     try {
       if (entries.length) await this.session.publish(entries);

@@ -22,8 +22,10 @@ export function bindControls(call) {
   // Closing the tab tells the room at once instead of after a timeout.
   addEventListener('pagehide', () => { if (!call.ended) call.leave(); });
   const draw = () => {
-    const canPublish = !!call.permissions.publish;
-    for (const b of [mic, cam, screen]) b.hidden = !canPublish;
+    // Only what the room's media policy takes (no camera in an audio-only room).
+    mic.hidden = !call.may('microphone');
+    cam.hidden = !call.may('camera');
+    screen.hidden = !call.may('screen');
     const micOff = call.isOff('microphone'), camOff = call.isOff('camera'), sharing = !!call.local.screen;
     setButton(mic, micOff ? 'micOff' : 'mic', micOff ? 'Unmute' : 'Mute', micOff ? 'Turn your microphone on' : 'Turn your microphone off', micOff, call.busy.has('microphone'));
     setButton(cam, camOff ? 'cameraOff' : 'camera', camOff ? 'Start video' : 'Stop video', camOff ? 'Turn your camera on' : 'Turn your camera off', camOff, call.busy.has('camera'));

@@ -73,12 +73,18 @@ export class LecternError extends Error {
  * @property {string} name
  * @property {string} mode      conference or webinar
  * @property {string} tier
+ * @property {MediaPolicy} [media]  what the room's publishers may send
+ *
+ * @typedef {object} MediaPolicy  A room's media policy (docs/api.md "Media policy").
+ * @property {string[]} sources  of microphone, camera, screen, screen_audio
+ * @property {boolean} simulcast
  *
  * @typedef {object} Welcome  The server's first message (docs/protocol.md).
  * @property {'welcome'} type
  * @property {ParticipantInfo} participant
  * @property {MediaPermissions} permissions
  * @property {RoomInfo} room
+ * @property {MediaPolicy} [media]  what this participant may send while it may publish
  * @property {ParticipantInfo[]} [participants]  only with the list permission
  * @property {TrackInfo[]} [tracks]              only with the list permission
  * @property {RTCIceServer[]} ice_servers

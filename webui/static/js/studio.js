@@ -41,6 +41,8 @@ function bindDevices(call) {
   cam.addEventListener('change', () => call.switchDevice('camera', cam.value));
   mic.addEventListener('change', () => call.switchDevice('microphone', mic.value));
   res.addEventListener('change', () => call.setResolution(res.value));
+  // An audio-only room takes no camera: no camera or resolution to pick.
+  cam.parentElement.hidden = res.parentElement.hidden = !call.may('camera');
   navigator.mediaDevices?.addEventListener('devicechange', list);
   call.on('local', list);
   list();
