@@ -25,7 +25,7 @@ const NAME_KEY = 'lectern.name';
  * @property {string} name
  * @property {Permissions} permissions
  * @property {string} tier
- * @property {{id: string, name: string, mode: string, tier: string}} room
+ * @property {{id: string, name: string, mode: string, tier: string, media?: import('/js/lectern.js').MediaPolicy}} room
  * @property {RTCIceServer[]} [ice_servers]  STUN/TURN for this identity; the server always
  *   sends it ([] without TURN), a join made from a link's token has none (the welcome's apply)
  */
