@@ -64,6 +64,14 @@ func (m *Muxer) liveOrChange() (*stream, <-chan struct{}) {
 // WriteFrame implements Consumer.
 func (m *Muxer) WriteFrame(f *program.Frame) {
 	if m.w == nil {
+		if f.Kind == program.Audio && f.AudioOnly {
+			m.w = newStream(m)
+			m.w.audioOnly = true
+			m.w.write(f)
+			m.setLive(m.w)
+			m.log.Info("hls stream started", "stream", m.w.id, "audio_only", true)
+			return
+		}
 		if f.Kind != program.Video || !f.Keyframe {
 			if s := m.sub.Load(); s != nil && f.Kind == program.Video {
 				s.RequestKeyframe(f.Rendition)
@@ -123,11 +131,17 @@ type stream struct {
 	renditions atomic.Pointer[[]*rendition]
 	endedAt    atomic.Int64
 
+	// audioOnly streams carry the program's audio alone, in one rendition
+	// whose parts and segments are cut on time (every audio frame is
+	// independent); their timeline is the audio's clock.
+	audioOnly bool
+
 	// Owned by the program goroutine.
 	audio   *program.Codec
 	based   bool
 	pdtBase time.Time
 	dtsBase int64
+	clock   int
 }
 
 func newStream(m *Muxer) *stream {
@@ -142,6 +156,10 @@ func newStream(m *Muxer) *stream {
 func (st *stream) renditionList() []*rendition { return *st.renditions.Load() }
 
 func (st *stream) write(f *program.Frame) {
+	if st.audioOnly {
+		st.writeAudioOnly(f)
+		return
+	}
 	if f.Kind == program.Audio {
 		st.audio = f.Codec
 		for _, r := range st.renditionList() {
@@ -150,7 +168,7 @@ func (st *stream) write(f *program.Frame) {
 		return
 	}
 	if !st.based {
-		st.based, st.pdtBase, st.dtsBase = true, f.Received, f.DTS
+		st.based, st.pdtBase, st.dtsBase, st.clock = true, f.Received, f.DTS, 90000
 	}
 	if f.Audio != nil {
 		st.audio = f.Audio
@@ -189,9 +207,29 @@ func (st *stream) audioCodec() *program.Codec {
 	return defaultAudio
 }
 
-// pdt maps a video DTS to wall-clock time.
+// writeAudioOnly adds a frame to an audio-only stream's one rendition; a
+// video frame (the room's policy changed, and the program goes idle next)
+// is left out.
+func (st *stream) writeAudioOnly(f *program.Frame) {
+	if f.Kind != program.Audio {
+		return
+	}
+	if !st.based {
+		st.based, st.pdtBase, st.dtsBase, st.clock = true, f.Received, f.DTS, f.Codec.ClockRate
+	}
+	st.audio = f.Codec
+	rs := st.renditionList()
+	if len(rs) == 0 {
+		rs = []*rendition{newRendition(st, 0)}
+		st.renditions.Store(&rs)
+	}
+	rs[0].writeAudioOnly(f)
+}
+
+// pdt maps a DTS of the stream's timeline (video, or an audio-only stream's
+// audio) to wall-clock time.
 func (st *stream) pdt(dts int64) time.Time {
-	return st.pdtBase.Add(program.Duration(dts-st.dtsBase, 90000))
+	return st.pdtBase.Add(program.Duration(dts-st.dtsBase, st.clock))
 }
 
 func (st *stream) requestKeyframe(i int) {

@@ -134,10 +134,14 @@ func renderMultivariant(vs []variant) []byte {
 }
 
 // variantOf describes a rendition's latest snapshot, or reports false while
-// it has no complete segment to measure.
+// it has no complete segment to measure. An audio-only rendition has no
+// RESOLUTION or FRAME-RATE, and its CODECS name the audio alone.
 func variantOf(s *snapshot, uri string) (variant, bool) {
-	if s.video == nil || s.bandwidth == 0 {
+	if (s.video == nil && s.audio == nil) || s.bandwidth == 0 {
 		return variant{}, false
+	}
+	if s.video == nil {
+		return variant{uri: uri, bandwidth: s.bandwidth, average: s.average, codecs: s.audio.RFC6381()}, true
 	}
 	codecs := []string{s.video.RFC6381()}
 	if s.audio != nil {

@@ -257,7 +257,10 @@ func (r *rendition) closePart(next int64) {
 		r.cur = partBuild{}
 		return
 	}
-	p := &part{seq: uint64(r.partSeq), data: buf.Bytes(), duration: dur, independent: c.independent && len(c.video) > 0}
+	// A part of video is independent when it starts at a keyframe; one of
+	// an audio-only stream always is.
+	independent := c.independent && (len(c.video) > 0 || r.video == nil)
+	p := &part{seq: uint64(r.partSeq), data: buf.Bytes(), duration: dur, independent: independent}
 	r.partSeq++
 	r.open.parts = append(r.open.parts, p)
 	r.open.duration += dur
@@ -305,12 +308,14 @@ func (r *rendition) completeSegment() {
 	}
 }
 
-// marshalInit writes an init segment with the video and audio tracks.
+// marshalInit writes an init segment with the video and audio tracks, or
+// the audio track alone when video is nil (an audio-only stream).
 func marshalInit(video, audio *program.Codec) ([]byte, error) {
-	in := fmp4.Init{Tracks: []*fmp4.InitTrack{
-		{ID: videoTrackID, TimeScale: 90000, Codec: mp4Codec(video)},
-		{ID: audioTrackID, TimeScale: uint32(audio.ClockRate), Codec: mp4Codec(audio)},
-	}}
+	var in fmp4.Init
+	if video != nil {
+		in.Tracks = append(in.Tracks, &fmp4.InitTrack{ID: videoTrackID, TimeScale: 90000, Codec: mp4Codec(video)})
+	}
+	in.Tracks = append(in.Tracks, &fmp4.InitTrack{ID: audioTrackID, TimeScale: uint32(audio.ClockRate), Codec: mp4Codec(audio)})
 	var buf seekablebuffer.Buffer
 	if err := in.Marshal(&buf); err != nil {
 		return nil, fmt.Errorf("hls: write init: %w", err)

@@ -68,7 +68,7 @@ func (p *Program) setAudio(in *input) {
 
 func (p *Program) handleAudio(pk *packet) {
 	a := &p.audio
-	if pk.in != a.cur || !p.live {
+	if pk.in != a.cur || (!p.live && !p.audioOnly) {
 		a.started = a.started && p.live
 		return
 	}
@@ -84,7 +84,8 @@ func (p *Program) handleAudio(pk *packet) {
 		if d <= 0 {
 			return
 		}
-		p.emitAudio(&Frame{Kind: Audio, Codec: a.codec, DTS: dts, Duration: d, Keyframe: true, Payload: pk.payload, Source: pk.in.id(), Received: pk.at})
+		p.emitAudio(&Frame{Kind: Audio, Codec: a.codec, DTS: dts, Duration: d, Keyframe: true, Payload: pk.payload, Source: pk.in.id(),
+			Received: pk.at, AudioOnly: p.audioOnly})
 		return
 	}
 	aus, err := a.aac.push(pk)
@@ -93,7 +94,7 @@ func (p *Program) handleAudio(pk *packet) {
 	}
 	for i, au := range aus {
 		p.emitAudio(&Frame{Kind: Audio, Codec: a.codec, DTS: dts + int64(i*aacFrameSamples), Duration: aacFrameSamples,
-			Keyframe: true, Payload: au, Source: pk.in.id(), Received: pk.at})
+			Keyframe: true, Payload: au, Source: pk.in.id(), Received: pk.at, AudioOnly: p.audioOnly})
 	}
 }
 

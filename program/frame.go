@@ -109,6 +109,10 @@ type Frame struct {
 	// AU is the video access unit's NAL units; Payload is the audio frame.
 	AU      [][]byte
 	Payload []byte
+	// AudioOnly marks the audio frames of a program without video (a room
+	// whose media policy takes no video): they start streams and cut
+	// segments, as video keyframes do otherwise.
+	AudioOnly bool
 	// Audio is, on video frames, the coding of the program's audio at that
 	// moment (nil for none), so that an init segment made at a keyframe
 	// declares the audio that is about to come.

@@ -62,6 +62,9 @@ type Program struct {
 	video     videoState
 	audio     audioState
 	live      bool
+	// audioOnly: the room takes no video, so the program is its audio alone
+	// (RoomOptions.AudioOnly, read at every selection).
+	audioOnly bool
 }
 
 // newProgram starts the program of room; close stops it.
@@ -281,12 +284,22 @@ func (p *Program) tick(now time.Time) {
 	p.video.retryKeyframes()
 }
 
-// reselect puts on air what the selection rules choose now.
+// reselect puts on air what the selection rules choose now. A change of the
+// room's policy between audio only and video ends what is on air: the
+// consumers start a new broadcast of the other shape.
 func (p *Program) reselect(now time.Time) {
+	if ao := p.room.Options().AudioOnly(); ao != p.audioOnly {
+		p.goIdle()
+		p.audioOnly = ao
+		p.log.Info("program shape", "audio_only", ao)
+	}
 	video, audio := p.choose(now)
 	starts := !p.live && video != nil && video != p.video.target
 	p.setVideo(video)
 	p.setAudio(audio)
+	if p.audioOnly && audio == nil {
+		p.goIdle()
+	}
 	if starts {
 		p.replay()
 	}
@@ -339,11 +352,11 @@ func (p *Program) handle(pk *packet) {
 // emit hands a frame to every consumer.
 func (p *Program) emit(f *Frame) {
 	if !p.live {
-		if f.Kind != Video {
+		if f.Kind != Video && !p.audioOnly {
 			return
 		}
 		p.live = true
-		p.log.Info("program live", "video", f.Source)
+		p.log.Info("program live", "source", f.Source, "audio_only", p.audioOnly)
 		p.updateStatus()
 		for _, in := range p.inputs {
 			in.dropPreroll()

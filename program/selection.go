@@ -23,6 +23,16 @@ func (p *Program) choose(now time.Time) (video, audio *input) {
 		}
 		return nil
 	}
+	if p.audioOnly {
+		// No video goes on air, even a screen a member's override let in.
+		if audio = usable(p.onAir.Audio, Audio); audio == nil && p.onAir.FollowSpeaker && p.speaker.current != "" {
+			audio = p.trackOf(p.speaker.current, Audio)
+		}
+		if audio == nil {
+			audio = p.first(Audio, now)
+		}
+		return nil, audio
+	}
 	video, audio = usable(p.onAir.Video, Video), usable(p.onAir.Audio, Audio)
 	if p.onAir.FollowSpeaker && p.speaker.current != "" {
 		if video == nil {

@@ -47,6 +47,10 @@ type Room struct {
 	progChanged chan struct{}
 }
 
+// AudioOnly reports whether the room's media policy takes no video source:
+// its broadcast carries audio alone.
+func (o RoomOptions) AudioOnly() bool { return o.Refused.Has(access.Camera | access.Screen) }
+
 func newRoom(s *SFU, id string, opts RoomOptions) *Room {
 	return &Room{sfu: s, id: id, opts: opts, members: map[string]*Participant{},
 		guests: map[string]*Participant{}, tracks: map[string]*Track{}, observers: map[*observer]bool{}}
