@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -44,6 +45,21 @@ func TestBrowserPlaysHLS(t *testing.T) {
 	hlstest.Publish(t, wsSignal(host), hlstest.Track{Source: "camera", Clip: clip}, hlstest.Track{Source: "microphone", Sound: sound})
 	a.waitLive("hlsjs")
 
+	ctx := playHLS(t, browser, a, "hlsjs")
+	latency, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`hls.latency`))
+	t.Logf("hls.js latency %.2f s (live edge to playhead)", latency)
+	// The broadcast counts the browser as its one viewer.
+	st := a.must(http.StatusOK, "GET", "/api/v1/rooms/hlsjs/broadcast", a.adminKey, nil)
+	if v, _ := st.body["status"].(map[string]any)["viewers"].(float64); v != 1 {
+		t.Errorf("viewers %v, want 1 (Chromium): %s", st.body["status"].(map[string]any)["viewers"], st.raw)
+	}
+}
+
+// playHLS plays room's LL-HLS with hls.js in a new Chromium tab and waits
+// until its currentTime advanced 3 s without a fatal hls.js error; it
+// returns the tab.
+func playHLS(t *testing.T, browser context.Context, a *testAPI, room string) context.Context {
+	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/test-hls/page.html", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -54,8 +70,8 @@ func TestBrowserPlaysHLS(t *testing.T) {
 	t.Cleanup(site.Close)
 
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	defer cancel()
-	url := "/hls/hlsjs/index.m3u8?token=" + a.tokenFor("viewer", "hlsjs", access.Viewer)
+	t.Cleanup(cancel)
+	url := "/hls/" + room + "/index.m3u8?token=" + a.tokenFor("viewer", room, access.Viewer)
 	if err := chromedp.Do(ctx, chromedp.Navigate(site.URL+"/test-hls/page.html")); err != nil {
 		t.Fatal(err)
 	}
@@ -89,13 +105,7 @@ func TestBrowserPlaysHLS(t *testing.T) {
 		cur, errs := state()
 		return "currentTime " + jsString(cur) + ", errors " + jsString(errs)
 	})
-	latency, _ := chromedp.Run(ctx, chromedp.Evaluate[float64](`hls.latency`))
-	t.Logf("hls.js latency %.2f s (live edge to playhead)", latency)
-	// The broadcast counts the browser as its one viewer.
-	st := a.must(http.StatusOK, "GET", "/api/v1/rooms/hlsjs/broadcast", a.adminKey, nil)
-	if v, _ := st.body["status"].(map[string]any)["viewers"].(float64); v != 1 {
-		t.Errorf("viewers %v, want 1 (Chromium): %s", st.body["status"].(map[string]any)["viewers"], st.raw)
-	}
+	return ctx
 }
 
 // jsString writes v as a JavaScript literal.
