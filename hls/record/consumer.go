@@ -24,12 +24,13 @@ type roomRecorder struct {
 }
 
 // WriteFrame implements program.Consumer. The first frame (the program
-// starts a consumer at a keyframe) may come before Subscribe has returned:
+// starts a consumer at a keyframe, or the audio of an audio-only room) may
+// come before Subscribe has returned:
 // the recording starts with it all the same, and its segmenter gets the
 // subscription at the first frame after.
 func (rr *roomRecorder) WriteFrame(f *program.Frame) {
 	if rr.cur == nil {
-		if f.Kind != program.Video {
+		if f.Kind != program.Video && !f.AudioOnly {
 			return
 		}
 		if rr.cur = rr.rec.newRecording(rr.room); rr.cur == nil {
