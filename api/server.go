@@ -76,6 +76,8 @@ type Config struct {
 	// valid until the given time, that join, tokens, the room websocket and
 	// WHIP/WHEP hand to clients. Nil: none; clients reach the SFU directly.
 	ICEServers func(identity string, until time.Time) []ICEServer
+	// Stage bounds the webinar stage (guests on stage, invitations, raised hands).
+	Stage rooms.StageConfig
 }
 
 // DefaultConfig returns the defaults a newcomer gets.
@@ -92,6 +94,7 @@ func DefaultConfig() Config {
 		JoinsPerAddr:            30,
 		KeyFailuresPerAddr:      10,
 		Caps:                    DefaultCaps(),
+		Stage:                   rooms.DefaultStageConfig(),
 	}
 }
 
@@ -122,6 +125,9 @@ func (c Config) Validate() error {
 		return errors.New("key_failures_per_addr: must be at least 1")
 	}
 	if err := c.Caps.validate(); err != nil {
+		return err
+	}
+	if err := c.Stage.Validate(); err != nil {
 		return err
 	}
 	for _, o := range c.EmbedOrigins {
@@ -189,6 +195,7 @@ type Server struct {
 	recorder *record.Recorder
 	placer   Placer
 	rooms    *rooms.Service
+	stage    *stageAPI
 }
 
 // New builds the API on its dependencies.
@@ -233,6 +240,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		if s.rooms, err = newRooms(cfg, d, s.hls); err != nil {
 			return nil, err
 		}
+	}
+	if s.stage, err = newStageAPI(s, cfg.Stage); err != nil {
+		return nil, err
 	}
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
@@ -345,4 +355,5 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.broadcastRoutes(e)
 	s.recordingRoutes(e)
 	s.revocationRoutes(v1)
+	s.stage.routes(v1, s.adminOr(access.Moderate), s.onRoomNode)
 }

@@ -365,3 +365,6 @@ func (r *stageRoom) raise(identity string, now time.Time, cfg StageConfig) error
 	b.tokens--
 	return nil
 }
+
+// GuestTTL is the longest a stage token lives.
+func (st *Stage) GuestTTL() time.Duration { return st.cfg.GuestTTL }
