@@ -318,14 +318,14 @@ func (st *Stage) End(ctx context.Context, room, identity, reason string) error {
 		return ErrNotOnStage
 	}
 	delete(r.guests, identity)
+	// The guest hears of the end first, so its page leaves by itself
+	// rather than finding its connection cut.
+	st.publishLocked(room, StageEvent{Type: EventGuestLeft, Identity: identity, Reason: reason})
 	st.mu.Unlock()
 	err := st.svc.RevokeToken(ctx, g.TokenID)
 	if st.OnEnd != nil {
 		st.OnEnd(room, identity, reason)
 	}
-	st.mu.Lock()
-	st.publishLocked(room, StageEvent{Type: EventGuestLeft, Identity: identity, Reason: reason})
-	st.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("rooms: revoke stage token: %w", err)
 	}
