@@ -33,7 +33,7 @@ export function bindStageStudio(call, card) {
       case 'hand_lowered': case 'hand_dismissed': state.hands = drop(state.hands); break;
       case 'invited': state.hands = drop(state.hands); state.invitations = [...drop(state.invitations), ev.invitation]; break;
       case 'invitation_declined': case 'invitation_withdrawn': case 'invitation_expired': state.invitations = drop(state.invitations); break;
-      case 'guest_joined': state.guests = [...drop(state.guests), ev.guest]; break;
+      case 'guest_joined': state.invitations = drop(state.invitations); state.guests = [...drop(state.guests), ev.guest]; break;
       case 'guest_left': state.guests = drop(state.guests); break;
       default:
     }

@@ -249,7 +249,14 @@ async function init() {
   probe();
   if (join.room.mode === 'webinar' && !perms.publish) {
     bindStageWatch(room, join, {
-      stop: () => { staged = true; clearTimeout(retryTimer); player.destroy(); setState('connecting'); },
+      stop: () => {
+        staged = true;
+        clearTimeout(retryTimer);
+        player.destroy();
+        setState('connecting');
+        badge.dataset.state = 'live';
+        badge.textContent = 'On stage';
+      },
       start: () => { staged = false; setState('connecting'); probe(); },
     });
   }
