@@ -235,3 +235,45 @@ func TestStageLimits(t *testing.T) {
 		t.Fatalf("invitations after v1 left: %d, want 3: %s", got, st.raw)
 	}
 }
+
+// TestStageGuestLeaves: a guest leaves the stage itself (stage_leave), and
+// a guest whose stage socket closes (the page closed) is taken off the stage
+// too; either way its stage token stops working.
+func TestStageGuestLeaves(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.createRoom(map[string]any{"id": "w", "name": "W", "mode": "webinar"})
+	hostTok := a.tokenFor("host", "w", access.Host)
+	studio := dialStage(t, a.url, "w", hostTok)
+	studio.next("stage_welcome")
+	onStage := func(id string) (*stageClient, *wsClient, string) {
+		v := dialStage(t, a.url, "w", a.tokenFor(id, "w", access.Viewer))
+		v.next("stage_welcome")
+		v.request(map[string]any{"type": "hand_raise"})
+		a.must(http.StatusCreated, "POST", "/api/v1/rooms/w/stage/invitations", hostTok, map[string]any{"identity": id})
+		tok := v.request(map[string]any{"type": "stage_accept"})["stage"].(map[string]any)["token"].(string)
+		g := dialRoom(t, a, "w", tok)
+		g.next("welcome")
+		return v, g, tok
+	}
+	v, g, tok := onStage("ann")
+	if r := v.request(map[string]any{"type": "stage_leave"}); r["type"] != "ok" {
+		t.Fatalf("leave: %v", r)
+	}
+	if ev := studio.next("guest_left"); ev["identity"] != "ann" {
+		t.Fatalf("studio: %v", ev)
+	}
+	waitSocketClosed(t, g)
+	if _, err := dialRoomErr(t, a, "w", tok); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("the stage token after leaving: %v", err)
+	}
+
+	v, g, tok = onStage("bob")
+	v.conn.Close(1000, "page closed")
+	if ev := studio.next("guest_left"); ev["identity"] != "bob" {
+		t.Fatalf("studio: %v", ev)
+	}
+	waitSocketClosed(t, g)
+	if _, err := dialRoomErr(t, a, "w", tok); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("the stage token after the page closed: %v", err)
+	}
+}
