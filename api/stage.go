@@ -29,9 +29,11 @@ type stageAPI struct {
 	// keepAlive pings a socket and ends it when its token stops working.
 	keepAlive func(context.Context, *websocket.Conn, access.Claims, string)
 	abort     func(*gin.Context, error)
-	ice       func(identity string, until time.Time) []ICEServer
-	accept    *websocket.AcceptOptions
-	maxBody   int64
+	// caps counts the stage websocket among its address's sockets.
+	caps    *sessionCaps
+	ice     func(identity string, until time.Time) []ICEServer
+	accept  *websocket.AcceptOptions
+	maxBody int64
 }
 
 // newStageAPI builds the stage's handlers on the server's parts; a guest's
@@ -43,7 +45,7 @@ func newStageAPI(s *Server, cfg rooms.StageConfig) (*stageAPI, error) {
 	}
 	st.OnEnd = func(room, identity, reason string) { closeParticipants(s.media.LiveRoom, room, identity, reason) }
 	return &stageAPI{stage: st, log: s.log, participant: s.participant, liveGrant: s.liveGrant,
-		keepAlive: s.keepAlive, abort: s.abort, ice: s.iceServers, accept: s.roomSocketOptions(),
+		keepAlive: s.keepAlive, abort: s.abort, caps: s.caps, ice: s.iceServers, accept: s.roomSocketOptions(),
 		maxBody: s.cfg.MaxBodyBytes}, nil
 }
 

@@ -76,6 +76,13 @@ func (a *stageAPI) socket(c *gin.Context) {
 		a.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "the token allows nothing in this room"))
 		return
 	}
+	// Counted as a chat socket is: against max_sockets_per_addr.
+	release, err := a.caps.acquire(sessionChatSocket, c.ClientIP(), c.Param("room"), claims.Identity)
+	if err != nil {
+		a.abort(c, err)
+		return
+	}
+	defer release()
 	conn, err := websocket.Accept(c.Writer, c.Request, a.accept)
 	if err != nil {
 		return // Accept has answered the request
