@@ -186,14 +186,21 @@ func TestStageHandInviteAcceptPublishEnd(t *testing.T) {
 	}
 }
 
-// TestStageLimits: the cap on guests, raising too often, a dismissed hand,
-// and leaving (closing the socket) lowers the hand.
-func TestStageLimits(t *testing.T) {
+// newStageRoom makes webinar room w with a host's stage socket open.
+func newStageRoom(t *testing.T) (*testAPI, string, *stageClient) {
+	t.Helper()
 	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
 	a.createRoom(map[string]any{"id": "w", "name": "W", "mode": "webinar"})
 	hostTok := a.tokenFor("host", "w", access.Host)
 	studio := dialStage(t, a.url, "w", hostTok)
 	studio.next("stage_welcome")
+	return a, hostTok, studio
+}
+
+// TestStageLimits: the cap on guests, raising too often, a dismissed hand,
+// and leaving (closing the socket) lowers the hand.
+func TestStageLimits(t *testing.T) {
+	a, _, studio := newStageRoom(t)
 	var viewers []*stageClient
 	for _, id := range []string{"v1", "v2", "v3", "v4", "v5"} {
 		v := dialStage(t, a.url, "w", a.tokenFor(id, "w", access.Viewer))
@@ -240,11 +247,7 @@ func TestStageLimits(t *testing.T) {
 // a guest whose stage socket closes (the page closed) is taken off the stage
 // too; either way its stage token stops working.
 func TestStageGuestLeaves(t *testing.T) {
-	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
-	a.createRoom(map[string]any{"id": "w", "name": "W", "mode": "webinar"})
-	hostTok := a.tokenFor("host", "w", access.Host)
-	studio := dialStage(t, a.url, "w", hostTok)
-	studio.next("stage_welcome")
+	a, hostTok, studio := newStageRoom(t)
 	onStage := func(id string) (*stageClient, *wsClient, string) {
 		v := dialStage(t, a.url, "w", a.tokenFor(id, "w", access.Viewer))
 		v.next("stage_welcome")

@@ -2,9 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -180,29 +177,14 @@ func ownStage(s rooms.StageState, identity string) rooms.StageState {
 	return out
 }
 
-func (ss *stageSession) write(ctx context.Context, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, socketWriteTimeout)
-	defer cancel()
-	return ss.conn.Write(wctx, websocket.MessageText, data)
-}
+func (ss *stageSession) write(ctx context.Context, v any) error { return writeFrame(ctx, ss.conn, v) }
 
 // readLoop handles the client's frames until the socket closes and returns why.
 func (ss *stageSession) readLoop(ctx context.Context) string {
 	for {
 		typ, data, err := ss.conn.Read(ctx)
 		if err != nil {
-			var ce websocket.CloseError
-			switch {
-			case errors.As(err, &ce):
-				return "client closed: " + ce.Reason
-			case ctx.Err() != nil:
-				return "server closing"
-			}
-			return fmt.Sprintf("read: %v", err)
+			return readEnded(ctx, err)
 		}
 		var r stageReply
 		if f, err := decodeStageFrame(data); typ != websocket.MessageText {
