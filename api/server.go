@@ -166,6 +166,9 @@ type Deps struct {
 	// Placer sends media requests for rooms that live on another node there
 	// (api/placement.go). Nil: one node, every room is served here.
 	Placer Placer
+	// OnStageEvent, if set, gets every change of every room's stage on this
+	// node, in order (rooms.Stage.OnEvent: it must not block). Nil: none.
+	OnStageEvent func(rooms.StageEvent)
 	// Rooms answers the room rules (grants, revocation, broadcast settings).
 	// Nil: one built on DB, Issuer, SFU, HLS and Recorder, clustered when
 	// Placer is set.
@@ -241,7 +244,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
-	if s.stage, err = newStageAPI(s, cfg.Stage); err != nil {
+	if s.stage, err = newStageAPI(s, cfg.Stage, d.OnStageEvent); err != nil {
 		return nil, err
 	}
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {

@@ -37,12 +37,14 @@ type stageAPI struct {
 }
 
 // newStageAPI builds the stage's handlers on the server's parts; a guest's
-// end closes the sessions it opened with its stage token.
-func newStageAPI(s *Server, cfg rooms.StageConfig) (*stageAPI, error) {
+// end closes the sessions it opened with its stage token, and every change
+// goes to onEvent (nil: nowhere).
+func newStageAPI(s *Server, cfg rooms.StageConfig, onEvent func(rooms.StageEvent)) (*stageAPI, error) {
 	st, err := rooms.NewStage(cfg, s.rooms)
 	if err != nil {
 		return nil, err
 	}
+	st.OnEvent = onEvent
 	st.OnEnd = func(room, identity, reason string) { closeParticipants(s.media.LiveRoom, room, identity, reason) }
 	return &stageAPI{stage: st, log: s.log, participant: s.participant, liveGrant: s.liveGrant,
 		keepAlive: s.keepAlive, abort: s.abort, caps: s.caps, ice: s.iceServers, accept: s.roomSocketOptions(),

@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"lectern/access"
+	"lectern/rooms"
 	"lectern/storage/storagetest"
 )
 
@@ -278,5 +281,33 @@ func TestStageGuestLeaves(t *testing.T) {
 	waitSocketClosed(t, g)
 	if _, err := dialRoomErr(t, a, "w", tok); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("the stage token after the page closed: %v", err)
+	}
+}
+
+// TestStageEventsReachTheHook: Deps.OnStageEvent (the webhooks) gets every
+// change of a turn, in order.
+func TestStageEventsReachTheHook(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()}, func(d *Deps) {
+		d.OnStageEvent = func(ev rooms.StageEvent) {
+			mu.Lock()
+			got = append(got, ev.Type+":"+ev.Identity)
+			mu.Unlock()
+		}
+	})
+	a.createRoom(map[string]any{"id": "w", "name": "W", "mode": "webinar"})
+	hostTok := a.tokenFor("host", "w", access.Host)
+	v := dialStage(t, a.url, "w", a.tokenFor("ann", "w", access.Viewer))
+	v.next("stage_welcome")
+	v.request(map[string]any{"type": "hand_raise"})
+	a.must(http.StatusCreated, "POST", "/api/v1/rooms/w/stage/invitations", hostTok, map[string]any{"identity": "ann"})
+	v.request(map[string]any{"type": "stage_accept"})
+	a.must(http.StatusNoContent, "DELETE", "/api/v1/rooms/w/stage/guests/ann", hostTok, nil)
+	want := []string{"hand_raised:ann", "invited:ann", "guest_joined:ann", "guest_left:ann"}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, want) {
+		t.Fatalf("hook got %v, want %v", got, want)
 	}
 }

@@ -104,6 +104,9 @@ type Stage struct {
 	// OnEnd closes the live sessions a guest opened with the stage token
 	// (set by the api package before use; nil: none to close).
 	OnEnd func(room, identity, reason string)
+	// OnEvent, if set (before use), gets every event of every room in order;
+	// it is called with the stage's lock held and must not block.
+	OnEvent func(StageEvent)
 }
 
 type stageRoom struct {

@@ -79,6 +79,9 @@ func (st *Stage) dropLocked(s *StageSubscription) {
 // a room whose stage is empty.
 func (st *Stage) publishLocked(room string, ev StageEvent) {
 	ev.Room, ev.At = room, st.now().UTC().Truncate(time.Millisecond)
+	if st.OnEvent != nil {
+		st.OnEvent(ev)
+	}
 	for s := range st.subs[room] {
 		select {
 		case s.events <- ev:
