@@ -55,13 +55,25 @@ func openStageWatch(t *testing.T, browser context.Context, a *testAPI, room stri
 	return tab
 }
 
+// shootBoth checks that the tab's page fits a desktop and a phone, and
+// takes its screenshot at both sizes.
+func (tab *uiTab) shootBoth(name string) {
+	tab.t.Helper()
+	for _, vp := range []viewport{phone, desktop} {
+		tab.resize(vp)
+		tab.checkFits()
+		tab.screenshot(name)
+	}
+}
+
 // TestStageBrowser is the webinar stage through the pages: a host in the
 // studio, two viewers watching over LL-HLS. One raises a hand, the host
 // invites, the viewer checks camera and microphone and joins the stage: the
 // page leaves HLS for the live room and hears it, the host decodes the guest's
 // camera and receives its audio, and with the guest on air the other viewer
 // plays on over HLS. The host sends the guest back: the page plays HLS again
-// and the guest publishes nothing any more.
+// and the guest publishes nothing any more. Then the other viewer goes on
+// stage and leaves it by itself.
 func TestStageBrowser(t *testing.T) {
 	browser := startChromium(t)
 	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
@@ -79,7 +91,8 @@ func TestStageBrowser(t *testing.T) {
 
 	annJoin := a.joinWithPIN("town", room.str("pin"), "Ada Lovelace")
 	ann := openStageWatch(t, browser, a, "town", annJoin, "ann")
-	bob := openStageWatch(t, browser, a, "town", a.joinWithPIN("town", room.str("pin"), "Bob"), "bob")
+	bobJoin := a.joinWithPIN("town", room.str("pin"), "Bob")
+	bob := openStageWatch(t, browser, a, "town", bobJoin, "bob")
 	waitPlaying(t, ann, 2)
 	waitPlaying(t, bob, 2)
 	annIdentity := annJoin["identity"].(string)
@@ -89,7 +102,7 @@ func TestStageBrowser(t *testing.T) {
 	ann.click("#hand")
 	ann.waitJS(`document.body.dataset.stage === 'raised' && document.querySelector('#hand').getAttribute('aria-pressed') === 'true'`, "the hand raised")
 	host.waitText(row+`[data-state=raised]`, "Ada Lovelace")
-	ann.screenshot("stage-hand")
+	ann.shootBoth("stage-hand")
 	host.js(`document.querySelector('#stage-card').scrollIntoView(), true`)
 	host.screenshot("stage-queue")
 	if n := host.js(inboundAudio); n != 0.0 {
@@ -100,16 +113,19 @@ func TestStageBrowser(t *testing.T) {
 	host.click(row + ` [data-action=invite]`)
 	ann.waitJS(`document.querySelector('dialog.stage-invite[open] video')?.videoWidth > 0`, "the invitation's camera preview")
 	host.waitJS(fmt.Sprintf(`!!document.querySelector('%s[data-state=invited]')`, row), "the invitation in the studio")
-	ann.screenshot("stage-invitation")
+	ann.shootBoth("stage-invitation")
 	ann.click(`dialog.stage-invite [data-action=accept]`)
+	accepted := time.Now()
+	ann.waitLong(inboundAudio+`.then((n) => n > 0)`, "the room's audio at the guest", 10*time.Second)
+	heardAfter := time.Since(accepted)
 	ann.waitJS(`document.body.dataset.stage === 'on-stage'`, "the viewer on stage")
 	ann.waitPlaying(fmt.Sprintf(`#stage-tiles .tile[data-participant=%q][data-source=camera] video`, hostID), "the host's camera on the guest's page")
-	ann.waitLong(inboundAudio+`.then((n) => n > 0)`, "the room's audio at the guest", 10*time.Second)
 	timings := ann.js(`window.lecternStage.timings`).(map[string]any)
-	heard := timings["firstAudio"].(float64) - timings["accepted"].(float64)
-	t.Logf("accept to the room's first audio track: %.0f ms (connected after %.0f ms)", heard, timings["connected"].(float64)-timings["accepted"].(float64))
-	if heard > 3000 {
-		t.Errorf("the guest heard the room %.0f ms after accepting, want about a second", heard)
+	track := timings["firstAudio"].(float64) - timings["accepted"].(float64)
+	t.Logf("accept to: the room's websocket %.0f ms, its first audio track %.0f ms (page clock); audio packets counted by the test within %v",
+		timings["connected"].(float64)-timings["accepted"].(float64), track, heardAfter.Round(time.Millisecond))
+	if track > 1500 || heardAfter > 3*time.Second {
+		t.Errorf("the guest heard the room %.0f ms (track), %v (packets) after accepting, want about a second", track, heardAfter)
 	}
 	if hidden := ann.js(`getComputedStyle(document.querySelector('#player')).display === 'none'`); hidden != true {
 		t.Errorf("the HLS player is still shown on stage")
@@ -121,7 +137,7 @@ func TestStageBrowser(t *testing.T) {
 	annID := host.js(fmt.Sprintf(`document.querySelector('#people [data-identity=%q]').dataset.participant`, annIdentity)).(string)
 	host.waitPlaying(fmt.Sprintf(`.tile[data-participant=%q][data-source=camera] video`, annID), "the guest's camera in the studio")
 	host.waitLong(inboundAudio+`.then((n) => n > 20)`, "the guest's audio at the host", 10*time.Second)
-	ann.screenshot("stage-on-stage")
+	ann.shootBoth("stage-on-stage")
 
 	// On air, the other viewer watches the guest over HLS.
 	camera := host.js(fmt.Sprintf(`document.querySelector('#people [data-participant=%q] .track[data-source=camera]').dataset.track`, annID)).(string)
@@ -130,6 +146,8 @@ func TestStageBrowser(t *testing.T) {
 		return a.must(http.StatusOK, "GET", "/api/v1/rooms/town/broadcast", a.adminKey, nil).body["on_air"].(map[string]any)["video"] == camera
 	})
 	waitPlaying(t, bob, 3)
+	host.waitText("#broadcast-status", "Ada Lovelace · camera")
+	host.js(`window.scrollTo(0, 0), true`)
 	host.screenshot("stage-studio-guest")
 	bob.screenshot("stage-on-air")
 
@@ -153,7 +171,19 @@ func TestStageBrowser(t *testing.T) {
 		t.Errorf("stage after the end: %s", st.raw)
 	}
 	host.waitJS(fmt.Sprintf(`!document.querySelector('%s')`, row), "the guest gone from the queue")
-	ann.screenshot("stage-back")
+	ann.shootBoth("stage-back")
+
+	// Bob goes on stage and leaves by himself.
+	bobRow := fmt.Sprintf(`#stage-card [data-identity=%q]`, bobJoin["identity"].(string))
+	bob.click("#hand")
+	host.click(bobRow + `[data-state=raised] [data-action=invite]`)
+	bob.waitJS(`!!document.querySelector('dialog.stage-invite[open]')`, "bob's invitation")
+	bob.click(`dialog.stage-invite [data-action=accept]`)
+	bob.waitJS(`document.body.dataset.stage === 'on-stage'`, "bob on stage")
+	host.waitJS(fmt.Sprintf(`!!document.querySelector('%s[data-state=on-stage]')`, bobRow), "bob on stage in the studio")
+	bob.click("#stage-leave")
+	host.waitJS(fmt.Sprintf(`!document.querySelector('%s')`, bobRow), "bob gone from the queue")
+	waitPlaying(t, bob, 2)
 	for _, tab := range []*uiTab{host, ann, bob} {
 		tab.checkClean()
 	}

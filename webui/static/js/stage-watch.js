@@ -165,11 +165,16 @@ export function bindStageWatch(room, join, hls) {
 
   /** @param {{token: string, permissions: any, tier: string, ice_servers: RTCIceServer[]}} stage */
   async function goOnStage(stage) {
-    call = new Call({ ...join, token: stage.token, permissions: stage.permissions, tier: stage.tier, ice_servers: stage.ice_servers });
+    call = new Call({ ...join, token: stage.token, permissions: stage.permissions, tier: stage.tier, ice_servers: stage.ice_servers }, { borrowed: true });
     const c = call;
     tiles = new Tiles(byId('stage-tiles'), c);
     c.on('track', (/** @type {any} */ r) => { if (r.track.kind === 'audio') timings.firstAudio ??= performance.now(); });
-    c.on('fatal', () => { if (call === c) backToAudience('The stage connection ended.'); });
+    c.on('fatal', (/** @type {any} */ f) => {
+      if (call !== c) return;
+      // Removed, or the connection lost: the turn is over, the server hears so.
+      backToAudience(`${f.title}: back to the audience.`);
+      sock?.request('stage_leave').catch(() => {});
+    });
     if (!(await c.start()) || call !== c) return;
     timings.connected = performance.now();
     hls.stop();
