@@ -331,11 +331,12 @@ func TestAttackPermissionMatrix(t *testing.T) {
 func TestAttackMatrixCatchesAMissingGate(t *testing.T) {
 	a := newAttackAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
 	// A second server over the same store whose new route forgot its gate.
-	srv, err := New(DefaultConfig(), Deps{DB: a.db, Issuer: a.issuer, Registry: prometheus.NewRegistry(), Log: a.srv.log, SFU: a.media, Chat: a.srv.chat})
+	srv, err := New(DefaultConfig(), Deps{DB: a.db, Issuer: a.issuer, Registry: prometheus.NewRegistry(), Log: a.srv.log, SFU: a.media, Chat: a.chat})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.engine.GET("/api/v1/rooms/:room/leak", srv.listMembers)
+	leak := &memberHandlers{db: a.db, gate: srv.gate, reporter: srv.reporter}
+	srv.engine.GET("/api/v1/rooms/:room/leak", leak.listMembers)
 	leaky := &attackAPI{testAPI: serveAlso(t, a.testAPI, srv), creds: a.creds}
 	rule := routeRule{"GET /api/v1/rooms/:room/leak", gateAdminOr, access.Moderate, probe{path: "/api/v1/rooms/r/leak", ok: outcome{200, ""}}}
 	var caught []string

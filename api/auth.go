@@ -5,15 +5,28 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
 	"lectern/rooms"
+	"lectern/storage"
 )
 
 // principalKey is the gin context key of the authenticated caller.
 const principalKey = "lectern.principal"
+
+// gate answers who is calling and which room they address: it checks API
+// keys and access tokens (and, on an open socket, keeps checking them) and
+// loads the path's room. The route groups share one.
+type gate struct {
+	issuer *access.Issuer
+	rooms  *rooms.Service
+	// ping is how often keepAlive pings a socket and checks its token.
+	ping time.Duration
+	reporter
+}
 
 // principal is who is calling: an admin (API key) or the holder of an access
 // token, with the token's current grant in the path's room (adminOr).
@@ -38,7 +51,7 @@ func bearerToken(r *http.Request) (string, bool) {
 // returns its claims and its current grant in that room (rooms.Service.Grant). The token comes from the
 // Authorization header or, for clients that cannot set headers (browser
 // websockets, media players), from the "token" query parameter.
-func (s *Server) participant(c *gin.Context) (access.Claims, access.Grant, error) {
+func (g *gate) participant(c *gin.Context) (access.Claims, access.Grant, error) {
 	tok, ok := bearerToken(c.Request)
 	if !ok {
 		tok = c.Query("token")
@@ -47,26 +60,26 @@ func (s *Server) participant(c *gin.Context) (access.Claims, access.Grant, error
 		return access.Claims{}, access.Grant{}, errorf(http.StatusUnauthorized, codeUnauthorized,
 			"send an access token as Authorization: Bearer <token> or ?token=<token>")
 	}
-	return s.rooms.Verify(c.Request.Context(), tok, c.Param("room"))
+	return g.rooms.Verify(c.Request.Context(), tok, c.Param("room"))
 }
 
 // authenticate identifies the caller from the Authorization header. A credential
 // with the shape of a JWT is verified as an access token; anything else is looked
 // up as an API key.
-func (s *Server) authenticate(c *gin.Context) (principal, error) {
+func (g *gate) authenticate(c *gin.Context) (principal, error) {
 	cred, ok := bearerToken(c.Request)
 	if !ok {
 		return principal{}, errorf(http.StatusUnauthorized, codeUnauthorized,
 			"send Authorization: Bearer <API key or access token>")
 	}
 	if strings.Count(cred, ".") == 2 {
-		claims, err := s.issuer.Verify(cred)
+		claims, err := g.issuer.Verify(cred)
 		if err != nil {
 			return principal{}, err
 		}
 		return principal{claims: claims}, nil
 	}
-	if err := s.rooms.AdminKey(c.Request.Context(), cred); err != nil {
+	if err := g.rooms.AdminKey(c.Request.Context(), cred); err != nil {
 		if errors.Is(err, rooms.ErrInvalidAPIKey) {
 			return principal{}, errorf(http.StatusUnauthorized, codeInvalidAPIKey, "the API key is not valid")
 		}
@@ -76,14 +89,14 @@ func (s *Server) authenticate(c *gin.Context) (principal, error) {
 }
 
 // admin lets only API key holders through.
-func (s *Server) admin(c *gin.Context) {
-	p, err := s.authenticate(c)
+func (g *gate) admin(c *gin.Context) {
+	p, err := g.authenticate(c)
 	if err != nil {
-		s.abort(c, err)
+		g.abort(c, err)
 		return
 	}
 	if !p.admin {
-		s.abort(c, errorf(http.StatusForbidden, codeAdminRequired, "this endpoint needs an API key, not an access token"))
+		g.abort(c, errorf(http.StatusForbidden, codeAdminRequired, "this endpoint needs an API key, not an access token"))
 		return
 	}
 	c.Set(principalKey, p)
@@ -91,27 +104,38 @@ func (s *Server) admin(c *gin.Context) {
 
 // adminOr lets through API key holders and holders of a token for the path's room
 // that has every permission in need.
-func (s *Server) adminOr(need access.Permissions) gin.HandlerFunc {
+func (g *gate) adminOr(need access.Permissions) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		p, err := s.authenticate(c)
+		p, err := g.authenticate(c)
 		if err != nil {
-			s.abort(c, err)
+			g.abort(c, err)
 			return
 		}
 		if !p.admin {
-			g, err := s.rooms.Grant(c.Request.Context(), p.claims, c.Param("room"))
+			grant, err := g.rooms.Grant(c.Request.Context(), p.claims, c.Param("room"))
 			if err != nil {
-				s.abort(c, err)
+				g.abort(c, err)
 				return
 			}
-			p.grant = g
-			if !g.Permissions.Has(need) {
-				s.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "this needs the %s permission", need))
+			p.grant = grant
+			if !grant.Permissions.Has(need) {
+				g.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "this needs the %s permission", need))
 				return
 			}
 		}
 		c.Set(principalKey, p)
 	}
+}
+
+// room loads the path's room or aborts with room_not_found: every handler of
+// a room's path loads it with this.
+func (g *gate) room(c *gin.Context) (storage.Room, bool) {
+	r, err := g.rooms.Room(c.Request.Context(), c.Param("room"))
+	if err != nil {
+		g.abort(c, err)
+		return storage.Room{}, false
+	}
+	return r, true
 }
 
 // caller returns the principal set by admin or adminOr.
@@ -126,15 +150,15 @@ func caller(c *gin.Context) principal {
 // token's current permissions in room, and a reason to end the socket when
 // the token no longer works there (revoked, banned, member deleted); other
 // failures allow nothing this time.
-func (s *Server) liveGrant(ctx context.Context, claims access.Claims, room string) (access.Permissions, string) {
-	g, err := s.rooms.Grant(ctx, claims, room)
+func (g *gate) liveGrant(ctx context.Context, claims access.Claims, room string) (access.Permissions, string) {
+	grant, err := g.rooms.Grant(ctx, claims, room)
 	switch {
 	case err == nil:
-		return g.Permissions, ""
+		return grant.Permissions, ""
 	case errors.Is(err, rooms.ErrTokenRevoked), errors.Is(err, rooms.ErrBanned), errors.Is(err, access.ErrWrongRoom):
 		e := apiError(err)
 		return 0, e.Code + ": " + e.Message
 	}
-	s.log.Warn("live credential check failed", "room", room, "err", err)
+	g.log.Warn("live credential check failed", "room", room, "err", err)
 	return 0, ""
 }

@@ -1,10 +1,10 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -114,26 +114,22 @@ func (t *trackChoice) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// StartBroadcasts starts the broadcast of every stored room with HLS or
-// recording on, for a server that just started (rooms.Service.StartBroadcasts).
-func (s *Server) StartBroadcasts(ctx context.Context) error { return s.rooms.StartBroadcasts(ctx) }
-
-func (s *Server) getBroadcast(c *gin.Context) {
-	r, ok := s.room(c)
+func (s *broadcastHandlers) getBroadcast(c *gin.Context) {
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
 	c.JSON(http.StatusOK, s.broadcastView(r))
 }
 
-func (s *Server) patchBroadcast(c *gin.Context) {
+func (s *broadcastHandlers) patchBroadcast(c *gin.Context) {
 	var req broadcastRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
 		return
 	}
 	ctx := c.Request.Context()
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -154,7 +150,7 @@ func (s *Server) patchBroadcast(c *gin.Context) {
 		s.rooms.ApplyBroadcast(r)
 	}
 	if req.OnAir != nil {
-		if err := s.applyOnAir(r.ID, *req.OnAir); err != nil {
+		if err := applyOnAir(s.hls, s.log, r.ID, *req.OnAir); err != nil {
 			s.abort(c, err)
 			return
 		}
@@ -163,8 +159,8 @@ func (s *Server) patchBroadcast(c *gin.Context) {
 }
 
 // applyOnAir merges a change into the room's on-air choice.
-func (s *Server) applyOnAir(room string, req onAirRequest) error {
-	o := s.hls.Status(room).OnAir
+func applyOnAir(b *hls.Service, log *slog.Logger, room string, req onAirRequest) error {
+	o := b.Status(room).OnAir
 	if req.Video.set {
 		o.Video = req.Video.id
 	}
@@ -174,10 +170,10 @@ func (s *Server) applyOnAir(room string, req onAirRequest) error {
 	if req.FollowSpeaker != nil {
 		o.FollowSpeaker = *req.FollowSpeaker
 	}
-	if err := s.hls.SetOnAir(room, o); err != nil {
+	if err := b.SetOnAir(room, o); err != nil {
 		return broadcastError(err)
 	}
-	s.log.Info("on air changed", "room", room, "video", o.Video, "audio", o.Audio, "follow_speaker", o.FollowSpeaker)
+	log.Info("on air changed", "room", room, "video", o.Video, "audio", o.Audio, "follow_speaker", o.FollowSpeaker)
 	return nil
 }
 
@@ -186,10 +182,10 @@ func (ss *socketSession) setOnAir(m clientMessage) error {
 	if !ss.p.Permissions().Has(access.Moderate) {
 		return errorf(http.StatusForbidden, codePermissionDenied, "this needs the moderate permission")
 	}
-	return ss.s.applyOnAir(ss.p.Room().ID(), onAirRequest{Video: m.Video, Audio: m.Audio, FollowSpeaker: m.FollowSpeaker})
+	return applyOnAir(ss.s.hls, ss.s.log, ss.p.Room().ID(), onAirRequest{Video: m.Video, Audio: m.Audio, FollowSpeaker: m.FollowSpeaker})
 }
 
-func (s *Server) broadcastView(r storage.Room) broadcastView {
+func (s *broadcastHandlers) broadcastView(r storage.Room) broadcastView {
 	st := s.hls.Status(r.ID)
 	v := broadcastView{HLS: r.BroadcastHLS, Record: r.BroadcastRecord,
 		OnAir: onAirView{Video: optional(st.OnAir.Video), Audio: optional(st.OnAir.Audio), FollowSpeaker: st.OnAir.FollowSpeaker},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"lectern/access"
 	"lectern/storage/storagetest"
@@ -21,11 +22,17 @@ import (
 // newCappedAPI is a test server whose caps are c.
 func newCappedAPI(t *testing.T, c Caps) *testAPI {
 	t.Helper()
-	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
-	// No session has been counted yet; later requests see the new caps
-	// through the HTTP round trip.
-	a.srv.caps = newSessionCaps(c)
-	return a
+	// A second server over the first one's store and media, with caps c.
+	var deps Deps
+	base := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()}, func(d *Deps) { deps = *d })
+	cfg := DefaultConfig()
+	cfg.Caps = c
+	deps.Registry = prometheus.NewRegistry()
+	srv, err := New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveAlso(t, base, srv)
 }
 
 // socketDial opens a websocket at path (room or chat) with token and returns

@@ -12,6 +12,7 @@ import (
 
 	"lectern/access"
 	"lectern/chat"
+	"lectern/rooms"
 	"lectern/storage"
 )
 
@@ -21,18 +22,29 @@ const (
 	maxHistoryLimit     = 200
 )
 
-// chatRoutes registers chat's REST endpoints and websocket (docs/api.md "Chat").
-func (s *Server) chatRoutes(v1 *gin.RouterGroup) {
-	v1.GET("/rooms/:room/messages", s.adminOr(access.Receive), s.listMessages)
-	v1.POST("/rooms/:room/messages", s.adminOr(access.Send), s.postMessage)
-	v1.PATCH("/rooms/:room/messages/:message", s.adminOr(access.Moderate), s.updateMessage)
-	v1.DELETE("/rooms/:room/messages/:message", s.adminOr(0), s.deleteMessage)
-	v1.GET("/rooms/:room/chat", s.adminOr(0), s.getChatSettings)
-	v1.PATCH("/rooms/:room/chat", s.adminOr(access.Moderate), s.updateChatSettings)
-	v1.GET("/rooms/:room/chat/mutes", s.adminOr(access.Moderate), s.listMutes)
-	v1.PUT("/rooms/:room/chat/mutes/:identity", s.adminOr(access.Moderate), s.putMute)
-	v1.DELETE("/rooms/:room/chat/mutes/:identity", s.adminOr(access.Moderate), s.deleteMute)
-	v1.GET("/rooms/:room/chat/ws", s.chatSocket)
+// chatHandlers serve chat's REST endpoints and its websocket (docs/api.md
+// "Chat"); the room websocket's chat messages go through chatCommand.
+type chatHandlers struct {
+	cfg  Config
+	chat *chat.Hub
+	// rooms stores a room's chat settings.
+	rooms *rooms.Service
+	caps  *sessionCaps
+	gate  *gate
+	reporter
+}
+
+func (s *chatHandlers) routes(r router) {
+	r.v1.GET("/rooms/:room/messages", r.gate.adminOr(access.Receive), s.listMessages)
+	r.v1.POST("/rooms/:room/messages", r.gate.adminOr(access.Send), s.postMessage)
+	r.v1.PATCH("/rooms/:room/messages/:message", r.gate.adminOr(access.Moderate), s.updateMessage)
+	r.v1.DELETE("/rooms/:room/messages/:message", r.gate.adminOr(0), s.deleteMessage)
+	r.v1.GET("/rooms/:room/chat", r.gate.adminOr(0), s.getChatSettings)
+	r.v1.PATCH("/rooms/:room/chat", r.gate.adminOr(access.Moderate), s.updateChatSettings)
+	r.v1.GET("/rooms/:room/chat/mutes", r.gate.adminOr(access.Moderate), s.listMutes)
+	r.v1.PUT("/rooms/:room/chat/mutes/:identity", r.gate.adminOr(access.Moderate), s.putMute)
+	r.v1.DELETE("/rooms/:room/chat/mutes/:identity", r.gate.adminOr(access.Moderate), s.deleteMute)
+	r.v1.GET("/rooms/:room/chat/ws", s.chatSocket)
 }
 
 // chatViewer is the caller as the chat hub sees it.
@@ -51,7 +63,7 @@ type historyPage struct {
 	NextBefore int64 `json:"next_before,omitempty"`
 }
 
-func (s *Server) listMessages(c *gin.Context) {
+func (s *chatHandlers) listMessages(c *gin.Context) {
 	before, err := queryInt(c, "before", 0, 1, 1<<62)
 	if err != nil {
 		s.abort(c, err)
@@ -62,7 +74,7 @@ func (s *Server) listMessages(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -97,7 +109,7 @@ type messageRequest struct {
 	To   string `json:"to"`
 }
 
-func (s *Server) postMessage(c *gin.Context) {
+func (s *chatHandlers) postMessage(c *gin.Context) {
 	var req messageRequest
 	if err := decodeUTF8JSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -133,7 +145,7 @@ type messageStateRequest struct {
 	State string `json:"state"`
 }
 
-func (s *Server) updateMessage(c *gin.Context) {
+func (s *chatHandlers) updateMessage(c *gin.Context) {
 	id, ok := s.messageID(c)
 	if !ok {
 		return
@@ -162,7 +174,7 @@ func (s *Server) updateMessage(c *gin.Context) {
 	c.JSON(http.StatusOK, m)
 }
 
-func (s *Server) deleteMessage(c *gin.Context) {
+func (s *chatHandlers) deleteMessage(c *gin.Context) {
 	id, ok := s.messageID(c)
 	if !ok {
 		return
@@ -176,7 +188,7 @@ func (s *Server) deleteMessage(c *gin.Context) {
 }
 
 // messageID parses the path's message id or aborts with message_not_found.
-func (s *Server) messageID(c *gin.Context) (int64, bool) {
+func (s *chatHandlers) messageID(c *gin.Context) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param("message"), 10, 64)
 	if err != nil || id <= 0 {
 		s.abort(c, errorf(http.StatusNotFound, codeMessageNotFound, "message not found"))
@@ -220,21 +232,21 @@ func (req chatSettingsRequest) apply(r *storage.Room, code string) error {
 	return nil
 }
 
-func (s *Server) getChatSettings(c *gin.Context) {
-	r, ok := s.room(c)
+func (s *chatHandlers) getChatSettings(c *gin.Context) {
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
 	c.JSON(http.StatusOK, chatSettingsView(r))
 }
 
-func (s *Server) updateChatSettings(c *gin.Context) {
+func (s *chatHandlers) updateChatSettings(c *gin.Context) {
 	var req chatSettingsRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -242,9 +254,9 @@ func (s *Server) updateChatSettings(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	updated, err := s.db.SetChatSettings(c.Request.Context(), r.ID, r.ChatQuestions, r.ChatSlowModeSeconds)
+	updated, err := s.rooms.SetChatSettings(c.Request.Context(), r.ID, r.ChatQuestions, r.ChatSlowModeSeconds)
 	if err != nil {
-		s.abort(c, notFound(err, codeRoomNotFound, "room"))
+		s.abort(c, err)
 		return
 	}
 	s.log.Info("chat settings changed", "room", r.ID, "questions", updated.ChatQuestions, "slow_mode_seconds", updated.ChatSlowModeSeconds)

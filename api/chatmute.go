@@ -23,8 +23,8 @@ type muteRequest struct {
 	Seconds int64 `json:"seconds"`
 }
 
-func (s *Server) listMutes(c *gin.Context) {
-	r, ok := s.room(c)
+func (s *chatHandlers) listMutes(c *gin.Context) {
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -40,7 +40,7 @@ func (s *Server) listMutes(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"mutes": out})
 }
 
-func (s *Server) putMute(c *gin.Context) {
+func (s *chatHandlers) putMute(c *gin.Context) {
 	var req muteRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -65,7 +65,7 @@ func (s *Server) putMute(c *gin.Context) {
 	c.JSON(http.StatusOK, muteView(m))
 }
 
-func (s *Server) deleteMute(c *gin.Context) {
+func (s *chatHandlers) deleteMute(c *gin.Context) {
 	roomID, identity := c.Param("room"), c.Param("identity")
 	if err := s.chat.Unmute(c.Request.Context(), roomID, chatViewer(caller(c), roomID), identity); err != nil {
 		s.abort(c, chatError(err))

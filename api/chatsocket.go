@@ -54,8 +54,8 @@ type chatReady struct {
 // chatSocket serves /api/v1/rooms/{room}/chat/ws: one member's live chat,
 // for clients without WebRTC such as HLS viewers (docs/protocol.md "Chat").
 // The token (receive, and send to post) is checked before the upgrade.
-func (s *Server) chatSocket(c *gin.Context) {
-	claims, grant, err := s.participant(c)
+func (s *chatHandlers) chatSocket(c *gin.Context) {
+	claims, grant, err := s.gate.participant(c)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -69,7 +69,7 @@ func (s *Server) chatSocket(c *gin.Context) {
 		s.abort(c, err)
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -104,7 +104,7 @@ func (s *Server) chatSocket(c *gin.Context) {
 // writer of the socket; a watcher cuts the connection if the writer cannot
 // close it in time after the subscription ends.
 type chatSession struct {
-	s       *Server
+	s       *chatHandlers
 	conn    *websocket.Conn
 	room    storage.Room
 	claims  access.Claims
@@ -131,7 +131,7 @@ func (cs *chatSession) run(ctx context.Context) string {
 	})
 	readDone := make(chan string, 1)
 	wg.Go(func() { readDone <- cs.readLoop(ctx) })
-	wg.Go(func() { cs.s.keepAlive(ctx, cs.conn, cs.claims, cs.room.ID) })
+	wg.Go(func() { cs.s.gate.keepAlive(ctx, cs.conn, cs.claims, cs.room.ID) })
 
 	code, reason := cs.writeLoop(ctx, readDone)
 	cs.conn.Close(code, reason)
@@ -215,13 +215,13 @@ func (cs *chatSession) readLoop(ctx context.Context) string {
 			// The token's current grant (rooms.Service.Grant) bounds what
 			// the subscription's viewer may do; a revoked token ends the
 			// socket.
-			perms, end := cs.s.liveGrant(ctx, cs.claims, cs.room.ID)
+			perms, end := cs.s.gate.liveGrant(ctx, cs.claims, cs.room.ID)
 			if end != "" {
 				return end
 			}
 			v := cs.sub.Viewer()
 			v.Permissions &= perms
-			cs.reply(ctx, cs.s.chatCommand(ctx, cs.room.ID, v, f))
+			cs.reply(ctx, chatCommand(ctx, cs.s.chat, cs.room.ID, v, f))
 		}
 	}
 }
@@ -237,25 +237,25 @@ func (cs *chatSession) reply(ctx context.Context, m any) {
 // chatCommand carries out one chat frame (isChatFrame) from viewer v in a
 // room and returns the reply: chat_sent once a message is stored, ok with the
 // changed message, or an error. The room websocket may call it too.
-func (s *Server) chatCommand(ctx context.Context, roomID string, v chat.Viewer, f chatFrame) chatReply {
+func chatCommand(ctx context.Context, hub *chat.Hub, roomID string, v chat.Viewer, f chatFrame) chatReply {
 	var m chat.Message
 	var err error
 	typ := "ok"
 	switch f.Type {
 	case chatSend:
-		m, err = s.chat.Post(ctx, roomID, v, *f.Text, f.To)
+		m, err = hub.Post(ctx, roomID, v, *f.Text, f.To)
 		typ = "chat_sent"
 	case chatDelete:
-		m, err = s.chat.Delete(ctx, roomID, v, f.Message)
+		m, err = hub.Delete(ctx, roomID, v, f.Message)
 	case chatApprove:
-		m, err = s.chat.Approve(ctx, roomID, v, f.Message)
+		m, err = hub.Approve(ctx, roomID, v, f.Message)
 	case chatAnswer:
-		m, err = s.chat.Answer(ctx, roomID, v, f.Message)
+		m, err = hub.Answer(ctx, roomID, v, f.Message)
 	case chatMute:
 		if *f.Seconds == 0 {
-			err = s.chat.Unmute(ctx, roomID, v, f.Identity)
+			err = hub.Unmute(ctx, roomID, v, f.Identity)
 		} else {
-			_, err = s.chat.Mute(ctx, roomID, v, f.Identity, time.Duration(*f.Seconds)*time.Second)
+			_, err = hub.Mute(ctx, roomID, v, f.Identity, time.Duration(*f.Seconds)*time.Second)
 		}
 		if err == nil {
 			return chatReply{Type: "ok", ID: f.ID}

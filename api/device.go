@@ -27,7 +27,7 @@ const deviceCookieAge = 180 * 24 * time.Hour
 // the guest it was holds again (docs/security.md "Device cookie"); a browser
 // without a valid cookie gets a new device and its cookie. A banned identity
 // is refused with rooms.ErrBanned (403 banned).
-func (s *Server) guestIdentity(c *gin.Context, room string, perms access.Permissions) (string, error) {
+func (s *tokenHandlers) guestIdentity(c *gin.Context, room string, perms access.Permissions) (string, error) {
 	var value, device string
 	if v, err := c.Cookie(deviceCookie); err == nil {
 		if d, ok := s.issuer.Device(v); ok {
@@ -54,7 +54,7 @@ func (s *Server) guestIdentity(c *gin.Context, room string, perms access.Permiss
 
 // checkNotBanned asks the room's rules about a token identity would get now:
 // only a ban refuses it (a revocation covers tokens issued before it).
-func (s *Server) checkNotBanned(ctx context.Context, identity, room string) error {
+func (s *tokenHandlers) checkNotBanned(ctx context.Context, identity, room string) error {
 	probe := access.Claims{ID: "join", Identity: identity, Rooms: map[string]access.Grant{room: {}}, IssuedAt: time.Now().Add(time.Second)}
 	_, err := s.rooms.Grant(ctx, probe, room)
 	if err == nil || errors.Is(err, rooms.ErrTokenRevoked) {

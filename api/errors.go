@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -113,15 +114,19 @@ func apiError(err error) *Error {
 	}
 }
 
-// abort writes err as the JSON error response and stops the handler chain.
-// Internal errors are logged with the request ID; their text never reaches the client.
 // errorCodeKey is the gin context key of the code abort answered with.
 const errorCodeKey = "lectern.error_code"
 
-func (s *Server) abort(c *gin.Context, err error) {
+// reporter answers a failed request and logs what went wrong. Every handler
+// group embeds one, for abort and log.
+type reporter struct{ log *slog.Logger }
+
+// abort writes err as the JSON error response and stops the handler chain.
+// Internal errors are logged with the request ID; their text never reaches the client.
+func (r reporter) abort(c *gin.Context, err error) {
 	e := apiError(err)
 	if e.Code == codeInternal {
-		s.log.Error("request failed", "request_id", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
+		r.log.Error("request failed", "request_id", c.GetString(requestIDKey), "route", c.FullPath(), "err", err)
 	}
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", fmt.Sprint(e.RetryAfter))

@@ -14,6 +14,14 @@ import (
 // disagree for a moment never pass a request back and forth.
 const forwardedHeader = "X-Lectern-Forwarded"
 
+// roomNodes knows which node serves a room's media when several nodes share
+// the database: it forwards and redirects requests there and asks the other
+// nodes what they hold. With no placer, every room is served here.
+type roomNodes struct {
+	placer Placer
+	reporter
+}
+
 // onRoomNode serves a request that changes a live room (its settings, a
 // member's permissions, what is on air) on the node where the room's media
 // lives, where the change can take effect: another node passes the request
@@ -21,15 +29,15 @@ const forwardedHeader = "X-Lectern-Forwarded"
 // the cluster. It runs after authentication, which any node can do, so that
 // rate limits and refusals stay with the node the client reached. A room no
 // live node holds is served here.
-func (s *Server) onRoomNode(c *gin.Context) {
-	if s.placer == nil || c.GetHeader(forwardedHeader) != "" {
+func (n *roomNodes) onRoomNode(c *gin.Context) {
+	if n.placer == nil || c.GetHeader(forwardedHeader) != "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), placementTimeout)
-	base, err := s.placer.Lookup(ctx, c.Param("room"))
+	base, err := n.placer.Lookup(ctx, c.Param("room"))
 	cancel()
 	if err != nil {
-		s.log.Warn("room lookup failed; serving here", "room", c.Param("room"), "err", err)
+		n.log.Warn("room lookup failed; serving here", "room", c.Param("room"), "err", err)
 		return
 	}
 	if base == "" {
@@ -37,7 +45,7 @@ func (s *Server) onRoomNode(c *gin.Context) {
 	}
 	target, err := url.Parse(base)
 	if err != nil {
-		s.abort(c, errorf(http.StatusBadGateway, codeNodeUnreachable, "the room's node has a bad address %q", base))
+		n.abort(c, errorf(http.StatusBadGateway, codeNodeUnreachable, "the room's node has a bad address %q", base))
 		return
 	}
 	proxy := &httputil.ReverseProxy{
@@ -46,8 +54,8 @@ func (s *Server) onRoomNode(c *gin.Context) {
 			r.Out.Header.Set(forwardedHeader, "1")
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			s.log.Warn("room's node unreachable", "room", c.Param("room"), "node", base, "err", err)
-			s.abort(c, errorf(http.StatusBadGateway, codeNodeUnreachable, "the node that holds room %s did not answer; try again shortly", c.Param("room")))
+			n.log.Warn("room's node unreachable", "room", c.Param("room"), "node", base, "err", err)
+			n.abort(c, errorf(http.StatusBadGateway, codeNodeUnreachable, "the node that holds room %s did not answer; try again shortly", c.Param("room")))
 		},
 	}
 	proxy.ServeHTTP(c.Writer, c.Request)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"lectern/access"
+	"lectern/chat"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/storage/storagetest"
@@ -28,6 +29,7 @@ type testAPI struct {
 	db       *storage.DB
 	srv      *Server
 	media    *sfu.SFU
+	chat     *chat.Hub
 }
 
 // newTestAPI builds the server; opts may add to its dependencies.
@@ -62,7 +64,7 @@ func newTestAPI(t testing.TB, b storagetest.Backend, opts ...func(*Deps)) *testA
 	t.Cleanup(srv.Close)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &testAPI{t: t, url: hs.URL, adminKey: key, issuer: issuer, db: db, srv: srv, media: media}
+	return &testAPI{t: t, url: hs.URL, adminKey: key, issuer: issuer, db: db, srv: srv, media: media, chat: hub}
 }
 
 // serveAlso serves srv, a second server over a's store and media, until the

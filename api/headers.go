@@ -50,7 +50,7 @@ func (s *Server) baseHeaders(c *gin.Context) {
 
 // pageHeaders sets the Content-Security-Policy, framing and Permissions-Policy
 // of one page.
-func (s *Server) pageHeaders(kind pageKind) gin.HandlerFunc {
+func (s *siteHandlers) pageHeaders(kind pageKind) gin.HandlerFunc {
 	csp := contentSecurityPolicy(s.cfg.PublicURL, frameAncestors(kind, s.cfg.EmbedOrigins))
 	perms := pagePermissions
 	switch kind {

@@ -57,7 +57,7 @@ func TestWatchEmbedOrigins(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{cfg: cfg}
+	s := &siteHandlers{cfg: cfg}
 	for kind, want := range map[pageKind]string{pageWatch: "frame-ancestors https://school.example https://*.blog.example",
 		pageCall: "frame-ancestors 'none'", pagePlain: "frame-ancestors 'none'", pageDevices: "frame-ancestors 'none'"} {
 		w := httptest.NewRecorder()

@@ -9,12 +9,12 @@ import (
 )
 
 // healthz answers as long as the process serves HTTP.
-func (s *Server) healthz(c *gin.Context) {
+func (s *siteHandlers) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
 // readyz answers 200 only while the database is reachable.
-func (s *Server) readyz(c *gin.Context) {
+func (s *siteHandlers) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.db.Ping(ctx); err != nil {

@@ -10,23 +10,33 @@ import (
 
 	"lectern/access"
 	"lectern/hls"
+	"lectern/rooms"
 )
 
-// broadcastRoutes registers the broadcast control API and the HLS output.
-func (s *Server) broadcastRoutes(e *gin.Engine) {
-	e.GET("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.onRoomNode, s.getBroadcast)
-	e.PATCH("/api/v1/rooms/:room/broadcast", s.adminOr(access.Moderate), s.onRoomNode, s.patchBroadcast)
-	e.GET("/hls/:room/index.m3u8", s.hlsMultivariant)
-	e.GET("/hls/:room/:session/:stream/:file", s.hlsFile)
+// broadcastHandlers serve a room's broadcast settings and what is on air,
+// and the HLS output to its viewers.
+type broadcastHandlers struct {
+	cfg   Config
+	rooms *rooms.Service
+	hls   *hls.Service
+	gate  *gate
+	reporter
+}
+
+func (s *broadcastHandlers) routes(r router) {
+	r.e.GET("/api/v1/rooms/:room/broadcast", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.getBroadcast)
+	r.e.PATCH("/api/v1/rooms/:room/broadcast", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.patchBroadcast)
+	r.e.GET("/hls/:room/index.m3u8", s.hlsMultivariant)
+	r.e.GET("/hls/:room/:session/:stream/:file", s.hlsFile)
 }
 
 // hlsMultivariant serves /hls/{room}/index.m3u8 to holders of a token with
 // subscribe in the room. The playlist's URIs carry a signed session, so the
 // requests that follow need no token.
-func (s *Server) hlsMultivariant(c *gin.Context) {
+func (s *broadcastHandlers) hlsMultivariant(c *gin.Context) {
 	c.Header("Access-Control-Allow-Origin", "*")
 	c.Header("Cache-Control", "no-store")
-	claims, g, err := s.participant(c)
+	claims, g, err := s.gate.participant(c)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -35,7 +45,7 @@ func (s *Server) hlsMultivariant(c *gin.Context) {
 		s.abort(c, errorf(http.StatusForbidden, codePermissionDenied, "watching needs the subscribe permission"))
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -55,7 +65,7 @@ func (s *Server) hlsMultivariant(c *gin.Context) {
 }
 
 // hlsFile serves media playlists, init segments, segments and parts under a session.
-func (s *Server) hlsFile(c *gin.Context) {
+func (s *broadcastHandlers) hlsFile(c *gin.Context) {
 	c.Header("Access-Control-Allow-Origin", "*")
 	if strings.HasSuffix(c.Param("file"), ".m3u8") {
 		// Playlist requests are counted as viewers: by the client's address

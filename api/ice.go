@@ -15,11 +15,11 @@ type ICEServer struct {
 
 // iceServers returns the servers for identity, their credentials valid until
 // the given time (the end of the caller's token); never nil, so JSON says [].
-func (s *Server) iceServers(identity string, until time.Time) []ICEServer {
-	if s.cfg.ICEServers == nil {
+func (c Config) iceServers(identity string, until time.Time) []ICEServer {
+	if c.ICEServers == nil {
 		return []ICEServer{}
 	}
-	out := s.cfg.ICEServers(identity, until)
+	out := c.ICEServers(identity, until)
 	if out == nil {
 		out = []ICEServer{}
 	}

@@ -37,7 +37,7 @@ type joinResponse struct {
 // join exchanges a room PIN and a display name for an access token. The PIN
 // guard (rooms.PINGuard) admits the try first: wrong PINs per address and
 // room, joins per address, and a flooded room's metered checks.
-func (s *Server) join(c *gin.Context) {
+func (s *tokenHandlers) join(c *gin.Context) {
 	var req joinRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -90,7 +90,7 @@ func (s *Server) join(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
-func (s *Server) joinToken(r storage.Room, identity, name string, grant access.Grant) (joinResponse, error) {
+func (s *tokenHandlers) joinToken(r storage.Room, identity, name string, grant access.Grant) (joinResponse, error) {
 	now := time.Now()
 	perms := grant.Permissions
 	claims := access.Claims{
@@ -108,7 +108,7 @@ func (s *Server) joinToken(r storage.Room, identity, name string, grant access.G
 	return joinResponse{
 		Token: tok, ExpiresAt: claims.ExpiresAt.UTC().Truncate(time.Second), Identity: claims.Identity, Name: name,
 		Permissions: perms, Tier: grant.Tier, Room: roomView(r, perms.Has(access.Moderate)),
-		ICEServers: s.iceServers(claims.Identity, claims.ExpiresAt),
+		ICEServers: s.cfg.iceServers(claims.Identity, claims.ExpiresAt),
 	}, nil
 }
 

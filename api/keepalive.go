@@ -23,8 +23,8 @@ import (
 // loop's (rooms.Service.Grant: a cached revocation generation, no database
 // read each time), and so is the close: a normal closure whose reason is the
 // error code and message. The session's run owns the goroutine.
-func (s *Server) keepAlive(ctx context.Context, conn *websocket.Conn, claims access.Claims, room string) {
-	interval := s.cfg.PingInterval
+func (g *gate) keepAlive(ctx context.Context, conn *websocket.Conn, claims access.Claims, room string) {
+	interval := g.ping
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -42,8 +42,8 @@ func (s *Server) keepAlive(ctx context.Context, conn *websocket.Conn, claims acc
 			}
 			return
 		}
-		if _, end := s.liveGrant(ctx, claims, room); end != "" {
-			s.log.Info("socket ended: its token no longer holds", "room", room, "identity", claims.Identity, "reason", end)
+		if _, end := g.liveGrant(ctx, claims, room); end != "" {
+			g.log.Info("socket ended: its token no longer holds", "room", room, "identity", claims.Identity, "reason", end)
 			conn.Close(websocket.StatusNormalClosure, closeReason(end))
 			return
 		}

@@ -18,8 +18,8 @@ type peerLister interface {
 // peersLive asks every other live node for its live rooms, with the caller's
 // credentials, in parallel within placementTimeout. It returns their rooms
 // and the nodes that did not answer.
-func (s *Server) peersLive(c *gin.Context) (rooms []liveRoomJSON, unreachable []string) {
-	pl, ok := s.placer.(peerLister)
+func (n *roomNodes) peersLive(c *gin.Context) (rooms []liveRoomJSON, unreachable []string) {
+	pl, ok := n.placer.(peerLister)
 	if !ok {
 		return nil, nil
 	}
@@ -27,7 +27,7 @@ func (s *Server) peersLive(c *gin.Context) (rooms []liveRoomJSON, unreachable []
 	defer cancel()
 	peers, err := pl.Peers(ctx)
 	if err != nil {
-		s.log.Warn("listing the live nodes failed", "err", err)
+		n.log.Warn("listing the live nodes failed", "err", err)
 		return nil, []string{"the node registry"}
 	}
 	var (
@@ -36,11 +36,11 @@ func (s *Server) peersLive(c *gin.Context) (rooms []liveRoomJSON, unreachable []
 	)
 	for _, base := range peers {
 		wg.Go(func() {
-			got, err := s.askLive(ctx, base, c.GetHeader("Authorization"))
+			got, err := n.askLive(ctx, base, c.GetHeader("Authorization"))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				s.log.Warn("a node did not list its live rooms", "node", base, "err", err)
+				n.log.Warn("a node did not list its live rooms", "node", base, "err", err)
 				unreachable = append(unreachable, base)
 				return
 			}
@@ -54,7 +54,7 @@ func (s *Server) peersLive(c *gin.Context) (rooms []liveRoomJSON, unreachable []
 
 // askLive is GET {base}/api/v1/live on one node, marked forwarded so that it
 // answers for itself only.
-func (s *Server) askLive(ctx context.Context, base, auth string) ([]liveRoomJSON, error) {
+func (n *roomNodes) askLive(ctx context.Context, base, auth string) ([]liveRoomJSON, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/live", nil)
 	if err != nil {
 		return nil, err

@@ -2,14 +2,23 @@ package api
 
 import (
 	"lectern/access"
+	"lectern/chat"
+	"lectern/sfu"
 )
 
-// applyLivePermissions updates the participants of a room who joined as
+// liveSessions carries a change of a member's credentials to the sessions
+// open now: their media participants and chat subscriptions.
+type liveSessions struct {
+	media *sfu.SFU
+	chat  *chat.Hub
+}
+
+// setPermissions updates the participants of a room who joined as
 // identity, and their chat subscriptions, so a change through the API takes
 // effect at once.
-func (s *Server) applyLivePermissions(roomID, identity string, p access.Permissions) {
-	s.chat.SetPermissions(roomID, identity, p)
-	room, ok := s.media.LiveRoom(roomID)
+func (l liveSessions) setPermissions(roomID, identity string, p access.Permissions) {
+	l.chat.SetPermissions(roomID, identity, p)
+	room, ok := l.media.LiveRoom(roomID)
 	if !ok {
 		return
 	}
@@ -20,11 +29,11 @@ func (s *Server) applyLivePermissions(roomID, identity string, p access.Permissi
 	}
 }
 
-// endLive closes the participants of a room who joined as identity and ends
+// end closes the participants of a room who joined as identity and ends
 // their chat subscriptions: their tokens no longer work there.
-func (s *Server) endLive(roomID, identity, reason string) {
-	s.chat.SetPermissions(roomID, identity, 0)
-	room, ok := s.media.LiveRoom(roomID)
+func (l liveSessions) end(roomID, identity, reason string) {
+	l.chat.SetPermissions(roomID, identity, 0)
+	room, ok := l.media.LiveRoom(roomID)
 	if !ok {
 		return
 	}

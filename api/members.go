@@ -12,6 +12,32 @@ import (
 	"lectern/storage"
 )
 
+// memberHandlers serve a room's members, and the revocations and bans that
+// end an identity's tokens (docs/api.md "Members", "Revoking tokens"); a
+// change reaches the identity's open sessions at once.
+type memberHandlers struct {
+	cfg   Config
+	db    *storage.DB
+	rooms *rooms.Service
+	live  liveSessions
+	gate  *gate
+	reporter
+}
+
+func (s *memberHandlers) routes(r router) {
+	r.v1.GET("/rooms/:room/members", r.gate.adminOr(access.Moderate), s.listMembers)
+	r.v1.POST("/rooms/:room/members", r.gate.adminOr(access.Moderate), s.createMember)
+	r.v1.GET("/rooms/:room/members/:identity", r.gate.adminOr(access.Moderate), s.getMember)
+	r.v1.PATCH("/rooms/:room/members/:identity", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.updateMember)
+	r.v1.DELETE("/rooms/:room/members/:identity", r.gate.adminOr(access.Moderate), s.deleteMember)
+
+	// The admin's revocations and the moderators' bans.
+	r.v1.DELETE("/tokens/:token", r.gate.admin, s.revokeToken)
+	r.v1.DELETE("/rooms/:room/identities/:identity/tokens", r.gate.admin, r.nodes.onRoomNode, s.revokeIdentity)
+	r.v1.PUT("/rooms/:room/bans/:identity", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.putBan)
+	r.v1.DELETE("/rooms/:room/bans/:identity", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.deleteBan)
+}
+
 // memberJSON is a member as the API shows it.
 type memberJSON struct {
 	Identity    string             `json:"identity"`
@@ -69,7 +95,7 @@ func (req memberRequest) apply(r storage.Room, m *storage.Member) error {
 }
 
 // respondMember writes m with status.
-func (s *Server) respondMember(c *gin.Context, status int, m storage.Member) {
+func (s *memberHandlers) respondMember(c *gin.Context, status int, m storage.Member) {
 	v, err := memberView(m)
 	if err != nil {
 		s.abort(c, err)
@@ -78,8 +104,8 @@ func (s *Server) respondMember(c *gin.Context, status int, m storage.Member) {
 	c.JSON(status, v)
 }
 
-func (s *Server) listMembers(c *gin.Context) {
-	r, ok := s.room(c)
+func (s *memberHandlers) listMembers(c *gin.Context) {
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -98,7 +124,7 @@ func (s *Server) listMembers(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"members": out})
 }
 
-func (s *Server) createMember(c *gin.Context) {
+func (s *memberHandlers) createMember(c *gin.Context) {
 	var req memberRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -109,7 +135,7 @@ func (s *Server) createMember(c *gin.Context) {
 			"identity: must be 1 to 128 letters, digits or . _ @ -"))
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -135,7 +161,7 @@ func (s *Server) createMember(c *gin.Context) {
 	s.respondMember(c, http.StatusCreated, created)
 }
 
-func (s *Server) getMember(c *gin.Context) {
+func (s *memberHandlers) getMember(c *gin.Context) {
 	m, err := s.db.Member(c.Request.Context(), c.Param("room"), c.Param("identity"))
 	if err != nil {
 		s.abort(c, notFound(err, codeMemberNotFound, "member"))
@@ -144,7 +170,7 @@ func (s *Server) getMember(c *gin.Context) {
 	s.respondMember(c, http.StatusOK, m)
 }
 
-func (s *Server) updateMember(c *gin.Context) {
+func (s *memberHandlers) updateMember(c *gin.Context) {
 	var req memberRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -154,7 +180,7 @@ func (s *Server) updateMember(c *gin.Context) {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidMember, "identity: cannot be changed"))
 		return
 	}
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -175,18 +201,18 @@ func (s *Server) updateMember(c *gin.Context) {
 	}
 	s.log.Info("member updated", "room", r.ID, "identity", m.Identity, "permissions", m.Permissions)
 	if p, err := access.ParsePermissions(updated.Permissions); err == nil {
-		s.applyLivePermissions(r.ID, updated.Identity, p)
+		s.live.setPermissions(r.ID, updated.Identity, p)
 	}
 	s.respondMember(c, http.StatusOK, updated)
 }
 
-func (s *Server) deleteMember(c *gin.Context) {
+func (s *memberHandlers) deleteMember(c *gin.Context) {
 	roomID, identity := c.Param("room"), c.Param("identity")
 	if err := s.rooms.DeleteMember(c.Request.Context(), roomID, identity); err != nil {
 		s.abort(c, notFound(err, codeMemberNotFound, "member"))
 		return
 	}
 	s.log.Info("member deleted", "room", roomID, "identity", identity)
-	s.endLive(roomID, identity, "member deleted")
+	s.live.end(roomID, identity, "member deleted")
 	c.Status(http.StatusNoContent)
 }

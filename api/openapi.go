@@ -11,6 +11,6 @@ import (
 var openAPIDoc []byte
 
 // openAPI serves the OpenAPI document of every route.
-func (s *Server) openAPI(c *gin.Context) {
+func (s *siteHandlers) openAPI(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", openAPIDoc)
 }

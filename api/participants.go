@@ -7,6 +7,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"lectern/access"
+	"lectern/hls"
 	"lectern/sfu"
 )
 
@@ -14,6 +16,26 @@ import (
 // they publish, removing someone, muting a track, and the live rooms with
 // their counts. The routes on one room run on the room's node (onRoomNode),
 // so they see and change its live state from any node.
+
+// liveHandlers serve the live rooms: their participants and tracks, and the
+// live rooms of every node.
+type liveHandlers struct {
+	cfg   Config
+	media *sfu.SFU
+	// hls answers each live room's broadcast state.
+	hls   *hls.Service
+	nodes *roomNodes
+	gate  *gate
+	reporter
+}
+
+func (s *liveHandlers) routes(r router) {
+	r.v1.GET("/rooms/:room/participants", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.listParticipants)
+	r.v1.GET("/rooms/:room/participants/:identity", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.getParticipant)
+	r.v1.DELETE("/rooms/:room/participants/:identity", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.removeParticipant)
+	r.v1.PATCH("/rooms/:room/participants/:identity/tracks/:track", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.updateParticipantTrack)
+	r.v1.GET("/live", r.gate.admin, s.listLive)
+}
 
 // participantJSON is a live participant as the REST API shows it.
 type participantJSON struct {
@@ -32,8 +54,8 @@ const maxReasonLen = 200
 
 // liveRoom returns the room's live media room, or nil when no one is in it
 // here; it writes a 404 and reports false when the room does not exist.
-func (s *Server) liveRoom(c *gin.Context) (*sfu.Room, bool) {
-	r, ok := s.room(c)
+func (s *liveHandlers) liveRoom(c *gin.Context) (*sfu.Room, bool) {
+	r, ok := s.gate.room(c)
 	if !ok {
 		return nil, false
 	}
@@ -41,7 +63,7 @@ func (s *Server) liveRoom(c *gin.Context) (*sfu.Room, bool) {
 	return live, true
 }
 
-func (s *Server) participantView(info sfu.ParticipantInfo, downlinks map[string]sfu.Downlink) participantJSON {
+func (s *liveHandlers) participantView(info sfu.ParticipantInfo, downlinks map[string]sfu.Downlink) participantJSON {
 	v := participantJSON{ParticipantInfo: info, Node: s.cfg.PublicURL}
 	if d, ok := downlinks[info.ID]; ok {
 		v.Downlink = &d
@@ -50,7 +72,7 @@ func (s *Server) participantView(info sfu.ParticipantInfo, downlinks map[string]
 }
 
 // listParticipants: GET /api/v1/rooms/{room}/participants.
-func (s *Server) listParticipants(c *gin.Context) {
+func (s *liveHandlers) listParticipants(c *gin.Context) {
 	live, ok := s.liveRoom(c)
 	if !ok {
 		return
@@ -67,7 +89,7 @@ func (s *Server) listParticipants(c *gin.Context) {
 
 // identitySessions returns the live sessions of the path's identity, the
 // latest first, or writes a 404.
-func (s *Server) identitySessions(c *gin.Context) ([]*sfu.Participant, *sfu.Room, bool) {
+func (s *liveHandlers) identitySessions(c *gin.Context) ([]*sfu.Participant, *sfu.Room, bool) {
 	live, ok := s.liveRoom(c)
 	if !ok {
 		return nil, nil, false
@@ -85,7 +107,7 @@ func (s *Server) identitySessions(c *gin.Context) ([]*sfu.Participant, *sfu.Room
 
 // getParticipant: GET /api/v1/rooms/{room}/participants/{identity}, the
 // identity's latest session.
-func (s *Server) getParticipant(c *gin.Context) {
+func (s *liveHandlers) getParticipant(c *gin.Context) {
 	ps, live, ok := s.identitySessions(c)
 	if !ok {
 		return
@@ -100,7 +122,7 @@ type removeRequest struct {
 
 // removeParticipant: DELETE /api/v1/rooms/{room}/participants/{identity}
 // ends every session of the identity; each client is shown the reason.
-func (s *Server) removeParticipant(c *gin.Context) {
+func (s *liveHandlers) removeParticipant(c *gin.Context) {
 	var req removeRequest
 	if c.Request.ContentLength != 0 {
 		if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
@@ -146,7 +168,7 @@ type trackRequest struct {
 // updateParticipantTrack: PATCH
 // /api/v1/rooms/{room}/participants/{identity}/tracks/{track} mutes or
 // unmutes one of the identity's tracks for everyone.
-func (s *Server) updateParticipantTrack(c *gin.Context) {
+func (s *liveHandlers) updateParticipantTrack(c *gin.Context) {
 	var req trackRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -189,11 +211,11 @@ type liveRoomJSON struct {
 
 // listLive: GET /api/v1/live, the rooms with media on every live node and
 // their counts (livenodes.go asks the others).
-func (s *Server) listLive(c *gin.Context) {
+func (s *liveHandlers) listLive(c *gin.Context) {
 	rooms := s.localLive()
 	var unreachable []string
 	if c.GetHeader(forwardedHeader) == "" {
-		more, failed := s.peersLive(c)
+		more, failed := s.nodes.peersLive(c)
 		rooms, unreachable = append(rooms, more...), failed
 	}
 	out := gin.H{"rooms": rooms}
@@ -204,7 +226,7 @@ func (s *Server) listLive(c *gin.Context) {
 }
 
 // localLive lists the rooms with media on this node.
-func (s *Server) localLive() []liveRoomJSON {
+func (s *liveHandlers) localLive() []liveRoomJSON {
 	out := []liveRoomJSON{}
 	for _, id := range s.media.MediaRooms() {
 		live, ok := s.media.LiveRoom(id)

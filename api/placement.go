@@ -46,8 +46,8 @@ const placementTimeout = 5 * time.Second
 // change a live room are passed to its node after authentication
 // (onRoomNode, api/forward.go); every other route, and every route without a
 // Placer, passes through untouched.
-func (s *Server) placement(c *gin.Context) {
-	if s.placer == nil {
+func (n *roomNodes) placement(c *gin.Context) {
+	if n.placer == nil {
 		return
 	}
 	var claim, socket bool
@@ -69,14 +69,14 @@ func (s *Server) placement(c *gin.Context) {
 	room := c.Param("room")
 	ctx, cancel := context.WithTimeout(c.Request.Context(), placementTimeout)
 	defer cancel()
-	find := s.placer.Lookup
+	find := n.placer.Lookup
 	if claim {
-		find = s.placer.Place
+		find = n.placer.Place
 	}
 	base, err := find(ctx, room)
 	if err != nil {
 		// The database is unwell: serving here beats serving nobody.
-		s.log.Warn("room placement failed; serving here", "room", room, "err", err)
+		n.log.Warn("room placement failed; serving here", "room", room, "err", err)
 		return
 	}
 	if base == "" {
@@ -85,7 +85,7 @@ func (s *Server) placement(c *gin.Context) {
 	target := strings.TrimSuffix(base, "/") + c.Request.URL.RequestURI()
 	c.Header("Cache-Control", "no-store")
 	if socket {
-		s.redirectSocket(c, target)
+		n.redirectSocket(c, target)
 	} else {
 		c.Redirect(http.StatusTemporaryRedirect, target)
 	}
@@ -97,8 +97,8 @@ func (s *Server) placement(c *gin.Context) {
 // redirect to the node its room lives on. The socket's credential is a token
 // in the query or header, never a cookie, so another origin gains nothing. One
 // node keeps the library's same-origin check.
-func (s *Server) roomSocketOptions() *websocket.AcceptOptions {
-	if s.placer == nil {
+func (n *roomNodes) roomSocketOptions() *websocket.AcceptOptions {
+	if n.placer == nil {
 		return nil
 	}
 	return &websocket.AcceptOptions{InsecureSkipVerify: true}
@@ -112,7 +112,7 @@ type redirectMessage struct {
 
 // redirectSocket accepts the websocket only to send {"type":"redirect","url":...}
 // with the owner's websocket URL, then closes it with statusRedirect.
-func (s *Server) redirectSocket(c *gin.Context, target string) {
+func (n *roomNodes) redirectSocket(c *gin.Context, target string) {
 	if !strings.EqualFold(c.GetHeader("Upgrade"), "websocket") {
 		c.Redirect(http.StatusTemporaryRedirect, target)
 		return

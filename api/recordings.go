@@ -22,12 +22,20 @@ const (
 	codeObjectStoreUnavailable = "object_store_unavailable"
 )
 
-// recordingRoutes registers the recordings API and their playback.
-func (s *Server) recordingRoutes(e *gin.Engine) {
-	e.GET("/api/v1/rooms/:room/recordings", s.adminOr(access.Moderate), s.listRecordings)
-	e.GET("/api/v1/rooms/:room/recordings/:recording", s.adminOr(access.Moderate), s.getRecording)
-	e.DELETE("/api/v1/rooms/:room/recordings/:recording", s.adminOr(access.Moderate), s.deleteRecording)
-	e.GET("/recordings/:room/:recording/:session/:file", s.playRecording)
+// recordingHandlers serve the recordings API and their playback. With no
+// recorder they list the database's rows only.
+type recordingHandlers struct {
+	cfg      Config
+	db       *storage.DB
+	recorder *record.Recorder
+	reporter
+}
+
+func (s *recordingHandlers) routes(r router) {
+	r.e.GET("/api/v1/rooms/:room/recordings", r.gate.adminOr(access.Moderate), s.listRecordings)
+	r.e.GET("/api/v1/rooms/:room/recordings/:recording", r.gate.adminOr(access.Moderate), s.getRecording)
+	r.e.DELETE("/api/v1/rooms/:room/recordings/:recording", r.gate.adminOr(access.Moderate), s.deleteRecording)
+	r.e.GET("/recordings/:room/:recording/:session/:file", s.playRecording)
 }
 
 // recordingJSON is a recording as the API shows it. ended_at is null while
@@ -43,7 +51,7 @@ type recordingJSON struct {
 	PlaybackURL *string    `json:"playback_url"`
 }
 
-func (s *Server) recordingView(r storage.Recording, now time.Time) recordingJSON {
+func (s *recordingHandlers) recordingView(r storage.Recording, now time.Time) recordingJSON {
 	v := recordingJSON{ID: r.ID, Room: r.RoomID, Status: r.Status, StartedAt: r.StartedAt,
 		DurationMS: r.Duration.Milliseconds(), SizeBytes: r.SizeBytes}
 	if !r.EndedAt.IsZero() {
@@ -58,7 +66,7 @@ func (s *Server) recordingView(r storage.Recording, now time.Time) recordingJSON
 	return v
 }
 
-func (s *Server) listRecordings(c *gin.Context) {
+func (s *recordingHandlers) listRecordings(c *gin.Context) {
 	rs, err := s.db.Recordings(c.Request.Context(), c.Param("room"))
 	if err != nil {
 		s.abort(c, err)
@@ -73,7 +81,7 @@ func (s *Server) listRecordings(c *gin.Context) {
 }
 
 // roomRecording returns the path's recording if it belongs to the path's room.
-func (s *Server) roomRecording(ctx context.Context, room, id string) (storage.Recording, error) {
+func (s *recordingHandlers) roomRecording(ctx context.Context, room, id string) (storage.Recording, error) {
 	r, err := s.db.Recording(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) || err == nil && r.RoomID != room {
 		return storage.Recording{}, errorf(http.StatusNotFound, codeRecordingNotFound, "room %s has no recording %q", room, id)
@@ -81,7 +89,7 @@ func (s *Server) roomRecording(ctx context.Context, room, id string) (storage.Re
 	return r, err
 }
 
-func (s *Server) getRecording(c *gin.Context) {
+func (s *recordingHandlers) getRecording(c *gin.Context) {
 	r, err := s.roomRecording(c.Request.Context(), c.Param("room"), c.Param("recording"))
 	if err != nil {
 		s.abort(c, err)
@@ -90,7 +98,7 @@ func (s *Server) getRecording(c *gin.Context) {
 	c.JSON(http.StatusOK, s.recordingView(r, time.Now()))
 }
 
-func (s *Server) deleteRecording(c *gin.Context) {
+func (s *recordingHandlers) deleteRecording(c *gin.Context) {
 	ctx, room, id := c.Request.Context(), c.Param("room"), c.Param("recording")
 	if _, err := s.roomRecording(ctx, room, id); err != nil {
 		s.abort(c, err)
@@ -112,7 +120,7 @@ func (s *Server) deleteRecording(c *gin.Context) {
 
 // playRecording serves a recording's playlist and media under the signed
 // session of its playback URL (docs/hls.md, "Recordings").
-func (s *Server) playRecording(c *gin.Context) {
+func (s *recordingHandlers) playRecording(c *gin.Context) {
 	c.Header("Access-Control-Allow-Origin", "*")
 	if s.recorder == nil {
 		s.abort(c, errorf(http.StatusNotFound, codeRecordingNotFound, "recordings are not served here"))

@@ -5,21 +5,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"lectern/access"
 )
 
 // codeInvalidBan: a ban's identity or duration is wrong.
 const codeInvalidBan = "invalid_ban"
-
-// revocationRoutes registers the admin's revocations and the moderators'
-// bans (docs/api.md "Revoking tokens").
-func (s *Server) revocationRoutes(v1 *gin.RouterGroup) {
-	v1.DELETE("/tokens/:token", s.admin, s.revokeToken)
-	v1.DELETE("/rooms/:room/identities/:identity/tokens", s.admin, s.onRoomNode, s.revokeIdentity)
-	v1.PUT("/rooms/:room/bans/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.putBan)
-	v1.DELETE("/rooms/:room/bans/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.deleteBan)
-}
 
 // maxTokenIDLen bounds a token ID in a revocation (minted ones have 24 characters).
 const maxTokenIDLen = 128
@@ -27,7 +16,7 @@ const maxTokenIDLen = 128
 // revokeToken answers DELETE /api/v1/tokens/{token}: the token with that ID
 // (the JWT's jti, token_id in the logs) stops working in every room it names,
 // on every protocol (docs/security.md "Revocation").
-func (s *Server) revokeToken(c *gin.Context) {
+func (s *memberHandlers) revokeToken(c *gin.Context) {
 	id := c.Param("token")
 	if id == "" || len(id) > maxTokenIDLen {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidToken, "token: must be a token ID of 1 to %d characters", maxTokenIDLen))
@@ -44,7 +33,7 @@ func (s *Server) revokeToken(c *gin.Context) {
 // revokeIdentity answers DELETE /api/v1/rooms/{room}/identities/{identity}/tokens:
 // every token of the identity issued until now stops working in the room, and
 // its live sessions there end. Tokens minted afterwards work.
-func (s *Server) revokeIdentity(c *gin.Context) {
+func (s *memberHandlers) revokeIdentity(c *gin.Context) {
 	roomID, identity := c.Param("room"), c.Param("identity")
 	if !identityPattern.MatchString(identity) {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidMember, "identity: must be 1 to 128 letters, digits or . _ @ -"))
@@ -55,7 +44,7 @@ func (s *Server) revokeIdentity(c *gin.Context) {
 		return
 	}
 	s.log.Info("tokens revoked", "room", roomID, "identity", identity)
-	s.endLive(roomID, identity, "tokens revoked")
+	s.live.end(roomID, identity, "tokens revoked")
 	c.Status(http.StatusNoContent)
 }
 
@@ -76,7 +65,7 @@ type banJSON struct {
 // putBan answers PUT /api/v1/rooms/{room}/bans/{identity}: no token of the
 // identity works in the room until the ban ends, and its live sessions there
 // end now.
-func (s *Server) putBan(c *gin.Context) {
+func (s *memberHandlers) putBan(c *gin.Context) {
 	var req banRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -97,12 +86,12 @@ func (s *Server) putBan(c *gin.Context) {
 		return
 	}
 	s.log.Info("identity banned", "room", roomID, "identity", identity, "until", until)
-	s.endLive(roomID, identity, "banned")
+	s.live.end(roomID, identity, "banned")
 	c.JSON(http.StatusOK, banJSON{Identity: identity, Until: until})
 }
 
 // deleteBan answers DELETE /api/v1/rooms/{room}/bans/{identity}: the ban ends.
-func (s *Server) deleteBan(c *gin.Context) {
+func (s *memberHandlers) deleteBan(c *gin.Context) {
 	roomID, identity := c.Param("room"), c.Param("identity")
 	if !identityPattern.MatchString(identity) {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidBan, "identity: must be 1 to 128 letters, digits or . _ @ -"))

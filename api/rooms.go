@@ -8,9 +8,36 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"lectern/access"
+	"lectern/chat"
 	"lectern/rooms"
 	"lectern/storage"
 )
+
+// roomHandlers serve rooms, their PINs and their stream keys
+// (docs/api.md "Rooms", "Stream keys").
+type roomHandlers struct {
+	cfg   Config
+	db    *storage.DB
+	rooms *rooms.Service
+	pins  *rooms.PINGuard
+	// chat is told of a deleted room, to end its subscriptions.
+	chat *chat.Hub
+	gate *gate
+	reporter
+}
+
+func (s *roomHandlers) routes(r router) {
+	r.v1.GET("/rooms", r.gate.admin, s.listRooms)
+	r.v1.POST("/rooms", r.gate.admin, s.createRoom)
+	r.v1.GET("/rooms/:room", r.gate.adminOr(0), s.getRoom)
+	r.v1.PATCH("/rooms/:room", r.gate.adminOr(access.Moderate), r.nodes.onRoomNode, s.updateRoom)
+	r.v1.DELETE("/rooms/:room", r.gate.admin, r.nodes.onRoomNode, s.deleteRoom)
+	r.v1.POST("/rooms/:room/pins", r.gate.adminOr(access.Moderate), s.rotatePINs)
+
+	r.v1.POST("/rooms/:room/stream-key", r.gate.adminOr(access.Moderate), s.rotateStreamKey)
+	r.v1.GET("/rooms/:room/stream-key", r.gate.adminOr(access.Moderate), s.getStreamKey)
+	r.v1.DELETE("/rooms/:room/stream-key", r.gate.adminOr(access.Moderate), s.deleteStreamKey)
+}
 
 // broadcastJSON is a room's broadcast settings.
 type broadcastJSON struct {
@@ -108,18 +135,7 @@ func (req roomRequest) apply(r *storage.Room) error {
 	return nil
 }
 
-// room loads the path's room or aborts with room_not_found: every handler of
-// a room's path loads it with this.
-func (s *Server) room(c *gin.Context) (storage.Room, bool) {
-	r, err := s.rooms.Room(c.Request.Context(), c.Param("room"))
-	if err != nil {
-		s.abort(c, err)
-		return storage.Room{}, false
-	}
-	return r, true
-}
-
-func (s *Server) createRoom(c *gin.Context) {
+func (s *roomHandlers) createRoom(c *gin.Context) {
 	var req roomRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -156,7 +172,7 @@ func (s *Server) createRoom(c *gin.Context) {
 	c.JSON(http.StatusCreated, roomView(created, true))
 }
 
-func (s *Server) listRooms(c *gin.Context) {
+func (s *roomHandlers) listRooms(c *gin.Context) {
 	rooms, err := s.db.Rooms(c.Request.Context())
 	if err != nil {
 		s.abort(c, err)
@@ -169,8 +185,8 @@ func (s *Server) listRooms(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"rooms": out})
 }
 
-func (s *Server) getRoom(c *gin.Context) {
-	r, ok := s.room(c)
+func (s *roomHandlers) getRoom(c *gin.Context) {
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -178,12 +194,12 @@ func (s *Server) getRoom(c *gin.Context) {
 	mod := p.admin || p.grant.Permissions.Has(access.Moderate)
 	v := roomView(r, mod)
 	if mod {
-		v = s.withPINAlert(v)
+		v = withPINAlert(s.pins, v)
 	}
 	c.JSON(http.StatusOK, v)
 }
 
-func (s *Server) updateRoom(c *gin.Context) {
+func (s *roomHandlers) updateRoom(c *gin.Context) {
 	var req roomRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -198,7 +214,7 @@ func (s *Server) updateRoom(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -214,10 +230,10 @@ func (s *Server) updateRoom(c *gin.Context) {
 	if req.Locked != nil {
 		s.log.Info("room lock changed", "room", r.ID, "locked", updated.Locked)
 	}
-	c.JSON(http.StatusOK, s.withPINAlert(roomView(updated, true)))
+	c.JSON(http.StatusOK, withPINAlert(s.pins, roomView(updated, true)))
 }
 
-func (s *Server) deleteRoom(c *gin.Context) {
+func (s *roomHandlers) deleteRoom(c *gin.Context) {
 	if err := s.rooms.DeleteRoom(c.Request.Context(), c.Param("room")); err != nil {
 		s.abort(c, err)
 		return
@@ -232,7 +248,7 @@ type pinsRequest struct {
 	Which string `json:"which"`
 }
 
-func (s *Server) rotatePINs(c *gin.Context) {
+func (s *roomHandlers) rotatePINs(c *gin.Context) {
 	req := pinsRequest{Which: "both"}
 	if c.Request.ContentLength != 0 {
 		if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
@@ -241,7 +257,7 @@ func (s *Server) rotatePINs(c *gin.Context) {
 		}
 	}
 	ctx := c.Request.Context()
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -262,5 +278,5 @@ func (s *Server) rotatePINs(c *gin.Context) {
 		return
 	}
 	s.log.Info("room PINs rotated", "room", r.ID, "which", req.Which)
-	c.JSON(http.StatusOK, s.withPINAlert(roomView(updated, true)))
+	c.JSON(http.StatusOK, withPINAlert(s.pins, roomView(updated, true)))
 }

@@ -3,11 +3,21 @@
 // (WebRTC signaling and events), WHIP and WHEP, the HLS playlists and media
 // for viewers, health and metrics, and the embedded pages. Handlers ask
 // package rooms for credentials and room rules (what a token allows now,
-// PINs, stream keys, media and broadcast settings), then hand media to sfu,
-// broadcasts to hls and recordings to hls/record.
+// PINs, stream keys, media, broadcast and chat settings), then hand media to
+// sfu, broadcasts to hls and recordings to hls/record.
+//
+// Server runs the middleware and registers the routes of the handler groups,
+// one per concern (roomHandlers, memberHandlers, tokenHandlers,
+// socketHandlers, chatHandlers, broadcastHandlers, recordingHandlers,
+// whipHandlers, liveHandlers, webhookHandlers, siteHandlers, stageHandlers).
+// Each group is a small struct holding only what its handlers use; the pieces they share
+// are gate (who is calling, the path's room), roomNodes (which node serves a
+// room), liveSessions, sessionCaps and reporter (error answers and the log).
+// docs/architecture.md "Inside api" lists what each group holds.
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -24,7 +34,6 @@ import (
 	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
-	"lectern/webui"
 )
 
 // Config is the API's configuration.
@@ -175,30 +184,27 @@ type Deps struct {
 	Rooms *rooms.Service
 }
 
-// Server serves the HTTP API. Build it with New; the goroutines it starts
-// belong to requests (websockets) and end with them.
+// Server serves the HTTP API: it runs the middleware every request passes
+// and registers the routes of the handler groups (routes.go), which it builds
+// on Deps. Build it with New; the goroutines it starts belong to requests
+// (websockets) and to WHIP and WHEP sessions, which Close ends.
 type Server struct {
 	cfg     Config
-	db      *storage.DB
-	issuer  *access.Issuer
-	log     *slog.Logger
-	media   *sfu.SFU
 	metrics *metrics
-	pins    *rooms.PINGuard
-	alerts  pinAlerts
 	guesses *guessThrottle
-	caps    *sessionCaps
+	gate    *gate
+	nodes   *roomNodes
 	engine  *gin.Engine
-	whip    whipSessions
+	// whip are the open WHIP and WHEP sessions, which Close ends.
+	whip    *whipSessions
 	hls     *hls.Service
 	ownsHLS bool // hls was made by New, so Close closes it
 	// ownProgs are the programs of an hls made by New, closed with it.
 	ownProgs *program.Set
-	chat     *chat.Hub
-	recorder *record.Recorder
-	placer   Placer
 	rooms    *rooms.Service
-	stage    *stageAPI
+	// stage is every room's webinar stage on this node.
+	stage *rooms.Stage
+	reporter
 }
 
 // New builds the API on its dependencies.
@@ -215,20 +221,13 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg:      cfg,
-		db:       d.DB,
-		issuer:   d.Issuer,
-		log:      d.Log,
-		media:    d.SFU,
 		metrics:  m,
-		pins:     rooms.NewPINGuard(cfg.pinGuard(), time.Now),
 		guesses:  newGuessThrottle(cfg.KeyFailuresPerAddr, time.Now),
-		caps:     newSessionCaps(cfg.Caps),
 		hls:      d.HLS,
-		chat:     d.Chat,
-		recorder: d.Recorder,
-		placer:   d.Placer,
+		reporter: reporter{d.Log},
+		whip:     &whipSessions{},
 	}
-	s.pins.OnAlert = s.alerts.publish
+	s.nodes = &roomNodes{placer: d.Placer, reporter: s.reporter}
 	if s.hls == nil {
 		// Tests leave HLS out: a service on programs of its own, which
 		// stop when the service releases them (Close).
@@ -244,13 +243,14 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
-	if s.stage, err = newStageAPI(s, cfg.Stage, d.OnStageEvent); err != nil {
+	s.gate = &gate{issuer: d.Issuer, rooms: s.rooms, ping: cfg.PingInterval, reporter: s.reporter}
+	if s.stage, err = newStage(cfg.Stage, s.rooms, d); err != nil {
 		return nil, err
 	}
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
-	if err := s.buildEngine(d.Registry); err != nil {
+	if err := s.buildEngine(s.handlers(d)); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -266,6 +266,10 @@ func newRooms(cfg Config, d Deps, broadcast *hls.Service) (*rooms.Service, error
 	}
 	return rooms.New(rc, deps)
 }
+
+// StartBroadcasts starts the broadcast of every stored room with HLS or
+// recording on, for a server that just started (rooms.Service.StartBroadcasts).
+func (s *Server) StartBroadcasts(ctx context.Context) error { return s.rooms.StartBroadcasts(ctx) }
 
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.engine }
@@ -292,14 +296,14 @@ func (s *Server) Close() {
 	}
 }
 
-func (s *Server) buildEngine(reg *prometheus.Registry) error {
+func (s *Server) buildEngine(g handlers) error {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.bodyDeadline, s.limitGuesses, s.placement)
+	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.bodyDeadline, s.limitGuesses, s.nodes.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -307,56 +311,24 @@ func (s *Server) buildEngine(reg *prometheus.Registry) error {
 		s.abort(c, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "method %s is not allowed here", c.Request.Method))
 	})
 	s.engine = e
-	s.routes(reg)
+	s.routes(g)
 	return nil
 }
 
-// routes registers every endpoint. openapi.json must describe exactly these
-// (TestOpenAPIMatchesRoutes).
-func (s *Server) routes(reg *prometheus.Registry) {
-	e := s.engine
-	pages := gin.WrapH(webui.Handler())
-	s.pageRoutes(e)
-	e.GET("/js/*filepath", pages)
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", gin.WrapH(metricsHandler(reg)))
-
-	v1 := e.Group("/api/v1")
-	v1.GET("/openapi.json", s.openAPI)
-	v1.POST("/tokens", s.admin, s.createToken)
-
-	v1.GET("/rooms", s.admin, s.listRooms)
-	v1.POST("/rooms", s.admin, s.createRoom)
-	v1.GET("/rooms/:room", s.adminOr(0), s.getRoom)
-	v1.PATCH("/rooms/:room", s.adminOr(access.Moderate), s.onRoomNode, s.updateRoom)
-	v1.DELETE("/rooms/:room", s.admin, s.onRoomNode, s.deleteRoom)
-	v1.POST("/rooms/:room/pins", s.adminOr(access.Moderate), s.rotatePINs)
-	v1.POST("/rooms/:room/join", s.join)
-
-	v1.GET("/rooms/:room/members", s.adminOr(access.Moderate), s.listMembers)
-	v1.POST("/rooms/:room/members", s.adminOr(access.Moderate), s.createMember)
-	v1.GET("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.getMember)
-	v1.PATCH("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.updateMember)
-	v1.DELETE("/rooms/:room/members/:identity", s.adminOr(access.Moderate), s.deleteMember)
-
-	v1.GET("/rooms/:room/participants", s.adminOr(access.Moderate), s.onRoomNode, s.listParticipants)
-	v1.GET("/rooms/:room/participants/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.getParticipant)
-	v1.DELETE("/rooms/:room/participants/:identity", s.adminOr(access.Moderate), s.onRoomNode, s.removeParticipant)
-	v1.PATCH("/rooms/:room/participants/:identity/tracks/:track", s.adminOr(access.Moderate), s.onRoomNode, s.updateParticipantTrack)
-	v1.GET("/live", s.admin, s.listLive)
-	v1.GET("/webhooks", s.admin, s.webhookStatus)
-	v1.POST("/webhooks/retry", s.admin, s.retryWebhooks)
-	v1.GET("/rooms/:room/ws", s.roomSocket)
-
-	v1.POST("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.rotateStreamKey)
-	v1.GET("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.getStreamKey)
-	v1.DELETE("/rooms/:room/stream-key", s.adminOr(access.Moderate), s.deleteStreamKey)
-
-	s.whipRoutes(e)
-	s.chatRoutes(v1)
-	s.broadcastRoutes(e)
-	s.recordingRoutes(e)
-	s.revocationRoutes(v1)
-	s.stage.routes(v1, s.adminOr(access.Moderate), s.onRoomNode)
+// routes registers every endpoint, each group its own. openapi.json must
+// describe exactly these (TestOpenAPIMatchesRoutes).
+func (s *Server) routes(g handlers) {
+	r := router{e: s.engine, v1: s.engine.Group("/api/v1"), gate: s.gate, nodes: s.nodes}
+	g.site.routes(r)
+	g.rooms.routes(r)
+	g.members.routes(r)
+	g.tokens.routes(r)
+	g.socket.routes(r)
+	g.chat.routes(r)
+	g.broadcasts.routes(r)
+	g.recordings.routes(r)
+	g.whip.routes(r)
+	g.live.routes(r)
+	g.webhooks.routes(r)
+	g.stage.routes(r)
 }

@@ -63,8 +63,8 @@ func stageErrorReply(id string, err error) stageReply {
 // room: a viewer raises and lowers a hand and answers an invitation, a
 // moderator sees the queue and invites. When the socket closes, its
 // identity's hand, invitation and turn on stage end with it.
-func (a *stageAPI) socket(c *gin.Context) {
-	claims, grant, err := a.participant(c)
+func (a *stageHandlers) socket(c *gin.Context) {
+	claims, grant, err := a.gate.participant(c)
 	if err != nil {
 		a.abort(c, err)
 		return
@@ -80,7 +80,7 @@ func (a *stageAPI) socket(c *gin.Context) {
 		return
 	}
 	defer release()
-	conn, err := websocket.Accept(c.Writer, c.Request, a.accept)
+	conn, err := websocket.Accept(c.Writer, c.Request, a.nodes.roomSocketOptions())
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -106,7 +106,7 @@ func (a *stageAPI) socket(c *gin.Context) {
 // stageSession is one stage websocket. run owns it: a reader goroutine
 // hands replies to the writer loop, the socket's only writer.
 type stageSession struct {
-	a         *stageAPI
+	a         *stageHandlers
 	conn      *websocket.Conn
 	room      string
 	claims    access.Claims
@@ -121,7 +121,7 @@ func (ss *stageSession) run(ctx context.Context, state rooms.StageState, sub *ro
 	defer cancel()
 	readDone := make(chan string, 1)
 	wg.Go(func() { readDone <- ss.readLoop(ctx) })
-	wg.Go(func() { ss.a.keepAlive(ctx, ss.conn, ss.claims, ss.room) })
+	wg.Go(func() { ss.a.gate.keepAlive(ctx, ss.conn, ss.claims, ss.room) })
 	code, reason := ss.writeLoop(ctx, state, sub, readDone)
 	ss.conn.Close(code, closeReason(reason))
 	return reason
@@ -194,7 +194,7 @@ func (ss *stageSession) readLoop(ctx context.Context) string {
 		} else {
 			// The token's current grant bounds what the client may do; a
 			// revoked token ends the socket.
-			perms, end := ss.a.liveGrant(ctx, ss.claims, ss.room)
+			perms, end := ss.a.gate.liveGrant(ctx, ss.claims, ss.room)
 			if end != "" {
 				return end
 			}
@@ -226,7 +226,7 @@ func (ss *stageSession) handle(ctx context.Context, f stageFrame, perms access.P
 		var g rooms.Guest
 		if tok, g, err = st.Accept(room, me, ss.claims.Name); err == nil {
 			until := g.Since.Add(ss.a.stage.GuestTTL())
-			ok.Stage = &stageToken{Token: tok, ExpiresAt: until, Permissions: g.Permissions, Tier: g.Tier, ICEServers: ss.a.ice(me, until)}
+			ok.Stage = &stageToken{Token: tok, ExpiresAt: until, Permissions: g.Permissions, Tier: g.Tier, ICEServers: ss.a.cfg.iceServers(me, until)}
 			ss.a.log.Info("stage guest joined", "room", room, "identity", me)
 		}
 	case stageDecline:

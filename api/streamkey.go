@@ -21,7 +21,7 @@ type streamKeyJSON struct {
 	WHIPURL string `json:"whip_url"`
 }
 
-func (s *Server) streamKeyView(k storage.StreamKey) streamKeyJSON {
+func (s *roomHandlers) streamKeyView(k storage.StreamKey) streamKeyJSON {
 	v := streamKeyJSON{StreamKey: k.Key, CreatedAt: k.CreatedAt, WHIPURL: s.cfg.PublicURL + "/whip/" + k.RoomID}
 	if s.cfg.RTSPURL != "" {
 		v.RTSPURL = rtspWithKey(s.cfg.RTSPURL, k.RoomID, k.Key)
@@ -39,8 +39,8 @@ func rtspWithKey(base, room, key string) string {
 }
 
 // rotateStreamKey makes a new stream key for the room; the old one stops working.
-func (s *Server) rotateStreamKey(c *gin.Context) {
-	r, ok := s.room(c)
+func (s *roomHandlers) rotateStreamKey(c *gin.Context) {
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -53,7 +53,7 @@ func (s *Server) rotateStreamKey(c *gin.Context) {
 	c.JSON(http.StatusCreated, s.streamKeyView(k))
 }
 
-func (s *Server) getStreamKey(c *gin.Context) {
+func (s *roomHandlers) getStreamKey(c *gin.Context) {
 	k, err := s.rooms.StreamKeyOf(c.Request.Context(), c.Param("room"))
 	if errors.Is(err, rooms.ErrNoStreamKey) {
 		err = errorf(http.StatusNotFound, codeStreamKeyNotFound, "this room has no stream key; POST creates one")
@@ -65,7 +65,7 @@ func (s *Server) getStreamKey(c *gin.Context) {
 	c.JSON(http.StatusOK, s.streamKeyView(k))
 }
 
-func (s *Server) deleteStreamKey(c *gin.Context) {
+func (s *roomHandlers) deleteStreamKey(c *gin.Context) {
 	err := s.rooms.DeleteStreamKey(c.Request.Context(), c.Param("room"))
 	if errors.Is(err, rooms.ErrNoStreamKey) {
 		err = errorf(http.StatusNotFound, codeStreamKeyNotFound, "this room has no stream key")

@@ -66,8 +66,8 @@ type pinAlertJSON struct {
 }
 
 // withPINAlert adds the room's PIN alert, if any, to a moderator's view.
-func (s *Server) withPINAlert(v roomJSON) roomJSON {
-	if a, ok := s.pins.Alert(v.ID); ok {
+func withPINAlert(pins *rooms.PINGuard, v roomJSON) roomJSON {
+	if a, ok := pins.Alert(v.ID); ok {
 		v.PINAlert = &pinAlertJSON{Since: a.Since.UTC().Truncate(time.Second), Failures: a.Failures, Refused: a.Refused}
 	}
 	return v

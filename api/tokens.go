@@ -12,6 +12,21 @@ import (
 	"lectern/rooms"
 )
 
+// tokenHandlers mint access tokens: for an API key holder (/tokens) and for
+// a browser that joins with a PIN, whose guesses the PIN guard meters.
+type tokenHandlers struct {
+	cfg    Config
+	issuer *access.Issuer
+	rooms  *rooms.Service
+	pins   *rooms.PINGuard
+	reporter
+}
+
+func (s *tokenHandlers) routes(r router) {
+	r.v1.POST("/tokens", r.gate.admin, s.createToken)
+	r.v1.POST("/rooms/:room/join", s.join)
+}
+
 // maxTokenRooms bounds the rooms one token may name.
 const maxTokenRooms = 50
 
@@ -47,7 +62,7 @@ type tokenResponse struct {
 	ICEServers []ICEServer `json:"ice_servers"`
 }
 
-func (s *Server) createToken(c *gin.Context) {
+func (s *tokenHandlers) createToken(c *gin.Context) {
 	var req tokenRequest
 	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &req); err != nil {
 		s.abort(c, err)
@@ -97,7 +112,7 @@ func (s *Server) createToken(c *gin.Context) {
 		return
 	}
 	resp.Token, resp.TokenID, resp.ExpiresAt = tok, claims.ID, claims.ExpiresAt.UTC().Truncate(time.Second)
-	resp.ICEServers = s.iceServers(claims.Identity, claims.ExpiresAt)
+	resp.ICEServers = s.cfg.iceServers(claims.Identity, claims.ExpiresAt)
 	s.log.Info("token minted", "identity", req.Identity, "rooms", len(grants), "token_id", claims.ID)
 	c.JSON(http.StatusCreated, resp)
 }
@@ -105,7 +120,7 @@ func (s *Server) createToken(c *gin.Context) {
 // grant works out what identity may do in roomID (rooms.Service.MintGrant):
 // the request's choice, else the stored member's, else the room's default;
 // the tier likewise, capped by the room.
-func (s *Server) grant(ctx context.Context, roomID, identity string, rr tokenRoomRequest) (access.Grant, error) {
+func (s *tokenHandlers) grant(ctx context.Context, roomID, identity string, rr tokenRoomRequest) (access.Grant, error) {
 	chosen, err := rr.chosen(codeInvalidToken)
 	if err != nil {
 		return access.Grant{}, err

@@ -6,11 +6,25 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"lectern/storage"
 )
 
 // The webhook outbox as operators see it (the console's Webhooks card):
 // what waits to be delivered and why, and a retry of everything waiting
 // once a receiver is back. Delivered events leave the outbox.
+
+// webhookHandlers show the webhook outbox to the admin and retry it.
+type webhookHandlers struct {
+	cfg Config
+	db  *storage.DB
+	reporter
+}
+
+func (s *webhookHandlers) routes(r router) {
+	r.v1.GET("/webhooks", r.gate.admin, s.webhookStatus)
+	r.v1.POST("/webhooks/retry", r.gate.admin, s.retryWebhooks)
+}
 
 // maxWaitingShown bounds the waiting events one answer lists.
 const maxWaitingShown = 50
@@ -27,7 +41,7 @@ type waitingJSON struct {
 }
 
 // webhookStatus: GET /api/v1/webhooks.
-func (s *Server) webhookStatus(c *gin.Context) {
+func (s *webhookHandlers) webhookStatus(c *gin.Context) {
 	ctx := c.Request.Context()
 	waiting, err := s.db.WebhookBacklog(ctx)
 	if err != nil {
@@ -59,7 +73,7 @@ func receiverHost(u string) string {
 
 // retryWebhooks: POST /api/v1/webhooks/retry makes every event waiting for a
 // retry due now.
-func (s *Server) retryWebhooks(c *gin.Context) {
+func (s *webhookHandlers) retryWebhooks(c *gin.Context) {
 	n, err := s.db.RetryWebhooksNow(c.Request.Context())
 	if err != nil {
 		s.abort(c, err)

@@ -89,15 +89,26 @@ func (w *whipSessions) remove(ws *whipSession) {
 // wait returns once every session's watcher has ended.
 func (w *whipSessions) wait() { w.wg.Wait() }
 
-// whipRoutes registers WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep).
-func (s *Server) whipRoutes(e *gin.Engine) {
+// whipHandlers serve WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep):
+// publishing and watching with one HTTP exchange and a stream key or token.
+type whipHandlers struct {
+	cfg   Config
+	rooms *rooms.Service
+	// whip are the open sessions, which Server.Close ends.
+	whip *whipSessions
+	caps *sessionCaps
+	gate *gate
+	reporter
+}
+
+func (s *whipHandlers) routes(r router) {
 	for _, k := range []whipKind{kindWHIP, kindWHEP} {
 		base := "/" + k.name + "/:room"
-		e.POST(base, whipCORS, s.whipStart(k))
-		e.OPTIONS(base, whipCORS, whipOptions(typeSDP))
-		e.PATCH(base+"/:session", whipCORS, s.whipPatch(k))
-		e.DELETE(base+"/:session", whipCORS, s.whipDelete(k))
-		e.OPTIONS(base+"/:session", whipCORS, whipOptions(""))
+		r.e.POST(base, whipCORS, s.whipStart(k))
+		r.e.OPTIONS(base, whipCORS, whipOptions(typeSDP))
+		r.e.PATCH(base+"/:session", whipCORS, s.whipPatch(k))
+		r.e.DELETE(base+"/:session", whipCORS, s.whipDelete(k))
+		r.e.OPTIONS(base+"/:session", whipCORS, whipOptions(""))
 	}
 }
 
@@ -137,7 +148,7 @@ type whipCaller struct {
 
 // identify finds who calls: an access token for the room or, for WHIP as OBS
 // sends it, the room's stream key as the Bearer token.
-func (s *Server) identify(c *gin.Context) (whipCaller, error) {
+func (s *whipHandlers) identify(c *gin.Context) (whipCaller, error) {
 	cred, ok := bearerToken(c.Request)
 	if ok && strings.HasPrefix(cred, "sk_") {
 		if err := s.rooms.CheckStreamKey(c.Request.Context(), c.Param("room"), cred); err != nil {
@@ -146,7 +157,7 @@ func (s *Server) identify(c *gin.Context) (whipCaller, error) {
 		return whipCaller{identity: "encoder", name: "Encoder", perms: access.Publish, owner: "stream-key",
 			until: time.Now().Add(s.cfg.TokenTTL)}, nil
 	}
-	claims, g, err := s.participant(c)
+	claims, g, err := s.gate.participant(c)
 	if err != nil {
 		return whipCaller{}, err
 	}
@@ -156,7 +167,7 @@ func (s *Server) identify(c *gin.Context) (whipCaller, error) {
 
 // whipStart answers POST /whip/{room} and POST /whep/{room}: an SDP offer in,
 // 201 with the answer and the session's Location out (RFC 9725 section 4.2).
-func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
+func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		who, err := s.identify(c)
 		if err != nil {
@@ -172,7 +183,7 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 			s.abort(c, err)
 			return
 		}
-		r, ok := s.room(c)
+		r, ok := s.gate.room(c)
 		if !ok {
 			return
 		}
@@ -226,7 +237,7 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 		h.Set("Location", "/"+k.name+"/"+r.ID+"/"+ws.id)
 		h.Set("ETag", ws.etag)
 		h.Set("Accept-Patch", typeSDPFrag)
-		setICELinks(h, s.iceServers(who.identity, who.until))
+		setICELinks(h, s.cfg.iceServers(who.identity, who.until))
 		if err := sfu.Refused(offer, opts, k == kindWHEP); err != nil {
 			e := mediaError(err)
 			h.Set(headerWarning, e.Code+": "+e.Message)
@@ -237,8 +248,8 @@ func (s *Server) whipStart(k whipKind) gin.HandlerFunc {
 }
 
 // startSession registers ws and starts its watcher.
-func (s *Server) startSession(ws *whipSession) {
-	w := &s.whip
+func (s *whipHandlers) startSession(ws *whipSession) {
+	w := s.whip
 	w.mu.Lock()
 	if w.m == nil {
 		w.m = map[string]*whipSession{}
@@ -253,7 +264,7 @@ func (s *Server) startSession(ws *whipSession) {
 // watchSession drains the participant's events (a WHIP or WHEP client has no
 // channel to hear them on), ends the session when the permission it needs is
 // revoked, and removes it once the participant has closed.
-func (s *Server) watchSession(ws *whipSession) {
+func (s *whipHandlers) watchSession(ws *whipSession) {
 	defer s.whip.wg.Done()
 	for {
 		select {
@@ -292,7 +303,7 @@ func readBody(c *gin.Context, want string) (string, error) {
 // session finds the path's session of kind k for a caller presenting the
 // credential that created it. Anything else is 404, so session URLs cannot be
 // probed.
-func (s *Server) session(c *gin.Context, k whipKind) (*whipSession, bool) {
+func (s *whipHandlers) session(c *gin.Context, k whipKind) (*whipSession, bool) {
 	who, err := s.identify(c)
 	if err != nil {
 		s.abort(c, err)
@@ -316,7 +327,7 @@ func (s *Server) session(c *gin.Context, k whipKind) (*whipSession, bool) {
 // whipPatch adds the client's trickled candidates (RFC 9725 section 4.3.1,
 // RFC 8840). ICE restarts are not supported: a fragment with other ICE
 // credentials gets 422, as section 4.3.1 asks of a session that trickles only.
-func (s *Server) whipPatch(k whipKind) gin.HandlerFunc {
+func (s *whipHandlers) whipPatch(k whipKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ws, ok := s.session(c, k)
 		if !ok {
@@ -362,7 +373,7 @@ func etagMatches(header, etag string) bool {
 }
 
 // whipDelete ends a session (RFC 9725 section 4.2: 200 OK).
-func (s *Server) whipDelete(k whipKind) gin.HandlerFunc {
+func (s *whipHandlers) whipDelete(k whipKind) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ws, ok := s.session(c, k)
 		if !ok {

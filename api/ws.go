@@ -13,6 +13,7 @@ import (
 
 	"lectern/access"
 	"lectern/chat"
+	"lectern/hls"
 	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
@@ -25,10 +26,31 @@ const (
 	socketReplies = 64
 )
 
+// socketHandlers serve the room websocket: signaling, events, control and
+// chat for one participant of a room (docs/protocol.md).
+type socketHandlers struct {
+	cfg   Config
+	rooms *rooms.Service
+	chat  *chat.Hub
+	// hls takes a moderator's on-air choice.
+	hls *hls.Service
+	// pins and alerts tell a moderator's socket of PIN guessing.
+	pins   *rooms.PINGuard
+	alerts *pinAlerts
+	caps   *sessionCaps
+	nodes  *roomNodes
+	gate   *gate
+	reporter
+}
+
+func (s *socketHandlers) routes(r router) {
+	r.v1.GET("/rooms/:room/ws", s.roomSocket)
+}
+
 // roomSocket serves /api/v1/rooms/{room}/ws: signaling, events and control for
 // one participant (docs/protocol.md). The token is checked before the upgrade.
-func (s *Server) roomSocket(c *gin.Context) {
-	claims, grant, err := s.participant(c)
+func (s *socketHandlers) roomSocket(c *gin.Context) {
+	claims, grant, err := s.gate.participant(c)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -38,7 +60,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	r, ok := s.room(c)
+	r, ok := s.gate.room(c)
 	if !ok {
 		return
 	}
@@ -55,7 +77,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 		return
 	}
 	defer release()
-	conn, err := websocket.Accept(c.Writer, c.Request, s.roomSocketOptions())
+	conn, err := websocket.Accept(c.Writer, c.Request, s.nodes.roomSocketOptions())
 	if err != nil {
 		return // Accept has answered the request
 	}
@@ -83,7 +105,7 @@ func (s *Server) roomSocket(c *gin.Context) {
 // socketSession is one room websocket. run owns it: its reader goroutine hands
 // replies to the writer loop through replies and ends when the socket does.
 type socketSession struct {
-	s       *Server
+	s       *socketHandlers
 	conn    *websocket.Conn
 	p       *sfu.Participant
 	claims  access.Claims
@@ -102,9 +124,9 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	wg.Go(func() { ss.s.keepAlive(ctx, ss.conn, ss.claims, ss.roomID) })
+	wg.Go(func() { ss.s.gate.keepAlive(ctx, ss.conn, ss.claims, ss.roomID) })
 	welcome := serverMessage{Type: "welcome", Participant: ptrTo(ss.p.Info()), Permissions: ptrTo(ss.p.Permissions()),
-		Room: ptrTo(ss.welcomeRoom(r)), ICEServers: ptrTo(ss.s.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
+		Room: ptrTo(ss.welcomeRoom(r)), ICEServers: ptrTo(ss.s.cfg.iceServers(ss.claims.Identity, ss.claims.ExpiresAt))}
 	if ss.p.Permissions().Has(access.List) {
 		welcome.Participants = ss.p.Room().Roster()
 		for _, t := range ss.p.Room().Tracks() {
@@ -117,7 +139,9 @@ func (ss *socketSession) run(ctx context.Context, r storage.Room) string {
 	readDone := make(chan string, 1)
 	go func() { readDone <- ss.readLoop(ctx) }()
 	reason := ss.writeLoop(ctx, readDone)
-	cancel()
+	// Close before cancelling: a cancelled context ends the read loop's Read
+	// by cutting the connection, so the client would get no close frame
+	// (no reason, such as "banned") if the cancel came first.
 	ss.conn.Close(websocket.StatusNormalClosure, reason)
 	return reason
 }
@@ -128,7 +152,7 @@ func (ss *socketSession) welcomeRoom(r storage.Room) roomJSON {
 	if !ss.p.Permissions().Has(access.Moderate) {
 		return roomView(r, false)
 	}
-	return ss.s.withPINAlert(roomView(r, true))
+	return withPINAlert(ss.s.pins, roomView(r, true))
 }
 
 // writeLoop is the only writer of the socket.
@@ -200,7 +224,7 @@ func (ss *socketSession) readLoop(ctx context.Context) string {
 			continue
 		}
 		// A revoked token ends the socket before it acts again.
-		if _, end := ss.s.liveGrant(ctx, ss.claims, ss.roomID); end != "" {
+		if _, end := ss.s.gate.liveGrant(ctx, ss.claims, ss.roomID); end != "" {
 			return end
 		}
 		if isChatFrame(messageType(data)) {

@@ -45,7 +45,7 @@ func messageType(data []byte) string {
 // in the room (rooms.Service.Grant): a demotion through the API applies to
 // the next frame.
 func (ss *socketSession) chatViewer(ctx context.Context) chat.Viewer {
-	perms, _ := ss.s.liveGrant(ctx, ss.claims, ss.roomID)
+	perms, _ := ss.s.gate.liveGrant(ctx, ss.claims, ss.roomID)
 	return chat.Viewer{Identity: ss.claims.Identity, Name: ss.claims.Name, Permissions: perms}
 }
 
@@ -55,7 +55,7 @@ func (ss *socketSession) handleChat(ctx context.Context, data []byte) any {
 	if err != nil {
 		return chatErrorReply(f.ID, err)
 	}
-	return ss.s.chatCommand(ctx, ss.roomID, ss.chatViewer(ctx), f)
+	return chatCommand(ctx, ss.s.chat, ss.roomID, ss.chatViewer(ctx), f)
 }
 
 // subscribeChat runs on the writer: it replaces the chat subscription and

@@ -162,7 +162,7 @@ func waitFrames(t *testing.T, frames <-chan int, size, n int, out *logBuffer, r 
 // the new encoder's pictures.
 func TestGStreamerReaderFollowsReplacedEncoder(t *testing.T) {
 	hlstest.NeedFFmpeg(t)
-	needGStreamer(t, "rtspclientsink", "x264enc", "opusenc", "videotestsrc", "audiotestsrc", "rtspsrc", "decodebin")
+	needGStreamer(t, "rtspclientsink", "x264enc", "opusenc", "videotestsrc", "audiotestsrc", "rtspsrc", "playbin3")
 	r := newRig(t, false)
 	a, logA := gstPublishSize(t, r.url("live", "encoder:sk_live", ""), "320x240")
 	r.waitTracks(t, "live", 2, logA)

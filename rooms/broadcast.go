@@ -66,6 +66,17 @@ func (s *Service) CreateRoom(ctx context.Context, r storage.Room) (storage.Room,
 	return created, nil
 }
 
+// SetChatSettings stores a room's chat settings: whether its webinar audience
+// may post questions, which changes what the audience PIN opens
+// (PINPermissions), and its slow mode. Errors wrap ErrRoomNotFound.
+func (s *Service) SetChatSettings(ctx context.Context, room string, questions bool, slowModeSeconds int) (storage.Room, error) {
+	updated, err := s.db.SetChatSettings(ctx, room, questions, slowModeSeconds)
+	if err != nil {
+		return storage.Room{}, roomErr(err, room)
+	}
+	return updated, nil
+}
+
 // UpdateRoom stores a room's changed settings and makes its broadcast follow
 // them. Errors wrap ErrRoomNotFound.
 func (s *Service) UpdateRoom(ctx context.Context, r storage.Room) (storage.Room, error) {
