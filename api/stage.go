@@ -88,7 +88,7 @@ func (a *stageHandlers) invite(ctx context.Context, room string, by principal, i
 	if !identityPattern.MatchString(identity) {
 		return rooms.Invitation{}, errorf(http.StatusBadRequest, codeInvalidMember, "identity: must be 1 to 128 letters, digits or . _ @ -")
 	}
-	in, err := a.stage.Invite(ctx, room, by.grant, by.claims.Identity, by.admin, identity, extra, tier)
+	in, err := a.stage.Invite(ctx, room, rooms.Inviter{Identity: by.claims.Identity, Permissions: by.grant.Permissions, Admin: by.admin}, identity, extra, tier)
 	if err == nil {
 		a.log.Info("stage invitation", "room", room, "identity", identity, "by", by.claims.Identity, "permissions", in.Permissions.String(), "tier", in.Tier)
 	}

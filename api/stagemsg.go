@@ -76,6 +76,7 @@ const (
 	codeStageNotOnStage = "stage_not_on_stage"
 	codeStageFull       = "stage_full"
 	codeStageRateLimit  = "stage_rate_limited"
+	codeStageNoPublish  = "stage_member_cannot_publish"
 )
 
 // stageError turns the stage's errors into the API's; others pass through
@@ -97,6 +98,8 @@ func stageError(err error) error {
 		return errorf(http.StatusNotFound, codeStageNotOnStage, "not on stage")
 	case errors.Is(err, rooms.ErrStageFull):
 		return errorf(http.StatusConflict, codeStageFull, "the stage is full: end a guest's turn or withdraw an invitation first")
+	case errors.Is(err, rooms.ErrMemberCannotPublish):
+		return errorf(http.StatusConflict, codeStageNoPublish, "this identity is a member of the room without the publish permission: give it publish first")
 	case errors.Is(err, rooms.ErrNotModerator):
 		return errorf(http.StatusForbidden, codePermissionDenied, "only moderators invite to the stage")
 	case errors.Is(err, rooms.ErrInvalidTier), errors.Is(err, rooms.ErrTierAboveRoom):

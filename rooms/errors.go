@@ -51,6 +51,9 @@ var (
 	ErrNotOnStage = errors.New("rooms: not on stage")
 	// ErrStageFull: as many guests are on stage or invited as allowed.
 	ErrStageFull = errors.New("rooms: stage full")
+	// ErrMemberCannotPublish: the identity is a member of the room whose
+	// stored permissions lack publish, which would narrow its stage token.
+	ErrMemberCannotPublish = errors.New("rooms: the member may not publish")
 	// ErrNotModerator: only a moderator invites to the stage.
 	ErrNotModerator = errors.New("rooms: only moderators invite")
 	// ErrRaiseLimited: the identity raised its hand too often; see RaiseLimitError.

@@ -208,14 +208,24 @@ func handIndex(hs []Hand, identity string) int {
 	return slices.IndexFunc(hs, func(h Hand) bool { return h.Identity == identity })
 }
 
-// Invite invites identity, whose hand is raised in room, to the stage. by is
-// the moderator's grant and identity ("" for an API key holder): only a
-// moderator invites (ErrNotModerator). The guest gets publish and subscribe
-// and what extra chooses of list, send and receive, at tier ("": the
-// room's; never above it). ErrNoHand if the hand is not raised, ErrStageFull
-// when guests and invitations reach MaxGuests.
-func (st *Stage) Invite(ctx context.Context, room string, by access.Grant, byIdentity string, admin bool, identity string, extra access.Permissions, tier string) (Invitation, error) {
-	if !admin && !by.Permissions.Has(access.Moderate) {
+// Inviter is who invites to the stage: an API key holder (Admin, no
+// identity) or a token's identity with its current permissions in the room.
+type Inviter struct {
+	Identity    string
+	Permissions access.Permissions
+	Admin       bool
+}
+
+// Invite invites identity, whose hand is raised in room, to the stage. Only
+// a moderator invites (ErrNotModerator). The guest gets publish and
+// subscribe and what extra chooses of list, send and receive, at tier ("":
+// the room's; never above it). ErrNoHand if the hand is not raised,
+// ErrStageFull when guests and invitations reach MaxGuests,
+// ErrMemberCannotPublish when identity is a member of the room whose stored
+// permissions lack publish: every token of a member is narrowed to them
+// (Service.Grant), a stage token too.
+func (st *Stage) Invite(ctx context.Context, room string, by Inviter, identity string, extra access.Permissions, tier string) (Invitation, error) {
+	if !by.Admin && !by.Permissions.Has(access.Moderate) {
 		return Invitation{}, ErrNotModerator
 	}
 	rec, err := st.svc.Room(ctx, room)
@@ -224,6 +234,13 @@ func (st *Stage) Invite(ctx context.Context, room string, by access.Grant, byIde
 	}
 	if err := CheckTier(rec, tier); err != nil {
 		return Invitation{}, err
+	}
+	who, err := st.svc.cache.identity(ctx, room, identity)
+	if err != nil {
+		return Invitation{}, err
+	}
+	if who.member && !who.perms.Has(access.Publish) {
+		return Invitation{}, ErrMemberCannotPublish
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -237,7 +254,7 @@ func (st *Stage) Invite(ctx context.Context, room string, by access.Grant, byIde
 	}
 	in := &invite{Invitation: Invitation{Identity: identity, Name: r.hands[i].Name,
 		Permissions: access.Publish | access.Subscribe | extra&(access.List|access.Send|access.Receive),
-		Tier:        EffectiveTier(rec, tier), InvitedBy: byIdentity,
+		Tier:        EffectiveTier(rec, tier), InvitedBy: by.Identity,
 		ExpiresAt: st.now().Add(st.cfg.InviteTTL).UTC().Truncate(time.Millisecond)}}
 	r.hands = slices.Delete(r.hands, i, i+1)
 	r.invites[identity] = in

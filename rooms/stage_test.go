@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"lectern/access"
+	"lectern/storage"
 )
 
 func newTestStage(t *testing.T, cfg StageConfig) (*Stage, *Service) {
@@ -34,7 +35,7 @@ func nextEvent(t *testing.T, sub *StageSubscription) StageEvent {
 	return StageEvent{}
 }
 
-var host = access.Grant{Permissions: access.Host}
+var host = Inviter{Identity: "h", Permissions: access.Host}
 
 func TestStageHandsQueueInOrder(t *testing.T) {
 	st, _ := newTestStage(t, DefaultStageConfig())
@@ -100,16 +101,16 @@ func TestStageInviteAcceptEndRevokes(t *testing.T) {
 	ctx := t.Context()
 	var ended []string
 	st.OnEnd = func(room, identity, reason string) { ended = append(ended, room+"/"+identity) }
-	if _, err := st.Invite(ctx, "r", host, "h", false, "ann", 0, ""); !errors.Is(err, ErrNoHand) {
+	if _, err := st.Invite(ctx, "r", host, "ann", 0, ""); !errors.Is(err, ErrNoHand) {
 		t.Fatalf("invite without a hand: %v", err)
 	}
 	if _, err := st.RaiseHand("r", "ann", "Ann"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Invite(ctx, "r", access.Grant{Permissions: access.Speaker}, "s", false, "ann", 0, ""); !errors.Is(err, ErrNotModerator) {
+	if _, err := st.Invite(ctx, "r", Inviter{Identity: "s", Permissions: access.Speaker}, "ann", 0, ""); !errors.Is(err, ErrNotModerator) {
 		t.Fatalf("a speaker invites: %v", err)
 	}
-	if _, err := st.Invite(ctx, "r", host, "h", false, "ann", 0, "4k"); !errors.Is(err, ErrTierAboveRoom) {
+	if _, err := st.Invite(ctx, "r", host, "ann", 0, "4k"); !errors.Is(err, ErrTierAboveRoom) {
 		t.Fatalf("tier above the room's: %v", err)
 	}
 	if _, _, err := st.Accept("r", "ann", "Ann"); !errors.Is(err, ErrNoInvitation) {
@@ -117,7 +118,7 @@ func TestStageInviteAcceptEndRevokes(t *testing.T) {
 	}
 	_, sub := st.Subscribe("r")
 	defer sub.Close()
-	in, err := st.Invite(ctx, "r", host, "h", false, "ann", access.Send|access.Moderate, "hd")
+	in, err := st.Invite(ctx, "r", host, "ann", access.Send|access.Moderate, "hd")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,10 +172,10 @@ func TestStageCapAndExpiry(t *testing.T) {
 	}
 	_, sub := st.Subscribe("r")
 	defer sub.Close()
-	if _, err := st.Invite(ctx, "r", host, "h", false, "ann", 0, ""); err != nil {
+	if _, err := st.Invite(ctx, "r", host, "ann", 0, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Invite(ctx, "r", host, "h", false, "bob", 0, ""); !errors.Is(err, ErrStageFull) {
+	if _, err := st.Invite(ctx, "r", host, "bob", 0, ""); !errors.Is(err, ErrStageFull) {
 		t.Fatalf("second guest with a cap of 1: %v", err)
 	}
 	nextEvent(t, sub) // invited
@@ -184,7 +185,7 @@ func TestStageCapAndExpiry(t *testing.T) {
 	if _, _, err := st.Accept("r", "ann", "ann"); !errors.Is(err, ErrNoInvitation) {
 		t.Fatalf("accepting an expired invitation: %v", err)
 	}
-	if _, err := st.Invite(ctx, "r", host, "h", true, "bob", 0, ""); err != nil {
+	if _, err := st.Invite(ctx, "r", Inviter{Admin: true}, "bob", 0, ""); err != nil {
 		t.Fatalf("the expired invitation frees its place: %v", err)
 	}
 	if err := st.Leave(ctx, "r", "bob"); err != nil {
@@ -203,5 +204,25 @@ func TestStageConfigValidate(t *testing.T) {
 	c.MaxGuests = 0
 	if err := c.Validate(); err == nil {
 		t.Fatal("max guests 0 accepted")
+	}
+}
+
+func TestStageRefusesAMemberWhoCannotPublish(t *testing.T) {
+	st, svc := newTestStage(t, DefaultStageConfig())
+	ctx := t.Context()
+	if _, err := svc.CreateMember(ctx, storage.Member{RoomID: "r", Identity: "vera", Permissions: access.Viewer.String()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RaiseHand("r", "vera", "Vera"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Invite(ctx, "r", host, "vera", 0, ""); !errors.Is(err, ErrMemberCannotPublish) {
+		t.Fatalf("inviting a viewer member: %v, want ErrMemberCannotPublish", err)
+	}
+	if _, err := svc.UpdateMember(ctx, storage.Member{RoomID: "r", Identity: "vera", Permissions: access.Speaker.String()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Invite(ctx, "r", host, "vera", 0, ""); err != nil {
+		t.Fatalf("once the member may publish: %v", err)
 	}
 }
