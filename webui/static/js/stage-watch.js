@@ -53,18 +53,22 @@ export function bindStageWatch(room, join, hls) {
     button.toggleAttribute('disabled', s === 'invited');
   };
 
-  const socket = async () => {
-    if (sock) return sock;
-    const s = await openStage(room, join.token);
-    sock = s;
-    s.on('event', onEvent);
-    s.on('close', () => {
-      if (sock === s) sock = null;
-      closeInvitation();
-      if (call) backToAudience('The connection to the stage was lost.');
-      else set('audience');
-    });
-    return s;
+  /** @type {Promise<import('/js/stage-socket.js').StageSocket>|null} */ let opening = null;
+  /** The stage socket, opened on first use (once, however many clicks ask). */
+  const socket = () => {
+    if (sock) return Promise.resolve(sock);
+    opening ??= openStage(room, join.token).then((s) => {
+      sock = s;
+      s.on('event', onEvent);
+      s.on('close', () => {
+        if (sock === s) sock = null;
+        closeInvitation();
+        if (call) backToAudience('The connection to the stage was lost.');
+        else set('audience');
+      });
+      return s;
+    }).finally(() => { opening = null; });
+    return opening;
   };
 
   button.addEventListener('click', async () => {
