@@ -65,22 +65,9 @@ func (c *stageClient) send(m map[string]any) {
 // one of want, skipping others.
 func (c *stageClient) next(want ...string) map[string]any {
 	c.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case m, ok := <-c.in:
-			if !ok {
-				c.t.Fatalf("socket closed while waiting for %v", want)
-			}
-			for _, w := range want {
-				if m["type"] == w || (m["type"] == "stage_event" && m["event"] == w) {
-					return m
-				}
-			}
-		case <-deadline:
-			c.t.Fatalf("no %v within 10 s", want)
-		}
-	}
+	return nextFrame(c.t, c.in, 10*time.Second, want, func(m map[string]any, w string) bool {
+		return m["type"] == w || (m["type"] == "stage_event" && m["event"] == w)
+	})
 }
 
 // request sends a frame with an id and returns its reply.
