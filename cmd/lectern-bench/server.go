@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,9 +30,17 @@ type benchServer struct {
 	serverPID int
 }
 
+// loadGeneratorEnv lifts the caps on sessions per client address: every
+// client the bench runs comes from 127.0.0.1, where the defaults (200
+// websockets, 50 WHEP sessions, docs/security.md "Caps") would refuse all
+// but the first few hundred. The per-room caps stay as a user gets them.
+var loadGeneratorEnv = []string{"LECTERN_MAX_SOCKETS_PER_ADDR=1000000", "LECTERN_MAX_WHEP_PER_ADDR=1000000"}
+
 // startServer runs bin with free loopback ports and waits until it is ready.
-// env adds NAME=value settings, such as LECTERN_DATABASE_URL.
+// env adds NAME=value settings, such as LECTERN_DATABASE_URL; the caps per
+// client address are lifted (loadGeneratorEnv) unless env sets them.
 func startServer(ctx context.Context, bin string, env ...string) (*benchServer, error) {
+	env = append(slices.Clone(loadGeneratorEnv), env...)
 	p, err := launch.Start(ctx, bin, launch.Options{Env: env, Name: "lectern-bench"})
 	if err != nil {
 		return nil, err
