@@ -151,9 +151,15 @@ func attackRules(t *testing.T) []routeRule {
 		{"DELETE /api/v1/rooms/:room/chat/mutes/:identity", gateAdminOr, M, get(V1+"/chat/mutes/nobody", ok(404, codeNotMuted))},
 		{"PUT /api/v1/rooms/:room/bans/:identity", gateAdminOr, M, with(V1+"/bans/nobody", `{"seconds":-1}`, ok(400, codeInvalidBan))},
 		{"DELETE /api/v1/rooms/:room/bans/:identity", gateAdminOr, M, get(V1+"/bans/nobody", ok(204, ""))},
+		{"GET /api/v1/rooms/:room/stage", gateAdminOr, M, get(V1+"/stage", ok(200, ""))},
+		{"POST /api/v1/rooms/:room/stage/invitations", gateAdminOr, M, with(V1+"/stage/invitations", `{"identity":"nobody"}`, ok(404, codeStageNoHand))},
+		{"DELETE /api/v1/rooms/:room/stage/invitations/:identity", gateAdminOr, M, get(V1+"/stage/invitations/nobody", ok(404, codeStageNoInvite))},
+		{"DELETE /api/v1/rooms/:room/stage/hands/:identity", gateAdminOr, M, get(V1+"/stage/hands/nobody", ok(404, codeStageNoHand))},
+		{"DELETE /api/v1/rooms/:room/stage/guests/:identity", gateAdminOr, M, get(V1+"/stage/guests/nobody", ok(404, codeStageNotOnStage))},
 
 		// A participant's token: sockets, watching, WHIP and WHEP.
 		{"GET /api/v1/rooms/:room/ws", gateToken, 0, probe{path: V1 + "/ws", socket: "welcome", ok: ok(101, "")}},
+		{"GET /api/v1/rooms/:room/stage/ws", gateToken, 0, probe{path: V1 + "/stage/ws", socket: "stage_welcome", ok: ok(101, "")}},
 		{"GET /api/v1/rooms/:room/chat/ws", gateToken, access.Receive, probe{path: V1 + "/chat/ws", socket: "chat_welcome", inQuery: true, ok: ok(101, "")}},
 		// HLS is off in r: a viewer who passes gets broadcast_offline.
 		{"GET /hls/:room/index.m3u8", gateToken, access.Subscribe, probe{path: "/hls/r/index.m3u8", inQuery: true, ok: ok(404, codeBroadcastOffline)}},

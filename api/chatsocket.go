@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -198,14 +197,7 @@ func (cs *chatSession) readLoop(ctx context.Context) string {
 	for {
 		typ, data, err := cs.conn.Read(ctx)
 		if err != nil {
-			var ce websocket.CloseError
-			switch {
-			case errors.As(err, &ce):
-				return "client closed: " + ce.Reason
-			case ctx.Err() != nil:
-				return "server closing"
-			}
-			return fmt.Sprintf("read: %v", err)
+			return readEnded(ctx, err)
 		}
 		if typ != websocket.MessageText {
 			cs.reply(ctx, chatErrorReply("", errorf(http.StatusBadRequest, codeInvalidMessage, "frames must be JSON text")))

@@ -30,7 +30,7 @@ const (
 	pagePlain   pageKind = iota // the console: no devices, never framed
 	pageDevices                 // the join page: camera and microphone preview
 	pageCall                    // room and studio: camera, microphone, screen
-	pageWatch                   // watch: no devices, framed by embed_origins
+	pageWatch                   // watch: camera and microphone on stage, framed by embed_origins
 )
 
 // baseHeaders runs first on every response: no content sniffing (a JSON error
@@ -54,7 +54,9 @@ func (s *siteHandlers) pageHeaders(kind pageKind) gin.HandlerFunc {
 	csp := contentSecurityPolicy(s.cfg.PublicURL, frameAncestors(kind, s.cfg.EmbedOrigins))
 	perms := pagePermissions
 	switch kind {
-	case pageDevices:
+	case pageDevices, pageWatch:
+		// A viewer invited on stage checks and publishes the camera and
+		// microphone from the watch page (js/stage-watch.js).
 		perms = devicePermissions
 	case pageCall:
 		perms = callPermissions

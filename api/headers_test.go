@@ -20,7 +20,7 @@ func TestPageHeaders(t *testing.T) {
 		"/": "camera=(self), microphone=(self), display-capture=()", "/admin": "camera=(), microphone=(), display-capture=()",
 		"/room/weekly":   "camera=(self), microphone=(self), display-capture=(self)",
 		"/studio/weekly": "camera=(self), microphone=(self), display-capture=(self)",
-		"/watch/weekly":  "camera=(), microphone=(), display-capture=()",
+		"/watch/weekly":  "camera=(self), microphone=(self), display-capture=()",
 	} {
 		r := a.must(http.StatusOK, "GET", path, "", nil)
 		csp := r.header.Get("Content-Security-Policy")

@@ -57,7 +57,7 @@ func (n *roomNodes) placement(c *gin.Context) {
 			return
 		}
 		claim = true
-	case "/api/v1/rooms/:room/ws":
+	case "/api/v1/rooms/:room/ws", "/api/v1/rooms/:room/stage/ws":
 		claim, socket = true, true
 	case "/whip/:room/:session", "/whep/:room/:session", "/hls/:room/index.m3u8", "/hls/:room/:session/:stream/:file":
 		if c.Request.Method == http.MethodOptions {

@@ -32,6 +32,7 @@ type handlers struct {
 	whip       *whipHandlers
 	live       *liveHandlers
 	webhooks   *webhookHandlers
+	stage      *stageHandlers
 }
 
 // handlers builds the route groups on the server's shared pieces and d.
@@ -55,5 +56,6 @@ func (s *Server) handlers(d Deps) handlers {
 		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: caps, gate: s.gate, reporter: s.reporter},
 		live:       &liveHandlers{cfg: s.cfg, media: d.SFU, hls: s.hls, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 		webhooks:   &webhookHandlers{cfg: s.cfg, db: d.DB, reporter: s.reporter},
+		stage:      &stageHandlers{cfg: s.cfg, stage: s.stage, caps: caps, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 	}
 }

@@ -9,8 +9,8 @@
 // Server runs the middleware and registers the routes of the handler groups,
 // one per concern (roomHandlers, memberHandlers, tokenHandlers,
 // socketHandlers, chatHandlers, broadcastHandlers, recordingHandlers,
-// whipHandlers, liveHandlers, webhookHandlers, siteHandlers). Each group is
-// a small struct holding only what its handlers use; the pieces they share
+// whipHandlers, liveHandlers, webhookHandlers, siteHandlers, stageHandlers).
+// Each group is a small struct holding only what its handlers use; the pieces they share
 // are gate (who is calling, the path's room), roomNodes (which node serves a
 // room), liveSessions, sessionCaps and reporter (error answers and the log).
 // docs/architecture.md "Inside api" lists what each group holds.
@@ -85,6 +85,8 @@ type Config struct {
 	// valid until the given time, that join, tokens, the room websocket and
 	// WHIP/WHEP hand to clients. Nil: none; clients reach the SFU directly.
 	ICEServers func(identity string, until time.Time) []ICEServer
+	// Stage bounds the webinar stage (guests on stage, invitations, raised hands).
+	Stage rooms.StageConfig
 }
 
 // DefaultConfig returns the defaults a newcomer gets.
@@ -101,6 +103,7 @@ func DefaultConfig() Config {
 		JoinsPerAddr:            30,
 		KeyFailuresPerAddr:      10,
 		Caps:                    DefaultCaps(),
+		Stage:                   rooms.DefaultStageConfig(),
 	}
 }
 
@@ -131,6 +134,9 @@ func (c Config) Validate() error {
 		return errors.New("key_failures_per_addr: must be at least 1")
 	}
 	if err := c.Caps.validate(); err != nil {
+		return err
+	}
+	if err := c.Stage.Validate(); err != nil {
 		return err
 	}
 	for _, o := range c.EmbedOrigins {
@@ -169,6 +175,9 @@ type Deps struct {
 	// Placer sends media requests for rooms that live on another node there
 	// (api/placement.go). Nil: one node, every room is served here.
 	Placer Placer
+	// OnStageEvent, if set, gets every change of every room's stage on this
+	// node, in order (rooms.Stage.OnEvent: it must not block). Nil: none.
+	OnStageEvent func(rooms.StageEvent)
 	// Rooms answers the room rules (grants, revocation, broadcast settings).
 	// Nil: one built on DB, Issuer, SFU, HLS and Recorder, clustered when
 	// Placer is set.
@@ -193,6 +202,8 @@ type Server struct {
 	// ownProgs are the programs of an hls made by New, closed with it.
 	ownProgs *program.Set
 	rooms    *rooms.Service
+	// stage is every room's webinar stage on this node.
+	stage *rooms.Stage
 	reporter
 }
 
@@ -233,6 +244,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}
 	}
 	s.gate = &gate{issuer: d.Issuer, rooms: s.rooms, ping: cfg.PingInterval, reporter: s.reporter}
+	if s.stage, err = newStage(cfg.Stage, s.rooms, d); err != nil {
+		return nil, err
+	}
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
@@ -316,4 +330,5 @@ func (s *Server) routes(g handlers) {
 	g.whip.routes(r)
 	g.live.routes(r)
 	g.webhooks.routes(r)
+	g.stage.routes(r)
 }

@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -223,29 +221,14 @@ func (ss *socketSession) drainEvents(ctx context.Context) {
 	}
 }
 
-func (ss *socketSession) write(ctx context.Context, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, socketWriteTimeout)
-	defer cancel()
-	return ss.conn.Write(wctx, websocket.MessageText, data)
-}
+func (ss *socketSession) write(ctx context.Context, v any) error { return writeFrame(ctx, ss.conn, v) }
 
 // readLoop reads frames until the socket closes and returns why.
 func (ss *socketSession) readLoop(ctx context.Context) string {
 	for {
 		typ, data, err := ss.conn.Read(ctx)
 		if err != nil {
-			var ce websocket.CloseError
-			switch {
-			case errors.As(err, &ce):
-				return "client closed: " + ce.Reason
-			case errors.Is(err, context.Canceled):
-				return "server closing"
-			}
-			return fmt.Sprintf("read: %v", err)
+			return readEnded(ctx, err)
 		}
 		if typ != websocket.MessageText {
 			ss.reply(ctx, errorReply("", errorf(http.StatusBadRequest, codeInvalidMessage, "frames must be JSON text")))

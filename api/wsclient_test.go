@@ -123,20 +123,27 @@ func (c *wsClient) sendRaw(typ websocket.MessageType, data []byte) error {
 // next returns the next message of one of the types, skipping others.
 func (c *wsClient) next(types ...string) map[string]any {
 	c.t.Helper()
-	deadline := time.After(15 * time.Second)
+	return nextFrame(c.t, c.in, 15*time.Second, types, func(m map[string]any, typ string) bool { return m["type"] == typ })
+}
+
+// nextFrame returns the next frame from in that matches one of want,
+// skipping others; it fails the test when in closes first or after within.
+func nextFrame(t testing.TB, in <-chan map[string]any, within time.Duration, want []string, match func(m map[string]any, w string) bool) map[string]any {
+	t.Helper()
+	deadline := time.After(within)
 	for {
 		select {
-		case m, ok := <-c.in:
+		case m, ok := <-in:
 			if !ok {
-				c.t.Fatalf("socket closed while waiting for %v", types)
+				t.Fatalf("socket closed while waiting for %v", want)
 			}
-			for _, typ := range types {
-				if m["type"] == typ {
+			for _, w := range want {
+				if match(m, w) {
 					return m
 				}
 			}
 		case <-deadline:
-			c.t.Fatalf("no %v within 15 s", types)
+			t.Fatalf("no %v within %v", want, within)
 		}
 	}
 }

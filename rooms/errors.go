@@ -1,6 +1,9 @@
 package rooms
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 var (
 	// ErrRoomNotFound: no stored room has the ID.
@@ -38,3 +41,34 @@ var (
 	// ErrTooManyJoins: the address made too many PIN joins.
 	ErrTooManyJoins = errors.New("rooms: too many joins")
 )
+
+// The stage (Stage).
+var (
+	// ErrOnStage: the identity is invited or on stage already.
+	ErrOnStage = errors.New("rooms: already invited or on stage")
+	// ErrNoHand: the identity's hand is not raised.
+	ErrNoHand = errors.New("rooms: hand not raised")
+	// ErrNoInvitation: the identity has no invitation (or it expired).
+	ErrNoInvitation = errors.New("rooms: no invitation")
+	// ErrNotOnStage: the identity is not on stage.
+	ErrNotOnStage = errors.New("rooms: not on stage")
+	// ErrStageFull: as many guests are on stage or invited as allowed.
+	ErrStageFull = errors.New("rooms: stage full")
+	// ErrMemberCannotPublish: the identity is a member of the room whose
+	// stored permissions lack publish, which would narrow its stage token.
+	ErrMemberCannotPublish = errors.New("rooms: the member may not publish")
+	// ErrNotModerator: only a moderator invites to the stage.
+	ErrNotModerator = errors.New("rooms: only moderators invite")
+	// ErrRaiseLimited: the identity raised its hand too often; see RaiseLimitError.
+	ErrRaiseLimited = errors.New("rooms: raising hands too often")
+)
+
+// RaiseLimitError is a hand raise refused for now; it matches ErrRaiseLimited.
+type RaiseLimitError struct{ RetryAfter time.Duration }
+
+func (e *RaiseLimitError) Error() string {
+	return ErrRaiseLimited.Error() + "; retry in " + e.RetryAfter.Round(time.Second).String()
+}
+
+// Is makes errors.Is(e, ErrRaiseLimited) hold.
+func (e *RaiseLimitError) Is(target error) bool { return target == ErrRaiseLimited }

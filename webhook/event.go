@@ -25,6 +25,9 @@ const (
 	RecordingStarted  = "recording_started"
 	RecordingFinished = "recording_finished"
 	ChatQuestion      = "chat_question"
+	// StageChanged is a change of a webinar's stage: a hand raised or
+	// lowered, an invitation, a guest on stage or back in the audience.
+	StageChanged = "stage_changed"
 )
 
 // Event is one delivery's JSON body. ID is unique per event: a receiver that
@@ -41,6 +44,7 @@ type Event struct {
 	Track       *Track       `json:"track,omitempty"`
 	Recording   *Recording   `json:"recording,omitempty"`
 	Question    *Question    `json:"question,omitempty"`
+	Stage       *Stage       `json:"stage,omitempty"`
 }
 
 // Participant is who joined or left.
@@ -80,6 +84,22 @@ type Question struct {
 	From     string `json:"from"`
 	FromName string `json:"from_name,omitempty"`
 	Text     string `json:"text"`
+}
+
+// Stage is one change of a webinar's stage (docs/protocol.md "The stage").
+type Stage struct {
+	// Event is hand_raised, hand_lowered, hand_dismissed, invited,
+	// invitation_declined, invitation_withdrawn, invitation_expired,
+	// guest_joined or guest_left.
+	Event    string `json:"event"`
+	Identity string `json:"identity"`
+	Name     string `json:"name,omitempty"`
+	// Permissions and Tier are an invitation's or a guest's grant.
+	Permissions string `json:"permissions,omitempty"`
+	Tier        string `json:"tier,omitempty"`
+	// InvitedBy is the moderator who invited; Reason why a guest left.
+	InvitedBy string `json:"invited_by,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // NewID returns a random event ID.

@@ -49,6 +49,7 @@ type config struct {
 	Edge            edgeConfig    `yaml:",inline"`
 	PINs            pinConfig     `yaml:",inline"`
 	Caps            capsConfig    `yaml:",inline"`
+	Stage           stageConfig   `yaml:",inline"`
 
 	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
 	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
@@ -87,6 +88,7 @@ func defaultConfig() config {
 		Edge:            defaultEdgeConfig(),
 		PINs:            defaultPINConfig(),
 		Caps:            defaultCapsConfig(),
+		Stage:           defaultStageConfig(),
 
 		HLSPartDuration:    200 * time.Millisecond,
 		HLSSegmentDuration: time.Second,
@@ -327,6 +329,7 @@ func (c config) apiConfig() api.Config {
 	a.JoinFailuresPerAddr, a.JoinFailuresPerRoom = c.PINs.FailuresPerAddr, c.PINs.FailuresPerRoom
 	a.FloodPINChecksPerSecond, a.JoinsPerAddr = c.PINs.FloodChecksPerSecond, c.PINs.JoinsPerAddr
 	a.Caps = c.Caps.caps()
+	a.Stage = c.Stage.stage()
 	a.WebhookURL = c.Webhook.URL
 	return a
 }

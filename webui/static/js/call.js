@@ -51,10 +51,14 @@ export class Call extends EventTarget {
 
   /**
    * @param {import('/js/session.js').Join} join
+   * @param {{borrowed?: boolean}} [opts]  borrowed: the join is not the page's
+   *   own (a turn on stage from the watch page), so a refused token ends the
+   *   call instead of forgetting the join and going to the join page
    */
-  constructor(join) {
+  constructor(join, opts = {}) {
     super();
     this.join = join;
+    this.borrowed = !!opts.borrowed;
     this.roomId = join.room.id;
     this.devices = loadDevices();
     this.resolutions = allowedResolutions(join.tier, join.room.tier);
@@ -112,7 +116,7 @@ export class Call extends EventTarget {
     // Part of what was sent or offered could not be used; the rest goes on.
     s.on('warning', (err) => this.#emit('problem', err.code === 'unsupported_codecs' ? codecProblem(err.reason) : err.reason || err.message));
     s.on('removed', (m) => {
-      clearJoin(this.roomId);
+      if (!this.borrowed) clearJoin(this.roomId);
       this.#end('You were removed from this room', `A moderator removed you${m.reason && m.reason !== 'removed' ? ` (${m.reason})` : ''}. To come back, join again with a PIN.`, true);
     });
     // The same name joined from another tab or device; that one goes on.
@@ -390,6 +394,10 @@ export class Call extends EventTarget {
         this.#end('This room does not exist', `There is no room “${this.roomId}” on this server any more. It may have been deleted.`, true);
         break;
       case 'token_expired': case 'token_invalid': case 'token_malformed': case 'token_wrong_room': case 'unauthorized':
+        if (this.borrowed) {
+          this.#end('Cannot join', `The server refused the connection (${err.reason || err.code}).`, true);
+          break;
+        }
         clearJoin(this.roomId);
         location.replace(`/?room=${encodeURIComponent(this.roomId)}`);
         break;

@@ -12,6 +12,7 @@ import { byId, h } from '/js/dom.js';
 import { bindPINAlert } from '/js/pin-alert.js';
 import { formatRate, StatsSampler } from '/js/stats.js';
 import { bindBroadcast } from '/js/studio-broadcast.js';
+import { bindStageStudio } from '/js/stage-studio.js';
 import { bindPeople } from '/js/studio-people.js';
 import { Stage } from '/js/tiles.js';
 
@@ -110,6 +111,7 @@ async function init() {
   stage.render();
   stage.startSpeakerWatch();
   bindBroadcast(call);
+  bindStageStudio(call, byId('stage-card'));
   bindPINAlert(call, byId('pin-alert-box'), client(join.token));
   bindDevices(call);
   bindStats(call);

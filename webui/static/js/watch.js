@@ -13,6 +13,7 @@ import { mountChat } from '/js/chat.js';
 import { byId, h } from '/js/dom.js';
 import { HLSPlayer } from '/js/hlsplayer.js';
 import { clearJoin } from '/js/session.js';
+import { bindStageWatch } from '/js/stage-watch.js';
 
 /** How often the page asks whether an offline broadcast went live, in ms. */
 const OFFLINE_RETRY = 2000;
@@ -29,6 +30,8 @@ const goLive = byId('go-live');
 const unmute = byId('unmute');
 const player = new HLSPlayer(video, { lowLatency: true });
 let retryTimer = 0;
+/** On stage, the page shows the live room instead of HLS (stage-watch.js). */
+let staged = false;
 let room = '';
 /** @type {import('/js/session.js').Join} */
 let join;
@@ -86,6 +89,7 @@ function retry(ms) {
  */
 async function probe() {
   clearTimeout(retryTimer);
+  if (staged) return;
   let res;
   try {
     res = await fetch(playlistURL(), { cache: 'no-store' });
@@ -94,6 +98,7 @@ async function probe() {
     retry(5000);
     return;
   }
+  if (staged) return;
   if (res.ok) {
     start();
     return;
@@ -242,6 +247,19 @@ async function init() {
   }
   setState('connecting');
   probe();
+  if (join.room.mode === 'webinar' && !perms.publish) {
+    bindStageWatch(room, join, {
+      stop: () => {
+        staged = true;
+        clearTimeout(retryTimer);
+        player.destroy();
+        setState('connecting');
+        badge.dataset.state = 'live';
+        badge.textContent = 'On stage';
+      },
+      start: () => { staged = false; setState('connecting'); probe(); },
+    });
+  }
 }
 
 init();
