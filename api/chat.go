@@ -30,7 +30,9 @@ type chatHandlers struct {
 	// rooms stores a room's chat settings.
 	rooms *rooms.Service
 	caps  *sessionCaps
-	gate  *gate
+	// sockets are the open websockets, which Server.Close ends.
+	sockets *openSockets
+	gate    *gate
 	reporter
 }
 

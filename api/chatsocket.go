@@ -91,6 +91,12 @@ func (s *chatHandlers) chatSocket(c *gin.Context) {
 	if err != nil {
 		return // Accept has answered the request
 	}
+	ctx, done, ok := s.sockets.open(ctx)
+	if !ok {
+		conn.Close(websocket.StatusGoingAway, "the server is shutting down")
+		return
+	}
+	defer done()
 	conn.SetReadLimit(maxChatFrame)
 	log := s.log.With("room", r.ID, "identity", v.Identity)
 	log.Info("chat socket opened", "after", after)

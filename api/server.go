@@ -186,8 +186,8 @@ type Deps struct {
 
 // Server serves the HTTP API: it runs the middleware every request passes
 // and registers the routes of the handler groups (routes.go), which it builds
-// on Deps. Build it with New; the goroutines it starts belong to requests
-// (websockets) and to WHIP and WHEP sessions, which Close ends.
+// on Deps. Build it with New; the goroutines it starts belong to websockets
+// and to WHIP and WHEP sessions, which Close ends.
 type Server struct {
 	cfg     Config
 	metrics *metrics
@@ -196,7 +196,9 @@ type Server struct {
 	nodes   *roomNodes
 	engine  *gin.Engine
 	// whip are the open WHIP and WHEP sessions, which Close ends.
-	whip    *whipSessions
+	whip *whipSessions
+	// sockets are the open websockets (room, chat, stage), which Close ends.
+	sockets *openSockets
 	hls     *hls.Service
 	ownsHLS bool // hls was made by New, so Close closes it
 	// ownProgs are the programs of an hls made by New, closed with it.
@@ -226,6 +228,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		hls:      d.HLS,
 		reporter: reporter{d.Log},
 		whip:     &whipSessions{},
+		sockets:  newOpenSockets(),
 	}
 	s.nodes = &roomNodes{placer: d.Placer, reporter: s.reporter}
 	if s.hls == nil {
@@ -274,12 +277,13 @@ func (s *Server) StartBroadcasts(ctx context.Context) error { return s.rooms.Sta
 // Handler returns the HTTP handler of every route.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Close ends the WHIP and WHEP sessions (their clients see the connection
-// close) and returns once their watchers have ended, and closes the HLS
-// service if New made it (Deps.HLS nil). Call it after the HTTP server has
-// shut down, before the SFU closes; the room and chat websockets end with the
-// SFU and the chat hub.
+// Close ends the room, chat and stage websockets (the HTTP server's Shutdown
+// does not wait for upgraded connections) and the WHIP and WHEP sessions
+// (their clients see the connection close), returns once their handlers and
+// watchers have ended, and closes the HLS service if New made it (Deps.HLS
+// nil). Call it after the HTTP server has shut down, before the SFU closes.
 func (s *Server) Close() {
+	s.sockets.close()
 	s.whip.mu.Lock()
 	live := make([]*whipSession, 0, len(s.whip.m))
 	for _, ws := range s.whip.m {

@@ -20,9 +20,11 @@ type stageHandlers struct {
 	cfg   Config // body size, ICE servers
 	stage *rooms.Stage
 	// caps counts the stage websocket among its address's sockets.
-	caps  *sessionCaps
-	nodes *roomNodes
-	gate  *gate
+	caps *sessionCaps
+	// sockets are the open websockets, which Server.Close ends.
+	sockets *openSockets
+	nodes   *roomNodes
+	gate    *gate
 	reporter
 }
 

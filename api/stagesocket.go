@@ -84,6 +84,12 @@ func (a *stageHandlers) socket(c *gin.Context) {
 	if err != nil {
 		return // Accept has answered the request
 	}
+	ctx, done, ok := a.sockets.open(c.Request.Context())
+	if !ok {
+		conn.Close(websocket.StatusGoingAway, "the server is shutting down")
+		return
+	}
+	defer done()
 	conn.SetReadLimit(maxStageFrame)
 	room := c.Param("room")
 	log := a.log.With("room", room, "identity", claims.Identity)
@@ -92,7 +98,7 @@ func (a *stageHandlers) socket(c *gin.Context) {
 	defer sub.Close()
 	ss := &stageSession{a: a, conn: conn, room: room, claims: claims,
 		moderator: grant.Permissions.Has(access.Moderate), replies: make(chan stageReply, socketReplies)}
-	reason := ss.run(c.Request.Context(), state, sub)
+	reason := ss.run(ctx, state, sub)
 	// The request's context is done once the client left: leave with a
 	// fresh one so the stage token is revoked all the same.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), socketWriteTimeout)

@@ -38,8 +38,10 @@ type socketHandlers struct {
 	pins   *rooms.PINGuard
 	alerts *pinAlerts
 	caps   *sessionCaps
-	nodes  *roomNodes
-	gate   *gate
+	// sockets are the open websockets, which Server.Close ends.
+	sockets *openSockets
+	nodes   *roomNodes
+	gate    *gate
 	reporter
 }
 
@@ -81,6 +83,12 @@ func (s *socketHandlers) roomSocket(c *gin.Context) {
 	if err != nil {
 		return // Accept has answered the request
 	}
+	ctx, done, ok := s.sockets.open(ctx)
+	if !ok {
+		conn.Close(websocket.StatusGoingAway, "the server is shutting down")
+		return
+	}
+	defer done()
 	conn.SetReadLimit(maxSocketMessage)
 	p, err := room.Join(sfu.ParticipantOptions{
 		Identity: claims.Identity, Name: claims.Name, Kind: sfu.KindBrowser,
