@@ -98,6 +98,8 @@ type whipHandlers struct {
 	whip *whipSessions
 	caps *sessionCaps
 	gate *gate
+	// edges serve WHEP viewers of other nodes' rooms here (edge.go); nil: none.
+	edges Cascade
 	reporter
 }
 
@@ -200,16 +202,22 @@ func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 			s.abort(c, mediaError(err))
 			return
 		}
-		room, err := s.rooms.Open(r)
-		if err != nil {
-			s.abort(c, err) // the SFU is shutting down
-			return
-		}
-		release, err := s.caps.acquire(k.session, c.ClientIP(), r.ID, who.identity)
+		layer, err := viewLayer(c, k)
 		if err != nil {
 			s.abort(c, err)
 			return
 		}
+		room, edgeRelease, ok := s.openRoom(c, k, r)
+		if !ok {
+			return
+		}
+		release, err := s.caps.acquire(k.session, c.ClientIP(), r.ID, who.identity)
+		if err != nil {
+			edgeRelease()
+			s.abort(c, err)
+			return
+		}
+		release = both(release, edgeRelease)
 		perms := access.Subscribe
 		if k == kindWHIP {
 			perms = access.Publish
@@ -225,7 +233,7 @@ func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 		if k == kindWHIP {
 			answer, err = p.Publish(offer, nil)
 		} else {
-			answer, err = p.View(offer)
+			answer, err = view(p, offer, layer)
 		}
 		if err != nil {
 			p.Close("negotiation failed")
