@@ -265,7 +265,7 @@ func (ed *edge) onTrack(p *pull, remote *webrtc.TrackRemote, recv *webrtc.RTPRec
 		return
 	}
 	if ed.feeds[idx] == nil {
-		ed.feeds[idx] = newFeed(randomSSRC(), remote.Codec().ClockRate)
+		ed.feeds[idx] = newFeed(randomSSRC(), remote.Codec().ClockRate, &ed.edges.stats.pulled[idx])
 	}
 	f := ed.feeds[idx]
 	t := &ed.video
@@ -334,6 +334,7 @@ func (ed *edge) endPull(p *pull) {
 	}
 	p.pc.Close()
 	p.end()
+	ed.edges.stats.pulls[p.rank].Add(-1)
 	ed.deleteSession(p.location, rids[p.rank])
 }
 

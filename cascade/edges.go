@@ -46,6 +46,7 @@ type Edges struct {
 	log    *slog.Logger
 	api    *webrtc.API
 	client *http.Client
+	stats  counters
 
 	mu     sync.Mutex
 	m      map[string]*edge

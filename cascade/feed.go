@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor"
@@ -22,6 +23,8 @@ type feed struct {
 	ssrc  uint32
 	clock uint32
 	wake  chan struct{}
+	// bytes counts what the feed received (Edges' metrics).
+	bytes *atomic.Uint64
 
 	mu     sync.Mutex
 	closed bool
@@ -33,8 +36,8 @@ type feed struct {
 	seq seqMap
 }
 
-func newFeed(ssrc, clock uint32) *feed {
-	return &feed{ssrc: ssrc, clock: clock, wake: make(chan struct{}, 1)}
+func newFeed(ssrc, clock uint32, bytes *atomic.Uint64) *feed {
+	return &feed{ssrc: ssrc, clock: clock, bytes: bytes, wake: make(chan struct{}, 1)}
 }
 
 // seqMap maps one pull's sequence numbers and timestamps onto the layer's
@@ -153,6 +156,7 @@ func (f *feed) Read(b []byte) (int, interceptor.Attributes, error) {
 		ok := f.gen == gen && f.seq.rewrite(b[:n], f.ssrc, f.clock, time.Now())
 		f.mu.Unlock()
 		if ok {
+			f.bytes.Add(uint64(n))
 			return n, attrs, nil
 		}
 	}

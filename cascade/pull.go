@@ -87,6 +87,7 @@ func (ed *edge) startPull(ctx context.Context, rank int) (*pull, error) {
 		ed.deleteSession(location, rids[rank])
 		return fail(fmt.Errorf("cascade: the owner's answer: %w", err))
 	}
+	ed.edges.stats.pulls[rank].Add(1)
 	return p, nil
 }
 

@@ -33,10 +33,14 @@ type clusterConfig struct {
 	// DrainTimeout is how long a node told to stop keeps its live rooms
 	// running (while new rooms go to other nodes) before it shuts down.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// Cascade serves here the WHEP viewers of rooms that live on another
+	// node, from an edge that pulls each watched layer once from the room's
+	// node (package cascade); false redirects them there (307).
+	Cascade bool `yaml:"cluster_cascade"`
 }
 
 func defaultClusterConfig() clusterConfig {
-	return clusterConfig{Heartbeat: cluster.DefaultInterval, DrainTimeout: 30 * time.Second}
+	return clusterConfig{Heartbeat: cluster.DefaultInterval, DrainTimeout: 30 * time.Second, Cascade: true}
 }
 
 func init() {
@@ -51,6 +55,14 @@ func init() {
 		}},
 		setting{"node_id", "LECTERN_NODE_ID", "node-id", "this node's name in the cluster (empty: generated, kept in data_dir/node_id)", str(func(c *config) *string { return &c.Cluster.NodeID })},
 		setting{"cluster_heartbeat", "LECTERN_CLUSTER_HEARTBEAT", "cluster-heartbeat", "interval of cluster heartbeats; a node is dead after 3 missed", duration(func(c *config) *time.Duration { return &c.Cluster.Heartbeat })},
+		setting{"cluster_cascade", "LECTERN_CLUSTER_CASCADE", "cluster-cascade", "in a cluster, serve WebRTC viewers of other nodes' rooms here from an edge that pulls the room once (true or false; default true)", func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.Cluster.Cascade = b
+			return nil
+		}},
 		setting{"drain_timeout", "LECTERN_DRAIN_TIMEOUT", "drain-timeout", "on SIGTERM in a cluster, how long live rooms may go on while new ones go elsewhere", duration(func(c *config) *time.Duration { return &c.Cluster.DrainTimeout })},
 	)
 }

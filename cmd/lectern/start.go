@@ -171,7 +171,7 @@ func (p *process) startAPI(ctx context.Context) error {
 	p.hooks.register(reg)
 	p.srv, err = api.New(p.apiCfg, api.Deps{DB: p.db, Issuer: p.issuer, Registry: reg, Log: p.log, SFU: p.media,
 		Chat: hub, HLS: p.broadcast, Recorder: p.recorder, Placer: p.cluster.httpPlacer(), Rooms: p.rooms,
-		OnStageEvent: p.hooks.stageHook()})
+		OnStageEvent: p.hooks.stageHook(), Cascade: p.edges(reg)})
 	if err != nil {
 		return err
 	}
