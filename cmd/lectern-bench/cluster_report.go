@@ -58,4 +58,6 @@ func (r *clusterReport) print(w io.Writer) {
 }
 
 // msOf formats d in milliseconds.
-func msOf(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+func msOf(d time.Duration) string {
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
