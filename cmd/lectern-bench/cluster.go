@@ -28,6 +28,8 @@ type clusterFlags struct {
 	duration    time.Duration
 	killEdge    bool
 	watchdog    time.Duration
+	// pins are the layers edge viewers pin, in turn ("auto": none).
+	pins []string
 }
 
 // runCluster measures a WebRTC audience across nodes (a cascade): one origin
@@ -56,8 +58,15 @@ func runCluster(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&f.duration, "duration", 20*time.Second, "measurement window")
 	fs.BoolVar(&f.killEdge, "kill-edge", true, "after the window, SIGKILL the first edge node and time its viewers' return through another")
 	fs.DurationVar(&f.watchdog, "watchdog", time.Second, "with --kill-edge: how long a viewer waits without media before it connects again")
+	pins := fs.String("pins", "auto", "comma-separated layers the edges' viewers pin in turn with ?layer= (q, h, f; auto: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	f.pins = strings.Split(*pins, ",")
+	for _, p := range f.pins {
+		if p != "auto" && p != "q" && p != "h" && p != "f" {
+			return fmt.Errorf("cluster: --pins: %q is not q, h, f or auto", p)
+		}
 	}
 	tier, ok := tiers[f.tier]
 	switch {
@@ -121,7 +130,11 @@ func runCluster(ctx context.Context, args []string, out io.Writer) error {
 			if err != nil {
 				return err
 			}
-			v, err := startWHEPViewer(ctx, api, n.url, room, t)
+			query := ""
+			if pin := f.pins[j%len(f.pins)]; i > 0 && pin != "auto" {
+				query = "?layer=" + pin
+			}
+			v, err := startWHEPViewer(ctx, api, n.url, room+query, t)
 			if err != nil {
 				return fmt.Errorf("cluster: viewer %d on node %d: %w", j, i, err)
 			}

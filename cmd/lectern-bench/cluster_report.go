@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -21,8 +22,8 @@ type clusterReport struct {
 func (r *clusterReport) print(w io.Writer) {
 	f := r.flags
 	secs := r.elapsed.Seconds()
-	fmt.Fprintf(w, "cascade: 1 origin + %d edges, one %s %s simulcast publisher (q %.2f, h %.2f, f %.2f Mbit/s) on the origin, %d WHEP viewers on the origin, %d on each edge; window %v\n\n",
-		f.edges, f.codec, f.tier, float64(r.tier)/16e6, float64(r.tier)/4e6, float64(r.tier)/1e6, f.direct, f.subscribers, r.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "cascade: 1 origin + %d edges, one %s %s simulcast publisher (q %.2f, h %.2f, f %.2f Mbit/s) on the origin, %d WHEP viewers on the origin, %d on each edge (pinning in turn: %s); window %v\n\n",
+		f.edges, f.codec, f.tier, float64(r.tier)/16e6, float64(r.tier)/4e6, float64(r.tier)/1e6, f.direct, f.subscribers, strings.Join(f.pins, ", "), r.elapsed.Round(time.Millisecond))
 	fmt.Fprintln(w, "| edge | pulls open (q / h / f) | origin → edge, Mbit/s: q / h / f / audio | total |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|")
 	for i, p := range r.pulls {
