@@ -323,3 +323,85 @@ func TestCascadeWHEP(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the edge's end
 	}
 }
+
+// TestCascadeRefusals: a WHEP layer that is no layer name is refused before
+// the room sees the client; a pull from another node's edge (marked with
+// the cascade header) is redirected, not served from an edge (edges do not
+// chain); with the cascade off, viewers are redirected as before.
+func TestCascadeRefusals(t *testing.T) {
+	dbURL := storagetest.PostgresURL(t)
+	a := newEdgeNode(t, dbURL, "node-a")
+	b := newEdgeNode(t, dbURL, "node-b")
+	plain := newClusterNode(t, dbURL, "node-p")
+	a.createRoom(map[string]any{"id": "talk", "name": "Talk"})
+	startWHEPAt(t, a.testAPI, "talk", a.tokenFor("first", "talk", access.Viewer), "")
+	placedOn(t, a.db, "talk", "node-a")
+
+	offer := offerOf(t, webrtc.MimeTypeVP8, webrtc.RTPTransceiverDirectionRecvonly)
+	status, _, body := httpDo(t, "POST", b.url+"/whep/talk?layer=xl", b.tokenFor("v", "talk", access.Viewer), "application/sdp", offer)
+	if status != http.StatusBadRequest || !strings.Contains(body, "invalid_layer") {
+		t.Errorf("?layer=xl on B: %d %s, want 400 invalid_layer", status, body)
+	}
+	if len(b.edges.Rooms()) != 0 {
+		t.Errorf("a refused viewer started edges %v", b.edges.Rooms())
+	}
+
+	req, err := http.NewRequestWithContext(t.Context(), "POST", b.url+"/whep/talk", strings.NewReader(offer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+b.tokenFor("v", "talk", access.Viewer))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set(cascade.Header, "1")
+	res, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusTemporaryRedirect || res.Header.Get("Location") != a.url+"/whep/talk" {
+		t.Errorf("a pull marked as cascade on B: %d to %q, want 307 to A", res.StatusCode, res.Header.Get("Location"))
+	}
+	if got := redirected(t, "POST", plain.url+"/whep/talk"); got != a.url+"/whep/talk" {
+		t.Errorf("without a cascade: redirected to %q", got)
+	}
+}
+
+// TestCascadeOwnerEnds: when the room's node goes away, the edge ends and
+// closes its viewers' sessions, so that they connect again.
+func TestCascadeOwnerEnds(t *testing.T) {
+	dbURL := storagetest.PostgresURL(t)
+	a := newEdgeNode(t, dbURL, "node-a")
+	b := newEdgeNode(t, dbURL, "node-b")
+	a.createRoom(map[string]any{"id": "talk", "name": "Talk"})
+	startSimulcastWHIP(t, a.url, "talk", a.tokenFor("host", "talk", access.Member))
+	placedOn(t, a.db, "talk", "node-a")
+	a.waitTracks("talk", 2)
+	v := startWHEPAt(t, b.testAPI, "talk", b.tokenFor("v", "talk", access.Viewer), "")
+	v.waitLayerOf(2)
+	b.srv.whip.mu.Lock()
+	sessions := len(b.srv.whip.m)
+	b.srv.whip.mu.Unlock()
+	if sessions != 1 {
+		t.Fatalf("B holds %d WHEP sessions, want 1", sessions)
+	}
+	a.kill()
+	lost := time.Now()
+	deadline := lost.Add(15 * time.Second)
+	for {
+		b.srv.whip.mu.Lock()
+		n := len(b.srv.whip.m)
+		b.srv.whip.mu.Unlock()
+		if n == 0 && len(b.edges.Rooms()) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("15 s after A went away B still holds %d sessions and edges %v", n, b.edges.Rooms())
+		}
+		time.Sleep(20 * time.Millisecond) // polling B's sessions
+	}
+	t.Logf("B's edge ended and closed its viewer %v after A went away", time.Since(lost).Round(time.Millisecond))
+	// The session is gone from B: a DELETE is no longer answered there.
+	if res := sendNoFollow(t, "DELETE", b.url+v.location); res.StatusCode != http.StatusTemporaryRedirect && res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("DELETE of the ended session on B: %d", res.StatusCode)
+	}
+}

@@ -59,7 +59,7 @@ func New(cfg Config, media *sfu.SFU, log *slog.Logger) (*Edges, error) {
 	if cfg.Token == nil {
 		return nil, errors.New("cascade: a node credential is required")
 	}
-	api, err := pullAPI(cfg.Loopback)
+	api, err := pullAPI(cfg.Loopback, log)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (e *Edges) Close() {
 // generator (the edge's SFU repairs loss itself, sfu/nack.go), with TWCC
 // feedback and receiver reports so that the owner paces the link as for
 // any viewer. ICE gives up fast: the owner is on the same network.
-func pullAPI(loopback bool) (*webrtc.API, error) {
+func pullAPI(loopback bool, log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "transport-cc"}}
 	codecs := []struct {
@@ -194,7 +194,7 @@ func pullAPI(loopback bool) (*webrtc.API, error) {
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
 	}
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: sfu.PionLogger(log)}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(loopback)
 	se.SetICETimeouts(time.Second, 2*time.Second, 250*time.Millisecond)

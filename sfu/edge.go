@@ -2,8 +2,10 @@ package sfu
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
@@ -219,3 +221,7 @@ func (t *Track) LayerRID(i int) string {
 	}
 	return ""
 }
+
+// PionLogger routes pion's logs into log at warn and above, as the SFU's
+// own peer connections do: for the pulls of a cascade edge.
+func PionLogger(log *slog.Logger) logging.LoggerFactory { return pionLogger(log) }

@@ -30,6 +30,8 @@ type clusterFlags struct {
 	watchdog    time.Duration
 	// pins are the layers edge viewers pin, in turn ("auto": none).
 	pins []string
+	// simulate are cluster sizes to project the measured egress to.
+	simulate []int
 }
 
 // runCluster measures a WebRTC audience across nodes (a cascade): one origin
@@ -59,10 +61,21 @@ func runCluster(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&f.killEdge, "kill-edge", true, "after the window, SIGKILL the first edge node and time its viewers' return through another")
 	fs.DurationVar(&f.watchdog, "watchdog", time.Second, "with --kill-edge: how long a viewer waits without media before it connects again")
 	pins := fs.String("pins", "auto", "comma-separated layers the edges' viewers pin in turn with ?layer= (q, h, f; auto: none)")
+	simulate := fs.String("simulate", "10,100", "comma-separated node counts to project the measured egress to (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	f.pins = strings.Split(*pins, ",")
+	for _, s := range strings.Split(*simulate, ",") {
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 2 {
+			return fmt.Errorf("cluster: --simulate: %q is not a node count of at least 2", s)
+		}
+		f.simulate = append(f.simulate, n)
+	}
 	for _, p := range f.pins {
 		if p != "auto" && p != "q" && p != "h" && p != "f" {
 			return fmt.Errorf("cluster: --pins: %q is not q, h, f or auto", p)

@@ -49,6 +49,7 @@ func (r *clusterReport) print(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %d | %d | %.2f%% | %d / %d / %d | %s / %s | %s |\n", g.name, g.viewers, g.w.packets, lossPct,
 			g.w.layers[0], g.w.layers[1], g.w.layers[2], msOf(p50), msOf(p99), added)
 	}
+	r.project(w)
 	if !f.killEdge {
 		return
 	}
@@ -61,4 +62,44 @@ func (r *clusterReport) print(w io.Writer) {
 // msOf formats d in milliseconds.
 func msOf(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
+
+// project extends the measured figures to larger clusters (--simulate): one
+// room owned by one node, the same audience per node on every node, every
+// edge pulling what the measured edges pulled. The origin's egress is one
+// pull set per edge plus its own viewers; an edge's is its viewers, its
+// ingress one pull set. Without a cascade every viewer would be served by
+// the origin.
+func (r *clusterReport) project(w io.Writer) {
+	if len(r.flags.simulate) == 0 || len(r.pulls) == 0 {
+		return
+	}
+	secs := r.elapsed.Seconds()
+	var pullSet float64 // Mbit/s one edge pulls
+	for _, p := range r.pulls {
+		for _, b := range p.bytes {
+			pullSet += b * 8 / secs / 1e6
+		}
+	}
+	pullSet /= float64(len(r.pulls))
+	var bits float64 // received by the edges' viewers
+	viewers := 0
+	for _, g := range r.groups[1:] {
+		bits += float64(g.bytes) * 8
+		viewers += g.viewers
+	}
+	perViewer := 0.0 // Mbit/s per edge viewer, RTP as received
+	if viewers > 0 {
+		perViewer = bits / float64(viewers) / secs / 1e6
+	}
+	per := r.flags.subscribers
+	fmt.Fprintf(w, "\nprojection from this run (one room; %d viewers on every node; one edge pulls %.2f Mbit/s; a viewer gets %.2f Mbit/s):\n\n", per, pullSet, perViewer)
+	fmt.Fprintln(w, "| nodes | viewers | origin egress: pulls + own viewers | each edge: egress / ingress | origin egress without a cascade |")
+	fmt.Fprintln(w, "|--:|--:|--:|--:|--:|")
+	for _, n := range r.flags.simulate {
+		pulls := float64(n-1) * pullSet
+		own := float64(per) * perViewer
+		fmt.Fprintf(w, "| %d | %d | %.0f + %.0f = %.0f Mbit/s | %.0f / %.1f Mbit/s | %.0f Mbit/s |\n", n, n*per, pulls, own, pulls+own,
+			float64(per)*perViewer, pullSet, float64(n*per)*perViewer)
+	}
 }

@@ -30,6 +30,8 @@ type whepBenchViewer struct {
 	last, gap, firstNanos atomic.Int64
 	gaps                  atomic.Bool
 	once                  sync.Once
+	// bytes counts the video RTP bytes received since the window's start.
+	bytes atomic.Uint64
 }
 
 // startWHEPViewer connects a viewer to base's WHEP endpoint for room and
@@ -110,6 +112,7 @@ func (v *whepBenchViewer) read(tr *webrtc.TrackRemote) {
 			continue
 		}
 		v.st.packet(h.SequenceNumber, h.Timestamp, buf[hn:n], now)
+		v.bytes.Add(uint64(n))
 		prev := v.last.Swap(now.UnixNano())
 		if v.gaps.Load() && prev != 0 {
 			if d := now.UnixNano() - prev; d > v.gap.Load() {
@@ -185,6 +188,7 @@ type viewerGroup struct {
 func (g *viewerGroup) reset() {
 	for _, v := range g.viewers {
 		v.st.reset()
+		v.bytes.Store(0)
 	}
 }
 
@@ -193,12 +197,14 @@ type groupWindow struct {
 	name    string
 	viewers int
 	w       streamWindow
+	bytes   uint64
 }
 
 func (g *viewerGroup) window() groupWindow {
 	out := groupWindow{name: g.name, viewers: len(g.viewers)}
 	for _, v := range g.viewers {
 		out.w.add(v.st.snapshot())
+		out.bytes += v.bytes.Load()
 	}
 	return out
 }
