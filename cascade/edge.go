@@ -54,6 +54,11 @@ type edge struct {
 	sroom *sfu.Room
 	relay *sfu.Participant
 
+	// pubMu serializes onTrack's publishing (two pulls' first packets may
+	// race) and, taken once by teardown, ends it; it is never held by the
+	// SFU's calls into the edge (PLI, NACK), which take only mu.
+	pubMu sync.Mutex
+
 	mu           sync.Mutex
 	video, audio *sfu.Track
 	// feeds are the video layers by rank, then the audio.
@@ -259,26 +264,29 @@ func (ed *edge) onTrack(p *pull, remote *webrtc.TrackRemote, recv *webrtc.RTPRec
 	if remote.Kind() == webrtc.RTPCodecTypeAudio {
 		idx, rid = audioFeed, ""
 	}
-	ed.mu.Lock()
-	defer ed.mu.Unlock()
+	ed.pubMu.Lock()
+	defer ed.pubMu.Unlock()
 	if ed.stopping() {
 		return
 	}
+	ed.mu.Lock()
 	if ed.feeds[idx] == nil {
 		ed.feeds[idx] = newFeed(randomSSRC(), remote.Codec().ClockRate, &ed.edges.stats.pulled[idx])
 	}
-	f := ed.feeds[idx]
+	f, added := ed.feeds[idx], ed.added[idx]
 	t := &ed.video
 	if idx == audioFeed {
 		t = &ed.audio
 	}
-	if *t == nil {
+	track := *t
+	ed.mu.Unlock()
+	if track == nil {
 		source := sfu.SourceCamera
 		if idx == audioFeed {
 			source = sfu.SourceMicrophone
 		}
-		kind := remote.Kind()
-		track, err := ed.relay.PublishRelay(sfu.RelaySpec{Kind: kind, Codec: remote.Codec(), Source: source,
+		var err error
+		track, err = ed.relay.PublishRelay(sfu.RelaySpec{Kind: remote.Kind(), Codec: remote.Codec(), Source: source,
 			PLI:  func(ssrc uint32) { ed.feedOf(ssrc, (*feed).pli) },
 			NACK: func(n *rtcp.TransportLayerNack) { ed.feedOf(n.MediaSSRC, func(f *feed) { f.nack(n) }) },
 			Stop: func() { ed.closeFeeds() }})
@@ -286,11 +294,15 @@ func (ed *edge) onTrack(p *pull, remote *webrtc.TrackRemote, recv *webrtc.RTPRec
 			ed.log.Debug("relay track not published", "err", err)
 			return
 		}
+		ed.mu.Lock()
 		*t = track
+		ed.mu.Unlock()
 	}
-	if !ed.added[idx] {
+	if !added {
+		ed.mu.Lock()
 		ed.added[idx] = true
-		(*t).AddRelayLayer(rid, f.ssrc, f)
+		ed.mu.Unlock()
+		track.AddRelayLayer(rid, f.ssrc, f)
 	}
 	f.attach(remote, p.pc)
 }
@@ -342,8 +354,8 @@ func (ed *edge) endPull(p *pull) {
 // subscriber, told why.
 func (ed *edge) teardown(pulls []*pull) {
 	ed.stop("the edge closed")
-	ed.mu.Lock() // no track is published after this
-	ed.mu.Unlock()
+	ed.pubMu.Lock() // no track is published after this
+	ed.pubMu.Unlock()
 	ed.closeFeeds()
 	for _, p := range pulls {
 		if p != nil {
