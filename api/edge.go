@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -111,6 +112,15 @@ func view(p *sfu.Participant, offer, layer string) (string, error) {
 		return p.View(offer)
 	}
 	return p.ViewLayer(offer, layer)
+}
+
+// isPull reports whether a WHEP request is another node's edge pulling the
+// room (its credential's identity and the cascade header say so): it is not
+// reported to webhooks, since the edge reports the viewers it serves. A
+// client claiming to be one only hides itself from webhooks, which its
+// credential's minter (an API key holder) could do anyway.
+func isPull(c *gin.Context, k whipKind, identity string) bool {
+	return k == kindWHEP && c.GetHeader(cascade.Header) != "" && strings.HasPrefix(identity, cascade.IdentityPrefix)
 }
 
 // both returns a function calling a, then b.

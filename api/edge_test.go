@@ -265,6 +265,27 @@ func TestCascadeWHEP(t *testing.T) {
 	placedOn(t, a.db, "talk", "node-a")
 	a.waitTracks("talk", 2)
 
+	// Webhooks see participants join: on A the publisher, not the edges'
+	// pulls; on B the viewers B serves, not its relay.
+	joinedOn := func(n *edgeNode) func() []string {
+		var mu sync.Mutex
+		var ids []string
+		cancel := n.media.Watch(func(ev sfu.Event) {
+			if ev.Type == sfu.EventParticipantJoined && ev.Participant != nil && ev.Room == "talk" {
+				mu.Lock()
+				ids = append(ids, ev.Participant.Identity)
+				mu.Unlock()
+			}
+		})
+		t.Cleanup(cancel)
+		return func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Sorted(slices.Values(ids))
+		}
+	}
+	joinedA, joinedB := joinedOn(a), joinedOn(b)
+
 	// Viewers on B and C are answered there (201, no redirect) from edges.
 	b1 := startWHEPAt(t, b.testAPI, "talk", b.tokenFor("b1", "talk", access.Viewer), "")
 	bq := startWHEPAt(t, b.testAPI, "talk", b.tokenFor("bq", "talk", access.Viewer), "?layer=q")
@@ -282,6 +303,12 @@ func TestCascadeWHEP(t *testing.T) {
 	// C's f (q always stays); h, watched by no one, is dropped.
 	got := waitPulls(t, a.testAPI, "talk", "f,q", "f,q")
 	t.Logf("pulls at A: %v", got)
+	if ids := joinedA(); len(ids) != 0 {
+		t.Errorf("watchers on A saw %v join, want none (the publisher joined before; pulls are not reported)", ids)
+	}
+	if ids := joinedB(); !slices.Equal(ids, []string{"b1", "bq"}) {
+		t.Errorf("watchers on B saw %v join, want the viewers b1 and bq", ids)
+	}
 
 	// A keyframe request of a viewer on B reaches the publisher.
 	pub.keys.Store(false)

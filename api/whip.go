@@ -223,7 +223,7 @@ func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 			perms = access.Publish
 		}
 		p, err := room.Join(sfu.ParticipantOptions{Identity: who.identity, Name: who.name, Kind: k.partKind,
-			Permissions: perms, Tier: who.tier, Sources: who.sources})
+			Permissions: perms, Tier: who.tier, Sources: who.sources, Unwatched: isPull(c, k, who.identity)})
 		if err != nil {
 			release()
 			s.abort(c, mediaError(err))

@@ -136,9 +136,12 @@ func (ed *edge) authorize(req *http.Request, rid string) error {
 	return nil
 }
 
+// IdentityPrefix begins the identity of every pull at the owner.
+const IdentityPrefix = "cascade-"
+
 // identity is the pull's identity at the owner: one per edge and layer,
 // since the owner keeps one participant per identity.
-func (ed *edge) identity(rid string) string { return "cascade-" + ed.id + "-" + rid }
+func (ed *edge) identity(rid string) string { return IdentityPrefix + ed.id + "-" + rid }
 
 // deleteSession ends the session of layer rid at the owner (RFC 9725
 // section 4.2), best effort: a session whose connection closes ends there

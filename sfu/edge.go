@@ -37,7 +37,7 @@ type rtpReader interface {
 // EdgeRoom returns the edge room id, creating it with opts when it has no one
 // in it. An edge room is apart from the node's own rooms: LiveRoom, HasMedia,
 // MediaRooms, EndRoom and the programs never see it (its media lives on
-// another node), and watchers (webhooks) hear nothing of it.
+// another node); watchers (webhooks) hear of its viewers only (Room.watch).
 func (s *SFU) EdgeRoom(id string, opts RoomOptions) (*Room, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -66,12 +66,20 @@ func (s *SFU) registry(r *Room) map[string]*Room {
 // Edge reports whether r is a cascade edge's room.
 func (r *Room) Edge() bool { return r.edge }
 
-// watch hands ev to the SFU's watchers, unless r is an edge room: the room's
-// events are the owner node's to report.
+// watch hands ev to the SFU's watchers. An edge room reports its viewers
+// joining and leaving (they watch the room, on this node), not its relay
+// and the relay's tracks: the room's tracks are the owner node's to report.
 func (r *Room) watch(ev Event) {
-	if !r.edge {
-		r.sfu.watch(ev)
+	if r.edge {
+		switch {
+		case ev.Type != EventParticipantJoined && ev.Type != EventParticipantLeft:
+			return
+		case ev.Participant != nil && ev.Participant.Kind == KindEdge:
+			return
+		}
+		ev.Edge = true
 	}
+	r.sfu.watch(ev)
 }
 
 // RelaySpec describes a track an edge's relay participant publishes: its

@@ -115,7 +115,9 @@ func (r *Room) Join(o ParticipantOptions) (*Participant, error) {
 	r.sfu.log.Info("participant joined", "room", r.id, "participant", p.id, "identity", o.Identity, "kind", o.Kind)
 	joined := Event{Type: EventParticipantJoined, Room: r.id, Participant: ptr(p.Info())}
 	r.notify(joined, p, needList)
-	r.watch(joined)
+	if !p.unwatched {
+		r.watch(joined)
+	}
 	if o.Permissions.Has(access.Subscribe) && o.AutoSubscribe {
 		for _, t := range r.Tracks() {
 			if t.owner != p && t.webrtc {
@@ -262,7 +264,9 @@ func (r *Room) leave(p *Participant) {
 	if had {
 		left := Event{Type: EventParticipantLeft, Room: r.id, Participant: &ParticipantInfo{ID: p.id, Identity: p.identity, Name: p.name, Kind: p.kind}}
 		r.notify(left, p, needList)
-		r.watch(left)
+		if !p.unwatched {
+			r.watch(left)
+		}
 	}
 	r.sfu.roomEmpty(r)
 }
