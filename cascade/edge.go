@@ -130,14 +130,16 @@ func (ed *edge) run() {
 	// Every layer is pulled at first; then the layers no subscriber here
 	// takes are dropped, after holding for dropHold.
 	wanted := [3]bool{true, true, true}
-	var unwantedSince [3]time.Time
+	var unwantedSince, retryAt [3]time.Time
 	tick := time.NewTicker(checkEvery)
 	defer tick.Stop()
-	retry := time.NewTimer(0)
-	defer retry.Stop()
+	ed.wakeLoop()
 	for {
 		select {
 		case <-ed.stopC:
+			return
+		case <-ed.relay.Done():
+			ed.stop("the edge's relay closed: " + ed.relay.Reason())
 			return
 		case <-ed.relay.Events():
 			// publish_layers (dynacast) pauses only layers above the
@@ -145,7 +147,6 @@ func (ed *edge) run() {
 		case <-tick.C:
 			wanted = ed.taken(wanted, &unwantedSince, time.Now())
 		case <-ed.wake:
-		case <-retry.C:
 		}
 		select {
 		case <-pulls[0].ended:
@@ -153,7 +154,6 @@ func (ed *edge) run() {
 			return
 		default:
 		}
-		failed := false
 		for r := 1; r < len(pulls); r++ {
 			p := pulls[r]
 			if p != nil {
@@ -165,13 +165,13 @@ func (ed *edge) run() {
 				}
 			}
 			switch {
-			case wanted[r] && p == nil:
+			case wanted[r] && p == nil && time.Now().After(retryAt[r]):
 				ctx, cancel := context.WithTimeout(context.Background(), pullTimeout)
 				np, err := ed.startPull(ctx, r)
 				cancel()
 				if err != nil {
 					ed.log.Debug("cascade pull failed", "layer", rids[r], "err", err)
-					failed = true
+					retryAt[r] = time.Now().Add(retryPull)
 					continue
 				}
 				pulls[r] = np
@@ -181,9 +181,6 @@ func (ed *edge) run() {
 				pulls[r] = nil
 				ed.log.Debug("cascade layer dropped", "layer", rids[r])
 			}
-		}
-		if failed {
-			retry.Reset(retryPull)
 		}
 	}
 }
