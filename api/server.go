@@ -34,6 +34,7 @@ import (
 	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
+	"lectern/usage"
 )
 
 // Config is the API's configuration.
@@ -182,6 +183,11 @@ type Deps struct {
 	// Nil: one built on DB, Issuer, SFU, HLS and Recorder, clustered when
 	// Placer is set.
 	Rooms *rooms.Service
+	// Usage counts usage and attendance: New hands it the SFU's participants
+	// and the HLS viewers' playlist requests, and serves its reports; its
+	// Run is the caller's. Nil: nothing is counted and the usage and
+	// attendance routes answer 503.
+	Usage *usage.Tracker
 }
 
 // Server serves the HTTP API: it runs the middleware every request passes
@@ -206,6 +212,8 @@ type Server struct {
 	rooms    *rooms.Service
 	// stage is every room's webinar stage on this node.
 	stage *rooms.Stage
+	// unwatchUsage stops handing the SFU's events to Deps.Usage.
+	unwatchUsage func()
 	reporter
 }
 
@@ -256,6 +264,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := s.buildEngine(s.handlers(d)); err != nil {
 		return nil, err
 	}
+	if d.Usage != nil {
+		s.unwatchUsage = watchUsage(d.SFU, d.Usage)
+	}
 	return s, nil
 }
 
@@ -294,6 +305,9 @@ func (s *Server) Close() {
 		ws.p.Close("the server is shutting down")
 	}
 	s.whip.wait()
+	if s.unwatchUsage != nil {
+		s.unwatchUsage()
+	}
 	if s.ownsHLS {
 		s.hls.Close()
 		s.ownProgs.Close()
@@ -335,4 +349,5 @@ func (s *Server) routes(g handlers) {
 	g.live.routes(r)
 	g.webhooks.routes(r)
 	g.stage.routes(r)
+	g.usage.routes(r)
 }
