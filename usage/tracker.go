@@ -67,6 +67,8 @@ type stay struct {
 	accrued time.Time
 	// last is a viewer's last media playlist request.
 	last time.Time
+	// anonymous: a viewer whose token we did not see, not an identity.
+	anonymous bool
 }
 
 // viewerName is the identity a viewer's multivariant request's token named.
@@ -195,7 +197,7 @@ func (t *Tracker) ViewerIdentified(roomID, viewerKey, identity, name string) {
 		r.names[viewerKey] = viewerName{identity: identity, name: name, at: now}
 	}
 	if s := r.viewers[viewerKey]; s != nil && s.entry.Identity != identity {
-		s.entry.Identity, s.entry.Name = identity, name
+		s.entry.Identity, s.entry.Name, s.anonymous = identity, name, false
 		t.entries[s.entry.ID] = s.entry
 		t.identityLocked(r.app, identity, now)
 	}
@@ -221,7 +223,7 @@ func (t *Tracker) PlaylistRequested(roomID, viewerKey string) {
 		e.Identity = t.anonymous(viewerKey)
 	}
 	s := t.arriveLocked(r, now, e)
-	s.last = now
+	s.last, s.anonymous = now, e.Identity != "" && !hasName(r, viewerKey)
 	r.viewers[viewerKey] = s
 	if !r.session.Broadcast {
 		r.session.Broadcast = true
@@ -291,8 +293,12 @@ func (t *Tracker) peaksLocked(r *room, now time.Time) {
 	}
 }
 
+// hasName reports whether r knows the identity of viewer key.
+func hasName(r *room, key string) bool { _, ok := r.names[key]; return ok }
+
 // accrueLocked counts s's time from where it was counted to `to` in the
-// usage of app, split at month boundaries.
+// usage of app, split at month boundaries. In each month after the first,
+// s is one of the month's active identities and present for its peaks.
 func (t *Tracker) accrueLocked(app string, s *stay, to time.Time) {
 	from := s.accrued
 	if !to.After(from) {
@@ -307,6 +313,15 @@ func (t *Tracker) accrueLocked(app string, s *stay, to time.Time) {
 		}
 		ms := end.Sub(from).Milliseconds()
 		d := t.deltaLocked(app, monthKey(from))
+		if from.Equal(monthStart(from)) {
+			a := t.appLocked(app)
+			d.PeakParticipants = max(d.PeakParticipants, a.participants)
+			d.PeakViewers = max(d.PeakViewers, a.viewers)
+			d.PeakConcurrent = max(d.PeakConcurrent, a.participants+a.viewers)
+			if !s.anonymous {
+				t.identityLocked(app, s.entry.Identity, from)
+			}
+		}
 		if s.entry.Role == storage.RoleViewer {
 			d.ViewerMS += ms
 		} else {
