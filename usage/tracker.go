@@ -333,3 +333,15 @@ func (t *Tracker) accrueLocked(app string, s *stay, to time.Time) {
 
 // Now is the tracker's clock.
 func (t *Tracker) Now() time.Time { return t.now() }
+
+// Present returns who is in room on this node now, as the tracker counts
+// them: participants, and HLS viewers whose last playlist request is less
+// than ViewerIdle old (or not yet flushed out).
+func (t *Tracker) Present(roomID string) (participants, viewers int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r := t.rooms[roomID]; r != nil {
+		return len(r.participants), len(r.viewers)
+	}
+	return 0, 0
+}

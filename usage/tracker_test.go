@@ -110,7 +110,7 @@ func TestAttendanceReport(t *testing.T) {
 		r.watch("town-hall", "10.0.0.7 hls.js", 3*time.Minute) // t0+1m .. t0+4m
 		// An anonymous viewer for 30 s.
 		r.watch("town-hall", "10.0.0.8 VLC", 30*time.Second) // t0+4m .. t0+4m30s
-		r.clk.Advance(30 * time.Second)                     // t0+5m
+		r.clk.Advance(30 * time.Second)                      // t0+5m
 		tr.Left("town-hall", "PA_a1")
 		r.flush() // both viewers idle for >= 15 s: their stays end at their last request
 		r.clk.Advance(time.Minute)
