@@ -24,7 +24,7 @@ type usageClock struct {
 	t  time.Time
 }
 
-func (c *usageClock) Now() time.Time           { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *usageClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *usageClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // newUsageAPI is the test API with a usage tracker on an injected clock.
