@@ -114,7 +114,7 @@ async function showAttendance(ctx, id, detail) {
   }
   const rows = a.attendees.map((at) => h('tr', { 'data-identity': at.identity, 'data-role': at.role },
     h('td', { class: 'card-title' }, at.name || at.identity),
-    h('td', { 'data-label': 'Identity', class: 'mono', text: at.identity }),
+    h('td', { 'data-label': 'Identity' }, h('span', { class: 'mono', text: at.identity })),
     h('td', { 'data-label': 'Role', text: ROLE[at.role] || at.role }),
     h('td', { 'data-label': 'Joined', class: 'nowrap', text: at.first_joined_at ? formatDate(at.first_joined_at) : '—' }),
     h('td', { 'data-label': 'Left', class: 'nowrap', text: at.present ? 'Still here' : at.last_left_at ? formatDate(at.last_left_at) : '—' }),
