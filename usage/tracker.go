@@ -57,7 +57,7 @@ type room struct {
 	viewers      map[string]*stay           // by viewer key
 	names        map[string]viewerName      // by viewer key
 	emptySince   time.Time                  // when the room last emptied; zero while someone is there
-	peakPresent  int
+	lastLeft     time.Time                  // the latest leave in the session
 }
 
 // stay is one entry in progress: a participant or a viewer present now.
@@ -240,7 +240,7 @@ func (t *Tracker) PlaylistRequested(roomID, viewerKey string) {
 func (t *Tracker) arriveLocked(r *room, now time.Time, e storage.AttendanceEntry) *stay {
 	if r.session == nil {
 		r.session = &storage.AttendanceSession{ID: newID("SE_"), App: r.app, RoomID: r.id, Node: t.cfg.Node, StartedAt: now}
-		r.peakPresent = 0
+		r.lastLeft = time.Time{}
 		t.sessions[r.session.ID] = *r.session
 		t.m.sessions.WithLabelValues(r.app).Inc()
 	}
@@ -255,8 +255,13 @@ func (t *Tracker) arriveLocked(r *room, now time.Time, e storage.AttendanceEntry
 func (t *Tracker) leaveLocked(r *room, s *stay, at time.Time) {
 	s.entry.LeftAt = at
 	t.entries[s.entry.ID] = s.entry
+	if at.After(r.lastLeft) {
+		r.lastLeft = at
+	}
+	// A viewer is found gone at a flush, after its last request: the room
+	// emptied at the latest leave, which may be a participant's after it.
 	if len(r.participants)+len(r.viewers) == 0 {
-		r.emptySince = at
+		r.emptySince = r.lastLeft
 	}
 }
 

@@ -327,3 +327,24 @@ func TestDeletedRoomDropsSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionEndsAtTheLastLeave: a viewer found gone at a flush, after a
+// participant who left later than the viewer's last request: the session
+// ends when the participant left.
+func TestSessionEndsAtTheLastLeave(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		t0 := time.Date(2026, 8, 3, 18, 0, 0, 0, time.UTC)
+		r := newRig(t, b, t0, "r")
+		r.tr.Joined("r", "PA_1", "host", "Host", "encoder")
+		r.watch("r", "viewer", 90*time.Second) // last request at +1m30s
+		r.clk.Advance(30 * time.Second)
+		r.tr.Left("r", "PA_1") // +2m
+		r.clk.Advance(time.Minute)
+		r.flush() // the viewer is found gone: the room is empty
+		r.clk.Advance(usage.DefaultConfig().SessionGap)
+		r.flush()
+		if s := r.onlySession("r"); s.Live || !s.EndedAt.Equal(t0.Add(2*time.Minute)) {
+			t.Errorf("session = %+v; want it ended at %v, when the host left", s, t0.Add(2*time.Minute))
+		}
+	})
+}
