@@ -20,7 +20,7 @@ type broadcastHandlers struct {
 	cfg   Config
 	rooms *rooms.Service
 	hls   *hls.Service
-	// usage hears the viewers' playlist requests (nil: none).
+	// usage hears the viewers' playlist requests.
 	usage *usage.Tracker
 	gate  *gate
 	reporter
@@ -64,11 +64,9 @@ func (s *broadcastHandlers) hlsMultivariant(c *gin.Context) {
 		s.abort(c, broadcastError(err))
 		return
 	}
-	if s.usage != nil {
-		// The media playlist requests that follow carry no token: the
-		// viewer's identity is remembered by its address and user agent.
-		s.usage.ViewerIdentified(r.ID, viewerKey(c), claims.Identity, claims.Name)
-	}
+	// The media playlist requests that follow carry no token: the viewer's
+	// identity is remembered by its address and user agent.
+	s.usage.ViewerIdentified(r.ID, viewerKey(c), claims.Identity, claims.Name)
 	hls.WriteMultivariant(c.Writer, body)
 }
 
@@ -88,7 +86,7 @@ func (s *broadcastHandlers) hlsFile(c *gin.Context) {
 	err := s.hls.Serve(c.Writer, c.Request, c.Param("room"), c.Param("session"), c.Param("stream"), c.Param("file"))
 	switch {
 	case err == nil:
-		if playlist && s.usage != nil {
+		if playlist {
 			// Served, so the session was valid for the room: only real
 			// rooms reach the tracker.
 			s.usage.PlaylistRequested(c.Param("room"), viewerKey(c))

@@ -185,8 +185,8 @@ type Deps struct {
 	Rooms *rooms.Service
 	// Usage counts usage and attendance: New hands it the SFU's participants
 	// and the HLS viewers' playlist requests, and serves its reports; its
-	// Run is the caller's. Nil: nothing is counted and the usage and
-	// attendance routes answer 503.
+	// Run is the caller's. Nil: one with the default configuration that is
+	// never run, so it writes only when a report is asked for (tests).
 	Usage *usage.Tracker
 }
 
@@ -261,12 +261,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
+	if d.Usage == nil {
+		cfg := usage.DefaultConfig()
+		cfg.Node = "local"
+		if d.Usage, err = usage.New(cfg, d.DB, d.Registry, d.Log); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.buildEngine(s.handlers(d)); err != nil {
 		return nil, err
 	}
-	if d.Usage != nil {
-		s.unwatchUsage = watchUsage(d.SFU, d.Usage)
-	}
+	s.unwatchUsage = watchUsage(d.SFU, d.Usage)
 	return s, nil
 }
 
@@ -305,9 +310,7 @@ func (s *Server) Close() {
 		ws.p.Close("the server is shutting down")
 	}
 	s.whip.wait()
-	if s.unwatchUsage != nil {
-		s.unwatchUsage()
-	}
+	s.unwatchUsage()
 	if s.ownsHLS {
 		s.hls.Close()
 		s.ownProgs.Close()

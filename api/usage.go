@@ -18,7 +18,6 @@ const (
 	codeInvalidMonth       = "invalid_month"
 	codeInvalidFormat      = "invalid_format"
 	codeAttendanceNotFound = "attendance_session_not_found"
-	codeUsageOff           = "usage_off"
 )
 
 // usageHandlers serve the monthly usage of the caller's app and the
@@ -26,7 +25,7 @@ const (
 // database, so they are not forwarded to the room's node.
 type usageHandlers struct {
 	cfg   Config
-	usage *usage.Tracker // nil: accounting is off
+	usage *usage.Tracker
 	gate  *gate
 	reporter
 }
@@ -37,24 +36,12 @@ func (s *usageHandlers) routes(r router) {
 	r.v1.GET("/rooms/:room/sessions/:session/attendance", r.gate.adminOr(access.Moderate), s.getAttendance)
 }
 
-// on answers 503 when accounting is off (a server built without a tracker).
-func (s *usageHandlers) on(c *gin.Context) bool {
-	if s.usage == nil {
-		s.abort(c, errorf(http.StatusServiceUnavailable, codeUsageOff, "usage and attendance accounting is not running on this server"))
-		return false
-	}
-	return true
-}
-
 // callerApp is the app the caller's credential belongs to. Every API key
 // is the default app's until apps exist.
 func callerApp(*gin.Context) string { return usage.DefaultApp }
 
 // getUsage answers GET /api/v1/usage?month=YYYY-MM (default: this month).
 func (s *usageHandlers) getUsage(c *gin.Context) {
-	if !s.on(c) {
-		return
-	}
 	month, err := usage.ParseMonth(c.Query("month"), s.usage.Now())
 	if err != nil {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidMonth, "%v", err))
@@ -74,9 +61,6 @@ func (s *usageHandlers) getUsage(c *gin.Context) {
 
 // listSessions answers GET /api/v1/rooms/{room}/sessions.
 func (s *usageHandlers) listSessions(c *gin.Context) {
-	if !s.on(c) {
-		return
-	}
 	r, ok := s.gate.room(c)
 	if !ok {
 		return
@@ -95,9 +79,6 @@ func (s *usageHandlers) listSessions(c *gin.Context) {
 // getAttendance answers GET /api/v1/rooms/{room}/sessions/{id}/attendance
 // as JSON, or as CSV with ?format=csv or Accept: text/csv.
 func (s *usageHandlers) getAttendance(c *gin.Context) {
-	if !s.on(c) {
-		return
-	}
 	csv := false
 	switch f := c.Query("format"); f {
 	case "csv":
