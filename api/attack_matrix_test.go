@@ -116,6 +116,7 @@ func attackRules(t *testing.T) []routeRule {
 		{"GET /api/v1/live", gateAdmin, 0, get("/api/v1/live", ok(200, ""))},
 		{"GET /api/v1/webhooks", gateAdmin, 0, get("/api/v1/webhooks", ok(200, ""))},
 		{"POST /api/v1/webhooks/retry", gateAdmin, 0, get("/api/v1/webhooks/retry", ok(200, ""))},
+		{"GET /api/v1/usage", gateAdmin, 0, get("/api/v1/usage", ok(200, ""))},
 
 		// The API key or a token for the room: reading the room.
 		{"GET /api/v1/rooms/:room", gateAdminOr, 0, get(V1, ok(200, ""))},
@@ -142,6 +143,8 @@ func attackRules(t *testing.T) []routeRule {
 		{"GET /api/v1/rooms/:room/broadcast", gateAdminOr, M, get(V1+"/broadcast", ok(200, ""))},
 		{"PATCH /api/v1/rooms/:room/broadcast", gateAdminOr, M, with(V1+"/broadcast", `{"hls":"yes"}`, ok(400, codeInvalidJSON))},
 		{"GET /api/v1/rooms/:room/recordings", gateAdminOr, M, get(V1+"/recordings", ok(200, ""))},
+		{"GET /api/v1/rooms/:room/sessions", gateAdminOr, M, get(V1+"/sessions", ok(200, ""))},
+		{"GET /api/v1/rooms/:room/sessions/:session/attendance", gateAdminOr, M, get(V1+"/sessions/nosuch/attendance", ok(404, codeAttendanceNotFound))},
 		{"GET /api/v1/rooms/:room/recordings/:recording", gateAdminOr, M, get(V1+"/recordings/nosuch", ok(404, codeRecordingNotFound))},
 		{"DELETE /api/v1/rooms/:room/recordings/:recording", gateAdminOr, M, get(V1+"/recordings/nosuch", ok(404, codeRecordingNotFound))},
 		{"PATCH /api/v1/rooms/:room/messages/:message", gateAdminOr, M, with(V1+"/messages/999999", `{"state":"approved"}`, ok(404, codeMessageNotFound))},

@@ -11,6 +11,7 @@ import (
 	"lectern/access"
 	"lectern/hls"
 	"lectern/rooms"
+	"lectern/usage"
 )
 
 // broadcastHandlers serve a room's broadcast settings and what is on air,
@@ -19,6 +20,8 @@ type broadcastHandlers struct {
 	cfg   Config
 	rooms *rooms.Service
 	hls   *hls.Service
+	// usage hears the viewers' playlist requests.
+	usage *usage.Tracker
 	gate  *gate
 	reporter
 }
@@ -61,20 +64,33 @@ func (s *broadcastHandlers) hlsMultivariant(c *gin.Context) {
 		s.abort(c, broadcastError(err))
 		return
 	}
+	// The media playlist requests that follow carry no token: the viewer's
+	// identity is remembered by its address and user agent.
+	s.usage.ViewerIdentified(r.ID, viewerKey(c), claims.Identity, claims.Name)
 	hls.WriteMultivariant(c.Writer, body)
 }
+
+// viewerKey names the client of an HLS request: its address as the trusted
+// proxies tell it, and its user agent.
+func viewerKey(c *gin.Context) string { return c.ClientIP() + " " + c.Request.UserAgent() }
 
 // hlsFile serves media playlists, init segments, segments and parts under a session.
 func (s *broadcastHandlers) hlsFile(c *gin.Context) {
 	c.Header("Access-Control-Allow-Origin", "*")
-	if strings.HasSuffix(c.Param("file"), ".m3u8") {
+	playlist := strings.HasSuffix(c.Param("file"), ".m3u8")
+	if playlist {
 		// Playlist requests are counted as viewers: by the client's address
 		// as the trusted proxies tell it, and its user agent.
-		c.Request = c.Request.WithContext(hls.WithViewer(c.Request.Context(), c.ClientIP()+" "+c.Request.UserAgent()))
+		c.Request = c.Request.WithContext(hls.WithViewer(c.Request.Context(), viewerKey(c)))
 	}
 	err := s.hls.Serve(c.Writer, c.Request, c.Param("room"), c.Param("session"), c.Param("stream"), c.Param("file"))
 	switch {
 	case err == nil:
+		if playlist {
+			// Served, so the session was valid for the room: only real
+			// rooms reach the tracker.
+			s.usage.PlaylistRequested(c.Param("room"), viewerKey(c))
+		}
 	case errors.Is(err, context.Canceled):
 		c.Abort() // the viewer left while its request was held
 	default:

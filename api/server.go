@@ -34,6 +34,7 @@ import (
 	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
+	"lectern/usage"
 )
 
 // Config is the API's configuration.
@@ -186,6 +187,11 @@ type Deps struct {
 	// Nil: one built on DB, Issuer, SFU, HLS and Recorder, clustered when
 	// Placer is set.
 	Rooms *rooms.Service
+	// Usage counts usage and attendance: New hands it the SFU's participants
+	// and the HLS viewers' playlist requests, and serves its reports; its
+	// Run is the caller's. Nil: one with the default configuration that is
+	// never run, so it writes only when a report is asked for (tests).
+	Usage *usage.Tracker
 }
 
 // Server serves the HTTP API: it runs the middleware every request passes
@@ -210,6 +216,8 @@ type Server struct {
 	rooms    *rooms.Service
 	// stage is every room's webinar stage on this node.
 	stage *rooms.Stage
+	// unwatchUsage stops handing the SFU's events to Deps.Usage.
+	unwatchUsage func()
 	reporter
 }
 
@@ -257,9 +265,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
+	if d.Usage == nil {
+		cfg := usage.DefaultConfig()
+		cfg.Node = "local"
+		if d.Usage, err = usage.New(cfg, d.DB, d.Registry, d.Log); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.buildEngine(s.handlers(d)); err != nil {
 		return nil, err
 	}
+	s.unwatchUsage = watchUsage(d.SFU, d.Usage)
 	return s, nil
 }
 
@@ -298,6 +314,7 @@ func (s *Server) Close() {
 		ws.p.Close("the server is shutting down")
 	}
 	s.whip.wait()
+	s.unwatchUsage()
 	if s.ownsHLS {
 		s.hls.Close()
 		s.ownProgs.Close()
@@ -339,4 +356,5 @@ func (s *Server) routes(g handlers) {
 	g.live.routes(r)
 	g.webhooks.routes(r)
 	g.stage.routes(r)
+	g.usage.routes(r)
 }

@@ -8,6 +8,7 @@ import { client, path } from '/js/api.js';
 import { renderLive } from '/js/admin-live.js';
 import { renderMembers } from '/js/admin-members.js';
 import { renderRecordings } from '/js/admin-recordings.js';
+import { renderSessions } from '/js/admin-sessions.js';
 import { MODES, TIERS, renderPINs, setupTokenForm } from '/js/admin-room.js';
 import { renderPINAlert } from '/js/pin-alert.js';
 import { renderStreamKey } from '/js/admin-streamkeys.js';
@@ -73,6 +74,7 @@ function adminClient(key) {
     post: (p, body) => guard(base.post(p, body)),
     patch: (p, body) => guard(base.patch(p, body)),
     del: (p) => guard(base.del(p)),
+    csv: (p) => guard(base.csv(p)),
   };
 }
 
@@ -202,6 +204,7 @@ async function openRoom(id) {
   show('room');
   renderStreamKey(ctx, byId('stream-key'));
   renderRecordings(ctx, byId('recordings'));
+  renderSessions(ctx, byId('sessions'));
   renderLive(ctx, byId('live'));
   renderMembers(ctx, byId('members'), byId('add-member'));
   setupTokenForm(ctx);
