@@ -432,3 +432,20 @@ func TestCascadeOwnerEnds(t *testing.T) {
 		t.Errorf("DELETE of the ended session on B: %d", res.StatusCode)
 	}
 }
+
+// TestCascadeSingleLayer: a publisher without simulcast (a WHIP encoder)
+// reaches an edge's viewer with its video and audio; the edge stops asking
+// the owner for layers it does not have, keeping the one pull.
+func TestCascadeSingleLayer(t *testing.T) {
+	dbURL := storagetest.PostgresURL(t)
+	a := newEdgeNode(t, dbURL, "node-a")
+	b := newEdgeNode(t, dbURL, "node-b")
+	a.createRoom(map[string]any{"id": "talk", "name": "Talk"})
+	startWHIP(t, a.testAPI, "talk", a.tokenFor("encoder", "talk", access.Member), webrtc.MimeTypeVP8, 5)
+	placedOn(t, a.db, "talk", "node-a")
+	a.waitTracks("talk", 2)
+	v := startWHEPAt(t, b.testAPI, "talk", b.tokenFor("v", "talk", access.Viewer), "")
+	v.waitMedia(webrtc.MimeTypeVP8, 5)
+	waitPulls(t, a.testAPI, "talk", "q")
+	v.waitMedia(webrtc.MimeTypeVP8, 5)
+}

@@ -27,6 +27,12 @@ const (
 	checkEvery = 250 * time.Millisecond
 	// dropHold is how long a layer nobody takes stays pulled.
 	dropHold = 2 * time.Second
+	// absentAfter is how long a pull may bring no video while the lowest
+	// layer's does before the layer is taken to be absent at the owner;
+	// absentRetry is when the edge looks for it again (a simulcast publisher
+	// may come on air).
+	absentAfter = 5 * time.Second
+	absentRetry = 30 * time.Second
 )
 
 // edge is one room served here from its owner: an edge room in the local
@@ -164,6 +170,14 @@ func (ed *edge) run() {
 				default:
 				}
 			}
+			if p != nil && !p.video.Load() && pulls[0].video.Load() && time.Since(p.started) > absentAfter {
+				// The owner's video has no such layer (no simulcast, or
+				// fewer layers): stop asking, and look again later.
+				ed.endPull(p)
+				pulls[r], p = nil, nil
+				retryAt[r] = time.Now().Add(absentRetry)
+				ed.log.Debug("cascade layer absent at the owner", "layer", rids[r])
+			}
 			switch {
 			case wanted[r] && p == nil && time.Now().After(retryAt[r]):
 				ctx, cancel := context.WithTimeout(context.Background(), pullTimeout)
@@ -260,6 +274,8 @@ func (ed *edge) onTrack(p *pull, remote *webrtc.TrackRemote, recv *webrtc.RTPRec
 	idx, rid := p.rank, rids[p.rank]
 	if remote.Kind() == webrtc.RTPCodecTypeAudio {
 		idx, rid = audioFeed, ""
+	} else {
+		p.video.Store(true)
 	}
 	ed.pubMu.Lock()
 	defer ed.pubMu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -31,6 +33,10 @@ type pull struct {
 	location string
 	ended    chan struct{}
 	endOnce  sync.Once
+	// started is when the owner answered; video is set when the pull's
+	// video sent its first packet.
+	started time.Time
+	video   atomic.Bool
 }
 
 func (p *pull) end() { p.endOnce.Do(func() { close(p.ended) }) }
@@ -88,6 +94,7 @@ func (ed *edge) startPull(ctx context.Context, rank int) (*pull, error) {
 		return fail(fmt.Errorf("cascade: the owner's answer: %w", err))
 	}
 	ed.edges.stats.pulls[rank].Add(1)
+	p.started = time.Now()
 	return p, nil
 }
 
