@@ -11,6 +11,7 @@ import (
 	"lectern/access"
 	"lectern/hls"
 	"lectern/rooms"
+	"lectern/storage"
 )
 
 // broadcastHandlers serve a room's broadcast settings and what is on air,
@@ -53,6 +54,10 @@ func (s *broadcastHandlers) hlsMultivariant(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeBroadcastOffline, "room %s does not broadcast over HLS (broadcast.hls is off)", r.ID))
 		return
 	}
+	if err := s.checkViewerLimit(c, r); err != nil {
+		s.abort(c, err)
+		return
+	}
 	body, err := s.hls.Multivariant(r.ID, claims.ExpiresAt)
 	if errors.Is(err, hls.ErrOffline) {
 		err = errorf(http.StatusNotFound, codeBroadcastOffline, "room %s is offline: nothing is on air (the broadcast starts when someone publishes H.264 video)", r.ID)
@@ -81,4 +86,18 @@ func (s *broadcastHandlers) hlsFile(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
 		s.abort(c, broadcastError(err))
 	}
+}
+
+// checkViewerLimit refuses a new HLS viewer of r's app when the app has as
+// many viewers on this node as its max_hls_viewers (docs/api.md "Apps").
+func (s *broadcastHandlers) checkViewerLimit(c *gin.Context, r storage.Room) error {
+	a, err := s.rooms.App(c.Request.Context(), r.App)
+	if err != nil || a.MaxHLSViewers == nil {
+		return err
+	}
+	n := s.hls.ViewersWhere(func(room string) bool { return storage.KeyApp(room) == a.ID })
+	if int64(n) >= *a.MaxHLSViewers {
+		return &storage.LimitError{Limit: storage.LimitHLSViewers, Max: *a.MaxHLSViewers}
+	}
+	return nil
 }

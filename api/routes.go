@@ -33,6 +33,7 @@ type handlers struct {
 	live       *liveHandlers
 	webhooks   *webhookHandlers
 	stage      *stageHandlers
+	apps       *appHandlers
 }
 
 // handlers builds the route groups on the server's shared pieces and d.
@@ -56,6 +57,7 @@ func (s *Server) handlers(d Deps) handlers {
 		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: caps, gate: s.gate, reporter: s.reporter},
 		live:       &liveHandlers{cfg: s.cfg, media: d.SFU, hls: s.hls, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 		webhooks:   &webhookHandlers{cfg: s.cfg, db: d.DB, reporter: s.reporter},
+		apps:       &appHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, hls: s.hls, caps: caps, gate: s.gate, reporter: s.reporter},
 		stage:      &stageHandlers{cfg: s.cfg, stage: s.stage, caps: caps, sockets: s.sockets, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 	}
 }

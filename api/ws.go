@@ -73,7 +73,12 @@ func (s *socketHandlers) roomSocket(c *gin.Context) {
 	}
 	// Counted before the upgrade, so a refusal is a plain HTTP answer the
 	// pages read again over fetch (js/lectern.js).
-	release, err := s.caps.acquire(sessionRoomSocket, c.ClientIP(), r.ID, claims.Identity)
+	appMax, err := s.rooms.ParticipantLimit(ctx, r.App)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	release, err := s.caps.acquireInApp(sessionRoomSocket, c.ClientIP(), r.ID, claims.Identity, appMax)
 	if err != nil {
 		s.abort(c, err)
 		return

@@ -11,9 +11,9 @@ import (
 // APIKey is a stored API key. The secret itself is never stored: Hash is its
 // SHA-256, computed by the caller, and keys are found by it.
 type APIKey struct {
-	ID        string
-	Name      string
-	Hash      []byte
+	ID   string
+	Name string
+	Hash []byte
 	// App is the app the key administers; Operator keys manage apps and
 	// administer the default app (their App is "default").
 	App       string

@@ -45,6 +45,17 @@ func KeyApp(key string) string {
 	return DefaultApp
 }
 
+// ScopedKey returns the key of the room that name addresses for a caller of
+// app: the key of name in app, or name itself when it is already a key of
+// app ("<app>~<id>", as the URLs the server hands out carry). ok is false
+// when name is the key of a room of another app: such a room is not found.
+func ScopedKey(app, name string) (key string, ok bool) {
+	if a, _, cut := strings.Cut(name, keySep); cut {
+		return name, a == app && app != DefaultApp
+	}
+	return RoomKey(app, name), true
+}
+
 // App is a namespace of rooms, keys and tokens with optional limits (nil:
 // no limit).
 type App struct {

@@ -13,7 +13,7 @@ import (
 type Room struct {
 	// ID is the room's key: its ID in its app for the default app,
 	// "<app>~<id>" for other apps (RoomKey).
-	ID         string
+	ID string
 	// App is the app the room belongs to; "" means DefaultApp on create.
 	App        string
 	Name       string
@@ -86,9 +86,9 @@ func (d *DB) CreateRoom(ctx context.Context, r Room) (Room, error) {
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO rooms (`+roomColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		r.ID, r.App, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
-		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked,
-		r.RefusedSources, r.NoSimulcast, millis(now), millis(now))
+			r.ID, r.App, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
+			r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked,
+			r.RefusedSources, r.NoSimulcast, millis(now), millis(now))
 		return err
 	})
 	if isUniqueViolation(err) {

@@ -28,3 +28,7 @@ ALTER TABLE api_keys ADD COLUMN app_id TEXT NOT NULL DEFAULT 'default';
 ALTER TABLE api_keys ADD COLUMN operator BOOLEAN NOT NULL DEFAULT FALSE;
 UPDATE api_keys SET operator = TRUE;
 CREATE INDEX api_keys_app_id ON api_keys (app_id);
+
+-- A stream key sent in clear (WHIP, RTSP Basic) decides the app of the room
+-- it addresses: the server finds the room that holds it.
+CREATE INDEX stream_keys_stream_key ON stream_keys (stream_key);
