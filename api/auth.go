@@ -130,7 +130,14 @@ func (g *gate) adminOr(need access.Permissions) gin.HandlerFunc {
 			g.abort(c, err)
 			return
 		}
-		if !p.admin {
+		if p.admin {
+			// An API key reaches the rooms of its app that exist: any
+			// other room, another app's included, is not found.
+			if _, err := g.rooms.Room(c.Request.Context(), c.Param("room")); err != nil {
+				g.abort(c, err)
+				return
+			}
+		} else {
 			grant, err := g.rooms.Grant(c.Request.Context(), p.claims, c.Param("room"))
 			if err != nil {
 				g.abort(c, err)

@@ -52,7 +52,7 @@ type recordingJSON struct {
 }
 
 func (s *recordingHandlers) recordingView(r storage.Recording, now time.Time) recordingJSON {
-	v := recordingJSON{ID: r.ID, Room: r.RoomID, Status: r.Status, StartedAt: r.StartedAt,
+	v := recordingJSON{ID: r.ID, Room: storage.RoomName(r.RoomID), Status: r.Status, StartedAt: r.StartedAt,
 		DurationMS: r.Duration.Milliseconds(), SizeBytes: r.SizeBytes}
 	if !r.EndedAt.IsZero() {
 		v.EndedAt = &r.EndedAt

@@ -135,6 +135,12 @@ func (s *Service) Grant(ctx context.Context, c access.Claims, room string) (acce
 	}
 	g, err := c.Grant(room)
 	if err != nil {
+		// A room the token does not name: not found if there is no such
+		// room in the token's app (another app's rooms never are), else
+		// the token is for other rooms.
+		if _, rerr := s.Room(ctx, room); errors.Is(rerr, ErrRoomNotFound) {
+			return access.Grant{}, rerr
+		}
 		return access.Grant{}, err
 	}
 	revoked, err := s.cache.tokenRevoked(ctx, c.ID)
@@ -225,6 +231,9 @@ func (s *Service) APIKey(ctx context.Context, key string) (storage.APIKey, error
 func (s *Service) CheckStreamKey(ctx context.Context, room, key string) error {
 	k, err := s.db.StreamKey(ctx, room)
 	if errors.Is(err, storage.ErrNotFound) {
+		if _, rerr := s.Room(ctx, room); errors.Is(rerr, ErrRoomNotFound) {
+			return rerr
+		}
 		return ErrWrongStreamKey
 	}
 	if err != nil {

@@ -15,26 +15,7 @@ import (
 func previousRelease(t *testing.T, db *storage.DB) {
 	t.Helper()
 	ctx := t.Context()
-	var stmts []string
-	if db.Backend() == "postgres" {
-		stmts = []string{`DROP SCHEMA public CASCADE`, `CREATE SCHEMA public`}
-	} else {
-		rows, err := storage.Strings(ctx, db, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stmts = append(stmts, `PRAGMA foreign_keys = OFF`)
-		for _, name := range rows {
-			stmts = append(stmts, `DROP TABLE `+name)
-		}
-		stmts = append(stmts, `PRAGMA foreign_keys = ON`)
-	}
-	for _, q := range stmts {
-		if _, err := storage.Exec(ctx, db, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	if err := storage.MigrateTo(ctx, db, 9); err != nil {
+	if err := storage.ResetSchemaTo(ctx, db, 9); err != nil {
 		t.Fatal(err)
 	}
 	var n int
