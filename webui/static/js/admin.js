@@ -20,7 +20,8 @@ const KEY_STORAGE = 'lectern.adminKey';
 
 /**
  * @typedef {object} Room  a room as the API shows it to admins
- * @property {string} id
+ * @property {string} id  its ID in its app
+ * @property {string} [app]
  * @property {string} name
  * @property {'conference'|'webinar'} mode
  * @property {string} tier
