@@ -66,7 +66,26 @@ func (s *broadcastHandlers) hlsMultivariant(c *gin.Context) {
 		s.abort(c, broadcastError(err))
 		return
 	}
-	hls.WriteMultivariant(c.Writer, body)
+	hls.WriteMultivariant(c.Writer, keyedURIs(body, r.ID))
+}
+
+// keyedURIs points the variant URIs of a multivariant playlist of a room of
+// an app other than the default one at the room's key: the playlist is
+// asked for by the room's ID (/hls/{id}/index.m3u8, the credential decides
+// the app), but its session is signed for the key, and the requests that
+// follow carry no credential (docs/security.md "Apps"). A variant
+// "S/T/v0.m3u8" becomes "../acme~id/S/T/v0.m3u8", so /hls/acme~id/S/T/v0.m3u8.
+func keyedURIs(body []byte, key string) []byte {
+	if storage.KeyApp(key) == storage.DefaultApp {
+		return body
+	}
+	lines := strings.SplitAfter(string(body), "\n")
+	for i, l := range lines {
+		if l != "" && l != "\n" && !strings.HasPrefix(l, "#") {
+			lines[i] = "../" + key + "/" + l
+		}
+	}
+	return []byte(strings.Join(lines, ""))
 }
 
 // hlsFile serves media playlists, init segments, segments and parts under a session.
