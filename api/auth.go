@@ -118,6 +118,13 @@ func (g *gate) admin(c *gin.Context) {
 		g.abort(c, errorf(http.StatusForbidden, codeAdminRequired, "this endpoint needs an API key, not an access token"))
 		return
 	}
+	// A room's path: the room must be one of the key's app (adminOr).
+	if room := c.Param("room"); room != "" {
+		if _, err := g.rooms.Room(c.Request.Context(), room); err != nil {
+			g.abort(c, err)
+			return
+		}
+	}
 	c.Set(principalKey, p)
 }
 
@@ -130,14 +137,17 @@ func (g *gate) adminOr(need access.Permissions) gin.HandlerFunc {
 			g.abort(c, err)
 			return
 		}
-		if p.admin {
-			// An API key reaches the rooms of its app that exist: any
-			// other room, another app's included, is not found.
+		// An API key reaches the rooms of its app that exist: any other
+		// room, another app's included, is not found. Recordings outlive
+		// their room: their routes look for the recording under the path's
+		// key (of the key's app) instead.
+		if p.admin && !strings.HasPrefix(c.FullPath(), "/api/v1/rooms/:room/recordings") {
 			if _, err := g.rooms.Room(c.Request.Context(), c.Param("room")); err != nil {
 				g.abort(c, err)
 				return
 			}
-		} else {
+		}
+		if !p.admin {
 			grant, err := g.rooms.Grant(c.Request.Context(), p.claims, c.Param("room"))
 			if err != nil {
 				g.abort(c, err)
