@@ -51,3 +51,35 @@ func TestAdminApps(t *testing.T) {
 	tab.screenshot("admin-apps-app-admin")
 	tab.checkClean()
 }
+
+// TestAppSocketTargets: the room IDs a socket's targets name are of its
+// token's app: a token of acme publishing into acme's a1 and a2 sets both;
+// the default app's room of the same name is not reached, and a key of
+// another app's room is not found.
+func TestAppSocketTargets(t *testing.T) {
+	a := newTestAPI(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	a.must(http.StatusCreated, "POST", "/api/v1/apps", a.adminKey, map[string]any{"id": "acme", "name": "Acme"})
+	key := a.must(http.StatusCreated, "POST", "/api/v1/apps/acme/keys", a.adminKey, map[string]any{}).str("key")
+	for _, id := range []string{"a1", "a2"} {
+		a.must(http.StatusCreated, "POST", "/api/v1/rooms", key, map[string]any{"id": id, "name": id})
+	}
+	a.createRoom(map[string]any{"id": "d1", "name": "Default one"})
+	tok := a.must(http.StatusCreated, "POST", "/api/v1/tokens", key, map[string]any{"identity": "pub",
+		"rooms": map[string]any{"a1": map[string]any{"preset": "host"}, "a2": map[string]any{"preset": "host"}}}).str("token")
+	ws := dialRoom(t, a, "a1", tok)
+	ws.next("welcome")
+	for _, tc := range []struct {
+		rooms []string
+		want  string
+	}{
+		{[]string{"a1", "a2"}, "ok"},
+		{[]string{"a1", "acme~a2"}, "ok"},
+		{[]string{"a1", "d1"}, "error"},
+		{[]string{"a1", "beta~a2"}, "error"},
+	} {
+		ws.send(map[string]any{"type": "targets", "id": "t", "rooms": tc.rooms})
+		if got := ws.next("ok", "error"); got["type"] != tc.want {
+			t.Errorf("targets %v: %v, want %s", tc.rooms, got, tc.want)
+		}
+	}
+}
