@@ -295,7 +295,7 @@ func (s *appHandlers) deleteApp(c *gin.Context) {
 	case errors.Is(err, storage.ErrNotFound):
 		err = errorf(http.StatusNotFound, codeAppNotFound, "app %q not found", id)
 	case errors.Is(err, storage.ErrAppNotEmpty):
-		err = errorf(http.StatusConflict, codeAppNotEmpty, "app %q still has rooms; delete them first", id)
+		err = errorf(http.StatusConflict, codeAppNotEmpty, "app %q still has rooms or recordings; delete them first", id)
 	}
 	if err != nil {
 		s.abort(c, err)

@@ -173,11 +173,13 @@ func (d *DB) UpdateApp(ctx context.Context, a App) (App, error) {
 	return stored, nil
 }
 
-// ErrAppNotEmpty is returned when deleting an app that still has rooms.
+// ErrAppNotEmpty is returned when deleting an app that still has rooms or
+// recordings.
 var ErrAppNotEmpty = errors.New("storage: the app still has rooms")
 
 // DeleteApp deletes app id and its API keys. It refuses (ErrAppNotEmpty)
-// while the app has rooms, and the default app (ErrWrongState).
+// while the app has rooms or recordings, and the default app
+// (ErrWrongState).
 func (d *DB) DeleteApp(ctx context.Context, id string) error {
 	if id == DefaultApp {
 		return fmt.Errorf("storage: delete app %q: %w", id, ErrWrongState)
@@ -193,6 +195,15 @@ func (d *DB) DeleteApp(ctx context.Context, id string) error {
 		}
 		var n int64
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM rooms WHERE app_id = $1`, id).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrAppNotEmpty
+		}
+		// Recordings outlive their rooms: an app that still has some is
+		// not deleted, so that an app made later with the same ID never
+		// finds them.
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM recordings WHERE room_id LIKE $1`, id+keySep+"%").Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {

@@ -109,5 +109,23 @@ func TestMigrationPutsAnInstallationInTheDefaultApp(t *testing.T) {
 		if err := db.DeleteApp(ctx, "acme"); !errors.Is(err, storage.ErrAppNotEmpty) {
 			t.Errorf("deleting an app with rooms: %v, want ErrAppNotEmpty", err)
 		}
+		if err := db.DeleteRoom(ctx, storage.RoomKey("acme", "standup")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.CreateRecording(ctx, storage.Recording{ID: "r2", RoomID: "acme~standup", Status: storage.RecordingComplete, StartedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteApp(ctx, "acme"); !errors.Is(err, storage.ErrAppNotEmpty) {
+			t.Errorf("deleting an app with recordings of a deleted room: %v, want ErrAppNotEmpty", err)
+		}
+		if err := db.DeleteRecording(ctx, "r2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteApp(ctx, "acme"); err != nil {
+			t.Errorf("deleting an empty app: %v", err)
+		}
+		if _, err := db.App(ctx, "acme"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("the deleted app: %v, want ErrNotFound", err)
+		}
 	})
 }

@@ -105,7 +105,7 @@ async function renderAppList(api, el) {
       a.id === 'default' ? null : h('button', {
         type: 'button', class: 'btn btn-small btn-danger', text: 'Delete', 'aria-label': `Delete ${a.name}`,
         onclick: async () => {
-          if (!await confirmDialog({ title: `Delete ${a.name}?`, body: 'Its API keys stop working. An app with rooms is not deleted: delete its rooms first.', confirm: 'Delete app', danger: true })) return;
+          if (!await confirmDialog({ title: `Delete ${a.name}?`, body: 'Its API keys stop working. An app with rooms or recordings is not deleted: delete them first.', confirm: 'Delete app', danger: true })) return;
           try {
             await api.del(path`/apps/${a.id}`);
             toast(`${a.name} was deleted.`);
