@@ -88,7 +88,7 @@ func sfuOffer(t *testing.T, dir webrtc.RTPTransceiverDirection) string {
 // three apps (the default one, whose admin is the operator key, and alpha
 // and beta) each have a room "standup" and a room of their own; every
 // credential of each app (admin key, host token, stream key, PIN) is sent
-// to every other app's rooms over REST, the room and chat websockets, WHIP,
+// to every other app's rooms over REST, the room, chat and stage websockets, WHIP,
 // WHEP, RTSP (DESCRIBE and ANNOUNCE), the HLS playlist and recordings, and
 // gets not found. Each credential works on its own app's rooms (the
 // controls), so a 404 is the app boundary, not a broken route.
@@ -179,11 +179,17 @@ func TestAppsCrossAppNotFound(t *testing.T) {
 		// check asks everything of room (a name, or a key as the server's
 		// URLs carry) with the credentials of app a; want404 says the room
 		// is another app's.
+		crossApp, controls := 0, 0
 		check := func(a *appFixture, room, asRoom string, want404 bool, label string) {
 			t.Helper()
 			tok, sk, pin, rec := a.token[asRoom], a.stream[asRoom], a.pin[asRoom], a.rec[asRoom]
 			expect := func(what string, got, control int) {
 				t.Helper()
+				if want404 {
+					crossApp++
+				} else {
+					controls++
+				}
 				if want404 && got != 404 {
 					t.Errorf("%s: %s with %s's credential: %d, want 404", label, what, a.id, got)
 				}
@@ -225,6 +231,7 @@ func TestAppsCrossAppNotFound(t *testing.T) {
 			expect("PIN join with ?app", got, 200)
 			expect("room websocket", dial("/api/v1/rooms/"+room+"/ws?token="+tok), 101)
 			expect("chat websocket", dial("/api/v1/rooms/"+room+"/chat/ws?token="+tok), 101)
+			expect("stage websocket", dial("/api/v1/rooms/"+room+"/stage/ws?token="+tok), 101)
 			got, _, m := c.do("POST", "/whip/"+room, tok, "application/sdp", whip)
 			endSession(m, tok)
 			expect("WHIP with a token", got, 201)
@@ -247,6 +254,7 @@ func TestAppsCrossAppNotFound(t *testing.T) {
 			rtsp := func(what string, got, control int) {
 				t.Helper()
 				if strings.Contains(room, "~") {
+					crossApp++
 					if got != 400 {
 						t.Errorf("%s: %s with a room key in the path: %d, want 400", label, what, got)
 					}
@@ -276,6 +284,8 @@ func TestAppsCrossAppNotFound(t *testing.T) {
 				}
 			}
 		}
+
+		t.Logf("%d cross-app requests (404; 400 for a room key in an RTSP path); %d controls on the credentials' own rooms", crossApp, controls)
 
 		// The same name reaches each credential's own room: a member made
 		// in alpha's standup is not in beta's, nor a recording.
