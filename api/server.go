@@ -324,7 +324,7 @@ func (s *Server) buildEngine(g handlers) error {
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.bodyDeadline, s.limitGuesses, s.nodes.placement)
+	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.bodyDeadline, s.limitGuesses, s.gate.scopeRoom, s.nodes.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -353,4 +353,5 @@ func (s *Server) routes(g handlers) {
 	g.webhooks.routes(r)
 	g.stage.routes(r)
 	g.usage.routes(r)
+	g.apps.routes(r)
 }

@@ -132,6 +132,9 @@ func policyReason(err error) string {
 // use and that the room's media policy takes all of it.
 func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
 	t, err := parseTarget(ctx.Path)
+	if err == nil {
+		err = s.scope(ctx.Request, &t, ctx.Query)
+	}
 	if err != nil {
 		return s.refuse(ctx.Conn, ctx.Request, "", err)
 	}

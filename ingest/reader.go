@@ -29,6 +29,9 @@ type Readers interface {
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	t, err := parseTarget(ctx.Path)
 	if err == nil {
+		err = s.scope(ctx.Request, &t, ctx.Query)
+	}
+	if err == nil {
 		if res, ok := s.redirect(t, ctx.Query, false); ok {
 			return res, nil, nil
 		}
@@ -60,6 +63,9 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 		return &base.Response{StatusCode: base.StatusOK}, nil, nil
 	}
 	t, err := parseTarget(ctx.Path)
+	if err == nil {
+		err = s.scope(ctx.Request, &t, ctx.Query)
+	}
 	if err == nil {
 		err = s.mayRead(ctx.Conn, ctx.Request, t, ctx.Query)
 	}

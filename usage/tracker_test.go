@@ -348,3 +348,59 @@ func TestSessionEndsAtTheLastLeave(t *testing.T) {
 		}
 	})
 }
+
+// TestUsageByApp: each app's report counts its own rooms only, and the
+// Prometheus series carry the app.
+func TestUsageByApp(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		start := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+		r := newRig(t, b, start, "standup")
+		ctx := t.Context()
+		if _, err := r.db.CreateApp(ctx, storage.App{ID: "acme", Name: "Acme"}); err != nil {
+			t.Fatal(err)
+		}
+		acme := storage.RoomKey("acme", "standup")
+		if _, err := r.db.CreateRoom(ctx, storage.Room{ID: acme, App: "acme", Name: "standup", Mode: "webinar", Tier: "hd"}); err != nil {
+			t.Fatal(err)
+		}
+		r.tr.Joined("standup", "PA_1", "kim", "Kim", "browser")
+		r.tr.Joined(acme, "PA_2", "lee", "Lee", "browser")
+		r.tr.Joined(acme, "PA_3", "max", "Max", "browser")
+		r.clk.Advance(10 * time.Minute)
+		r.tr.Left("standup", "PA_1")
+		r.tr.Left(acme, "PA_2")
+		r.tr.Left(acme, "PA_3")
+		r.flush()
+		def, err := r.tr.Usage(ctx, "default", start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := r.tr.Usage(ctx, "acme", start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if def.ActiveIdentities != 1 || def.ParticipantMinutes != 10 || other.ActiveIdentities != 2 || other.ParticipantMinutes != 20 {
+			t.Errorf("default %+v, acme %+v; want 1 identity and 10 minutes, 2 and 20", def, other)
+		}
+		if list, err := r.tr.Sessions(ctx, acme); err != nil || len(list) != 1 {
+			t.Errorf("acme's standup: %d sessions (%v), want 1", len(list), err)
+		}
+		families, err := r.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		apps := map[string]bool{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "app" {
+						apps[l.GetValue()] = true
+					}
+				}
+			}
+		}
+		if !apps["default"] || !apps["acme"] {
+			t.Errorf("metrics carry apps %v, want default and acme", apps)
+		}
+	})
+}
