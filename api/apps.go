@@ -94,16 +94,19 @@ type appUsageJSON struct {
 }
 
 type appJSON struct {
-	ID        string        `json:"id"`
-	Name      string        `json:"name"`
-	Limits    limitsJSON    `json:"limits"`
-	Usage     *appUsageJSON `json:"usage,omitempty"`
-	CreatedAt time.Time     `json:"created_at"`
-	UpdatedAt time.Time     `json:"updated_at"`
+	ID     string     `json:"id"`
+	Name   string     `json:"name"`
+	Limits limitsJSON `json:"limits"`
+	// AttendanceRetentionDays: how long attendance reports are kept (null:
+	// the server's attendance_retention).
+	AttendanceRetentionDays *int64        `json:"attendance_retention_days"`
+	Usage                   *appUsageJSON `json:"usage,omitempty"`
+	CreatedAt               time.Time     `json:"created_at"`
+	UpdatedAt               time.Time     `json:"updated_at"`
 }
 
 func appView(a storage.App) appJSON {
-	return appJSON{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+	return appJSON{ID: a.ID, Name: a.Name, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, AttendanceRetentionDays: a.AttendanceRetentionDays,
 		Limits: limitsJSON{MaxRooms: a.MaxRooms, MaxParticipants: a.MaxParticipants,
 			MaxHLSViewers: a.MaxHLSViewers, MaxRecordingBytes: a.MaxRecordingBytes}}
 }
@@ -133,7 +136,12 @@ type appRequest struct {
 	ID     *string                    `json:"id"`
 	Name   *string                    `json:"name"`
 	Limits map[string]json.RawMessage `json:"limits"`
+	// AttendanceRetentionDays: left out, unchanged; null, the server's.
+	AttendanceRetentionDays json.RawMessage `json:"attendance_retention_days"`
 }
+
+// maxRetentionDays bounds an app's attendance retention (ten years).
+const maxRetentionDays = 3650
 
 func (req appRequest) apply(a *storage.App) error {
 	if req.Name != nil {
@@ -162,6 +170,17 @@ func (req appRequest) apply(a *storage.App) error {
 			return errorf(http.StatusBadRequest, codeInvalidApp, "limits.%s: must be a whole number of at least 0, or null for no limit", k)
 		}
 		*field = &n
+	}
+	switch raw := req.AttendanceRetentionDays; {
+	case raw == nil:
+	case string(raw) == "null":
+		a.AttendanceRetentionDays = nil
+	default:
+		var n int64
+		if err := json.Unmarshal(raw, &n); err != nil || n < 1 || n > maxRetentionDays {
+			return errorf(http.StatusBadRequest, codeInvalidApp, "attendance_retention_days: must be a whole number of days from 1 to %d, or null for the server's attendance_retention", maxRetentionDays)
+		}
+		a.AttendanceRetentionDays = &n
 	}
 	return nil
 }

@@ -65,7 +65,10 @@ type App struct {
 	MaxParticipants   *int64
 	MaxHLSViewers     *int64
 	MaxRecordingBytes *int64
-	CreatedAt         time.Time
+	// AttendanceRetentionDays is how long the app's attendance reports are
+	// kept; nil: the server's setting.
+	AttendanceRetentionDays *int64
+	CreatedAt               time.Time
 	UpdatedAt         time.Time
 }
 
@@ -90,13 +93,13 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("the app has reached its limit %s (%d)", e.Limit, e.Max)
 }
 
-const appColumns = `id, name, max_rooms, max_participants, max_hls_viewers, max_recording_bytes, created_at, updated_at`
+const appColumns = `id, name, max_rooms, max_participants, max_hls_viewers, max_recording_bytes, attendance_retention_days, created_at, updated_at`
 
 func scanApp(s rowScanner) (App, error) {
 	var a App
-	var rooms, parts, viewers, bytes sql.NullInt64
+	var rooms, parts, viewers, bytes, retention sql.NullInt64
 	var created, updated int64
-	err := s.Scan(&a.ID, &a.Name, &rooms, &parts, &viewers, &bytes, &created, &updated)
+	err := s.Scan(&a.ID, &a.Name, &rooms, &parts, &viewers, &bytes, &retention, &created, &updated)
 	ptr := func(n sql.NullInt64) *int64 {
 		if !n.Valid {
 			return nil
@@ -104,6 +107,7 @@ func scanApp(s rowScanner) (App, error) {
 		return &n.Int64
 	}
 	a.MaxRooms, a.MaxParticipants, a.MaxHLSViewers, a.MaxRecordingBytes = ptr(rooms), ptr(parts), ptr(viewers), ptr(bytes)
+	a.AttendanceRetentionDays = ptr(retention)
 	a.CreatedAt, a.UpdatedAt = fromMillis(created), fromMillis(updated)
 	return a, err
 }
@@ -113,8 +117,8 @@ func scanApp(s rowScanner) (App, error) {
 func (d *DB) CreateApp(ctx context.Context, a App) (App, error) {
 	now := d.clock()
 	a.CreatedAt, a.UpdatedAt = now, now
-	_, err := d.writer.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		a.ID, a.Name, a.MaxRooms, a.MaxParticipants, a.MaxHLSViewers, a.MaxRecordingBytes, millis(now), millis(now))
+	_, err := d.writer.ExecContext(ctx, `INSERT INTO apps (`+appColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		a.ID, a.Name, a.MaxRooms, a.MaxParticipants, a.MaxHLSViewers, a.MaxRecordingBytes, a.AttendanceRetentionDays, millis(now), millis(now))
 	if isUniqueViolation(err) {
 		err = ErrConflict
 	}
@@ -161,9 +165,10 @@ func (d *DB) Apps(ctx context.Context) ([]App, error) {
 // stored app; ErrNotFound if there is none.
 func (d *DB) UpdateApp(ctx context.Context, a App) (App, error) {
 	stored, err := scanApp(d.writer.QueryRowContext(ctx, `UPDATE apps SET name = $2, max_rooms = $3,
-			max_participants = $4, max_hls_viewers = $5, max_recording_bytes = $6, updated_at = $7
+			max_participants = $4, max_hls_viewers = $5, max_recording_bytes = $6, attendance_retention_days = $7,
+			updated_at = $8
 		WHERE id = $1 RETURNING `+appColumns,
-		a.ID, a.Name, a.MaxRooms, a.MaxParticipants, a.MaxHLSViewers, a.MaxRecordingBytes, millis(d.clock())))
+		a.ID, a.Name, a.MaxRooms, a.MaxParticipants, a.MaxHLSViewers, a.MaxRecordingBytes, a.AttendanceRetentionDays, millis(d.clock())))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}

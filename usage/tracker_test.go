@@ -274,7 +274,7 @@ func TestRetention(t *testing.T) {
 		// A year and a month later.
 		r.clk.Advance(400 * 24 * time.Hour)
 		before := r.clk.Now().Add(-usage.DefaultConfig().Retention)
-		if n, err := r.db.PruneAttendance(ctx, before); err != nil || n != 1 {
+		if n, err := r.db.PruneAttendance(ctx, r.clk.Now(), usage.DefaultConfig().Retention); err != nil || n != 1 {
 			t.Fatalf("pruned %d sessions, %v; want 1", n, err)
 		}
 		if n, err := r.db.PruneUsageIdentities(ctx, before.Format("2006-01")); err != nil || n != 1 {
@@ -401,6 +401,56 @@ func TestUsageByApp(t *testing.T) {
 		}
 		if !apps["default"] || !apps["acme"] {
 			t.Errorf("metrics carry apps %v, want default and acme", apps)
+		}
+	})
+}
+
+// TestRetentionPerApp: an app's own attendance retention decides when its
+// reports go; apps without one keep the server's.
+func TestRetentionPerApp(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		r := newRig(t, b, t0, "town-hall")
+		ctx := t.Context()
+		week := int64(7)
+		if _, err := r.db.CreateApp(ctx, storage.App{ID: "brief", Name: "Brief", AttendanceRetentionDays: &week}); err != nil {
+			t.Fatal(err)
+		}
+		brief := storage.RoomKey("brief", "town-hall")
+		if _, err := r.db.CreateRoom(ctx, storage.Room{ID: brief, App: "brief", Name: "town-hall", Mode: "webinar", Tier: "hd"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, room := range []string{"town-hall", brief} {
+			r.tr.Joined(room, "PA_"+room, "nia", "Nia", "browser")
+		}
+		r.clk.Advance(time.Minute)
+		for _, room := range []string{"town-hall", brief} {
+			r.tr.Left(room, "PA_"+room)
+		}
+		r.clk.Advance(time.Hour)
+		r.flush()
+		keep := usage.DefaultConfig().Retention
+		// Six days on, nothing goes; eight days on, the brief app's report goes.
+		r.clk.Advance(6 * 24 * time.Hour)
+		if n, err := r.db.PruneAttendance(ctx, r.clk.Now(), keep); err != nil || n != 0 {
+			t.Fatalf("after 6 days: pruned %d, %v; want 0", n, err)
+		}
+		r.clk.Advance(2 * 24 * time.Hour)
+		if n, err := r.db.PruneAttendance(ctx, r.clk.Now(), keep); err != nil || n != 1 {
+			t.Fatalf("after 8 days: pruned %d, %v; want 1 (the brief app's)", n, err)
+		}
+		if list, err := r.tr.Sessions(ctx, brief); err != nil || len(list) != 0 {
+			t.Errorf("the brief app's room keeps %d sessions (%v), want none", len(list), err)
+		}
+		r.onlySession("town-hall")
+		// Lifting the app's setting puts it back on the server's.
+		a, err := r.db.App(ctx, "brief")
+		if err != nil || a.AttendanceRetentionDays == nil || *a.AttendanceRetentionDays != 7 {
+			t.Fatalf("stored app %+v, %v; want a retention of 7 days", a, err)
+		}
+		a.AttendanceRetentionDays = nil
+		if a, err = r.db.UpdateApp(ctx, a); err != nil || a.AttendanceRetentionDays != nil {
+			t.Fatalf("updated app %+v, %v; want no retention of its own", a, err)
 		}
 	})
 }

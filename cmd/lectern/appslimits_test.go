@@ -90,6 +90,23 @@ func TestAppLimits(t *testing.T) {
 		if l := c.must(200, "GET", "/api/v1/apps/small", operator, "")["limits"].(map[string]any); l["max_rooms"] != nil {
 			t.Errorf("limits after bad requests: %v", l)
 		}
+		// The app's attendance retention: set, kept by a PATCH that leaves
+		// it out, refused out of range, and given back to the server's by null.
+		retention := func() any { return c.must(200, "GET", "/api/v1/apps/small", operator, "")["attendance_retention_days"] }
+		c.must(200, "PATCH", "/api/v1/apps/small", operator, `{"attendance_retention_days":30}`)
+		c.must(200, "PATCH", "/api/v1/apps/small", operator, `{"name":"Small app"}`)
+		for _, body := range []string{`{"attendance_retention_days":0}`, `{"attendance_retention_days":3651}`, `{"attendance_retention_days":"a month"}`} {
+			if got, code, _ := c.do("PATCH", "/api/v1/apps/small", operator, "application/json", body); got != 400 || code != "invalid_app" {
+				t.Errorf("PATCH %s: %d %s, want 400 invalid_app", body, got, code)
+			}
+		}
+		if got := retention(); got != float64(30) {
+			t.Errorf("attendance_retention_days = %v, want 30", got)
+		}
+		c.must(200, "PATCH", "/api/v1/apps/small", operator, `{"attendance_retention_days":null}`)
+		if got := retention(); got != nil {
+			t.Errorf("attendance_retention_days after null = %v, want null", got)
+		}
 		// An app with rooms is not deleted; its rooms first.
 		if got, code, _ := c.do("DELETE", "/api/v1/apps/small", operator, "", ""); got != 409 || code != "app_not_empty" {
 			t.Errorf("deleting an app with rooms: %d %s", got, code)
