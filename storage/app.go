@@ -69,7 +69,7 @@ type App struct {
 	// kept; nil: the server's setting.
 	AttendanceRetentionDays *int64
 	CreatedAt               time.Time
-	UpdatedAt         time.Time
+	UpdatedAt               time.Time
 }
 
 // Limit names an app limit.
