@@ -143,7 +143,7 @@ func (s *Service) Grant(ctx context.Context, c access.Claims, room string) (acce
 		}
 		return access.Grant{}, err
 	}
-	revoked, err := s.cache.tokenRevoked(ctx, c.ID)
+	revoked, err := s.cache.tokenRevoked(ctx, revokedKey(c.App, c.ID))
 	if err != nil {
 		return access.Grant{}, err
 	}

@@ -343,7 +343,7 @@ func (st *Stage) End(ctx context.Context, room, identity, reason string) error {
 	// rather than finding its connection cut.
 	st.publishLocked(room, StageEvent{Type: EventGuestLeft, Identity: identity, Reason: reason})
 	st.mu.Unlock()
-	err := st.svc.RevokeToken(ctx, g.TokenID)
+	err := st.svc.RevokeToken(ctx, storage.KeyApp(room), g.TokenID)
 	if st.OnEnd != nil {
 		st.OnEnd(room, identity, reason)
 	}
