@@ -131,6 +131,9 @@ func policyReason(err error) string {
 // credentials may publish in the room, that it carries something Lectern can
 // use and that the room's media policy takes all of it.
 func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	if res, err, fenced := s.refuseFenced(ctx.Request); fenced {
+		return res, err
+	}
 	t, err := parseTarget(ctx.Path)
 	if err != nil {
 		return s.refuse(ctx.Conn, ctx.Request, "", err)
@@ -180,6 +183,9 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 
 // OnRecord publishes the encoder's tracks and starts pushing its packets.
 func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	if res, err, fenced := s.refuseFenced(ctx.Request); fenced {
+		return res, err
+	}
 	s.mu.Lock()
 	p := s.publishers[ctx.Session]
 	s.mu.Unlock()

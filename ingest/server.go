@@ -37,6 +37,10 @@ type Server struct {
 	// Guesses, when set before Run, limits wrong credentials per address:
 	// connections of an address past the limit are closed on accept.
 	Guesses Guesses
+	// Fenced, when set before Run, reports that this node may have been
+	// judged dead by its cluster: every request is refused with 503 and new
+	// connections are closed (fence.go). Nil: never.
+	Fenced func() bool
 	// timeouts tracks which connections carry each session (timeout.go).
 	timeouts connTimeouts
 
@@ -46,6 +50,8 @@ type Server struct {
 
 	mu         sync.Mutex
 	publishers map[*gortsplib.ServerSession]*publisher
+	// conns are the open connections, which CloseAll closes.
+	conns map[*gortsplib.ServerConn]struct{}
 }
 
 // New opens the RTSP listener (and the UDP pair when configured). Readers'
@@ -185,10 +191,12 @@ func refusal(err error) (*base.Response, error) {
 // OnConnOpen logs new connections.
 func (s *Server) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 	s.log.Debug("rtsp connection opened", "remote", ctx.Conn.NetConn().RemoteAddr().String())
+	s.trackConn(ctx.Conn, true)
 }
 
 // OnConnClose logs closed connections and drops a reader described on one.
 func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	s.trackConn(ctx.Conn, false)
 	s.readers.CloseConn(ctx.Conn)
 	s.log.Debug("rtsp connection closed", "remote", ctx.Conn.NetConn().RemoteAddr().String(), "err", redacted(ctx.Error))
 }
