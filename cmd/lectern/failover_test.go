@@ -1,0 +1,366 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"lectern/hls/hlstest"
+	"lectern/internal/peertest"
+	"lectern/storage"
+	"lectern/storage/storagetest"
+)
+
+// Multi-process failover tests (issue 20): every node is a real lectern
+// process (the test binary as main, TestMain) on one PostgreSQL database,
+// with the default heartbeat (2 s, dead after 6 s), so that SIGSTOP and
+// kill -9 hit a process as they would in production.
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is one lectern node in a process of its own.
+type proc struct {
+	id, url, rtsp string
+	cmd           *exec.Cmd
+	log           *syncBuffer
+	exited        chan struct{}
+}
+
+var (
+	openLine      = regexp.MustCompile(`Open:\s+(http://\S+)/`)
+	rtspListening = regexp.MustCompile(`msg="rtsp listening" addr=(\S+)`)
+)
+
+// startProc starts a cluster node as a child process and waits for its banner.
+func startProc(t *testing.T, dbURL, id string, extra map[string]string) *proc {
+	t.Helper()
+	env := withFreePorts(map[string]string{"LECTERN_DATA_DIR": t.TempDir(), "LECTERN_DATABASE_URL": dbURL,
+		"LECTERN_CLUSTER": "true", "LECTERN_NODE_ID": id, "LECTERN_ADMIN_KEY": clusterAdminKey, "LECTERN_DRAIN_TIMEOUT": "1s"})
+	for k, v := range extra {
+		env[k] = v
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(cleanEnv(), "LECTERN_TEST_RUN_MAIN=1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &proc{id: id, cmd: cmd, log: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = p.log
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			var keep []string
+			for _, l := range strings.Split(p.log.String(), "\n") {
+				if !strings.Contains(l, "msg=http ") {
+					keep = append(keep, l)
+				}
+			}
+			t.Logf("log of %s:\n%s", id, tail(strings.Join(keep, "\n"), 8000))
+		}
+	})
+	found := make(chan [2]string, 1)
+	go func() {
+		var u string
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := openLine.FindStringSubmatch(sc.Text()); m != nil {
+				u = m[1]
+			}
+			if m := rtspLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- [2]string{u, m[1]}
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case got := <-found:
+		p.url, p.rtsp = got[0], got[1]
+		// The banner names the ingest URL when one is set: the node's own
+		// RTSP address is in its log.
+		if m := rtspListening.FindStringSubmatch(p.log.String()); m != nil {
+			p.rtsp = "rtsp://" + m[1]
+		}
+	case <-p.exited:
+		t.Fatalf("node %s exited: %s", id, p.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("node %s printed no banner in 30 s: %s", id, p.log.String())
+	}
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to %s: %v", sig, p.id, err)
+	}
+}
+
+// localParticipants is the participant count of room on node p alone (the
+// forwarded header keeps it from asking the other nodes); -1 when p does not
+// answer 200.
+func localParticipants(p *proc, room string) int {
+	req, _ := http.NewRequest("GET", p.url+"/api/v1/live", nil)
+	req.Header.Set("Authorization", "Bearer "+clusterAdminKey)
+	req.Header.Set("X-Lectern-Forwarded", "1")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		return -1
+	}
+	var body struct {
+		Rooms []liveRoomJSONForTest `json:"rooms"`
+	}
+	json.NewDecoder(res.Body).Decode(&body)
+	for _, r := range body.Rooms {
+		if r.ID == room {
+			return r.Participants
+		}
+	}
+	return 0
+}
+
+type liveRoomJSONForTest struct {
+	ID           string `json:"id"`
+	Participants int    `json:"participants"`
+}
+
+// waitFor polls cond (another process's state) until it holds or limit passes,
+// and returns how long it took.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(100 * time.Millisecond) // polling another process, bounded by limit
+	}
+	return time.Since(start)
+}
+
+// encoder is an ffmpeg process publishing a test pattern over RTSP/TCP until
+// it is killed or its connection drops.
+type encoder struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	at     time.Time // when it exited
+	out    syncBuffer
+}
+
+func startFFmpeg(t *testing.T, args ...string) *encoder {
+	t.Helper()
+	e := &encoder{exited: make(chan struct{})}
+	e.cmd = exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-nostdin"}, args...)...)
+	e.cmd.Stdout, e.cmd.Stderr = &e.out, &e.out
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		e.cmd.Wait()
+		e.at = time.Now()
+		close(e.exited)
+	}()
+	t.Cleanup(func() {
+		e.cmd.Process.Kill()
+		<-e.exited
+	})
+	return e
+}
+
+func publishRTSP(t *testing.T, target string) *encoder {
+	return startFFmpeg(t, "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+		"-c:a", "libopus", "-b:a", "64k", "-f", "rtsp", "-rtsp_transport", "tcp", target)
+}
+
+func withUser(base, user, pass string) string {
+	return strings.Replace(base, "rtsp://", "rtsp://"+user+":"+pass+"@", 1)
+}
+
+// whepOffer makes a receive-only pion peer and its offer.
+func whepOffer(t *testing.T) string {
+	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return peertest.Offer(t, pc)
+}
+
+// postWHEP posts offer to base's WHEP endpoint of room, without following
+// redirects, and returns the status (0 when the node did not answer).
+func postWHEP(base, room, token, offer string) int {
+	req, _ := http.NewRequest("POST", base+"/whep/"+room, strings.NewReader(offer))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+token)
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// setupShow creates the webinar room "show" with HLS on, its stream key and
+// a viewer token, through node p.
+func setupShow(t *testing.T, p *proc) (streamKey, viewer string, key map[string]any) {
+	t.Helper()
+	if code, body := call(t, "POST", p.url+"/api/v1/rooms", clusterAdminKey, `{"id":"show","name":"Show","mode":"webinar","broadcast":{"hls":true}}`); code != 201 {
+		t.Fatalf("create room: %d %v", code, body)
+	}
+	code, key := call(t, "POST", p.url+"/api/v1/rooms/show/stream-key", clusterAdminKey, "")
+	if code != 201 {
+		t.Fatalf("stream key: %d %v", code, key)
+	}
+	_, tok := call(t, "POST", p.url+"/api/v1/tokens", clusterAdminKey, `{"identity":"vic","rooms":{"show":{"preset":"viewer"}}}`)
+	viewer, _ = tok["token"].(string)
+	if viewer == "" {
+		t.Fatalf("token: %v", tok)
+	}
+	return key["stream_key"].(string), viewer, key
+}
+
+// TestFailoverFenceOnSIGSTOP stalls the node that holds a live broadcast
+// (an ffmpeg RTSP publisher and an ffmpeg RTSP reader on it) long enough for
+// the other node to judge it dead and take the room, then resumes it: the
+// resumed node answers a WHEP POST sent the moment it resumes with 503, not
+// 201, and closes both RTSP connections, so the encoder's reconnect loop
+// finds the room's new node. Stream keys name the configured ingest URL.
+func TestFailoverFenceOnSIGSTOP(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	dbURL := storagetest.PostgresURL(t)
+	service := map[string]string{"LECTERN_INGEST_URL": "rtsp://live.example.test:8554", "LECTERN_SERVICE_URL": "https://live.example.test"}
+	a := startProc(t, dbURL, "node-a", service)
+	b := startProc(t, dbURL, "node-b", service)
+	streamKey, viewer, key := setupShow(t, a)
+	if got := key["rtsp_url"].(string); !strings.HasPrefix(got, "rtsp://encoder:sk_") || !strings.HasSuffix(got, "@live.example.test:8554/show") {
+		t.Errorf("stream key rtsp_url %q does not name the ingest URL", got)
+	}
+	if got := key["whip_url"]; got != "https://live.example.test/whip/show" {
+		t.Errorf("stream key whip_url %v does not name the service URL", got)
+	}
+
+	pub := publishRTSP(t, withUser(a.rtsp, "encoder", streamKey)+"/show")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("publisher: %s", pub.out.String())
+		}
+	})
+	waitFor(t, "the encoder on node a", 20*time.Second, func() bool { return localParticipants(a, "show") >= 1 })
+	reader := startFFmpeg(t, "-rtsp_transport", "tcp", "-i", a.rtsp+"/show?token="+viewer, "-f", "null", "-")
+	// The reader is on once node a's RTSP server has its connection: wait
+	// for ffmpeg to have read for a while (it exits at once when refused).
+	select {
+	case <-reader.exited:
+		t.Fatalf("the RTSP reader on node a ended: %s", reader.out.String())
+	case <-time.After(3 * time.Second):
+	}
+
+	db, err := storage.Open(t.Context(), dbURL, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	offerA := whepOffer(t) // ready before the resume, so it is sent at once
+
+	a.signal(t, syscall.SIGSTOP)
+	stopped := time.Now()
+	dead := waitFor(t, "node b judging the stalled node a dead", 30*time.Second, func() bool {
+		n, err := db.Node(t.Context(), "node-a", 6*time.Second)
+		return err == nil && !n.Live
+	})
+	t.Logf("FIGURE stalled owner judged dead %v after SIGSTOP (heartbeat 2s, dead after 6s)", dead.Round(time.Millisecond))
+	// A join through node b now places the room there.
+	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != 201 {
+		t.Errorf("WHEP POST to node b while a is stalled: %d, want 201", code)
+	}
+	t.Logf("node a stalled for %v", time.Since(stopped).Round(time.Millisecond))
+
+	a.signal(t, syscall.SIGCONT)
+	resumed := time.Now()
+	code := postWHEP(a.url, "show", viewer, offerA)
+	t.Logf("FIGURE WHEP POST to the resumed node answered %d after %v", code, time.Since(resumed).Round(time.Millisecond))
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("WHEP POST to node a right after SIGCONT: %d, want 503 (fenced)", code)
+	}
+	for what, e := range map[string]*encoder{"RTSP publisher": pub, "RTSP reader": reader} {
+		select {
+		case <-e.exited:
+			t.Logf("FIGURE %s on the fenced node disconnected %v after SIGCONT", what, e.at.Sub(resumed).Round(time.Millisecond))
+		case <-time.After(15 * time.Second):
+			t.Errorf("the %s is still connected to the fenced node 15 s after it resumed", what)
+		}
+	}
+	if !strings.Contains(a.log.String(), "cluster node fenced") {
+		t.Error("node a did not log that it fenced itself")
+	}
+	// Once it has rejoined, node a serves again: readyz and, for the room
+	// now on node b, a redirect.
+	back := waitFor(t, "node a rejoining", 20*time.Second, func() bool {
+		res, err := http.Get(a.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	t.Logf("FIGURE resumed node served again %v after SIGCONT", (time.Since(resumed) - 0).Round(time.Millisecond))
+	_ = back
+	if code := postWHEP(a.url, "show", viewer, whepOffer(t)); code != http.StatusTemporaryRedirect {
+		t.Errorf("WHEP POST to node a after it rejoined, the room on node b: %d, want 307", code)
+	}
+}
