@@ -39,9 +39,10 @@ const RoomMovedReason = "the room moved to another node: join again"
 const placementTimeout = 5 * time.Second
 
 // placement sends requests for a room whose media lives on another node to
-// that node: WHIP and WHEP (RFC 9725 section 4.6), HLS, and the room websocket,
+// that node: WHIP and WHEP (RFC 9725 section 4.6) and the room websocket,
 // which gets a redirect message instead (browsers do not follow redirects of
-// websockets). Starting a session (WHIP/WHEP POST, the websocket) places the
+// websockets); HLS requests are passed there and answered here (proxyHLS), so
+// that players keep the service's URL. Starting a session (WHIP/WHEP POST, the websocket) places the
 // room if no node holds it; the other requests only look. REST requests that
 // change a live room are passed to its node after authentication
 // (onRoomNode, api/forward.go); every other route, and every route without a
@@ -80,6 +81,12 @@ func (n *roomNodes) placement(c *gin.Context) {
 		return
 	}
 	if base == "" {
+		return
+	}
+	if isHLSRoute(c.FullPath()) {
+		if n.proxyHLS(c, base) {
+			c.Abort()
+		}
 		return
 	}
 	target := strings.TrimSuffix(base, "/") + c.Request.URL.RequestURI()
