@@ -87,6 +87,9 @@ type Node struct {
 	// mediaRooms and evict fence rooms off this node (Fence); set before Run.
 	mediaRooms func() []string
 	evict      func(room string)
+	// publishing says which unplaced rooms with media here fence claims
+	// (ClaimWhen); nil: all of them.
+	publishing func(room string) bool
 
 	// The node's own liveness (fence.go): lock is held from Register until
 	// Run ends (nil on SQLite, or while lost); lastBeat is when the last
@@ -294,8 +297,8 @@ func (n *Node) fence(ctx context.Context, placed []storage.Placement) error {
 		}
 		p, err := n.db.RoomPlacement(ctx, room, n.cfg.DeadAfter)
 		if errors.Is(err, storage.ErrNotFound) {
-			if n.draining.Load() {
-				continue
+			if n.draining.Load() || (n.publishing != nil && !n.publishing(room)) {
+				continue // viewers alone do not place a room (ClaimWhen)
 			}
 			p, err = n.db.PlaceRoomHere(ctx, room, n.cfg.NodeID, n.cfg.DeadAfter)
 		}

@@ -60,6 +60,14 @@ func (n *Node) Fenced() bool {
 // fenced (rooms, WHIP/WHEP, RTSP). Call it before Run.
 func (n *Node) OnFenced(end func()) { n.onFenced = end }
 
+// ClaimWhen limits the rooms with media here but no placement (their session
+// started while no node held them and the node asked did not place them, as
+// for viewers) that the node claims with its heartbeat to those for which
+// publishing is true: a room's placement follows its publisher, not its first
+// viewer. Viewers of a room that a publisher then places on another node are
+// ended here (Fence) and rejoin there. Call it before Run.
+func (n *Node) ClaimWhen(publishing func(room string) bool) { n.publishing = publishing }
+
 // takeLock takes the node's advisory lock if it does not hold it. On SQLite
 // there is none, and liveness rests on heartbeats alone.
 func (n *Node) takeLock(ctx context.Context) error {

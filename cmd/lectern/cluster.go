@@ -151,6 +151,11 @@ func joinCluster(ctx context.Context, cfg config, db *storage.DB, media *sfu.SFU
 		return nil, err
 	}
 	node.Fence(media.MediaRooms, func(room string) { media.EndRoom(room, api.RoomMovedReason) })
+	// The room follows its publisher: viewers alone (WHEP) never place it.
+	node.ClaimWhen(func(room string) bool {
+		r, ok := media.LiveRoom(room)
+		return ok && len(r.Tracks()) > 0
+	})
 	// A fenced node (it may have been judged dead) ends everything it holds:
 	// Fence's evict ends its rooms' participants (WebRTC, WHIP, WHEP), and
 	// the RTSP connections close, so encoders reconnect to the room's node.

@@ -656,3 +656,49 @@ func TestFailoverHLS(t *testing.T) {
 		t.Logf("GAP: the HLS reader stalled %v (issue 20: under 5 s)", stall)
 	}
 }
+
+// TestPlacementFollowsPublisher: a WHEP viewer that reaches node b first, for
+// a room no node holds, is served there without placing the room; an ffmpeg
+// encoder that then publishes through node a (ffmpeg follows no 302 when
+// publishing) places the room on node a and goes on air; node b ends its
+// viewer-only copy, and viewers through node b are sent to node a.
+func TestPlacementFollowsPublisher(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	dbURL := storagetest.PostgresURL(t)
+	a := startProc(t, dbURL, "node-a", nil)
+	b := startProc(t, dbURL, "node-b", nil)
+	streamKey, viewer, _ := setupShow(t, a)
+	db, err := storage.Open(t.Context(), dbURL, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	if code, _ := watchWHEP(t, b.url, "show", viewer); code != 201 {
+		t.Fatalf("first WHEP viewer through node b: %d, want 201", code)
+	}
+	// Two heartbeats of node b later (its sweep claims rooms with each), the
+	// viewer alone has still not placed the room.
+	joined := time.Now()
+	waitFor(t, "two heartbeats of node b", 20*time.Second, func() bool {
+		n, err := db.Node(t.Context(), "node-b", time.Minute)
+		return err == nil && n.HeartbeatAt.After(joined.Add(2*time.Second))
+	})
+	if p, err := db.RoomPlacement(t.Context(), "show", 6*time.Second); err == nil {
+		t.Fatalf("a viewer alone placed the room on %s", p.Node.ID)
+	}
+	pub := publishRTSP(t, withUser(a.rtsp, "encoder", streamKey)+"/show")
+	waitFor(t, "the encoder on air on node a", 20*time.Second, func() bool { return localParticipants(a, "show") >= 1 })
+	if p, err := db.RoomPlacement(t.Context(), "show", 6*time.Second); err != nil || p.Node.ID != "node-a" {
+		t.Errorf("placement after the encoder: %+v, %v; want node-a", p, err)
+	}
+	waitFor(t, "node b ending its viewer-only copy", 20*time.Second, func() bool { return localParticipants(b, "show") == 0 })
+	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != http.StatusTemporaryRedirect {
+		t.Errorf("WHEP POST through node b once the room is on node a: %d, want 307", code)
+	}
+	select {
+	case <-pub.exited:
+		t.Errorf("the encoder stopped: %s", pub.out.String())
+	default:
+	}
+}
