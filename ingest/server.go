@@ -37,6 +37,11 @@ type Server struct {
 	// Guesses, when set before Run, limits wrong credentials per address:
 	// connections of an address past the limit are closed on accept.
 	Guesses Guesses
+	// RelaySecret, when set before Run (the cluster's shared secret), lets
+	// an encoder that reaches this node for a room another node holds be
+	// relayed there instead of getting a 302 it would not follow (relay.go).
+	// Empty: 302.
+	RelaySecret []byte
 	// Fenced, when set before Run, reports that this node may have been
 	// judged dead by its cluster: every request is refused with 503 and new
 	// connections are closed (fence.go). Nil: never.
@@ -52,6 +57,8 @@ type Server struct {
 	publishers map[*gortsplib.ServerSession]*publisher
 	// conns are the open connections, which CloseAll closes.
 	conns map[*gortsplib.ServerConn]struct{}
+	// relays are the encoders' sessions relayed to another node (relay.go).
+	relays map[*gortsplib.ServerSession]*relay
 }
 
 // New opens the RTSP listener (and the UDP pair when configured). Readers'
@@ -205,6 +212,7 @@ func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 // and the room hears of it), or a reader.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.sessionClosed(ctx.Session)
+	s.endRelay(ctx.Session)
 	s.mu.Lock()
 	p := s.publishers[ctx.Session]
 	delete(s.publishers, ctx.Session)

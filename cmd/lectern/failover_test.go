@@ -702,3 +702,59 @@ func TestPlacementFollowsPublisher(t *testing.T) {
 	default:
 	}
 }
+
+// TestEncoderRelayedToOwner: node a holds a room (a member's websocket placed
+// it there); an ffmpeg encoder that publishes through node b, which ffmpeg
+// cannot be redirected from, is relayed to node a, where a WHEP viewer gets
+// its video. When node a is killed, node b ends the encoder's session; its
+// reconnect loop publishes through node b again, which now takes the room.
+func TestEncoderRelayedToOwner(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	dbURL := storagetest.PostgresURL(t)
+	a := startProc(t, dbURL, "node-a", nil)
+	b := startProc(t, dbURL, "node-b", nil)
+	streamKey, viewer, _ := setupShow(t, a)
+	_, tok := call(t, "POST", a.url+"/api/v1/tokens", clusterAdminKey, `{"identity":"host","rooms":{"show":{"preset":"host"}}}`)
+	host, _ := tok["token"].(string)
+	if _, msg := roomSocket(t, a.url, "show", host); msg["type"] != "welcome" {
+		t.Fatalf("host on node a: %v", msg)
+	}
+	code, video := watchWHEP(t, a.url, "show", viewer)
+	if code != 201 {
+		t.Fatalf("WHEP viewer on node a: %d", code)
+	}
+	targetB := withUser(b.rtsp, "encoder", streamKey) + "/show"
+	loop := startEncoderLoop(t, targetB)
+	started := time.Now()
+	select {
+	case at := <-video:
+		t.Logf("FIGURE encoder through a node that does not hold the room: its video at a WHEP viewer on the owner %v after ffmpeg started",
+			at.Sub(started).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no video on node a from the encoder relayed through node b; node b's log:\n%s", tail(b.log.String(), 3000))
+	}
+	if !strings.Contains(b.log.String(), "rtsp encoder relayed to the room's node") {
+		t.Error("node b did not log the relay")
+	}
+	if _, n := loop.lastAttempt(targetB); n != 1 {
+		t.Errorf("the encoder needed %d attempts, want 1", n)
+	}
+
+	a.signal(t, syscall.SIGKILL)
+	killed := time.Now()
+	<-a.exited
+	var back <-chan time.Time
+	waitFor(t, "a WHEP viewer served by node b", 30*time.Second, func() bool {
+		var code int
+		code, back = watchWHEP(t, b.url, "show", viewer)
+		return code == 201
+	})
+	select {
+	case at := <-back:
+		_, n := loop.lastAttempt(targetB)
+		t.Logf("FIGURE relayed encoder, kill -9 of the owner: video at a WHEP viewer on the relaying node %v after the kill (encoder attempts: %d)",
+			at.Sub(killed).Round(time.Millisecond), n)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no video on node b after the owner died; node b's log:\n%s", tail(b.log.String(), 3000))
+	}
+}

@@ -158,6 +158,10 @@ func (p *process) startMedia(ctx context.Context) error {
 	p.onStop(p.cluster.leave)
 	p.rtsp.Placer = p.cluster.rtspPlacer()
 	if cfg.Cluster.Enabled {
+		// Encoders that reach a node that does not hold their room are
+		// relayed to the one that does (ingest/relay.go), marked with the
+		// secret every node shares.
+		p.rtsp.RelaySecret = p.key
 		// Clients keep these URLs: they must outlive this node.
 		p.apiCfg.ServiceURL = cfg.Cluster.ServiceURL
 		if cfg.Cluster.IngestURL != "" {
