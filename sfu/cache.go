@@ -141,7 +141,7 @@ func (d *downTrack) retransmit(seqs []uint16) {
 		if !ok {
 			// If the SFU is itself waiting for the packet, it is sent
 			// when it comes (Track.repair).
-			l.nack.await(out-e.seqOff, d, out)
+			l.nack.await(l.sourceSeq(out-e.seqOff), d, out)
 			continue
 		}
 		d.mu.Lock()

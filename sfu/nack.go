@@ -284,7 +284,7 @@ func (t *Track) repair(l *layer, pkt *rtp.Packet, r *nackResult) bool {
 	case arrivalRecovered:
 		stats.recovered.Add(1)
 		if !t.muted.Load() {
-			l.cache.put(pkt)
+			l.each(pkt, l.cache.put)
 			for _, w := range r.wants {
 				w.d.retransmit([]uint16{w.out})
 			}

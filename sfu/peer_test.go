@@ -116,6 +116,8 @@ type testSubscriber struct {
 	events   []Event
 	got      chan string // source of each received packet, non-blocking
 	payloads chan []byte
+	// video gets a copy of every video packet, until it is full.
+	video    chan *rtp.Packet
 	quit     chan struct{}
 	ended    chan struct{}
 	lastSeq  uint16
@@ -161,7 +163,7 @@ func subscribeWith(t testing.TB, p *Participant, api *webrtc.API) *testSubscribe
 func subscribeOn(t testing.TB, p *Participant, pc *webrtc.PeerConnection) *testSubscriber {
 	t.Helper()
 	s := &testSubscriber{t: t, p: p, pc: pc, counts: map[string]int{}, sources: map[string]string{},
-		got: make(chan string, 4096), payloads: make(chan []byte, 4096)}
+		got: make(chan string, 4096), payloads: make(chan []byte, 4096), video: make(chan *rtp.Packet, 8192)}
 	peertest.ReadTracks(t, pc, func(tr *webrtc.TrackRemote, pkt *rtp.Packet) {
 		if len(pkt.Payload) == 0 {
 			// Padding (a bandwidth probe) carries no media.
@@ -176,6 +178,10 @@ func subscribeOn(t testing.TB, p *Participant, pc *webrtc.PeerConnection) *testS
 		if tr.Kind() == webrtc.RTPCodecTypeVideo {
 			s.lastSeq, s.lastSSRC = pkt.SequenceNumber, pkt.SSRC
 			s.maxVideo = max(s.maxVideo, pkt.MarshalSize())
+			select {
+			case s.video <- pkt.Clone():
+			default:
+			}
 		}
 		s.mu.Unlock()
 		select {

@@ -50,7 +50,12 @@ func (r *h264Repacketizer) push(pkt *rtp.Packet, emit func(*rtp.Packet)) {
 		out.Payload = payload
 		emit(&out)
 	}
-	p := pkt.Payload
+	r.packets(pkt.Payload, send)
+}
+
+// packets cuts payload p into packets of at most maxPayload bytes and hands
+// each to send, with last set on the final one.
+func (r *h264Repacketizer) packets(p []byte, send func([]byte, bool)) {
 	if len(p) <= maxPayload {
 		send(p, true)
 		return
@@ -74,8 +79,13 @@ func (r *h264Repacketizer) push(pkt *rtp.Packet, emit func(*rtp.Packet)) {
 // start and end say whether data begins and ends the unit; last says
 // whether its final packet is the last of the input packet (the marker).
 func (r *h264Repacketizer) fragment(fnri, nalType byte, data []byte, start, end, last bool, send func([]byte, bool)) {
+	r.fragmentBy(maxPayload-2, fnri, nalType, data, start, end, last, send)
+}
+
+// fragmentBy is fragment with at most size bytes of data a packet.
+func (r *h264Repacketizer) fragmentBy(size int, fnri, nalType byte, data []byte, start, end, last bool, send func([]byte, bool)) {
 	for first := true; first || len(data) > 0; first = false {
-		n := min(len(data), maxPayload-2)
+		n := min(len(data), size)
 		fu := nalType
 		if first && start {
 			fu |= 0x80
@@ -93,20 +103,7 @@ func (r *h264Repacketizer) fragment(fnri, nalType byte, data []byte, start, end,
 // split sends the NAL units of a STAP-A in as few packets as fit, or reports
 // false if the STAP-A is malformed.
 func (r *h264Repacketizer) split(p []byte, send func([]byte, bool)) bool {
-	r.units = r.units[:0]
-	for i := 1; i < len(p); {
-		if i+2 > len(p) {
-			return false
-		}
-		size := int(p[i])<<8 | int(p[i+1])
-		i += 2
-		if size == 0 || i+size > len(p) {
-			return false
-		}
-		r.units = append(r.units, p[i:i+size])
-		i += size
-	}
-	if len(r.units) == 0 {
+	if !r.parseSTAP(p) {
 		return false
 	}
 	for i := 0; i < len(r.units); {
@@ -138,4 +135,23 @@ func (r *h264Repacketizer) split(p []byte, send func([]byte, bool)) bool {
 		i = j
 	}
 	return true
+}
+
+// parseSTAP reads the NAL units of STAP-A p into r.units, or reports false if
+// p is malformed.
+func (r *h264Repacketizer) parseSTAP(p []byte) bool {
+	r.units = r.units[:0]
+	for i := 1; i < len(p); {
+		if i+2 > len(p) {
+			return false
+		}
+		size := int(p[i])<<8 | int(p[i+1])
+		i += 2
+		if size == 0 || i+size > len(p) {
+			return false
+		}
+		r.units = append(r.units, p[i:i+size])
+		i += size
+	}
+	return len(r.units) > 0
 }

@@ -45,8 +45,10 @@ type lossyPublisher struct {
 	mu    sync.Mutex
 	nacks map[uint16]int
 	plis  int
-	// h264 sends H.264 single NAL units instead of VP8.
+	// h264 sends H.264 single NAL units instead of VP8; size, if set, is
+	// their size in bytes.
 	h264 bool
+	size int
 	// ignorePLI makes the publisher an encoder that sends keyframes only
 	// on its own schedule (OBS, ffmpeg); keyEvery is that schedule, by the
 	// clock (0: none).
@@ -148,6 +150,9 @@ func (lp *lossyPublisher) send(seq uint16, key bool) {
 		payload = []byte{0x41, 0x9a, 0x02} // non-IDR slice
 	case key:
 		payload = append([]byte(nil), vp8Key...)
+	}
+	if lp.h264 && lp.size > len(payload)+2 {
+		payload = append(payload, make([]byte, lp.size-len(payload)-2)...)
 	}
 	payload = binary.BigEndian.AppendUint16(payload, seq)
 	_ = lp.track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 450, Marker: true}, Payload: payload})

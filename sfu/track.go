@@ -84,6 +84,27 @@ type layer struct {
 	rate atomic.Int64
 	// cache answers subscribers' NACKs (video only).
 	cache packetCache
+	// slots re-packetizes an H.264 layer (slots.go); nil for other codecs.
+	slots *h264Slots
+}
+
+// each hands fn what pkt becomes for subscribers: itself, or the packets an
+// H.264 layer's re-packetizer cuts it into.
+func (l *layer) each(pkt *rtp.Packet, fn func(*rtp.Packet)) {
+	if l.slots == nil {
+		fn(pkt)
+		return
+	}
+	l.slots.push(pkt, fn)
+}
+
+// sourceSeq is the publisher's sequence number of the packet subscribers know
+// by seq, for NACKs to the publisher.
+func (l *layer) sourceSeq(seq uint16) uint16 {
+	if l.slots == nil {
+		return seq
+	}
+	return l.slots.input(seq)
 }
 
 func newTrack(id string, owner *Participant, kind webrtc.RTPCodecType, codec webrtc.RTPCodecParameters, source string, pli func(uint32)) *Track {
@@ -193,6 +214,9 @@ func (t *Track) addLayer(remote *webrtc.TrackRemote) {
 	t.addMu.Lock()
 	defer t.addMu.Unlock()
 	l := &layer{rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote}
+	if strings.EqualFold(t.codec.MimeType, webrtc.MimeTypeH264) {
+		l.slots = &h264Slots{}
+	}
 	t.mu.Lock()
 	pos, n := t.layerPosition(l), len(t.layers)
 	t.mu.Unlock()
@@ -294,6 +318,7 @@ func (t *Track) read(l *layer) {
 	var repair nackResult
 	windowStart, windowBytes := time.Now(), uint64(0)
 	received := &t.owner.room.sfu.stats.received
+	forward := func(p *rtp.Packet) { t.forward(p, l) }
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
@@ -313,7 +338,7 @@ func (t *Track) read(l *layer) {
 			windowStart, windowBytes = now, total
 		}
 		if t.repair(l, &pkt, &repair) {
-			t.forward(&pkt, l)
+			l.each(&pkt, forward)
 		}
 	}
 }
