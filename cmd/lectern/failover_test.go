@@ -360,7 +360,9 @@ func TestFailoverFenceOnSIGSTOP(t *testing.T) {
 		return err == nil && !n.Live
 	})
 	t.Logf("FIGURE stalled owner judged dead %v after SIGSTOP (heartbeat 2s, dead after 6s)", dead.Round(time.Millisecond))
-	// A join through node b now places the room there.
+	// The encoder, reconnecting through node b, places the room there.
+	publishRTSP(t, withUser(b.rtsp, "encoder", streamKey)+"/show")
+	waitFor(t, "the encoder on node b", 20*time.Second, func() bool { return localParticipants(b, "show") >= 1 })
 	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != 201 {
 		t.Errorf("WHEP POST to node b while a is stalled: %d, want 201", code)
 	}
@@ -394,8 +396,7 @@ func TestFailoverFenceOnSIGSTOP(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode == 200
 	})
-	t.Logf("FIGURE resumed node served again %v after SIGCONT", (time.Since(resumed) - 0).Round(time.Millisecond))
-	_ = back
+	t.Logf("FIGURE resumed node served again within %v after SIGCONT (readyz 200 after %v of polling)", time.Since(resumed).Round(time.Millisecond), back.Round(time.Millisecond))
 	if code := postWHEP(a.url, "show", viewer, whepOffer(t)); code != http.StatusTemporaryRedirect {
 		t.Errorf("WHEP POST to node a after it rejoined, the room on node b: %d, want 307", code)
 	}
