@@ -92,7 +92,8 @@ type Node struct {
 	publishing func(room string) bool
 
 	// The node's own liveness (fence.go): lock is held from Register until
-	// Run ends (nil on SQLite, or while lost); lastBeat is when the last
+	// Run ends (nil on SQLite, or while lost); locking is whether the node
+	// takes one (false on SQLite, and once Run or Leave released it); lastBeat is when the last
 	// successful heartbeat began, in nanoseconds since epoch (monotonic);
 	// fenced is set from the moment the node finds it may have been judged
 	// dead until it has ended its sessions and heartbeats again.

@@ -114,8 +114,10 @@ func (n *Node) watch(ctx context.Context) {
 		cancel()
 		if err != nil && ctx.Err() == nil {
 			n.lockMu.Lock()
-			n.lock.Release()
-			n.lock = nil
+			if n.lock == l {
+				l.Release()
+				n.lock = nil
+			}
 			n.lockMu.Unlock()
 			n.fence1("its lock connection was lost: " + err.Error())
 		}
