@@ -92,14 +92,14 @@ type Node struct {
 	publishing func(room string) bool
 
 	// The node's own liveness (fence.go): lock is held from Register until
-	// Run ends (nil on SQLite, or while lost); locking is whether the node
-	// takes one (false on SQLite, and once Run or Leave released it); lastBeat is when the last
+	// Run ends (nil on SQLite, or while lost); lockless is set on SQLite,
+	// which has no advisory locks; lastBeat is when the last
 	// successful heartbeat began, in nanoseconds since epoch (monotonic);
 	// fenced is set from the moment the node finds it may have been judged
 	// dead until it has ended its sessions and heartbeats again.
 	lockMu   sync.Mutex
 	lock     *storage.NodeLock
-	locking  bool
+	lockless bool
 	epoch    time.Time
 	lastBeat atomic.Int64
 	fenced   atomic.Bool
@@ -135,7 +135,7 @@ func New(cfg Config, db *storage.DB, load func() Load, live func(room string) bo
 	if db == nil || load == nil || live == nil || log == nil {
 		return nil, errors.New("cluster: every dependency is required")
 	}
-	n := &Node{cfg: cfg, db: db, log: log.With("node", cfg.NodeID), load: load, live: live, cache: map[string]cachedOwner{}, epoch: time.Now(), locking: true}
+	n := &Node{cfg: cfg, db: db, log: log.With("node", cfg.NodeID), load: load, live: live, cache: map[string]cachedOwner{}, epoch: time.Now()}
 	n.lastBeat.Store(-int64(cfg.DeadAfter) * 2) // fenced until registered
 	return n, nil
 }
@@ -282,8 +282,10 @@ func (n *Node) sweep(ctx context.Context) error {
 
 // fence ends here the rooms with media here that another live node holds
 // (see Fence). placed are the placements on this node. A room with media
-// here and no placement (its join was served here while the database did not
-// answer) is claimed, unless the node drains.
+// here and no placement, or one held by a dead node (its join was served here
+// while the database did not answer, or by a viewer, who does not place a
+// room), is claimed, unless the node drains or the room has no publisher here
+// (ClaimWhen).
 func (n *Node) fence(ctx context.Context, placed []storage.Placement) error {
 	if n.mediaRooms == nil {
 		return nil
@@ -297,6 +299,9 @@ func (n *Node) fence(ctx context.Context, placed []storage.Placement) error {
 			continue
 		}
 		p, err := n.db.RoomPlacement(ctx, room, n.cfg.DeadAfter)
+		if err == nil && !p.Node.Live {
+			err = storage.ErrNotFound // held by a dead node: as good as unplaced
+		}
 		if errors.Is(err, storage.ErrNotFound) {
 			if n.draining.Load() || (n.publishing != nil && !n.publishing(room)) {
 				continue // viewers alone do not place a room (ClaimWhen)

@@ -73,18 +73,18 @@ func (n *Node) ClaimWhen(publishing func(room string) bool) { n.publishing = pub
 func (n *Node) takeLock(ctx context.Context) error {
 	n.lockMu.Lock()
 	defer n.lockMu.Unlock()
-	if n.lock != nil || !n.locking {
+	if n.lock != nil || n.lockless {
 		return nil
 	}
 	l, err := n.db.LockNode(ctx, n.cfg.NodeID)
 	switch {
 	case errors.Is(err, storage.ErrNoNodeLocks):
-		n.locking = false
+		n.lockless = true
 		return nil
 	case err != nil:
 		return fmt.Errorf("cluster: %w", err)
 	}
-	n.lock, n.locking = l, true
+	n.lock = l
 	return nil
 }
 
@@ -96,7 +96,6 @@ func (n *Node) releaseLock() {
 		n.lock.Release()
 		n.lock = nil
 	}
-	n.locking = false
 }
 
 // watch fences the node when its heartbeat is too old or its lock is lost,
@@ -122,7 +121,7 @@ func (n *Node) watch(ctx context.Context) {
 			n.fence1("its lock connection was lost: " + err.Error())
 		}
 	}
-	if n.Fenced() || !n.locking {
+	if n.Fenced() || n.lockless {
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, n.cfg.Interval)
@@ -169,7 +168,7 @@ func (n *Node) lift() {
 		return
 	}
 	n.lockMu.Lock()
-	lost := n.locking && n.lock == nil
+	lost := !n.lockless && n.lock == nil
 	n.lockMu.Unlock()
 	if lost {
 		return
