@@ -33,6 +33,8 @@ type handlers struct {
 	live       *liveHandlers
 	webhooks   *webhookHandlers
 	stage      *stageHandlers
+	usage      *usageHandlers
+	apps       *appHandlers
 }
 
 // handlers builds the route groups on the server's shared pieces and d.
@@ -51,11 +53,13 @@ func (s *Server) handlers(d Deps) handlers {
 		tokens:     &tokenHandlers{cfg: s.cfg, issuer: d.Issuer, rooms: s.rooms, pins: pins, reporter: s.reporter},
 		socket:     &socketHandlers{cfg: s.cfg, rooms: s.rooms, chat: d.Chat, hls: s.hls, pins: pins, alerts: alerts, caps: caps, sockets: s.sockets, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 		chat:       &chatHandlers{cfg: s.cfg, chat: d.Chat, rooms: s.rooms, caps: caps, sockets: s.sockets, gate: s.gate, reporter: s.reporter},
-		broadcasts: &broadcastHandlers{cfg: s.cfg, rooms: s.rooms, hls: s.hls, gate: s.gate, reporter: s.reporter},
+		broadcasts: &broadcastHandlers{cfg: s.cfg, rooms: s.rooms, hls: s.hls, usage: d.Usage, gate: s.gate, reporter: s.reporter},
 		recordings: &recordingHandlers{cfg: s.cfg, db: d.DB, recorder: d.Recorder, reporter: s.reporter},
 		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: caps, gate: s.gate, reporter: s.reporter},
 		live:       &liveHandlers{cfg: s.cfg, media: d.SFU, hls: s.hls, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 		webhooks:   &webhookHandlers{cfg: s.cfg, db: d.DB, reporter: s.reporter},
+		apps:       &appHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, hls: s.hls, caps: caps, gate: s.gate, reporter: s.reporter},
 		stage:      &stageHandlers{cfg: s.cfg, stage: s.stage, caps: caps, sockets: s.sockets, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
+		usage:      &usageHandlers{cfg: s.cfg, db: d.DB, usage: d.Usage, gate: s.gate, reporter: s.reporter},
 	}
 }

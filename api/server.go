@@ -34,6 +34,7 @@ import (
 	"lectern/rooms"
 	"lectern/sfu"
 	"lectern/storage"
+	"lectern/usage"
 )
 
 // Config is the API's configuration.
@@ -191,6 +192,11 @@ type Deps struct {
 	// its cluster (cluster.Node.Fenced): every request but /healthz is
 	// refused with 503 (api/fence.go). Nil: never.
 	Fenced func() bool
+	// Usage counts usage and attendance: New hands it the SFU's participants
+	// and the HLS viewers' playlist requests, and serves its reports; its
+	// Run is the caller's. Nil: one with the default configuration that is
+	// never run, so it writes only when a report is asked for (tests).
+	Usage *usage.Tracker
 }
 
 // Server serves the HTTP API: it runs the middleware every request passes
@@ -217,6 +223,8 @@ type Server struct {
 	stage *rooms.Stage
 	// fenced is Deps.Fenced.
 	fenced func() bool
+	// unwatchUsage stops handing the SFU's events to Deps.Usage.
+	unwatchUsage func()
 	reporter
 }
 
@@ -265,9 +273,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if err := registerHLSMetrics(d.Registry, s.hls); err != nil {
 		return nil, err
 	}
+	if d.Usage == nil {
+		cfg := usage.DefaultConfig()
+		cfg.Node = "local"
+		if d.Usage, err = usage.New(cfg, d.DB, d.Registry, d.Log); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.buildEngine(s.handlers(d)); err != nil {
 		return nil, err
 	}
+	s.unwatchUsage = watchUsage(d.SFU, d.Usage)
 	return s, nil
 }
 
@@ -306,6 +322,7 @@ func (s *Server) Close() {
 		ws.p.Close("the server is shutting down")
 	}
 	s.whip.wait()
+	s.unwatchUsage()
 	if s.ownsHLS {
 		s.hls.Close()
 		s.ownProgs.Close()
@@ -319,7 +336,7 @@ func (s *Server) buildEngine(g handlers) error {
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.refuseFenced, s.bodyDeadline, s.limitGuesses, s.nodes.placement)
+	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.refuseFenced, s.bodyDeadline, s.limitGuesses, s.gate.scopeRoom, s.nodes.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -347,4 +364,6 @@ func (s *Server) routes(g handlers) {
 	g.live.routes(r)
 	g.webhooks.routes(r)
 	g.stage.routes(r)
+	g.usage.routes(r)
+	g.apps.routes(r)
 }

@@ -205,7 +205,12 @@ func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 			s.abort(c, err) // the SFU is shutting down
 			return
 		}
-		release, err := s.caps.acquire(k.session, c.ClientIP(), r.ID, who.identity)
+		appMax, err := s.rooms.ParticipantLimit(c.Request.Context(), r.App)
+		if err != nil {
+			s.abort(c, err)
+			return
+		}
+		release, err := s.caps.acquireInApp(k.session, c.ClientIP(), r.ID, who.identity, appMax)
 		if err != nil {
 			s.abort(c, err)
 			return

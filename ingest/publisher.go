@@ -135,6 +135,9 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 		return res, err
 	}
 	t, err := parseTarget(ctx.Path)
+	if err == nil {
+		err = s.scope(ctx.Request, &t, ctx.Query)
+	}
 	if err != nil {
 		return s.refuse(ctx.Conn, ctx.Request, "", err)
 	}

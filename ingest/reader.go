@@ -32,6 +32,9 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 	}
 	t, err := parseTarget(ctx.Path)
 	if err == nil {
+		err = s.scope(ctx.Request, &t, ctx.Query)
+	}
+	if err == nil {
 		if res, ok := s.redirect(t, ctx.Query, false); ok {
 			return res, nil, nil
 		}
@@ -66,6 +69,9 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 		return &base.Response{StatusCode: base.StatusOK}, nil, nil
 	}
 	t, err := parseTarget(ctx.Path)
+	if err == nil {
+		err = s.scope(ctx.Request, &t, ctx.Query)
+	}
 	if err == nil {
 		err = s.mayRead(ctx.Conn, ctx.Request, t, ctx.Query)
 	}

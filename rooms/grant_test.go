@@ -96,8 +96,23 @@ func TestGrantIsNarrowedToTheMember(t *testing.T) {
 	if _, err := s.Grant(ctx, host, "r"); !errors.Is(err, ErrTokenRevoked) {
 		t.Errorf("deleted member: %v, want ErrTokenRevoked", err)
 	}
+	// A room the token does not name: not found when there is none
+	// (another app's rooms never are in the token's app), else wrong room.
+	if _, err := s.Grant(ctx, host, "other"); !errors.Is(err, ErrRoomNotFound) {
+		t.Errorf("a room that does not exist: %v, want ErrRoomNotFound", err)
+	}
+	if _, err := s.db.CreateRoom(ctx, storage.Room{ID: "other", Name: "Other", Mode: "conference", Tier: "hd"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Grant(ctx, host, "other"); !errors.Is(err, access.ErrWrongRoom) {
 		t.Errorf("another room: %v, want ErrWrongRoom", err)
+	}
+	// A token of another app reaches no room of the default app, even one
+	// it names.
+	acme := host
+	acme.App = "acme"
+	if _, err := s.Grant(ctx, acme, "r"); !errors.Is(err, ErrRoomNotFound) {
+		t.Errorf("acme's token on the default app's room: %v, want ErrRoomNotFound", err)
 	}
 }
 

@@ -51,7 +51,7 @@ func TestLoadMigrations(t *testing.T) {
 }
 
 // TestEmbeddedMigrations checks that both backends' schemas have the same
-// versions.
+// versions, 1..n in order.
 func TestEmbeddedMigrations(t *testing.T) {
 	sqlite, err := loadMigrations(migrationFiles, "migrations/sqlite")
 	if err != nil {
@@ -65,8 +65,8 @@ func TestEmbeddedMigrations(t *testing.T) {
 		t.Fatalf("%d SQLite migrations, %d PostgreSQL ones", len(sqlite), len(postgres))
 	}
 	for i := range sqlite {
-		if sqlite[i].version != i+1 || postgres[i].version != i+1 {
-			t.Errorf("migration %d: versions %d (SQLite) and %d (PostgreSQL), want %d",
+		if sqlite[i].version != postgres[i].version || sqlite[i].version != i+1 {
+			t.Errorf("migration %d: versions %d (SQLite) and %d (PostgreSQL), want %d in both",
 				i, sqlite[i].version, postgres[i].version, i+1)
 		}
 	}

@@ -50,6 +50,7 @@ type config struct {
 	PINs            pinConfig     `yaml:",inline"`
 	Caps            capsConfig    `yaml:",inline"`
 	Stage           stageConfig   `yaml:",inline"`
+	Usage           usageConfig   `yaml:",inline"`
 
 	// HLSPartDuration and HLSSegmentDuration shape LL-HLS (hls.Config).
 	HLSPartDuration    time.Duration `yaml:"hls_part_duration"`
@@ -89,6 +90,7 @@ func defaultConfig() config {
 		PINs:            defaultPINConfig(),
 		Caps:            defaultCapsConfig(),
 		Stage:           defaultStageConfig(),
+		Usage:           defaultUsageConfig(),
 
 		HLSPartDuration:    200 * time.Millisecond,
 		HLSSegmentDuration: time.Second,
@@ -304,6 +306,9 @@ func (c config) validate() error {
 		return err
 	}
 	if err := c.Webhook.validate(); err != nil {
+		return err
+	}
+	if err := c.Usage.validate(); err != nil {
 		return err
 	}
 	return c.ACME.validate(c)

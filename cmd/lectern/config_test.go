@@ -92,6 +92,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{[]string{"--flood-pin-checks-per-second", "0"}, nil, "flood_pin_checks_per_second"},
 		{[]string{"--joins-per-addr", "-1"}, nil, "joins_per_addr"},
 		{nil, map[string]string{"LECTERN_EMBED_ORIGINS": "https://ok.example,school.example"}, "embed_origins"},
+		{[]string{"--attendance-retention", "1h"}, nil, "attendance_retention"},
+		{nil, map[string]string{"LECTERN_ATTENDANCE_RETENTION": "a year"}, "attendance_retention"},
+		{[]string{"--attendance-session-gap", "-1s"}, nil, "attendance_session_gap"},
+		{[]string{"--usage-viewer-idle", "10ms"}, nil, "usage_viewer_idle"},
+		{[]string{"--usage-flush-interval", "1ms"}, nil, "usage_flush_interval"},
 	}
 	for _, tc := range cases {
 		_, err := loadConfig(tc.args, envOf(tc.env), io.Discard)

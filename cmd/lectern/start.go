@@ -21,6 +21,7 @@ import (
 	"lectern/rtspout"
 	"lectern/sfu"
 	"lectern/storage"
+	"lectern/usage"
 )
 
 // openStore opens the database and makes sure it holds an admin key and the
@@ -183,9 +184,17 @@ func (p *process) startAPI(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.hooks.register(reg)
+	node, err := usageNode(p.cfg)
+	if err != nil {
+		return err
+	}
+	tracker, err := usage.New(p.cfg.Usage.tracker(node), p.db, reg, p.log)
+	if err != nil {
+		return err
+	}
 	p.srv, err = api.New(p.apiCfg, api.Deps{DB: p.db, Issuer: p.issuer, Registry: reg, Log: p.log, SFU: p.media,
 		Chat: hub, HLS: p.broadcast, Recorder: p.recorder, Placer: p.cluster.httpPlacer(), Rooms: p.rooms, Fenced: p.cluster.fenced(),
-		OnStageEvent: p.hooks.stageHook()})
+		OnStageEvent: p.hooks.stageHook(), Usage: tracker})
 	if err != nil {
 		return err
 	}
@@ -199,6 +208,8 @@ func (p *process) startAPI(ctx context.Context) error {
 		p.onStop(stopDebug)
 	}
 	p.goRun("rtsp server", p.rtsp.Run)
+	// Stops before the API (its last flush ends the sessions still open).
+	p.goRun("usage", tracker.Run)
 	// The chat hub stops after the HTTP server (stop runs after serve): its
 	// end closes the chat websockets, which the server's Shutdown does not
 	// wait for.

@@ -99,11 +99,35 @@ export async function request(method, apiPath, { body, credential, signal } = {}
 }
 
 /**
+ * Sends a GET that asks for CSV and returns the body as a Blob. Rejects with
+ * an APIError as request does.
+ * @param {string} apiPath
+ * @param {{credential?: string}} [options]
+ * @returns {Promise<Blob>}
+ */
+export async function requestCSV(apiPath, { credential } = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'text/csv' };
+  if (credential) headers.Authorization = `Bearer ${credential}`;
+  let res;
+  try {
+    res = await fetch(BASE + apiPath, { headers, cache: 'no-store' });
+  } catch {
+    throw new APIError(0, 'network', 'Cannot reach the Lectern server. Check your connection and try again.');
+  }
+  if (res.ok) return res.blob();
+  const data = await res.json().catch(() => /** @type {any} */ (null));
+  if (data && typeof data.code === 'string') throw new APIError(res.status, data.code, String(data.message || data.code));
+  throw new APIError(res.status, `http_${res.status}`, `The server answered ${res.status} ${res.statusText}.`.replace(' .', '.'));
+}
+
+/**
  * @typedef {object} Client  request helpers bound to one credential
  * @property {(p: string) => Promise<any>} get
  * @property {(p: string, body?: unknown) => Promise<any>} post
  * @property {(p: string, body: unknown) => Promise<any>} patch
  * @property {(p: string) => Promise<any>} del
+ * @property {(p: string) => Promise<Blob>} csv  GET asking for text/csv
  */
 
 /**
@@ -117,5 +141,6 @@ export function client(credential) {
     post: (p, body) => request('POST', p, { credential, body }),
     patch: (p, body) => request('PATCH', p, { credential, body }),
     del: (p) => request('DELETE', p, { credential }),
+    csv: (p) => requestCSV(p, { credential }),
   };
 }
