@@ -26,10 +26,14 @@ import (
 	"lectern/storage/storagetest"
 )
 
-// Heartbeats of test clusters: fast, with room for a busy test machine.
+// Heartbeats of test clusters: fast, with room for a busy test machine. A
+// node fences itself (ends every session) when its last successful heartbeat
+// began more than DeadAfter - Interval/2 ago (cluster/fence.go), so DeadAfter
+// must outlast the slowest heartbeat a loaded CI machine's PostgreSQL takes:
+// at 1 s, two suites at once fenced a healthy node mid-test.
 const (
-	testHeartbeat = 100 * time.Millisecond
-	testDeadAfter = time.Second
+	testHeartbeat = 200 * time.Millisecond
+	testDeadAfter = 3 * time.Second
 )
 
 // clusterNode is one node of a test cluster: an API server with its own SFU,
