@@ -1,6 +1,8 @@
 package access
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -26,7 +28,11 @@ type Grant struct {
 
 // Claims is the content of an access token.
 type Claims struct {
-	ID        string
+	ID string
+	// App is the app the token belongs to ("" or "default": the default
+	// app). Its room keys are that app's, and it is signed with the app's
+	// key (Issuer).
+	App       string
 	Identity  string
 	Name      string
 	Rooms     map[string]Grant
@@ -43,8 +49,11 @@ func (c Claims) Grant(room string) (Grant, error) {
 	return g, nil
 }
 
-// Issuer signs and verifies access tokens (JWT, HS256) with one secret key.
-// It is safe for concurrent use.
+// Issuer signs and verifies access tokens (JWT, HS256). Tokens of the
+// default app are signed with the server's secret key, as before apps;
+// tokens of another app with a key derived from it and the app's ID
+// (HMAC-SHA256), so a token of one app cannot be made to verify as
+// another's. It is safe for concurrent use.
 type Issuer struct {
 	key []byte
 	now func() time.Time
@@ -62,7 +71,21 @@ func NewIssuer(key []byte) (*Issuer, error) {
 type jwtClaims struct {
 	jwt.RegisteredClaims
 	Name  string              `json:"name,omitempty"`
+	App   string              `json:"app,omitempty"`
 	Rooms map[string]jwtGrant `json:"rooms"`
+}
+
+// defaultApp is the app of tokens that name none.
+const defaultApp = "default"
+
+// appKey returns the key that signs the tokens of app.
+func (i *Issuer) appKey(app string) []byte {
+	if app == "" || app == defaultApp {
+		return i.key
+	}
+	m := hmac.New(sha256.New, i.key)
+	m.Write([]byte("lectern app token key\x00" + app))
+	return m.Sum(nil)
 }
 
 type jwtGrant struct {
@@ -91,7 +114,10 @@ func (i *Issuer) Sign(c Claims) (string, error) {
 		Name:  c.Name,
 		Rooms: rooms,
 	}
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jc).SignedString(i.key)
+	if c.App != defaultApp {
+		jc.App = c.App
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jc).SignedString(i.appKey(c.App))
 	if err != nil {
 		return "", fmt.Errorf("access: sign: %w", err)
 	}
@@ -105,7 +131,9 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 		return Claims{}, ErrTokenMalformed
 	}
 	var jc jwtClaims
-	_, err := jwt.ParseWithClaims(token, &jc, func(*jwt.Token) (any, error) { return i.key, nil },
+	// The key is the app's the token names: the claims are decoded, not yet
+	// trusted, when it is chosen.
+	_, err := jwt.ParseWithClaims(token, &jc, func(*jwt.Token) (any, error) { return i.appKey(jc.App), nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(issuer),
 		jwt.WithExpirationRequired(),
@@ -124,8 +152,13 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 	if jc.Subject == "" || jc.ID == "" {
 		return Claims{}, ErrTokenInvalid
 	}
+	app := jc.App
+	if app == "" {
+		app = defaultApp
+	}
 	c := Claims{
 		ID:        jc.ID,
+		App:       app,
 		Identity:  jc.Subject,
 		Name:      jc.Name,
 		Rooms:     make(map[string]Grant, len(jc.Rooms)),

@@ -48,7 +48,7 @@ func EnsureAdminKey(ctx context.Context, db *storage.DB, configured string) (str
 
 func storeAdminKey(ctx context.Context, db *storage.DB, name, key string) error {
 	sum := sha256.Sum256([]byte(key))
-	_, err := db.CreateAPIKey(ctx, storage.APIKey{ID: randomHex(8), Name: name, Hash: sum[:], CreatedAt: time.Now()})
+	_, err := db.CreateAPIKey(ctx, storage.APIKey{ID: randomHex(8), Name: name, Hash: sum[:], Operator: true, CreatedAt: time.Now()})
 	if errors.Is(err, storage.ErrConflict) {
 		// Another node stored the same configured key at the same moment.
 		return nil

@@ -25,6 +25,9 @@ const (
 	gatePIN
 	// gateAdmin: the API key only.
 	gateAdmin
+	// gateOperator: the server operator's API key only (the suite's API
+	// key is the operator's, as the key made at first start is).
+	gateOperator
 	// gateAdminOr: the API key, or a token for the path's room with need.
 	gateAdminOr
 	// gateToken: a token for the path's room with need (and, need 0, with
@@ -114,9 +117,20 @@ func attackRules(t *testing.T) []routeRule {
 		{"POST /api/v1/rooms/:room/pins", gateAdminOr, access.Moderate, with(V1+"/pins", `{"which":"none"}`, ok(400, codeInvalidRoom))},
 		{"DELETE /api/v1/rooms/:room/identities/:identity/tokens", gateAdmin, 0, get(V1+"/identities/nobody/tokens", ok(204, ""))},
 		{"GET /api/v1/live", gateAdmin, 0, get("/api/v1/live", ok(200, ""))},
-		{"GET /api/v1/webhooks", gateAdmin, 0, get("/api/v1/webhooks", ok(200, ""))},
-		{"POST /api/v1/webhooks/retry", gateAdmin, 0, get("/api/v1/webhooks/retry", ok(200, ""))},
+		{"GET /api/v1/app", gateAdmin, 0, get("/api/v1/app", ok(200, ""))},
 		{"GET /api/v1/usage", gateAdmin, 0, get("/api/v1/usage", ok(200, ""))},
+
+		// The operator's key only: apps, and the server's webhook outbox.
+		{"GET /api/v1/webhooks", gateOperator, 0, get("/api/v1/webhooks", ok(200, ""))},
+		{"POST /api/v1/webhooks/retry", gateOperator, 0, get("/api/v1/webhooks/retry", ok(200, ""))},
+		{"GET /api/v1/apps", gateOperator, 0, get("/api/v1/apps", ok(200, ""))},
+		{"POST /api/v1/apps", gateOperator, 0, with("/api/v1/apps", `{"id":"Not Valid"}`, ok(400, codeInvalidApp))},
+		{"GET /api/v1/apps/:app", gateOperator, 0, get("/api/v1/apps/nosuch", ok(404, codeAppNotFound))},
+		{"PATCH /api/v1/apps/:app", gateOperator, 0, with("/api/v1/apps/nosuch", `{}`, ok(404, codeAppNotFound))},
+		{"DELETE /api/v1/apps/:app", gateOperator, 0, get("/api/v1/apps/nosuch", ok(404, codeAppNotFound))},
+		{"GET /api/v1/apps/:app/keys", gateOperator, 0, get("/api/v1/apps/nosuch/keys", ok(404, codeAppNotFound))},
+		{"POST /api/v1/apps/:app/keys", gateOperator, 0, with("/api/v1/apps/nosuch/keys", `{}`, ok(404, codeAppNotFound))},
+		{"DELETE /api/v1/apps/:app/keys/:key", gateOperator, 0, get("/api/v1/apps/nosuch/keys/nosuch", ok(404, codeKeyNotFound))},
 
 		// The API key or a token for the room: reading the room.
 		{"GET /api/v1/rooms/:room", gateAdminOr, 0, get(V1, ok(200, ""))},
@@ -186,7 +200,7 @@ func expect(rule routeRule, c credential) outcome {
 	switch g {
 	case gatePublic, gatePIN, gateSigned:
 		return ok
-	case gateAdmin:
+	case gateAdmin, gateOperator:
 		switch c.kind {
 		case credNone:
 			return unauthorized
@@ -200,6 +214,9 @@ func expect(rule routeRule, c credential) outcome {
 			return outcome{401, codeTokenInvalid}
 		}
 		// Every token with a valid signature, revoked or not.
+		if g == gateOperator {
+			return outcome{403, codeOperatorRequired}
+		}
 		return outcome{403, codeAdminRequired}
 	}
 	// Gates that take a token for the path's room.

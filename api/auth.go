@@ -31,9 +31,13 @@ type gate struct {
 // principal is who is calling: an admin (API key) or the holder of an access
 // token, with the token's current grant in the path's room (adminOr).
 type principal struct {
-	admin  bool
-	claims access.Claims
-	grant  access.Grant
+	admin bool
+	// app is the app an API key administers (the default app for an
+	// operator key); operator says the key is an operator key.
+	app      string
+	operator bool
+	claims   access.Claims
+	grant    access.Grant
 }
 
 // bearerToken returns the credential of "Authorization: Bearer <credential>".
@@ -79,13 +83,28 @@ func (g *gate) authenticate(c *gin.Context) (principal, error) {
 		}
 		return principal{claims: claims}, nil
 	}
-	if err := g.rooms.AdminKey(c.Request.Context(), cred); err != nil {
+	k, err := g.rooms.APIKey(c.Request.Context(), cred)
+	if err != nil {
 		if errors.Is(err, rooms.ErrInvalidAPIKey) {
 			return principal{}, errorf(http.StatusUnauthorized, codeInvalidAPIKey, "the API key is not valid")
 		}
 		return principal{}, err
 	}
-	return principal{admin: true}, nil
+	return principal{admin: true, app: k.App, operator: k.Operator}, nil
+}
+
+// operator lets only operator keys through (docs/api.md "Apps").
+func (g *gate) operator(c *gin.Context) {
+	p, err := g.authenticate(c)
+	if err != nil {
+		g.abort(c, err)
+		return
+	}
+	if !p.operator {
+		g.abort(c, errorf(http.StatusForbidden, codeOperatorRequired, "this endpoint needs the server operator's API key"))
+		return
+	}
+	c.Set(principalKey, p)
 }
 
 // admin lets only API key holders through.
@@ -99,6 +118,13 @@ func (g *gate) admin(c *gin.Context) {
 		g.abort(c, errorf(http.StatusForbidden, codeAdminRequired, "this endpoint needs an API key, not an access token"))
 		return
 	}
+	// A room's path: the room must be one of the key's app (adminOr).
+	if room := c.Param("room"); room != "" {
+		if _, err := g.rooms.Room(c.Request.Context(), room); err != nil {
+			g.abort(c, err)
+			return
+		}
+	}
 	c.Set(principalKey, p)
 }
 
@@ -110,6 +136,16 @@ func (g *gate) adminOr(need access.Permissions) gin.HandlerFunc {
 		if err != nil {
 			g.abort(c, err)
 			return
+		}
+		// An API key reaches the rooms of its app that exist: any other
+		// room, another app's included, is not found. Recordings outlive
+		// their room: their routes look for the recording under the path's
+		// key (of the key's app) instead.
+		if p.admin && !strings.HasPrefix(c.FullPath(), "/api/v1/rooms/:room/recordings") {
+			if _, err := g.rooms.Room(c.Request.Context(), c.Param("room")); err != nil {
+				g.abort(c, err)
+				return
+			}
 		}
 		if !p.admin {
 			grant, err := g.rooms.Grant(c.Request.Context(), p.claims, c.Param("room"))

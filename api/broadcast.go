@@ -194,7 +194,7 @@ func (s *broadcastHandlers) broadcastView(r storage.Room) broadcastView {
 	if !r.BroadcastHLS {
 		v.Status.State = "offline"
 	} else {
-		v.Status.HLSURL = s.cfg.PublicURL + "/hls/" + r.ID + "/index.m3u8"
+		v.Status.HLSURL = s.cfg.serviceURL() + "/hls/" + r.ID + "/index.m3u8"
 	}
 	for _, x := range st.Renditions {
 		rv := renditionView{Bandwidth: x.Bandwidth, AverageBandwidth: x.Average, Codecs: x.Codecs, FrameRate: x.FrameRate}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+
+	"lectern/storage"
 )
 
 // Caps bound the sessions that hold server resources (a websocket's
@@ -54,10 +56,11 @@ type sessionCaps struct {
 	addrWHEP    tally // address -> sessions
 	roomMembers tally // room -> "kind identity"
 	roomWHEP    tally // room -> identity
+	appMembers  tally // app -> "room kind identity": its WebRTC participants here
 }
 
 func newSessionCaps(c Caps) *sessionCaps {
-	return &sessionCaps{caps: c, addrSockets: tally{}, addrWHEP: tally{}, roomMembers: tally{}, roomWHEP: tally{}}
+	return &sessionCaps{caps: c, addrSockets: tally{}, addrWHEP: tally{}, roomMembers: tally{}, roomWHEP: tally{}, appMembers: tally{}}
 }
 
 // count is one hold on one tally.
@@ -122,6 +125,37 @@ func (sc *sessionCaps) acquire(k sessionKind, addr, room, identity string) (rele
 			}
 		})
 	}, nil
+}
+
+// acquireInApp is acquire for a WebRTC participant (room websocket, WHIP,
+// WHEP) of a room whose app allows at most appMax concurrent participants
+// on this node (negative: no limit); past it, 403 app_limit_reached.
+func (sc *sessionCaps) acquireInApp(k sessionKind, addr, room, identity string, appMax int64) (release func(), err error) {
+	app, holder := storage.KeyApp(room), room+" "+kindName(k)+" "+identity
+	if k == sessionWHEP {
+		holder = room + " whep " + identity
+	}
+	sc.mu.Lock()
+	if appMax >= 0 && sc.appMembers.full(app, holder, int(appMax)) {
+		sc.mu.Unlock()
+		return nil, apiError(&storage.LimitError{Limit: storage.LimitParticipants, Max: appMax})
+	}
+	sc.appMembers.add(app, holder)
+	sc.mu.Unlock()
+	var once sync.Once
+	releaseApp := func() {
+		once.Do(func() {
+			sc.mu.Lock()
+			defer sc.mu.Unlock()
+			sc.appMembers.remove(app, holder)
+		})
+	}
+	rel, err := sc.acquire(k, addr, room, identity)
+	if err != nil {
+		releaseApp()
+		return nil, err
+	}
+	return func() { rel(); releaseApp() }, nil
 }
 
 func kindName(k sessionKind) string {

@@ -26,10 +26,14 @@ import (
 	"lectern/storage/storagetest"
 )
 
-// Heartbeats of test clusters: fast, with room for a busy test machine.
+// Heartbeats of test clusters: fast, with room for a busy test machine. A
+// node fences itself (ends every session) when its last successful heartbeat
+// began more than DeadAfter - Interval/2 ago (cluster/fence.go), so DeadAfter
+// must outlast the slowest heartbeat a loaded CI machine's PostgreSQL takes:
+// at 1 s, two suites at once fenced a healthy node mid-test.
 const (
-	testHeartbeat = 100 * time.Millisecond
-	testDeadAfter = time.Second
+	testHeartbeat = 200 * time.Millisecond
+	testDeadAfter = 3 * time.Second
 )
 
 // clusterNode is one node of a test cluster: an API server with its own SFU,
@@ -182,10 +186,10 @@ func TestClusterRedirectsChatAndFailover(t *testing.T) {
 	viewer := startWHEP(t, n1.testAPI, "x", n1.tokenFor("viewer", "x", access.Viewer))
 	placedOn(t, n1.db, "x", "node-1")
 
-	// Node 2 sends WHIP, WHEP, HLS and session requests for X to node 1.
-	for _, path := range []string{"/whip/x", "/whep/x", "/hls/x/index.m3u8", "/whip/x/s1", "/api/v1/rooms/x/ws?token=t"} {
+	// Node 2 sends WHIP, WHEP and session requests for X to node 1.
+	for _, path := range []string{"/whip/x", "/whep/x", "/whip/x/s1", "/api/v1/rooms/x/ws?token=t"} {
 		method := "POST"
-		if strings.HasPrefix(path, "/hls/") || strings.HasSuffix(path, "/ws?token=t") {
+		if strings.HasSuffix(path, "/ws?token=t") {
 			method = "GET"
 		} else if strings.HasSuffix(path, "/s1") {
 			method = "DELETE"
@@ -193,6 +197,11 @@ func TestClusterRedirectsChatAndFailover(t *testing.T) {
 		if got := redirected(t, method, n2.url+path); got != n1.url+path {
 			t.Errorf("%s %s on node 2: Location %q, want %q", method, path, got, n1.url+path)
 		}
+	}
+	// HLS is passed to node 1 and answered by node 2: players keep the URL
+	// they were given, which must outlive any one node.
+	if status := notRedirected(t, "GET", n2.url+"/hls/x/index.m3u8"); status != http.StatusUnauthorized {
+		t.Errorf("HLS on node 2: %d, want node 1's 401 relayed", status)
 	}
 	// ... but not the REST API, nor preflights.
 	if status := notRedirected(t, "GET", n2.url+"/api/v1/rooms/x"); status != http.StatusUnauthorized {

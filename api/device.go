@@ -12,6 +12,7 @@ import (
 
 	"lectern/access"
 	"lectern/rooms"
+	"lectern/storage"
 )
 
 // deviceCookie names the browser a PIN join came from (access.Issuer.Device).
@@ -55,7 +56,7 @@ func (s *tokenHandlers) guestIdentity(c *gin.Context, room string, perms access.
 // checkNotBanned asks the room's rules about a token identity would get now:
 // only a ban refuses it (a revocation covers tokens issued before it).
 func (s *tokenHandlers) checkNotBanned(ctx context.Context, identity, room string) error {
-	probe := access.Claims{ID: "join", Identity: identity, Rooms: map[string]access.Grant{room: {}}, IssuedAt: time.Now().Add(time.Second)}
+	probe := access.Claims{ID: "join", App: storage.KeyApp(room), Identity: identity, Rooms: map[string]access.Grant{room: {}}, IssuedAt: time.Now().Add(time.Second)}
 	_, err := s.rooms.Grant(ctx, probe, room)
 	if err == nil || errors.Is(err, rooms.ErrTokenRevoked) {
 		return nil

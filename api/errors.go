@@ -77,6 +77,14 @@ const (
 	codeUnsupportedMediaType  = "unsupported_media_type"
 	codePreconditionFailed    = "precondition_failed"
 	codeICERestartUnsupported = "ice_restart_unsupported"
+	// Apps (docs/api.md "Apps").
+	codeOperatorRequired = "operator_required"
+	codeAppLimitReached  = "app_limit_reached"
+	codeAppNotFound      = "app_not_found"
+	codeAppExists        = "app_exists"
+	codeAppNotEmpty      = "app_not_empty"
+	codeInvalidApp       = "invalid_app"
+	codeKeyNotFound      = "api_key_not_found"
 )
 
 // apiError maps any error a handler returns to an *Error. This is the one place
@@ -84,6 +92,7 @@ const (
 func apiError(err error) *Error {
 	var e *Error
 	var tooLarge *http.MaxBytesError
+	var limit *storage.LimitError
 	switch {
 	case errors.As(err, &e):
 		return e
@@ -101,6 +110,8 @@ func apiError(err error) *Error {
 		return errorf(http.StatusUnauthorized, codeTokenRevoked, "the access token was revoked in this room")
 	case errors.Is(err, rooms.ErrBanned):
 		return errorf(http.StatusForbidden, codeBanned, "this identity is banned from the room")
+	case errors.As(err, &limit):
+		return errorf(http.StatusForbidden, codeAppLimitReached, "the app has reached its limit %s (%d); the server operator can raise it", limit.Limit, limit.Max)
 	case errors.Is(err, rooms.ErrRoomNotFound):
 		return errorf(http.StatusNotFound, codeRoomNotFound, "room not found")
 	case errors.Is(err, rooms.ErrWrongPIN):

@@ -11,6 +11,7 @@ import (
 	"lectern/access"
 	"lectern/hls"
 	"lectern/rooms"
+	"lectern/storage"
 	"lectern/usage"
 )
 
@@ -56,6 +57,10 @@ func (s *broadcastHandlers) hlsMultivariant(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeBroadcastOffline, "room %s does not broadcast over HLS (broadcast.hls is off)", r.ID))
 		return
 	}
+	if err := s.checkViewerLimit(c, r); err != nil {
+		s.abort(c, err)
+		return
+	}
 	body, err := s.hls.Multivariant(r.ID, claims.ExpiresAt)
 	if errors.Is(err, hls.ErrOffline) {
 		err = errorf(http.StatusNotFound, codeBroadcastOffline, "room %s is offline: nothing is on air (the broadcast starts when someone publishes H.264 video)", r.ID)
@@ -67,7 +72,26 @@ func (s *broadcastHandlers) hlsMultivariant(c *gin.Context) {
 	// The media playlist requests that follow carry no token: the viewer's
 	// identity is remembered by its address and user agent.
 	s.usage.ViewerIdentified(r.ID, viewerKey(c), claims.Identity, claims.Name)
-	hls.WriteMultivariant(c.Writer, body)
+	hls.WriteMultivariant(c.Writer, keyedURIs(body, r.ID))
+}
+
+// keyedURIs points the variant URIs of a multivariant playlist of a room of
+// an app other than the default one at the room's key: the playlist is
+// asked for by the room's ID (/hls/{id}/index.m3u8, the credential decides
+// the app), but its session is signed for the key, and the requests that
+// follow carry no credential (docs/security.md "Apps"). A variant
+// "S/T/v0.m3u8" becomes "../acme~id/S/T/v0.m3u8", so /hls/acme~id/S/T/v0.m3u8.
+func keyedURIs(body []byte, key string) []byte {
+	if storage.KeyApp(key) == storage.DefaultApp {
+		return body
+	}
+	lines := strings.SplitAfter(string(body), "\n")
+	for i, l := range lines {
+		if l != "" && l != "\n" && !strings.HasPrefix(l, "#") {
+			lines[i] = "../" + key + "/" + l
+		}
+	}
+	return []byte(strings.Join(lines, ""))
 }
 
 // viewerKey names the client of an HLS request: its address as the trusted
@@ -97,4 +121,18 @@ func (s *broadcastHandlers) hlsFile(c *gin.Context) {
 		c.Header("Cache-Control", "no-store")
 		s.abort(c, broadcastError(err))
 	}
+}
+
+// checkViewerLimit refuses a new HLS viewer of r's app when the app has as
+// many viewers on this node as its max_hls_viewers (docs/api.md "Apps").
+func (s *broadcastHandlers) checkViewerLimit(c *gin.Context, r storage.Room) error {
+	a, err := s.rooms.App(c.Request.Context(), r.App)
+	if err != nil || a.MaxHLSViewers == nil {
+		return err
+	}
+	n := s.hls.ViewersWhere(func(room string) bool { return storage.KeyApp(room) == a.ID })
+	if int64(n) >= *a.MaxHLSViewers {
+		return &storage.LimitError{Limit: storage.LimitHLSViewers, Max: *a.MaxHLSViewers}
+	}
+	return nil
 }

@@ -95,6 +95,7 @@ func (s *tokenHandlers) joinToken(r storage.Room, identity, name string, grant a
 	perms := grant.Permissions
 	claims := access.Claims{
 		ID:        randomHex(12),
+		App:       r.App,
 		Identity:  identity,
 		Name:      name,
 		Rooms:     map[string]access.Grant{r.ID: grant},

@@ -10,6 +10,7 @@ import (
 	"lectern/access"
 	"lectern/hls"
 	"lectern/sfu"
+	"lectern/storage"
 )
 
 // Live rooms over REST, for integrators' backends: who is in a room and what
@@ -218,7 +219,19 @@ func (s *liveHandlers) listLive(c *gin.Context) {
 		more, failed := s.nodes.peersLive(c)
 		rooms, unreachable = append(rooms, more...), failed
 	}
-	out := gin.H{"rooms": rooms}
+	// An API key sees its app's rooms (an operator key: the default app's).
+	// Between nodes the rooms go by their keys; the caller gets IDs.
+	app, forwarded := caller(c).app, c.GetHeader(forwardedHeader) != ""
+	mine := []liveRoomJSON{}
+	for _, lr := range rooms {
+		if storage.KeyApp(lr.ID) == app {
+			if !forwarded {
+				lr.ID = storage.RoomName(lr.ID)
+			}
+			mine = append(mine, lr)
+		}
+	}
+	out := gin.H{"rooms": mine}
 	if len(unreachable) > 0 {
 		out["unreachable"] = unreachable
 	}

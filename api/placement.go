@@ -39,10 +39,12 @@ const RoomMovedReason = "the room moved to another node: join again"
 const placementTimeout = 5 * time.Second
 
 // placement sends requests for a room whose media lives on another node to
-// that node: WHIP and WHEP (RFC 9725 section 4.6), HLS, and the room websocket,
+// that node: WHIP and WHEP (RFC 9725 section 4.6) and the room websocket,
 // which gets a redirect message instead (browsers do not follow redirects of
-// websockets). Starting a session (WHIP/WHEP POST, the websocket) places the
-// room if no node holds it; the other requests only look. REST requests that
+// websockets); HLS requests are passed there and answered here (proxyHLS), so
+// that players keep the service's URL. Starting a publishing session (WHIP
+// POST, the websocket) places the room if no node holds it; the other
+// requests, WHEP viewers' included, only look. REST requests that
 // change a live room are passed to its node after authentication
 // (onRoomNode, api/forward.go); every other route, and every route without a
 // Placer, passes through untouched.
@@ -56,7 +58,10 @@ func (n *roomNodes) placement(c *gin.Context) {
 		if c.Request.Method != http.MethodPost {
 			return
 		}
-		claim = true
+		// A publisher places the room; a viewer does not (the room follows
+		// its publisher): a WHEP viewer of a room no live node holds is
+		// served here until a publisher places the room, then sent there.
+		claim = c.FullPath() == "/whip/:room"
 	case "/api/v1/rooms/:room/ws", "/api/v1/rooms/:room/stage/ws":
 		claim, socket = true, true
 	case "/whip/:room/:session", "/whep/:room/:session", "/hls/:room/index.m3u8", "/hls/:room/:session/:stream/:file":
@@ -80,6 +85,12 @@ func (n *roomNodes) placement(c *gin.Context) {
 		return
 	}
 	if base == "" {
+		return
+	}
+	if isHLSRoute(c.FullPath()) {
+		if n.proxyHLS(c, base) {
+			c.Abort()
+		}
 		return
 	}
 	target := strings.TrimSuffix(base, "/") + c.Request.URL.RequestURI()

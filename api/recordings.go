@@ -52,7 +52,7 @@ type recordingJSON struct {
 }
 
 func (s *recordingHandlers) recordingView(r storage.Recording, now time.Time) recordingJSON {
-	v := recordingJSON{ID: r.ID, Room: r.RoomID, Status: r.Status, StartedAt: r.StartedAt,
+	v := recordingJSON{ID: r.ID, Room: storage.RoomName(r.RoomID), Status: r.Status, StartedAt: r.StartedAt,
 		DurationMS: r.Duration.Milliseconds(), SizeBytes: r.SizeBytes}
 	if !r.EndedAt.IsZero() {
 		v.EndedAt = &r.EndedAt
@@ -68,6 +68,12 @@ func (s *recordingHandlers) recordingView(r storage.Recording, now time.Time) re
 
 func (s *recordingHandlers) listRecordings(c *gin.Context) {
 	rs, err := s.db.Recordings(c.Request.Context(), c.Param("room"))
+	if err == nil && len(rs) == 0 {
+		// Recordings outlive their room; with neither, nothing is here.
+		if _, rerr := s.db.Room(c.Request.Context(), c.Param("room")); errors.Is(rerr, storage.ErrNotFound) {
+			err = errorf(http.StatusNotFound, codeRoomNotFound, "room not found")
+		}
+	}
 	if err != nil {
 		s.abort(c, err)
 		return

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,7 +23,11 @@ func (s *memberHandlers) revokeToken(c *gin.Context) {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidToken, "token: must be a token ID of 1 to %d characters", maxTokenIDLen))
 		return
 	}
-	if err := s.rooms.RevokeToken(c.Request.Context(), id); err != nil {
+	if strings.Contains(id, "~") {
+		s.abort(c, errorf(http.StatusBadRequest, codeInvalidToken, "token: %q is not a token ID", id))
+		return
+	}
+	if err := s.rooms.RevokeToken(c.Request.Context(), caller(c).app, id); err != nil {
 		s.abort(c, err)
 		return
 	}

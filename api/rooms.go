@@ -47,7 +47,9 @@ type broadcastJSON struct {
 
 // roomJSON is a room as the API shows it. PINs are shown to admins and moderators only.
 type roomJSON struct {
+	// ID is the room's ID within its app (App).
 	ID         string           `json:"id"`
+	App        string           `json:"app"`
 	Name       string           `json:"name"`
 	Mode       string           `json:"mode"`
 	Tier       string           `json:"tier"`
@@ -68,7 +70,7 @@ type roomJSON struct {
 
 func roomView(r storage.Room, withPINs bool) roomJSON {
 	v := roomJSON{
-		ID: r.ID, Name: r.Name, Mode: r.Mode, Tier: r.Tier,
+		ID: storage.RoomName(r.ID), App: r.App, Name: r.Name, Mode: r.Mode, Tier: r.Tier,
 		Broadcast: broadcastJSON{HLS: r.BroadcastHLS, Record: r.BroadcastRecord},
 		Chat:      chatSettingsView(r), Locked: r.Locked, Media: rooms.Policy(r),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
@@ -159,6 +161,9 @@ func (s *roomHandlers) createRoom(c *gin.Context) {
 		}
 		r.ID = *req.ID
 	}
+	id := r.ID
+	r.App = caller(c).app
+	r.ID = storage.RoomKey(r.App, id)
 	if req.Name == nil {
 		s.abort(c, errorf(http.StatusBadRequest, codeInvalidRoom, "name: is required"))
 		return
@@ -169,19 +174,19 @@ func (s *roomHandlers) createRoom(c *gin.Context) {
 	}
 	created, err := s.rooms.CreateRoom(c.Request.Context(), r)
 	if errors.Is(err, storage.ErrConflict) {
-		err = errorf(http.StatusConflict, codeRoomExists, "room %q already exists", r.ID)
+		err = errorf(http.StatusConflict, codeRoomExists, "room %q already exists", id)
 	}
 	if err != nil {
 		s.abort(c, err)
 		return
 	}
 	s.log.Info("room created", "room", created.ID, "mode", created.Mode, "tier", created.Tier, "media", rooms.Policy(created).Sources.String())
-	c.Header("Location", "/api/v1/rooms/"+created.ID)
+	c.Header("Location", "/api/v1/rooms/"+id)
 	c.JSON(http.StatusCreated, roomView(created, true))
 }
 
 func (s *roomHandlers) listRooms(c *gin.Context) {
-	rooms, err := s.db.Rooms(c.Request.Context())
+	rooms, err := s.db.AppRooms(c.Request.Context(), caller(c).app)
 	if err != nil {
 		s.abort(c, err)
 		return

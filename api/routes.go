@@ -34,6 +34,7 @@ type handlers struct {
 	webhooks   *webhookHandlers
 	stage      *stageHandlers
 	usage      *usageHandlers
+	apps       *appHandlers
 }
 
 // handlers builds the route groups on the server's shared pieces and d.
@@ -57,7 +58,8 @@ func (s *Server) handlers(d Deps) handlers {
 		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: caps, gate: s.gate, edges: d.Cascade, reporter: s.reporter},
 		live:       &liveHandlers{cfg: s.cfg, media: d.SFU, hls: s.hls, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 		webhooks:   &webhookHandlers{cfg: s.cfg, db: d.DB, reporter: s.reporter},
+		apps:       &appHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, hls: s.hls, caps: caps, gate: s.gate, reporter: s.reporter},
 		stage:      &stageHandlers{cfg: s.cfg, stage: s.stage, caps: caps, sockets: s.sockets, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
-		usage:      &usageHandlers{cfg: s.cfg, usage: d.Usage, gate: s.gate, reporter: s.reporter},
+		usage:      &usageHandlers{cfg: s.cfg, db: d.DB, usage: d.Usage, gate: s.gate, reporter: s.reporter},
 	}
 }

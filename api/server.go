@@ -43,6 +43,11 @@ type Config struct {
 	PublicURL string
 	// RTSPURL is the externally reachable RTSP base, such as rtsp://host:8554.
 	RTSPURL string
+	// ServiceURL is the base URL of the service as a whole when several
+	// nodes serve it (a load balancer or DNS name over every node): the
+	// WHIP and HLS URLs the API hands out name it, so that they outlive any
+	// one node. "": PublicURL.
+	ServiceURL string
 	// WebhookURL is where webhook events go ("": none), shown in the console.
 	WebhookURL string
 	// TokenTTL is the default lifetime of tokens minted by join and /tokens.
@@ -187,6 +192,10 @@ type Deps struct {
 	// Nil: one built on DB, Issuer, SFU, HLS and Recorder, clustered when
 	// Placer is set.
 	Rooms *rooms.Service
+	// Fenced, if set, reports that this node may have been judged dead by
+	// its cluster (cluster.Node.Fenced): every request but /healthz is
+	// refused with 503 (api/fence.go). Nil: never.
+	Fenced func() bool
 	// Usage counts usage and attendance: New hands it the SFU's participants
 	// and the HLS viewers' playlist requests, and serves its reports; its
 	// Run is the caller's. Nil: one with the default configuration that is
@@ -216,6 +225,8 @@ type Server struct {
 	rooms    *rooms.Service
 	// stage is every room's webinar stage on this node.
 	stage *rooms.Stage
+	// fenced is Deps.Fenced.
+	fenced func() bool
 	// unwatchUsage stops handing the SFU's events to Deps.Usage.
 	unwatchUsage func()
 	reporter
@@ -241,6 +252,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		reporter: reporter{d.Log},
 		whip:     &whipSessions{},
 		sockets:  newOpenSockets(),
+		fenced:   d.Fenced,
 	}
 	s.nodes = &roomNodes{placer: d.Placer, reporter: s.reporter, edge: edgeServing{cascade: d.Cascade, sessions: s.whip}}
 	if s.hls == nil {
@@ -328,7 +340,7 @@ func (s *Server) buildEngine(g handlers) error {
 	if err := e.SetTrustedProxies(s.cfg.TrustedProxies); err != nil {
 		return errors.New("trusted_proxies: " + err.Error())
 	}
-	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.bodyDeadline, s.limitGuesses, s.nodes.placement)
+	e.Use(s.requestID, s.observe, s.baseHeaders, s.recover, s.refuseFenced, s.bodyDeadline, s.limitGuesses, s.gate.scopeRoom, s.nodes.placement)
 	e.NoRoute(func(c *gin.Context) {
 		s.abort(c, errorf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
@@ -357,4 +369,5 @@ func (s *Server) routes(g handlers) {
 	g.webhooks.routes(r)
 	g.stage.routes(r)
 	g.usage.routes(r)
+	g.apps.routes(r)
 }

@@ -22,7 +22,7 @@ type streamKeyJSON struct {
 }
 
 func (s *roomHandlers) streamKeyView(k storage.StreamKey) streamKeyJSON {
-	v := streamKeyJSON{StreamKey: k.Key, CreatedAt: k.CreatedAt, WHIPURL: s.cfg.PublicURL + "/whip/" + k.RoomID}
+	v := streamKeyJSON{StreamKey: k.Key, CreatedAt: k.CreatedAt, WHIPURL: s.cfg.serviceURL() + "/whip/" + k.RoomID}
 	if s.cfg.RTSPURL != "" {
 		v.RTSPURL = rtspWithKey(s.cfg.RTSPURL, k.RoomID, k.Key)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"lectern/access"
 	"lectern/rooms"
+	"lectern/storage"
 )
 
 // tokenHandlers mint access tokens: for an API key holder (/tokens) and for
@@ -100,17 +101,25 @@ func (s *tokenHandlers) createToken(c *gin.Context) {
 	}
 	resp := tokenResponse{Identity: req.Identity, Name: name, Rooms: make(map[string]grantJSON, len(req.Rooms))}
 	grants := make(map[string]access.Grant, len(req.Rooms))
+	app := caller(c).app
 	for roomID, rr := range req.Rooms {
-		g, err := s.grant(c.Request.Context(), roomID, req.Identity, rr)
+		// The key's app is the calling key's: a name of another app's room
+		// is not found (docs/security.md "Apps").
+		key, ok := storage.ScopedKey(app, roomID)
+		if !ok {
+			s.abort(c, errorf(http.StatusNotFound, codeRoomNotFound, "rooms: room %q not found", roomID))
+			return
+		}
+		g, err := s.grant(c.Request.Context(), key, req.Identity, rr)
 		if err != nil {
 			s.abort(c, err)
 			return
 		}
-		grants[roomID] = g
+		grants[key] = g
 		resp.Rooms[roomID] = grantJSON{Permissions: g.Permissions, Tier: g.Tier, MediaSources: g.Sources}
 	}
 	now := time.Now()
-	claims := access.Claims{ID: randomHex(12), Identity: req.Identity, Name: name, Rooms: grants,
+	claims := access.Claims{ID: randomHex(12), App: app, Identity: req.Identity, Name: name, Rooms: grants,
 		IssuedAt: now, ExpiresAt: now.Add(ttl)}
 	tok, err := s.issuer.Sign(claims)
 	if err != nil {
@@ -145,7 +154,7 @@ func (s *tokenHandlers) grant(ctx context.Context, roomID, identity string, rr t
 	}
 	switch {
 	case errors.Is(err, rooms.ErrRoomNotFound):
-		return access.Grant{}, errorf(http.StatusNotFound, codeRoomNotFound, "rooms: room %q not found", roomID)
+		return access.Grant{}, errorf(http.StatusNotFound, codeRoomNotFound, "rooms: room %q not found", storage.RoomName(roomID))
 	case errors.Is(err, rooms.ErrInvalidTier):
 		return access.Grant{}, errorf(http.StatusBadRequest, codeInvalidToken, "tier: %q is not sd, hd, fhd or 4k", rr.Tier)
 	case errors.Is(err, rooms.ErrTierAboveRoom):

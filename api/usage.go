@@ -25,6 +25,7 @@ const (
 // database, so they are not forwarded to the room's node.
 type usageHandlers struct {
 	cfg   Config
+	db    *storage.DB
 	usage *usage.Tracker
 	gate  *gate
 	reporter
@@ -36,9 +37,25 @@ func (s *usageHandlers) routes(r router) {
 	r.v1.GET("/rooms/:room/sessions/:session/attendance", r.gate.adminOr(access.Moderate), s.getAttendance)
 }
 
-// callerApp is the app the caller's credential belongs to. Every API key
-// is the default app's until apps exist.
-func callerApp(*gin.Context) string { return usage.DefaultApp }
+// usageApp is the app whose usage the caller asks for: its API key's app;
+// the operator may name any app with ?app= (its key's own is the default app).
+func (s *usageHandlers) usageApp(c *gin.Context) (string, error) {
+	p := caller(c)
+	app := c.Query("app")
+	if app == "" || app == p.app {
+		return p.app, nil
+	}
+	if !p.operator {
+		return "", errorf(http.StatusNotFound, codeAppNotFound, "app %q not found", app)
+	}
+	if _, err := s.db.App(c.Request.Context(), app); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return "", errorf(http.StatusNotFound, codeAppNotFound, "app %q not found", app)
+		}
+		return "", err
+	}
+	return app, nil
+}
 
 // getUsage answers GET /api/v1/usage?month=YYYY-MM (default: this month).
 func (s *usageHandlers) getUsage(c *gin.Context) {
@@ -51,7 +68,12 @@ func (s *usageHandlers) getUsage(c *gin.Context) {
 	if err := s.usage.Flush(c.Request.Context()); err != nil {
 		s.log.Warn("usage: flush before a report", "err", err)
 	}
-	rep, err := s.usage.Usage(c.Request.Context(), callerApp(c), month)
+	app, err := s.usageApp(c)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	rep, err := s.usage.Usage(c.Request.Context(), app, month)
 	if err != nil {
 		s.abort(c, err)
 		return

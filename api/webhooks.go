@@ -22,8 +22,8 @@ type webhookHandlers struct {
 }
 
 func (s *webhookHandlers) routes(r router) {
-	r.v1.GET("/webhooks", r.gate.admin, s.webhookStatus)
-	r.v1.POST("/webhooks/retry", r.gate.admin, s.retryWebhooks)
+	r.v1.GET("/webhooks", r.gate.operator, s.webhookStatus)
+	r.v1.POST("/webhooks/retry", r.gate.operator, s.retryWebhooks)
 }
 
 // maxWaitingShown bounds the waiting events one answer lists.

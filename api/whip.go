@@ -211,7 +211,13 @@ func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		release, err := s.caps.acquire(k.session, c.ClientIP(), r.ID, who.identity)
+		appMax, err := s.rooms.ParticipantLimit(c.Request.Context(), r.App)
+		if err != nil {
+			edgeRelease()
+			s.abort(c, err)
+			return
+		}
+		release, err := s.caps.acquireInApp(k.session, c.ClientIP(), r.ID, who.identity, appMax)
 		if err != nil {
 			edgeRelease()
 			s.abort(c, err)

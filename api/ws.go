@@ -73,7 +73,12 @@ func (s *socketHandlers) roomSocket(c *gin.Context) {
 	}
 	// Counted before the upgrade, so a refusal is a plain HTTP answer the
 	// pages read again over fetch (js/lectern.js).
-	release, err := s.caps.acquire(sessionRoomSocket, c.ClientIP(), r.ID, claims.Identity)
+	appMax, err := s.rooms.ParticipantLimit(ctx, r.App)
+	if err != nil {
+		s.abort(c, err)
+		return
+	}
+	release, err := s.caps.acquireInApp(sessionRoomSocket, c.ClientIP(), r.ID, claims.Identity, appMax)
 	if err != nil {
 		s.abort(c, err)
 		return
@@ -334,14 +339,19 @@ func (ss *socketSession) handle(ctx context.Context, m clientMessage) any {
 // publishing in.
 func (ss *socketSession) setTargets(ctx context.Context, ids []string) error {
 	rooms := make([]*sfu.Room, 0, len(ids))
-	for _, id := range ids {
+	for _, name := range ids {
+		// The IDs are of the token's app (docs/security.md "Apps").
+		id, ok := storage.ScopedKey(ss.claims.App, name)
+		if !ok {
+			return errorf(http.StatusNotFound, codeRoomNotFound, "room %s not found", name)
+		}
 		g, err := ss.s.rooms.Grant(ctx, ss.claims, id)
 		if err != nil || !g.Permissions.Has(access.Publish) {
-			return errorf(http.StatusForbidden, codePermissionDenied, "the token does not allow publishing in room %q", id)
+			return errorf(http.StatusForbidden, codePermissionDenied, "the token does not allow publishing in room %q", name)
 		}
 		r, err := ss.s.rooms.Room(ctx, id)
 		if err != nil {
-			return errorf(http.StatusNotFound, codeRoomNotFound, "room %s not found", id)
+			return errorf(http.StatusNotFound, codeRoomNotFound, "room %s not found", name)
 		}
 		room, err := ss.s.rooms.Open(r)
 		if err != nil {

@@ -87,6 +87,23 @@ type Node struct {
 	// mediaRooms and evict fence rooms off this node (Fence); set before Run.
 	mediaRooms func() []string
 	evict      func(room string)
+	// publishing says which unplaced rooms with media here fence claims
+	// (ClaimWhen); nil: all of them.
+	publishing func(room string) bool
+
+	// The node's own liveness (fence.go): lock is held from Register until
+	// Run ends (nil on SQLite, or while lost); lockless is set on SQLite,
+	// which has no advisory locks; lastBeat is when the last
+	// successful heartbeat began, in nanoseconds since epoch (monotonic);
+	// fenced is set from the moment the node finds it may have been judged
+	// dead until it has ended its sessions and heartbeats again.
+	lockMu   sync.Mutex
+	lock     *storage.NodeLock
+	lockless bool
+	epoch    time.Time
+	lastBeat atomic.Int64
+	fenced   atomic.Bool
+	onFenced func()
 }
 
 type cachedOwner struct {
@@ -118,7 +135,9 @@ func New(cfg Config, db *storage.DB, load func() Load, live func(room string) bo
 	if db == nil || load == nil || live == nil || log == nil {
 		return nil, errors.New("cluster: every dependency is required")
 	}
-	return &Node{cfg: cfg, db: db, log: log.With("node", cfg.NodeID), load: load, live: live, cache: map[string]cachedOwner{}}, nil
+	n := &Node{cfg: cfg, db: db, log: log.With("node", cfg.NodeID), load: load, live: live, cache: map[string]cachedOwner{}, epoch: time.Now()}
+	n.lastBeat.Store(-int64(cfg.DeadAfter) * 2) // fenced until registered
+	return n, nil
 }
 
 // ID returns the node's ID.
@@ -149,6 +168,9 @@ func (n *Node) Fence(mediaRooms func() []string, evict func(room string)) {
 // Register writes the node's first heartbeat, so that it can be placed on
 // before it serves. Call it once before Run.
 func (n *Node) Register(ctx context.Context) error {
+	if err := n.takeLock(ctx); err != nil {
+		return err
+	}
 	if err := n.heartbeat(ctx); err != nil {
 		return err
 	}
@@ -159,27 +181,46 @@ func (n *Node) Register(ctx context.Context) error {
 func (n *Node) heartbeat(ctx context.Context) error {
 	n.beatMu.Lock()
 	defer n.beatMu.Unlock()
+	began := n.now()
 	l := n.load()
 	_, err := n.db.Heartbeat(ctx, storage.Node{ID: n.cfg.NodeID, URL: n.cfg.URL, RTSPURL: n.cfg.RTSPURL,
 		Rooms: l.Rooms, Participants: l.Participants, Draining: n.draining.Load()})
+	if err == nil {
+		n.lastBeat.Store(int64(began))
+	}
 	return err
 }
 
 // Run heartbeats until ctx ends and releases the rooms placed here that have
-// no media here (any more). It does not leave the cluster: a node whose Run
-// ends without Leave is dead once its heartbeat is DeadAfter old.
+// no media here (any more). Between heartbeats it watches the node's own
+// liveness and the other nodes' locks (fence.go). It does not leave the
+// cluster: a node whose Run ends without Leave frees its lock, and the other
+// nodes judge it dead at once.
 func (n *Node) Run(ctx context.Context) error {
-	t := time.NewTicker(n.cfg.Interval)
-	defer t.Stop()
+	defer n.releaseLock()
+	beat := time.NewTicker(n.cfg.Interval)
+	defer beat.Stop()
+	watch := time.NewTicker(n.watchInterval())
+	defer watch.Stop()
 	failing := false
 	var pruned time.Time
 	for {
+		due := false
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-beat.C:
+			due = true
+		case <-watch.C:
 		}
-		err := n.heartbeat(ctx)
+		n.watch(ctx)
+		if !due {
+			continue
+		}
+		err := n.takeLock(ctx)
+		if err == nil {
+			err = n.heartbeat(ctx)
+		}
 		if err == nil {
 			err = n.sweep(ctx)
 		}
@@ -188,6 +229,9 @@ func (n *Node) Run(ctx context.Context) error {
 			// dir and so node ID were lost) would stay listed forever.
 			_, err = n.db.PruneNodes(ctx, pruneAfter)
 			pruned = time.Now()
+		}
+		if err == nil {
+			n.lift()
 		}
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -238,8 +282,10 @@ func (n *Node) sweep(ctx context.Context) error {
 
 // fence ends here the rooms with media here that another live node holds
 // (see Fence). placed are the placements on this node. A room with media
-// here and no placement (its join was served here while the database did not
-// answer) is claimed, unless the node drains.
+// here and no placement, or one held by a dead node (its join was served here
+// while the database did not answer, or by a viewer, who does not place a
+// room), is claimed, unless the node drains or the room has no publisher here
+// (ClaimWhen).
 func (n *Node) fence(ctx context.Context, placed []storage.Placement) error {
 	if n.mediaRooms == nil {
 		return nil
@@ -253,9 +299,12 @@ func (n *Node) fence(ctx context.Context, placed []storage.Placement) error {
 			continue
 		}
 		p, err := n.db.RoomPlacement(ctx, room, n.cfg.DeadAfter)
+		if err == nil && !p.Node.Live {
+			err = storage.ErrNotFound // held by a dead node: as good as unplaced
+		}
 		if errors.Is(err, storage.ErrNotFound) {
-			if n.draining.Load() {
-				continue
+			if n.draining.Load() || (n.publishing != nil && !n.publishing(room)) {
+				continue // viewers alone do not place a room (ClaimWhen)
 			}
 			p, err = n.db.PlaceRoomHere(ctx, room, n.cfg.NodeID, n.cfg.DeadAfter)
 		}
@@ -360,6 +409,7 @@ func (n *Node) Draining() bool { return n.draining.Load() }
 // are placed again at their next join without waiting for it to be dead.
 // Call it after Run has returned, or the next heartbeat registers it again.
 func (n *Node) Leave(ctx context.Context) error {
+	defer n.releaseLock()
 	err := n.db.DeleteNode(ctx, n.cfg.NodeID)
 	if errors.Is(err, storage.ErrNotFound) {
 		err = nil

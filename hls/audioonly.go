@@ -52,7 +52,7 @@ func (r *rendition) startAudioSegment(f *program.Frame, discontinuity bool) {
 		}
 		r.init = &initSegment{n: r.inits, data: data}
 	}
-	if r.nextMSN == 0 && len(r.segs) == 0 {
+	if r.nextMSN == r.st.msnBase && len(r.segs) == 0 {
 		r.audioEnd = f.DTS
 	}
 	r.open = &segBuild{msn: r.nextMSN, init: r.init, discontinuity: discontinuity, startDTS: f.DTS, pdt: r.st.pdt(f.DTS)}

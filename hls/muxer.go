@@ -142,12 +142,17 @@ type stream struct {
 	pdtBase time.Time
 	dtsBase int64
 	clock   int
+	// msnBase is the media sequence number of the stream's first segment
+	// (msnBase): a stream started later, on this node or on another after a
+	// failover, numbers its segments above every segment of an earlier one.
+	msnBase uint64
 }
 
 func newStream(m *Muxer) *stream {
 	b := make([]byte, 6)
 	rand.Read(b)
 	st := &stream{m: m, cfg: m.cfg, log: m.log, id: hex.EncodeToString(b), started: time.Now()}
+	st.msnBase = msnBase(st.started, m.cfg.SegmentDuration)
 	st.renditions.Store(&[]*rendition{})
 	return st
 }
@@ -236,4 +241,20 @@ func (st *stream) requestKeyframe(i int) {
 	if s := st.m.sub.Load(); s != nil {
 		s.RequestKeyframe(i)
 	}
+}
+
+// msnBase is the first media sequence number of a stream started at start:
+// the number of segment durations since the Unix epoch. A segment lasts at
+// least SegmentDuration (it is cut at the first keyframe after it), so no
+// stream started earlier, anywhere in the cluster, has reached it: a player
+// that keeps reloading its media playlist URL through a failover (which
+// serves the room's new stream, Service.Serve) moves on to the new stream's
+// segments instead of waiting for sequence numbers it has already played
+// (RFC 8216bis section 6.3.5 lets a client skip forward, not back).
+func msnBase(start time.Time, segment time.Duration) uint64 {
+	ms := segment.Milliseconds()
+	if ms <= 0 {
+		return 0
+	}
+	return uint64(start.UnixMilli() / ms)
 }

@@ -38,8 +38,8 @@ type rendition struct {
 }
 
 func newRendition(st *stream, index int) *rendition {
-	r := &rendition{st: st, index: index, est: 90000 / 30, lastAudio: time.Now()}
-	r.snap.Store(&snapshot{next: make(chan struct{})})
+	r := &rendition{st: st, index: index, est: 90000 / 30, lastAudio: time.Now(), nextMSN: st.msnBase}
+	r.snap.Store(&snapshot{next: make(chan struct{}), base: st.msnBase})
 	return r
 }
 
@@ -54,7 +54,7 @@ func (r *rendition) end() {
 func (r *rendition) publish() { r.publishEnded(false) }
 
 func (r *rendition) publishEnded(ended bool) {
-	s := &snapshot{first: r.first, discSeq: r.discSeq, ended: ended, next: make(chan struct{}),
+	s := &snapshot{first: r.first, discSeq: r.discSeq, ended: ended, next: make(chan struct{}), base: r.st.msnBase,
 		video: r.video, audio: r.audio, name: r.name(), nextPart: uint64(r.partSeq), reports: r.reports()}
 	s.segs = make([]segView, 0, len(r.segs)+1)
 	for _, b := range r.segs {
@@ -127,6 +127,8 @@ func view(b *segBuild) segView {
 // snapshot is a rendition's state at one moment, with its playlist rendered
 // once (and gzipped once) for every reader. next is closed when it is replaced.
 type snapshot struct {
+	// base is the stream's first media sequence number (msnBase).
+	base    uint64
 	name    string
 	segs    []segView // retained, then listed (from first), then the open one
 	first   int
@@ -183,7 +185,7 @@ func (s *snapshot) ready(msn uint64, part int, limit int) (ok, bad bool) {
 		return true, false // section 6.2.5.2: directives are ignored after EXT-X-ENDLIST
 	}
 	if len(s.segs) == 0 {
-		return false, msn > 2 || part > limit
+		return false, msn > s.base+2 || part > limit
 	}
 	if last := s.segs[len(s.segs)-1].msn; msn > last+2 {
 		return false, true

@@ -165,7 +165,8 @@ func TestSilenceWithoutAudio(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFeeder(t, DefaultConfig())
 		f.run(3, 25, 0, 25, false, nil)
-		g := f.m.current().renditionList()[0].snap.Load().seg(2)
+		st := f.m.current()
+		g := st.renditionList()[0].snap.Load().seg(st.msnBase + 2) // the third segment
 		if g == nil || len(g.parts) == 0 {
 			t.Fatal("no segment 2")
 		}
@@ -183,4 +184,23 @@ func TestSilenceWithoutAudio(t *testing.T) {
 			t.Errorf("a part of a program without audio has %d audio frames", audio)
 		}
 	})
+}
+
+// TestSequenceAboveEarlierStreams: a stream numbers its segments from a
+// wall-clock base, so a stream started later (here, or on another node after
+// a failover) is numbered above every segment an earlier one can have cut:
+// segments last at least SegmentDuration.
+func TestSequenceAboveEarlierStreams(t *testing.T) {
+	seg := time.Second
+	t0 := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	first := msnBase(t0, seg)
+	for _, ran := range []time.Duration{0, 500 * time.Millisecond, 10 * time.Second, time.Hour} {
+		lastOfFirst := first + uint64(ran/seg) // at most one segment per SegmentDuration
+		if next := msnBase(t0.Add(ran+seg), seg); next <= lastOfFirst {
+			t.Errorf("a stream started %v after one that ran %v: first MSN %d, not above %d", ran+seg, ran, next, lastOfFirst)
+		}
+	}
+	if msnBase(t0, 0) != 0 {
+		t.Error("a zero segment duration gave a base")
+	}
 }

@@ -76,6 +76,13 @@ func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session,
 	}
 	st := m.stream(streamID)
 	if st == nil {
+		// A stream this node never had: the player's URL names a stream of
+		// the room's previous node, which died. It gets the room's live
+		// stream under that URL, whose sequence numbers are above the old
+		// stream's (msnBase), so it plays on after a discontinuity.
+		st, _ = m.liveOrChange()
+	}
+	if st == nil {
 		return fmt.Errorf("%w: the broadcast %s has ended", ErrNotFound, streamID)
 	}
 	rs := st.renditionList()

@@ -104,3 +104,21 @@ func (v *viewers) pruneLocked(now time.Time) {
 	}
 	v.pruned = now
 }
+
+// ViewersWhere is the HLS viewers of the rooms match accepts, as Status
+// counts them (an app's viewers on this node).
+func (s *Service) ViewersWhere(match func(room string) bool) int {
+	s.mu.RLock()
+	rooms := make([]*roomState, 0, len(s.rooms))
+	for id, rs := range s.rooms {
+		if match(id) {
+			rooms = append(rooms, rs)
+		}
+	}
+	s.mu.RUnlock()
+	now, n := time.Now(), 0
+	for _, rs := range rooms {
+		n += rs.viewers.count(now)
+	}
+	return n
+}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -25,6 +26,41 @@ type Authorizer interface {
 	// StreamKey returns the room's stream key ("" if it has none) and its media
 	// options; ErrRoomNotFound if there is no such room.
 	StreamKey(ctx context.Context, room string) (string, sfu.RoomOptions, error)
+}
+
+// Scoper is an Authorizer of a server that serves several apps
+// (docs/security.md "Apps"): the request's credential decides whose room
+// the path's name is.
+type Scoper interface {
+	// RoomKey returns the key of the room that name addresses for the
+	// request's credential (a token, or a stream key sent in clear), or,
+	// when it names no app, for the app of the query's "app" parameter;
+	// an error wrapping ErrRoomNotFound when the name is another app's.
+	RoomKey(ctx context.Context, name, credential, query string) (string, error)
+}
+
+// scope turns t's room name into the key of the room the request's
+// credential addresses, when the Authorizer is a Scoper. Everything after
+// it (placement, the credential check, the media hub, the readers) uses the
+// key.
+func (s *Server) scope(req *base.Request, t *target, query string) error {
+	sc, ok := s.auth.(Scoper)
+	if !ok {
+		return nil
+	}
+	c := parseCredentials(req, t.token, query)
+	cred := c.token
+	if cred == "" && c.method == headers.AuthMethodBasic {
+		cred = c.pass
+	}
+	ctx, cancel := requestContext()
+	defer cancel()
+	key, err := sc.RoomKey(ctx, t.room, cred, query)
+	if err != nil {
+		return err
+	}
+	t.room = key
+	return nil
 }
 
 // Grant is what verified credentials allow in a room.
@@ -116,6 +152,9 @@ func (s *Server) authorize(ctx context.Context, conn *gortsplib.ServerConn, req 
 	}
 	if c.token != "" {
 		g, err := s.auth.Token(ctx, t.room, c.token)
+		if errors.Is(err, ErrRoomNotFound) {
+			return Grant{}, err
+		}
 		if err != nil {
 			return Grant{}, fmt.Errorf("%w: token: %w", ErrBadCredentials, err)
 		}

@@ -131,13 +131,24 @@ func policyReason(err error) string {
 // credentials may publish in the room, that it carries something Lectern can
 // use and that the room's media policy takes all of it.
 func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Response, error) {
+	if res, err, fenced := s.refuseFenced(ctx.Request); fenced {
+		return res, err
+	}
 	t, err := parseTarget(ctx.Path)
+	if err == nil {
+		err = s.scope(ctx.Request, &t, ctx.Query)
+	}
 	if err != nil {
 		return s.refuse(ctx.Conn, ctx.Request, "", err)
 	}
 	room := t.room
-	if res, ok := s.redirect(t, ctx.Query, true); ok {
-		return res, nil
+	// A relayed ANNOUNCE (relay.go) is served here whatever the placement.
+	owner := ""
+	if !s.relayed(room, ctx.Query) {
+		owner = s.ownerElsewhere(room, true)
+	}
+	if owner != "" && len(s.RelaySecret) == 0 {
+		return s.found(t, ctx.Query, owner), nil
 	}
 	actx, cancel := requestContext()
 	defer cancel()
@@ -147,6 +158,10 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 	}
 	if !g.Publish {
 		return s.refuse(ctx.Conn, ctx.Request, room, fmt.Errorf("%w: %s may not publish", ErrNotPermitted, g.Identity))
+	}
+	if owner != "" {
+		// Another node holds the room, and encoders do not follow 302.
+		return s.startRelay(ctx, t, owner, g)
 	}
 	medias, skipped := plan(ctx.Description)
 	if len(medias) == 0 {
@@ -180,6 +195,12 @@ func (s *Server) OnAnnounce(ctx *gortsplib.ServerHandlerOnAnnounceCtx) (*base.Re
 
 // OnRecord publishes the encoder's tracks and starts pushing its packets.
 func (s *Server) OnRecord(ctx *gortsplib.ServerHandlerOnRecordCtx) (*base.Response, error) {
+	if res, err, fenced := s.refuseFenced(ctx.Request); fenced {
+		return res, err
+	}
+	if s.recordRelay(ctx) {
+		return &base.Response{StatusCode: base.StatusOK}, nil
+	}
 	s.mu.Lock()
 	p := s.publishers[ctx.Session]
 	s.mu.Unlock()

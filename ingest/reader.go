@@ -27,7 +27,13 @@ type Readers interface {
 // subscribe. The description names every track by an absolute URL (see
 // describe).
 func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if res, err, fenced := s.refuseFenced(ctx.Request); fenced {
+		return res, nil, err
+	}
 	t, err := parseTarget(ctx.Path)
+	if err == nil {
+		err = s.scope(ctx.Request, &t, ctx.Query)
+	}
 	if err == nil {
 		if res, ok := s.redirect(t, ctx.Query, false); ok {
 			return res, nil, nil
@@ -56,10 +62,16 @@ func (s *Server) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Re
 
 // OnSetup accepts an encoder's tracks, or a reader's after checking it again.
 func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if res, err, fenced := s.refuseFenced(ctx.Request); fenced {
+		return res, nil, err
+	}
 	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
 		return &base.Response{StatusCode: base.StatusOK}, nil, nil
 	}
 	t, err := parseTarget(ctx.Path)
+	if err == nil {
+		err = s.scope(ctx.Request, &t, ctx.Query)
+	}
 	if err == nil {
 		err = s.mayRead(ctx.Conn, ctx.Request, t, ctx.Query)
 	}
@@ -78,6 +90,9 @@ func (s *Server) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response
 
 // OnPlay starts a reader.
 func (s *Server) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	if res, err, fenced := s.refuseFenced(ctx.Request); fenced {
+		return res, err
+	}
 	s.readers.Play(ctx.Session)
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }

@@ -23,8 +23,18 @@ type Placer interface {
 // Encoders (claim) place the room; readers only look. When the database
 // cannot answer, this node serves the room.
 func (s *Server) redirect(t target, query string, claim bool) (res *base.Response, ok bool) {
-	if s.Placer == nil {
+	owner := s.ownerElsewhere(t.room, claim)
+	if owner == "" {
 		return nil, false
+	}
+	return s.found(t, query, owner), true
+}
+
+// ownerElsewhere returns the RTSP base URL of the node that serves room when
+// it is another node; "" when it is this one (or the database cannot answer).
+func (s *Server) ownerElsewhere(room string, claim bool) string {
+	if s.Placer == nil {
+		return ""
 	}
 	ctx, cancel := requestContext()
 	defer cancel()
@@ -32,18 +42,20 @@ func (s *Server) redirect(t target, query string, claim bool) (res *base.Respons
 	if claim {
 		find = s.Placer.Place
 	}
-	owner, err := find(ctx, t.room)
+	owner, err := find(ctx, room)
 	if err != nil {
-		s.log.Warn("rtsp room placement failed; serving here", "room", t.room, "err", err)
-		return nil, false
+		s.log.Warn("rtsp room placement failed; serving here", "room", room, "err", err)
+		return ""
 	}
-	if owner == "" {
-		return nil, false
-	}
+	return owner
+}
+
+// found is the 302 to the same target on owner.
+func (s *Server) found(t target, query, owner string) *base.Response {
 	target := strings.TrimSuffix(owner, "/") + "/" + t.path()
 	if query != "" {
 		target += "?" + query
 	}
 	s.log.Debug("rtsp request sent to the room's node", "room", t.room, "node", owner)
-	return &base.Response{StatusCode: base.StatusFound, Header: base.Header{"Location": base.HeaderValue{target}}}, true
+	return &base.Response{StatusCode: base.StatusFound, Header: base.Header{"Location": base.HeaderValue{target}}}
 }

@@ -37,6 +37,15 @@ type Server struct {
 	// Guesses, when set before Run, limits wrong credentials per address:
 	// connections of an address past the limit are closed on accept.
 	Guesses Guesses
+	// RelaySecret, when set before Run (the cluster's shared secret), lets
+	// an encoder that reaches this node for a room another node holds be
+	// relayed there instead of getting a 302 it would not follow (relay.go).
+	// Empty: 302.
+	RelaySecret []byte
+	// Fenced, when set before Run, reports that this node may have been
+	// judged dead by its cluster: every request is refused with 503 and new
+	// connections are closed (fence.go). Nil: never.
+	Fenced func() bool
 	// timeouts tracks which connections carry each session (timeout.go).
 	timeouts connTimeouts
 
@@ -46,6 +55,10 @@ type Server struct {
 
 	mu         sync.Mutex
 	publishers map[*gortsplib.ServerSession]*publisher
+	// conns are the open connections, which CloseAll closes.
+	conns map[*gortsplib.ServerConn]struct{}
+	// relays are the encoders' sessions relayed to another node (relay.go).
+	relays map[*gortsplib.ServerSession]*relay
 }
 
 // New opens the RTSP listener (and the UDP pair when configured). Readers'
@@ -185,10 +198,12 @@ func refusal(err error) (*base.Response, error) {
 // OnConnOpen logs new connections.
 func (s *Server) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 	s.log.Debug("rtsp connection opened", "remote", ctx.Conn.NetConn().RemoteAddr().String())
+	s.trackConn(ctx.Conn, true)
 }
 
 // OnConnClose logs closed connections and drops a reader described on one.
 func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	s.trackConn(ctx.Conn, false)
 	s.readers.CloseConn(ctx.Conn)
 	s.log.Debug("rtsp connection closed", "remote", ctx.Conn.NetConn().RemoteAddr().String(), "err", redacted(ctx.Error))
 }
@@ -197,6 +212,7 @@ func (s *Server) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 // and the room hears of it), or a reader.
 func (s *Server) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	s.sessionClosed(ctx.Session)
+	s.endRelay(ctx.Session)
 	s.mu.Lock()
 	p := s.publishers[ctx.Session]
 	delete(s.publishers, ctx.Session)

@@ -58,6 +58,11 @@ func (s *Service) StartBroadcasts(ctx context.Context) error {
 // CreateRoom stores a new room and starts the broadcast its settings ask
 // for. storage.ErrConflict if the ID is taken.
 func (s *Service) CreateRoom(ctx context.Context, r storage.Room) (storage.Room, error) {
+	if r.BroadcastRecord {
+		if err := s.CheckRecordingLimit(ctx, r.App); err != nil {
+			return storage.Room{}, err
+		}
+	}
 	created, err := s.db.CreateRoom(ctx, r)
 	if err != nil {
 		return storage.Room{}, err
@@ -81,6 +86,17 @@ func (s *Service) SetChatSettings(ctx context.Context, room string, questions bo
 // its live media room here follow them (a changed media policy applies to
 // the next offers and encoders). Errors wrap ErrRoomNotFound.
 func (s *Service) UpdateRoom(ctx context.Context, r storage.Room) (storage.Room, error) {
+	if r.BroadcastRecord {
+		old, err := s.Room(ctx, r.ID)
+		if err != nil {
+			return storage.Room{}, err
+		}
+		if !old.BroadcastRecord {
+			if err := s.CheckRecordingLimit(ctx, storage.KeyApp(r.ID)); err != nil {
+				return storage.Room{}, err
+			}
+		}
+	}
 	updated, err := s.db.UpdateRoom(ctx, r)
 	if err != nil {
 		return storage.Room{}, roomErr(err, r.ID)

@@ -96,8 +96,23 @@ func TestGrantIsNarrowedToTheMember(t *testing.T) {
 	if _, err := s.Grant(ctx, host, "r"); !errors.Is(err, ErrTokenRevoked) {
 		t.Errorf("deleted member: %v, want ErrTokenRevoked", err)
 	}
+	// A room the token does not name: not found when there is none
+	// (another app's rooms never are in the token's app), else wrong room.
+	if _, err := s.Grant(ctx, host, "other"); !errors.Is(err, ErrRoomNotFound) {
+		t.Errorf("a room that does not exist: %v, want ErrRoomNotFound", err)
+	}
+	if _, err := s.db.CreateRoom(ctx, storage.Room{ID: "other", Name: "Other", Mode: "conference", Tier: "hd"}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Grant(ctx, host, "other"); !errors.Is(err, access.ErrWrongRoom) {
 		t.Errorf("another room: %v, want ErrWrongRoom", err)
+	}
+	// A token of another app reaches no room of the default app, even one
+	// it names.
+	acme := host
+	acme.App = "acme"
+	if _, err := s.Grant(ctx, acme, "r"); !errors.Is(err, ErrRoomNotFound) {
+		t.Errorf("acme's token on the default app's room: %v, want ErrRoomNotFound", err)
 	}
 }
 
@@ -146,7 +161,7 @@ func TestRevokeTokenByID(t *testing.T) {
 	ctx := t.Context()
 	a := claimsFor("a", access.Member, "", time.Now())
 	b := claimsFor("b", access.Member, "", time.Now())
-	if err := s.RevokeToken(ctx, a.ID); err != nil {
+	if err := s.RevokeToken(ctx, storage.DefaultApp, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Grant(ctx, a, "r"); !errors.Is(err, ErrTokenRevoked) {
@@ -154,6 +169,39 @@ func TestRevokeTokenByID(t *testing.T) {
 	}
 	if _, err := s.Grant(ctx, b, "r"); err != nil {
 		t.Errorf("another ID: %v", err)
+	}
+}
+
+// TestRevokeTokenByIDStaysInItsApp: an app revoking a token ID revokes its
+// own token of that ID, never another app's.
+func TestRevokeTokenByIDStaysInItsApp(t *testing.T) {
+	db := openRoom(t)
+	s := newTestService(t, db, time.Hour)
+	ctx := t.Context()
+	if _, err := db.CreateApp(ctx, storage.App{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	acmeRoom := storage.RoomKey("acme", "r")
+	if _, err := db.CreateRoom(ctx, storage.Room{ID: acmeRoom, App: "acme", Name: "R", Mode: ModeConference, Tier: "fhd"}); err != nil {
+		t.Fatal(err)
+	}
+	def := claimsFor("a", access.Member, "", time.Now())
+	acme := def
+	acme.App, acme.Rooms = "acme", map[string]access.Grant{acmeRoom: {Permissions: access.Member}}
+	if err := s.RevokeToken(ctx, storage.DefaultApp, acme.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Grant(ctx, acme, acmeRoom); err != nil {
+		t.Errorf("acme's token after the default app revoked its ID: %v", err)
+	}
+	if _, err := s.Grant(ctx, def, "r"); !errors.Is(err, ErrTokenRevoked) {
+		t.Errorf("the default app's token of that ID: %v, want revoked", err)
+	}
+	if err := s.RevokeToken(ctx, "acme", acme.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Grant(ctx, acme, acmeRoom); !errors.Is(err, ErrTokenRevoked) {
+		t.Errorf("acme's token revoked by acme: %v", err)
 	}
 }
 

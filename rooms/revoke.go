@@ -44,10 +44,21 @@ func (s *Service) DeleteRoom(ctx context.Context, id string) error {
 	return nil
 }
 
-// RevokeToken makes the token with id stop working in every room it names.
-func (s *Service) RevokeToken(ctx context.Context, id string) error {
+// RevokeToken makes app's token with id stop working in every room it names.
+// Another app's token with the same ID is not touched: token IDs are chosen
+// by whoever mints a token, so they are recorded per app.
+func (s *Service) RevokeToken(ctx context.Context, app, id string) error {
 	defer s.cache.invalidate(storage.TokensScope)
-	return s.db.RevokeToken(ctx, id, time.Now().Add(s.cfg.MaxTokenTTL))
+	return s.db.RevokeToken(ctx, revokedKey(app, id), time.Now().Add(s.cfg.MaxTokenTTL))
+}
+
+// revokedKey is how a revoked token ID of app is recorded: the ID itself in
+// the default app (as before apps), "<app>~<id>" in others.
+func revokedKey(app, id string) string {
+	if app == "" || app == storage.DefaultApp {
+		return id
+	}
+	return app + "~" + id
 }
 
 // RevokeIdentity makes every token of identity issued until now stop working

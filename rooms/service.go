@@ -127,11 +127,23 @@ func (s *Service) Verify(ctx context.Context, token, room string) (access.Claims
 // has a member of that identity. ErrWrongRoom if the token names no such
 // room. It reads the store only when the room's generation changed.
 func (s *Service) Grant(ctx context.Context, c access.Claims, room string) (access.Grant, error) {
+	// A token of one app reaches no room of another, whatever it names:
+	// not found, as for a room that does not exist (docs/security.md
+	// "Apps").
+	if app := c.App; storage.KeyApp(room) != app && !(app == "" && storage.KeyApp(room) == storage.DefaultApp) {
+		return access.Grant{}, fmt.Errorf("%w: %q", ErrRoomNotFound, storage.RoomName(room))
+	}
 	g, err := c.Grant(room)
 	if err != nil {
+		// A room the token does not name: not found if there is no such
+		// room in the token's app (another app's rooms never are), else
+		// the token is for other rooms.
+		if _, rerr := s.Room(ctx, room); errors.Is(rerr, ErrRoomNotFound) {
+			return access.Grant{}, rerr
+		}
 		return access.Grant{}, err
 	}
-	revoked, err := s.cache.tokenRevoked(ctx, c.ID)
+	revoked, err := s.cache.tokenRevoked(ctx, revokedKey(c.App, c.ID))
 	if err != nil {
 		return access.Grant{}, err
 	}
@@ -199,12 +211,19 @@ func (s *Service) MintGrant(ctx context.Context, roomID, identity string, chosen
 
 // AdminKey checks an API key; ErrInvalidAPIKey if no stored key matches.
 func (s *Service) AdminKey(ctx context.Context, key string) error {
-	sum := sha256.Sum256([]byte(key))
-	_, err := s.db.APIKeyByHash(ctx, sum[:])
-	if errors.Is(err, storage.ErrNotFound) {
-		return ErrInvalidAPIKey
-	}
+	_, err := s.APIKey(ctx, key)
 	return err
+}
+
+// APIKey returns the stored API key of the secret key: its app, and whether
+// it is an operator key; ErrInvalidAPIKey if no stored key matches.
+func (s *Service) APIKey(ctx context.Context, key string) (storage.APIKey, error) {
+	sum := sha256.Sum256([]byte(key))
+	k, err := s.db.APIKeyByHash(ctx, sum[:])
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.APIKey{}, ErrInvalidAPIKey
+	}
+	return k, err
 }
 
 // CheckStreamKey checks key against the room's stream key in constant time;
@@ -212,6 +231,9 @@ func (s *Service) AdminKey(ctx context.Context, key string) error {
 func (s *Service) CheckStreamKey(ctx context.Context, room, key string) error {
 	k, err := s.db.StreamKey(ctx, room)
 	if errors.Is(err, storage.ErrNotFound) {
+		if _, rerr := s.Room(ctx, room); errors.Is(rerr, ErrRoomNotFound) {
+			return rerr
+		}
 		return ErrWrongStreamKey
 	}
 	if err != nil {

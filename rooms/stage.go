@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"lectern/access"
+	"lectern/storage"
 )
 
 // The webinar stage (docs/protocol.md "The stage"): a viewer raises a hand, a
@@ -307,7 +308,7 @@ func (st *Stage) Accept(room, identity, name string) (string, Guest, error) {
 	}
 	var id [12]byte
 	rand.Read(id[:])
-	claims := access.Claims{ID: hex.EncodeToString(id[:]), Identity: identity, Name: name,
+	claims := access.Claims{ID: hex.EncodeToString(id[:]), App: storage.KeyApp(room), Identity: identity, Name: name,
 		Rooms:    map[string]access.Grant{room: {Permissions: in.Permissions, Tier: in.Tier}},
 		IssuedAt: now, ExpiresAt: now.Add(st.cfg.GuestTTL)}
 	tok, err := st.svc.issuer.Sign(claims)
@@ -342,7 +343,7 @@ func (st *Stage) End(ctx context.Context, room, identity, reason string) error {
 	// rather than finding its connection cut.
 	st.publishLocked(room, StageEvent{Type: EventGuestLeft, Identity: identity, Reason: reason})
 	st.mu.Unlock()
-	err := st.svc.RevokeToken(ctx, g.TokenID)
+	err := st.svc.RevokeToken(ctx, storage.KeyApp(room), g.TokenID)
 	if st.OnEnd != nil {
 		st.OnEnd(room, identity, reason)
 	}

@@ -20,7 +20,7 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("APIKeyCount of an empty store = %d, %v; want 0", n, err)
 		}
 		hash := func(secret string) []byte { h := sha256.Sum256([]byte(secret)); return h[:] }
-		admin := storage.APIKey{ID: "k1", Name: "admin", Hash: hash("secret-1")}
+		admin := storage.APIKey{ID: "k1", Operator: true, Name: "admin", Hash: hash("secret-1")}
 		created, err := db.CreateAPIKey(ctx, admin)
 		if err != nil {
 			t.Fatal(err)
@@ -43,9 +43,9 @@ func TestAPIKeys(t *testing.T) {
 			key  storage.APIKey
 			want error
 		}{
-			{"duplicate id", storage.APIKey{ID: "k1", Name: "other", Hash: hash("secret-2")}, storage.ErrConflict},
-			{"duplicate hash", storage.APIKey{ID: "k2", Name: "other", Hash: hash("secret-1")}, storage.ErrConflict},
-			{"empty hash", storage.APIKey{ID: "k3", Name: "other"}, nil},
+			{"duplicate id", storage.APIKey{ID: "k1", Operator: true, Name: "other", Hash: hash("secret-2")}, storage.ErrConflict},
+			{"duplicate hash", storage.APIKey{ID: "k2", Operator: true, Name: "other", Hash: hash("secret-1")}, storage.ErrConflict},
+			{"empty hash", storage.APIKey{ID: "k3", Operator: true, Name: "other"}, nil},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -59,7 +59,7 @@ func TestAPIKeys(t *testing.T) {
 			t.Errorf("APIKeyByHash(unknown): err = %v, want ErrNotFound", err)
 		}
 
-		if _, err := db.CreateAPIKey(ctx, storage.APIKey{ID: "k2", Name: "ci", Hash: hash("secret-2")}); err != nil {
+		if _, err := db.CreateAPIKey(ctx, storage.APIKey{ID: "k2", Operator: true, Name: "ci", Hash: hash("secret-2")}); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := db.APIKeyByHash(ctx, hash("secret-2")); err != nil || got.ID != "k2" {

@@ -212,10 +212,12 @@ func (d *DB) CloseStaleAttendance(ctx context.Context, node string) (int64, erro
 	return n, nil
 }
 
-// PruneAttendance deletes the sessions (and their entries) that ended
-// before before.
-func (d *DB) PruneAttendance(ctx context.Context, before time.Time) (int64, error) {
-	res, err := d.writer.ExecContext(ctx, `DELETE FROM attendance_sessions WHERE ended_at > 0 AND ended_at < $1`, millis(before))
+// PruneAttendance deletes the sessions (and their entries) that ended longer
+// ago than now: their app's attendance retention, or keep for apps without one.
+func (d *DB) PruneAttendance(ctx context.Context, now time.Time, keep time.Duration) (int64, error) {
+	res, err := d.writer.ExecContext(ctx, `DELETE FROM attendance_sessions WHERE ended_at > 0 AND ended_at < $1 - COALESCE(
+			(SELECT apps.attendance_retention_days * 86400000 FROM apps WHERE apps.id = attendance_sessions.app_id), $2)`,
+		millis(now), keep.Milliseconds())
 	if err != nil {
 		return 0, fmt.Errorf("storage: prune attendance: %w", err)
 	}

@@ -52,6 +52,16 @@ func (d dialect) skipLocked() string {
 	return ""
 }
 
+// forUpdate returns what ends a SELECT of a row the transaction will
+// change or counts under: on PostgreSQL it locks the row. SQLite's write
+// transactions already exclude each other.
+func (d dialect) forUpdate() string {
+	if d == postgresDialect {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // PostgreSQL SQLSTATE codes (Appendix A of its manual).
 const (
 	pgUniqueViolation     = "23505"

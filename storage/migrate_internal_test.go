@@ -51,9 +51,7 @@ func TestLoadMigrations(t *testing.T) {
 }
 
 // TestEmbeddedMigrations checks that both backends' schemas have the same
-// versions, in order. Numbers may have gaps: they are reserved for branches
-// that land apart (0010 apps, 0011 usage, 0012), and once all have landed the
-// versions run 1..n again.
+// versions, 1..n in order.
 func TestEmbeddedMigrations(t *testing.T) {
 	sqlite, err := loadMigrations(migrationFiles, "migrations/sqlite")
 	if err != nil {
@@ -67,9 +65,9 @@ func TestEmbeddedMigrations(t *testing.T) {
 		t.Fatalf("%d SQLite migrations, %d PostgreSQL ones", len(sqlite), len(postgres))
 	}
 	for i := range sqlite {
-		if sqlite[i].version != postgres[i].version || i > 0 && sqlite[i].version <= sqlite[i-1].version {
-			t.Errorf("migration %d: versions %d (SQLite) and %d (PostgreSQL), want one version, above the one before",
-				i, sqlite[i].version, postgres[i].version)
+		if sqlite[i].version != postgres[i].version || sqlite[i].version != i+1 {
+			t.Errorf("migration %d: versions %d (SQLite) and %d (PostgreSQL), want %d in both",
+				i, sqlite[i].version, postgres[i].version, i+1)
 		}
 	}
 }

@@ -11,7 +11,11 @@ import (
 // Room is a stored room. Its text fields are opaque here; the API validates
 // them.
 type Room struct {
-	ID         string
+	// ID is the room's key: its ID in its app for the default app,
+	// "<app>~<id>" for other apps (RoomKey).
+	ID string
+	// App is the app the room belongs to; "" means DefaultApp on create.
+	App        string
 	Name       string
 	Mode       string
 	Tier       string
@@ -37,12 +41,12 @@ type Room struct {
 	UpdatedAt      time.Time
 }
 
-const roomColumns = `id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, chat_questions, chat_slow_mode_seconds, locked, refused_sources, no_simulcast, created_at, updated_at`
+const roomColumns = `id, app_id, name, mode, tier, pin, speaker_pin, broadcast_hls, broadcast_record, chat_questions, chat_slow_mode_seconds, locked, refused_sources, no_simulcast, created_at, updated_at`
 
 func scanRoom(s rowScanner) (Room, error) {
 	var r Room
 	var created, updated int64
-	err := s.Scan(&r.ID, &r.Name, &r.Mode, &r.Tier, &r.PIN, &r.SpeakerPIN,
+	err := s.Scan(&r.ID, &r.App, &r.Name, &r.Mode, &r.Tier, &r.PIN, &r.SpeakerPIN,
 		&r.BroadcastHLS, &r.BroadcastRecord, &r.ChatQuestions, &r.ChatSlowModeSeconds, &r.Locked, &r.RefusedSources, &r.NoSimulcast, &created, &updated)
 	r.CreatedAt, r.UpdatedAt = fromMillis(created), fromMillis(updated)
 	return r, err
@@ -53,11 +57,40 @@ func scanRoom(s rowScanner) (Room, error) {
 func (d *DB) CreateRoom(ctx context.Context, r Room) (Room, error) {
 	now := d.clock()
 	r.CreatedAt, r.UpdatedAt = now, now
-	_, err := d.writer.ExecContext(ctx, `INSERT INTO rooms (`+roomColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		r.ID, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
-		r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked,
-		r.RefusedSources, r.NoSimulcast, millis(now), millis(now))
+	if r.App == "" {
+		r.App = DefaultApp
+	}
+	if RoomKey(r.App, RoomName(r.ID)) != r.ID {
+		return Room{}, fmt.Errorf("storage: create room %q: its key is not of app %q", r.ID, r.App)
+	}
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		// The app's row is locked (PostgreSQL) or the write serialized
+		// (SQLite) while its rooms are counted, so that concurrent creations
+		// cannot pass its room limit together.
+		var max sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT max_rooms FROM apps WHERE id = $1`+d.dialect.forUpdate(), r.App).Scan(&max)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("app %q: %w", r.App, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if max.Valid {
+			var n int64
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM rooms WHERE app_id = $1`, r.App).Scan(&n); err != nil {
+				return err
+			}
+			if n >= max.Int64 {
+				return &LimitError{Limit: LimitRooms, Max: max.Int64}
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO rooms (`+roomColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			r.ID, r.App, r.Name, r.Mode, r.Tier, r.PIN, r.SpeakerPIN,
+			r.BroadcastHLS, r.BroadcastRecord, r.ChatQuestions, r.ChatSlowModeSeconds, r.Locked,
+			r.RefusedSources, r.NoSimulcast, millis(now), millis(now))
+		return err
+	})
 	if isUniqueViolation(err) {
 		err = ErrConflict
 	}
@@ -79,10 +112,20 @@ func (d *DB) Room(ctx context.Context, id string) (Room, error) {
 	return r, nil
 }
 
-// Rooms returns every room, oldest first (ties broken by id). It returns an
-// empty slice, not nil, when there are none.
+// Rooms returns every room of every app, oldest first (ties broken by id).
+// It returns an empty slice, not nil, when there are none.
 func (d *DB) Rooms(ctx context.Context) ([]Room, error) {
-	rows, err := d.reader.QueryContext(ctx, `SELECT `+roomColumns+` FROM rooms ORDER BY created_at, id`)
+	return d.queryRooms(ctx, `SELECT `+roomColumns+` FROM rooms ORDER BY created_at, id`)
+}
+
+// AppRooms returns the rooms of app, oldest first (ties broken by id), an
+// empty slice when there are none.
+func (d *DB) AppRooms(ctx context.Context, app string) ([]Room, error) {
+	return d.queryRooms(ctx, `SELECT `+roomColumns+` FROM rooms WHERE app_id = $1 ORDER BY created_at, id`, app)
+}
+
+func (d *DB) queryRooms(ctx context.Context, q string, args ...any) ([]Room, error) {
+	rows, err := d.reader.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: rooms: %w", err)
 	}

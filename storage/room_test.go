@@ -28,6 +28,7 @@ func TestRoomRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := in
+		want.App = storage.DefaultApp
 		want.CreatedAt, want.UpdatedAt = stored(clock.Now()), stored(clock.Now())
 		if created != want {
 			t.Errorf("CreateRoom returned\n%+v, want\n%+v", created, want)
@@ -54,6 +55,7 @@ func TestRoomRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		want = up
+		want.App = storage.DefaultApp
 		want.CreatedAt, want.UpdatedAt = created.CreatedAt, stored(clock.Now())
 		if updated != want {
 			t.Errorf("UpdateRoom returned\n%+v, want\n%+v", updated, want)

@@ -58,3 +58,17 @@ func (d *DB) DeleteStreamKey(ctx context.Context, roomID string) error {
 	}
 	return nil
 }
+
+// StreamKeyRoom returns the key of the room whose stream key is key;
+// ErrNotFound if no room has it. The secret is not named in errors.
+func (d *DB) StreamKeyRoom(ctx context.Context, key string) (string, error) {
+	var room string
+	err := d.reader.QueryRowContext(ctx, `SELECT room_id FROM stream_keys WHERE stream_key = $1`, key).Scan(&room)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("storage: room of a stream key: %w", err)
+	}
+	return room, nil
+}

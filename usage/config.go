@@ -14,14 +14,15 @@ package usage
 import (
 	"errors"
 	"time"
+
+	"lectern/storage"
 )
 
-// DefaultApp is the app of every room until apps exist: AppOf's answer.
-const DefaultApp = "default"
+// DefaultApp is the app of an installation's rooms made before apps.
+const DefaultApp = storage.DefaultApp
 
-// AppOf returns the app a room belongs to. Every room is the default app's
-// for now; the apps work replaces this with the room's own.
-func AppOf(room string) string { return DefaultApp }
+// AppOf returns the app a room belongs to, from its key (storage.RoomKey).
+func AppOf(room string) string { return storage.KeyApp(room) }
 
 // Config is the accounting's configuration.
 type Config struct {

@@ -44,12 +44,12 @@ func (t *Tracker) Run(ctx context.Context) error {
 	}
 }
 
-// prune deletes the attendance reports that ended longer than Retention
-// ago, and folds the identities of months that ended before then into
-// counts.
+// prune deletes the attendance reports that ended longer ago than their
+// app's retention (Retention for apps without one), and folds the identities
+// of months that ended before Retention into counts.
 func (t *Tracker) prune(ctx context.Context) {
 	before := t.now().Add(-t.cfg.Retention)
-	sessions, err := t.db.PruneAttendance(ctx, before)
+	sessions, err := t.db.PruneAttendance(ctx, t.now(), t.cfg.Retention)
 	if err != nil {
 		t.log.Warn("usage: prune attendance", "err", err)
 		return

@@ -274,7 +274,7 @@ func TestRetention(t *testing.T) {
 		// A year and a month later.
 		r.clk.Advance(400 * 24 * time.Hour)
 		before := r.clk.Now().Add(-usage.DefaultConfig().Retention)
-		if n, err := r.db.PruneAttendance(ctx, before); err != nil || n != 1 {
+		if n, err := r.db.PruneAttendance(ctx, r.clk.Now(), usage.DefaultConfig().Retention); err != nil || n != 1 {
 			t.Fatalf("pruned %d sessions, %v; want 1", n, err)
 		}
 		if n, err := r.db.PruneUsageIdentities(ctx, before.Format("2006-01")); err != nil || n != 1 {
@@ -345,6 +345,112 @@ func TestSessionEndsAtTheLastLeave(t *testing.T) {
 		r.flush()
 		if s := r.onlySession("r"); s.Live || !s.EndedAt.Equal(t0.Add(2*time.Minute)) {
 			t.Errorf("session = %+v; want it ended at %v, when the host left", s, t0.Add(2*time.Minute))
+		}
+	})
+}
+
+// TestUsageByApp: each app's report counts its own rooms only, and the
+// Prometheus series carry the app.
+func TestUsageByApp(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		start := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+		r := newRig(t, b, start, "standup")
+		ctx := t.Context()
+		if _, err := r.db.CreateApp(ctx, storage.App{ID: "acme", Name: "Acme"}); err != nil {
+			t.Fatal(err)
+		}
+		acme := storage.RoomKey("acme", "standup")
+		if _, err := r.db.CreateRoom(ctx, storage.Room{ID: acme, App: "acme", Name: "standup", Mode: "webinar", Tier: "hd"}); err != nil {
+			t.Fatal(err)
+		}
+		r.tr.Joined("standup", "PA_1", "kim", "Kim", "browser")
+		r.tr.Joined(acme, "PA_2", "lee", "Lee", "browser")
+		r.tr.Joined(acme, "PA_3", "max", "Max", "browser")
+		r.clk.Advance(10 * time.Minute)
+		r.tr.Left("standup", "PA_1")
+		r.tr.Left(acme, "PA_2")
+		r.tr.Left(acme, "PA_3")
+		r.flush()
+		def, err := r.tr.Usage(ctx, "default", start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := r.tr.Usage(ctx, "acme", start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if def.ActiveIdentities != 1 || def.ParticipantMinutes != 10 || other.ActiveIdentities != 2 || other.ParticipantMinutes != 20 {
+			t.Errorf("default %+v, acme %+v; want 1 identity and 10 minutes, 2 and 20", def, other)
+		}
+		if list, err := r.tr.Sessions(ctx, acme); err != nil || len(list) != 1 {
+			t.Errorf("acme's standup: %d sessions (%v), want 1", len(list), err)
+		}
+		families, err := r.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		apps := map[string]bool{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "app" {
+						apps[l.GetValue()] = true
+					}
+				}
+			}
+		}
+		if !apps["default"] || !apps["acme"] {
+			t.Errorf("metrics carry apps %v, want default and acme", apps)
+		}
+	})
+}
+
+// TestRetentionPerApp: an app's own attendance retention decides when its
+// reports go; apps without one keep the server's.
+func TestRetentionPerApp(t *testing.T) {
+	storagetest.Each(t, func(t *testing.T, b storagetest.Backend) {
+		t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		r := newRig(t, b, t0, "town-hall")
+		ctx := t.Context()
+		week := int64(7)
+		if _, err := r.db.CreateApp(ctx, storage.App{ID: "brief", Name: "Brief", AttendanceRetentionDays: &week}); err != nil {
+			t.Fatal(err)
+		}
+		brief := storage.RoomKey("brief", "town-hall")
+		if _, err := r.db.CreateRoom(ctx, storage.Room{ID: brief, App: "brief", Name: "town-hall", Mode: "webinar", Tier: "hd"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, room := range []string{"town-hall", brief} {
+			r.tr.Joined(room, "PA_"+room, "nia", "Nia", "browser")
+		}
+		r.clk.Advance(time.Minute)
+		for _, room := range []string{"town-hall", brief} {
+			r.tr.Left(room, "PA_"+room)
+		}
+		r.clk.Advance(time.Hour)
+		r.flush()
+		keep := usage.DefaultConfig().Retention
+		// Six days on, nothing goes; eight days on, the brief app's report goes.
+		r.clk.Advance(6 * 24 * time.Hour)
+		if n, err := r.db.PruneAttendance(ctx, r.clk.Now(), keep); err != nil || n != 0 {
+			t.Fatalf("after 6 days: pruned %d, %v; want 0", n, err)
+		}
+		r.clk.Advance(2 * 24 * time.Hour)
+		if n, err := r.db.PruneAttendance(ctx, r.clk.Now(), keep); err != nil || n != 1 {
+			t.Fatalf("after 8 days: pruned %d, %v; want 1 (the brief app's)", n, err)
+		}
+		if list, err := r.tr.Sessions(ctx, brief); err != nil || len(list) != 0 {
+			t.Errorf("the brief app's room keeps %d sessions (%v), want none", len(list), err)
+		}
+		r.onlySession("town-hall")
+		// Lifting the app's setting puts it back on the server's.
+		a, err := r.db.App(ctx, "brief")
+		if err != nil || a.AttendanceRetentionDays == nil || *a.AttendanceRetentionDays != 7 {
+			t.Fatalf("stored app %+v, %v; want a retention of 7 days", a, err)
+		}
+		a.AttendanceRetentionDays = nil
+		if a, err = r.db.UpdateApp(ctx, a); err != nil || a.AttendanceRetentionDays != nil {
+			t.Fatalf("updated app %+v, %v; want no retention of its own", a, err)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -37,6 +38,14 @@ type clusterConfig struct {
 	// node, from an edge that pulls each watched layer once from the room's
 	// node (package cascade); false redirects them there (307).
 	Cascade bool `yaml:"cluster_cascade"`
+	// ServiceURL is the base URL of the whole service (a load balancer or
+	// DNS name over every node), named in the WHIP and HLS URLs the API
+	// hands out; empty: this node's public_url.
+	ServiceURL string `yaml:"service_url"`
+	// IngestURL is the RTSP base URL of the whole service (a TCP load
+	// balancer or DNS name over every node's RTSP port), named in stream
+	// keys' rtsp_url; empty: this node's.
+	IngestURL string `yaml:"ingest_url"`
 }
 
 func defaultClusterConfig() clusterConfig {
@@ -63,6 +72,8 @@ func init() {
 			c.Cluster.Cascade = b
 			return nil
 		}},
+		setting{"service_url", "LECTERN_SERVICE_URL", "service-url", "in a cluster, the base URL over every node (load balancer) that WHIP and HLS URLs name (empty: public_url)", str(func(c *config) *string { return &c.Cluster.ServiceURL })},
+		setting{"ingest_url", "LECTERN_INGEST_URL", "ingest-url", "in a cluster, the RTSP base URL over every node that stream keys name, such as rtsp://live.example.com:8554 (empty: this node's)", str(func(c *config) *string { return &c.Cluster.IngestURL })},
 		setting{"drain_timeout", "LECTERN_DRAIN_TIMEOUT", "drain-timeout", "on SIGTERM in a cluster, how long live rooms may go on while new ones go elsewhere", duration(func(c *config) *time.Duration { return &c.Cluster.DrainTimeout })},
 	)
 }
@@ -82,6 +93,10 @@ func (c clusterConfig) validate(databaseURL string) error {
 		return errors.New("cluster_heartbeat: must be at least 100ms")
 	case c.DrainTimeout < 0:
 		return errors.New("drain_timeout: must not be negative")
+	case c.ServiceURL != "" && !validPublicURL(c.ServiceURL):
+		return fmt.Errorf("service_url: %q must be http(s)://host[:port]", c.ServiceURL)
+	case c.IngestURL != "" && !validRTSPBase(c.IngestURL):
+		return fmt.Errorf("ingest_url: %q must be rtsp://host[:port]", c.IngestURL)
 	}
 	return nil
 }
@@ -126,7 +141,7 @@ type member struct {
 
 // joinCluster registers the node and starts its heartbeats when clustering
 // is on.
-func joinCluster(ctx context.Context, cfg config, db *storage.DB, media *sfu.SFU, publicURL, rtspURL string, log *slog.Logger) (*member, error) {
+func joinCluster(ctx context.Context, cfg config, db *storage.DB, media *sfu.SFU, rtsp *ingest.Server, publicURL, rtspURL string, log *slog.Logger) (*member, error) {
 	if !cfg.Cluster.Enabled {
 		return nil, nil
 	}
@@ -148,6 +163,16 @@ func joinCluster(ctx context.Context, cfg config, db *storage.DB, media *sfu.SFU
 		return nil, err
 	}
 	node.Fence(media.MediaRooms, func(room string) { media.EndRoom(room, api.RoomMovedReason) })
+	// The room follows its publisher: viewers alone (WHEP) never place it.
+	node.ClaimWhen(func(room string) bool {
+		r, ok := media.LiveRoom(room)
+		return ok && len(r.Tracks()) > 0
+	})
+	// A fenced node (it may have been judged dead) ends everything it holds:
+	// Fence's evict ends its rooms' participants (WebRTC, WHIP, WHEP), and
+	// the RTSP connections close, so encoders reconnect to the room's node.
+	node.OnFenced(func() { rtsp.CloseAll() })
+	rtsp.Fenced = node.Fenced
 	if err := node.Register(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: register node %s: %w", id, err)
 	}
@@ -155,6 +180,15 @@ func joinCluster(ctx context.Context, cfg config, db *storage.DB, media *sfu.SFU
 	m := &member{node: node, media: media, log: log, drain: cfg.Cluster.DrainTimeout, stop: stop, done: make(chan error, 1)}
 	go func() { m.done <- node.Run(runCtx) }()
 	return m, nil
+}
+
+// fenced is what the API refuses requests with while the node may have been
+// judged dead; nil without a cluster.
+func (m *member) fenced() func() bool {
+	if m == nil {
+		return nil
+	}
+	return m.node.Fenced
 }
 
 // httpPlacer is what the API redirects with; nil without a cluster.
@@ -216,4 +250,11 @@ func (m *member) leave() {
 	if err := m.node.Leave(ctx); err != nil {
 		m.log.Warn("cluster: could not leave the registry; other nodes wait for the heartbeat to expire", "err", err)
 	}
+}
+
+// validRTSPBase reports whether u is rtsp(s)://host[:port] and nothing more.
+func validRTSPBase(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && (p.Scheme == "rtsp" || p.Scheme == "rtsps") && p.Host != "" &&
+		(p.Path == "" || p.Path == "/") && p.User == nil && p.RawQuery == "" && p.Fragment == ""
 }

@@ -156,6 +156,9 @@ func TestClusterConfig(t *testing.T) {
 		{map[string]string{"LECTERN_CLUSTER": "yes please"}, "cluster (LECTERN_CLUSTER)"},
 		{map[string]string{"LECTERN_CLUSTER": "true", "LECTERN_DATABASE_URL": "postgres://x/y", "LECTERN_NODE_ID": "a b"}, "node_id:"},
 		{map[string]string{"LECTERN_CLUSTER": "true", "LECTERN_DATABASE_URL": "postgres://x/y", "LECTERN_CLUSTER_HEARTBEAT": "1ms"}, "cluster_heartbeat:"},
+		{map[string]string{"LECTERN_CLUSTER": "true", "LECTERN_DATABASE_URL": "postgres://x/y", "LECTERN_SERVICE_URL": "live.example.com"}, "service_url:"},
+		{map[string]string{"LECTERN_CLUSTER": "true", "LECTERN_DATABASE_URL": "postgres://x/y", "LECTERN_INGEST_URL": "http://live.example.com"}, "ingest_url:"},
+		{map[string]string{"LECTERN_CLUSTER": "true", "LECTERN_DATABASE_URL": "postgres://x/y", "LECTERN_INGEST_URL": "rtsp://u:p@live.example.com/x"}, "ingest_url:"},
 	} {
 		if _, err := loadConfig(nil, envOf(tc.env), io.Discard); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error starting %q", tc.env, err, tc.want)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net/url"
 
 	"lectern/access"
 	"lectern/ingest"
@@ -22,7 +23,7 @@ type rtspAuth struct {
 func (a *rtspAuth) Token(ctx context.Context, room, token string) (ingest.Grant, error) {
 	claims, g, err := a.rooms.Verify(ctx, token, room)
 	if err != nil {
-		return ingest.Grant{}, err
+		return ingest.Grant{}, roomErr(err)
 	}
 	r, err := a.rooms.Room(ctx, room)
 	if err != nil {
@@ -37,6 +38,14 @@ func (a *rtspAuth) Token(ctx context.Context, room, token string) (ingest.Grant,
 func (a *rtspAuth) StreamKey(ctx context.Context, room string) (string, sfu.RoomOptions, error) {
 	key, opts, err := a.rooms.StreamKey(ctx, room)
 	return key, opts, roomErr(err)
+}
+
+// RoomKey implements ingest.Scoper: the credential's app decides whose room
+// the path names; without one that names an app, the query's "app".
+func (a *rtspAuth) RoomKey(ctx context.Context, name, credential, query string) (string, error) {
+	q, _ := url.ParseQuery(query)
+	key, err := a.rooms.RoomKey(ctx, name, credential, q.Get("app"))
+	return key, roomErr(err)
 }
 
 func roomErr(err error) error {

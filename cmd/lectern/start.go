@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -152,11 +153,24 @@ func (p *process) startMedia(ctx context.Context) error {
 	}
 	p.apiCfg.RTSPURL = deriveRTSPURL(p.apiCfg.PublicURL, p.rtsp.Addr())
 	// Clustering (cluster: true on PostgreSQL) registers this node; nil otherwise.
-	if p.cluster, err = joinCluster(ctx, cfg, p.db, media, p.apiCfg.PublicURL, p.apiCfg.RTSPURL, p.log); err != nil {
+	if p.cluster, err = joinCluster(ctx, cfg, p.db, media, p.rtsp, p.apiCfg.PublicURL, p.apiCfg.RTSPURL, p.log); err != nil {
 		return err
 	}
 	p.onStop(p.cluster.leave)
 	p.rtsp.Placer = p.cluster.rtspPlacer()
+	if cfg.Cluster.Enabled {
+		// Encoders that reach a node that does not hold their room are
+		// relayed to the one that does (ingest/relay.go), marked with the
+		// secret every node shares.
+		p.rtsp.RelaySecret = p.key
+		// Clients keep these URLs: they must outlive this node.
+		p.apiCfg.ServiceURL = cfg.Cluster.ServiceURL
+		if cfg.Cluster.IngestURL != "" {
+			p.apiCfg.RTSPURL = strings.TrimSuffix(cfg.Cluster.IngestURL, "/")
+		} else {
+			p.log.Warn("ingest_url is not set: stream keys name this node's RTSP URL, which dies with it", "rtsp_url", p.apiCfg.RTSPURL)
+		}
+	}
 	return nil
 }
 
@@ -179,7 +193,7 @@ func (p *process) startAPI(ctx context.Context) error {
 		return err
 	}
 	p.srv, err = api.New(p.apiCfg, api.Deps{DB: p.db, Issuer: p.issuer, Registry: reg, Log: p.log, SFU: p.media,
-		Chat: hub, HLS: p.broadcast, Recorder: p.recorder, Placer: p.cluster.httpPlacer(), Rooms: p.rooms,
+		Chat: hub, HLS: p.broadcast, Recorder: p.recorder, Placer: p.cluster.httpPlacer(), Rooms: p.rooms, Fenced: p.cluster.fenced(),
 		OnStageEvent: p.hooks.stageHook(), Usage: tracker, Cascade: p.edges(reg)})
 	if err != nil {
 		return err

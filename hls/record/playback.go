@@ -21,8 +21,9 @@ import (
 // serves the media files of a local store itself and redirects those of an
 // S3 store to presigned GET URLs.
 
-// roomName matches what can be a room ID (the API allows less).
-var roomName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// roomName matches what can be a room key (the API allows less): a room
+// ID, or "<app>~<id>" outside the default app (storage.RoomKey).
+var roomName = regexp.MustCompile(`^[A-Za-z0-9_~-]{1,129}$`)
 
 // fileName matches the files of a recording.
 var fileName = regexp.MustCompile(`^(index\.m3u8|init-[0-9]{1,6}\.mp4|seg-[0-9]{6,9}\.m4s)$`)

@@ -62,3 +62,7 @@ CREATE TABLE attendance_entries (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX attendance_entries_session ON attendance_entries (session_id, joined_at);
+
+-- How long an app keeps its attendance reports, in days (NULL: the server's
+-- attendance_retention).
+ALTER TABLE apps ADD COLUMN attendance_retention_days BIGINT NULL;

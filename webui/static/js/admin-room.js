@@ -24,12 +24,15 @@ export function groupPIN(pin) {
 }
 
 /**
- * The room's invitation link (the join page with the room filled in).
+ * The room's invitation link (the join page with the room filled in, and
+ * the room's app when it is not the default one: a PIN names no app).
  * @param {string} room
+ * @param {string} [app]
  * @returns {string}
  */
-export function inviteLink(room) {
-  return new URL(`/?room=${encodeURIComponent(room)}`, location.origin).href;
+export function inviteLink(room, app) {
+  const inApp = app && app !== 'default' ? `&app=${encodeURIComponent(app)}` : '';
+  return new URL(`/?room=${encodeURIComponent(room)}${inApp}`, location.origin).href;
 }
 
 /**
@@ -39,7 +42,7 @@ export function inviteLink(room) {
  */
 export function renderPINs(ctx, el) {
   const r = ctx.room;
-  const link = inviteLink(r.id);
+  const link = inviteLink(r.id, r.app);
   const webinar = r.mode === 'webinar';
   /** @type {{which: 'pin'|'speaker_pin', label: string, value: string, help: string}[]} */
   const kinds = [

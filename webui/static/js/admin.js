@@ -1,10 +1,12 @@
 // admin.js: the admin console (/admin). Sign in with the admin key (kept in
 // sessionStorage only), then manage rooms: list, create, edit and delete here;
 // a room's PINs and tokens in admin-room.js, members in admin-members.js,
-// stream key in admin-streamkeys.js, recordings in admin-recordings.js.
+// stream key in admin-streamkeys.js, recordings in admin-recordings.js, the
+// key's app (and, for the operator, every app) in admin-apps.js.
 // Views follow the URL fragment: #/ lists the rooms, #/rooms/{id} shows one.
 
 import { client, path } from '/js/api.js';
+import { renderApps } from '/js/admin-apps.js';
 import { renderLive } from '/js/admin-live.js';
 import { renderMembers } from '/js/admin-members.js';
 import { renderRecordings } from '/js/admin-recordings.js';
@@ -19,7 +21,8 @@ const KEY_STORAGE = 'lectern.adminKey';
 
 /**
  * @typedef {object} Room  a room as the API shows it to admins
- * @property {string} id
+ * @property {string} id  its ID in its app
+ * @property {string} [app]
  * @property {string} name
  * @property {'conference'|'webinar'} mode
  * @property {string} tier
@@ -143,7 +146,12 @@ async function listRooms() {
   const list = byId('rooms-list');
   list.replaceChildren(h('p', { class: 'muted', text: 'Loading rooms…' }));
   show('rooms');
-  renderWebhooks(api, byId('webhooks'));
+  // The webhook outbox is the server's: the operator's key only.
+  const admin = api;
+  renderApps(admin, byId('app-info'), byId('apps-card'), byId('apps')).then((operator) => {
+    byId('webhooks-card').hidden = !operator;
+    if (operator) renderWebhooks(admin, byId('webhooks'));
+  });
   let rooms;
   try {
     ({ rooms } = await api.get('/rooms'));

@@ -22,7 +22,8 @@ export function roomFromPath() {
  */
 export async function joinOrRedirect(room) {
   const join = room ? (await joinFromLink(room)) ?? loadJoin(room) : null;
-  if (!join) location.replace(`/?room=${encodeURIComponent(room)}`);
+  const app = new URLSearchParams(location.search).get('app');
+  if (!join) location.replace(`/?room=${encodeURIComponent(room)}${app ? `&app=${encodeURIComponent(app)}` : ''}`);
   return join;
 }
 

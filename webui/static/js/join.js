@@ -117,7 +117,11 @@ async function onSubmit(ev) {
   submit.disabled = true;
   submit.textContent = 'Joining…';
   try {
-    const join = await request('POST', path`/rooms/${req.room}/join`, { body: { pin: req.pin, name: req.name } });
+    // A PIN names no app: the invitation link does (/?room=standup&app=acme;
+    // docs/api.md "Apps"). Without one, the default app.
+    const app = new URLSearchParams(location.search).get('app');
+    const query = app ? `?app=${encodeURIComponent(app)}` : '';
+    const join = await request('POST', path`/rooms/${req.room}/join` + query, { body: { pin: req.pin, name: req.name } });
     saveJoin(join);
     saveName(req.name);
     if (join.permissions.publish) {

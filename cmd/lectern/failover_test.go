@@ -1,0 +1,761 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"lectern/hls/hlstest"
+	"lectern/internal/peertest"
+	"lectern/storage"
+	"lectern/storage/storagetest"
+)
+
+// Multi-process failover tests (issue 20): every node is a real lectern
+// process (the test binary as main, TestMain) on one PostgreSQL database,
+// with the default heartbeat (2 s, dead after 6 s), so that SIGSTOP and
+// kill -9 hit a process as they would in production.
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is one lectern node in a process of its own.
+type proc struct {
+	id, url, rtsp string
+	cmd           *exec.Cmd
+	log           *syncBuffer
+	exited        chan struct{}
+}
+
+var (
+	openLine      = regexp.MustCompile(`Open:\s+(http://\S+)/`)
+	rtspListening = regexp.MustCompile(`msg="rtsp listening" addr=(\S+)`)
+)
+
+// startProc starts a cluster node as a child process and waits for its banner.
+func startProc(t *testing.T, dbURL, id string, extra map[string]string) *proc {
+	t.Helper()
+	env := withFreePorts(map[string]string{"LECTERN_DATA_DIR": t.TempDir(), "LECTERN_DATABASE_URL": dbURL,
+		"LECTERN_CLUSTER": "true", "LECTERN_NODE_ID": id, "LECTERN_ADMIN_KEY": clusterAdminKey, "LECTERN_DRAIN_TIMEOUT": "1s"})
+	for k, v := range extra {
+		env[k] = v
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(cleanEnv(), "LECTERN_TEST_RUN_MAIN=1")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &proc{id: id, cmd: cmd, log: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = p.log
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			var keep []string
+			for _, l := range strings.Split(p.log.String(), "\n") {
+				if !strings.Contains(l, "msg=http ") {
+					keep = append(keep, l)
+				}
+			}
+			t.Logf("log of %s:\n%s", id, tail(strings.Join(keep, "\n"), 8000))
+		}
+	})
+	found := make(chan [2]string, 1)
+	go func() {
+		var u string
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := openLine.FindStringSubmatch(sc.Text()); m != nil {
+				u = m[1]
+			}
+			if m := rtspLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- [2]string{u, m[1]}
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case got := <-found:
+		p.url, p.rtsp = got[0], got[1]
+		// The banner names the ingest URL when one is set: the node's own
+		// RTSP address is in its log.
+		if m := rtspListening.FindStringSubmatch(p.log.String()); m != nil {
+			p.rtsp = "rtsp://" + m[1]
+		}
+	case <-p.exited:
+		t.Fatalf("node %s exited: %s", id, p.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("node %s printed no banner in 30 s: %s", id, p.log.String())
+	}
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v to %s: %v", sig, p.id, err)
+	}
+}
+
+// localParticipants is the participant count of room on node p alone (the
+// forwarded header keeps it from asking the other nodes); -1 when p does not
+// answer 200.
+func localParticipants(p *proc, room string) int {
+	req, _ := http.NewRequest("GET", p.url+"/api/v1/live", nil)
+	req.Header.Set("Authorization", "Bearer "+clusterAdminKey)
+	req.Header.Set("X-Lectern-Forwarded", "1")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		return -1
+	}
+	var body struct {
+		Rooms []liveRoomJSONForTest `json:"rooms"`
+	}
+	json.NewDecoder(res.Body).Decode(&body)
+	for _, r := range body.Rooms {
+		if r.ID == room {
+			return r.Participants
+		}
+	}
+	return 0
+}
+
+type liveRoomJSONForTest struct {
+	ID           string `json:"id"`
+	Participants int    `json:"participants"`
+}
+
+// waitFor polls cond (another process's state) until it holds or limit passes,
+// and returns how long it took.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(100 * time.Millisecond) // polling another process, bounded by limit
+	}
+	return time.Since(start)
+}
+
+// encoder is an ffmpeg process publishing a test pattern over RTSP/TCP until
+// it is killed or its connection drops.
+type encoder struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	at     time.Time // when it exited
+	out    syncBuffer
+}
+
+func startFFmpeg(t *testing.T, args ...string) *encoder {
+	t.Helper()
+	e := &encoder{exited: make(chan struct{})}
+	e.cmd = exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-nostdin"}, args...)...)
+	e.cmd.Stdout, e.cmd.Stderr = &e.out, &e.out
+	if err := e.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		e.cmd.Wait()
+		e.at = time.Now()
+		close(e.exited)
+	}()
+	t.Cleanup(func() {
+		e.cmd.Process.Kill()
+		<-e.exited
+	})
+	return e
+}
+
+func publishRTSP(t *testing.T, target string) *encoder {
+	return startFFmpeg(t, "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-pix_fmt", "yuv420p",
+		"-c:a", "libopus", "-b:a", "64k", "-f", "rtsp", "-rtsp_transport", "tcp", target)
+}
+
+func withUser(base, user, pass string) string {
+	return strings.Replace(base, "rtsp://", "rtsp://"+user+":"+pass+"@", 1)
+}
+
+// whepOffer makes a receive-only pion peer and its offer.
+func whepOffer(t *testing.T) string {
+	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return peertest.Offer(t, pc)
+}
+
+// postWHEP posts offer to base's WHEP endpoint of room, without following
+// redirects, and returns the status (0 when the node did not answer).
+func postWHEP(base, room, token, offer string) int {
+	req, _ := http.NewRequest("POST", base+"/whep/"+room, strings.NewReader(offer))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+token)
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// watchWHEP joins room through base with a pion WHEP viewer, not following
+// redirects; when the answer is 201 the viewer connects, and the channel gets
+// the time its first video packet arrived.
+func watchWHEP(t *testing.T, base, room, token string) (int, <-chan time.Time) {
+	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := make(chan time.Time, 1)
+	var once sync.Once
+	peertest.ReadTracks(t, pc, func(tr *webrtc.TrackRemote, _ *rtp.Packet) {
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			once.Do(func() { first <- time.Now() })
+		}
+	})
+	offer := peertest.Offer(t, pc)
+	req, _ := http.NewRequest("POST", base+"/whep/"+room, strings.NewReader(offer))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+token)
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, first
+	}
+	defer res.Body.Close()
+	answer, _ := io.ReadAll(res.Body)
+	if res.StatusCode == 201 {
+		peertest.Accept(t, pc, string(answer))
+	}
+	return res.StatusCode, first
+}
+
+// setupShow creates the webinar room "show" with HLS on, its stream key and
+// a viewer token, through node p.
+func setupShow(t *testing.T, p *proc) (streamKey, viewer string, key map[string]any) {
+	t.Helper()
+	if code, body := call(t, "POST", p.url+"/api/v1/rooms", clusterAdminKey, `{"id":"show","name":"Show","mode":"webinar","broadcast":{"hls":true}}`); code != 201 {
+		t.Fatalf("create room: %d %v", code, body)
+	}
+	code, key := call(t, "POST", p.url+"/api/v1/rooms/show/stream-key", clusterAdminKey, "")
+	if code != 201 {
+		t.Fatalf("stream key: %d %v", code, key)
+	}
+	_, tok := call(t, "POST", p.url+"/api/v1/tokens", clusterAdminKey, `{"identity":"vic","rooms":{"show":{"preset":"viewer"}}}`)
+	viewer, _ = tok["token"].(string)
+	if viewer == "" {
+		t.Fatalf("token: %v", tok)
+	}
+	return key["stream_key"].(string), viewer, key
+}
+
+// TestFailoverFenceOnSIGSTOP stalls the node that holds a live broadcast
+// (an ffmpeg RTSP publisher and an ffmpeg RTSP reader on it) long enough for
+// the other node to judge it dead and take the room, then resumes it: the
+// resumed node answers a WHEP POST sent the moment it resumes with 503, not
+// 201, and closes both RTSP connections, so the encoder's reconnect loop
+// finds the room's new node. Stream keys name the configured ingest URL.
+func TestFailoverFenceOnSIGSTOP(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	dbURL := storagetest.PostgresURL(t)
+	service := map[string]string{"LECTERN_INGEST_URL": "rtsp://live.example.test:8554", "LECTERN_SERVICE_URL": "https://live.example.test"}
+	a := startProc(t, dbURL, "node-a", service)
+	b := startProc(t, dbURL, "node-b", service)
+	streamKey, viewer, key := setupShow(t, a)
+	if got := key["rtsp_url"].(string); !strings.HasPrefix(got, "rtsp://encoder:sk_") || !strings.HasSuffix(got, "@live.example.test:8554/show") {
+		t.Errorf("stream key rtsp_url %q does not name the ingest URL", got)
+	}
+	if got := key["whip_url"]; got != "https://live.example.test/whip/show" {
+		t.Errorf("stream key whip_url %v does not name the service URL", got)
+	}
+
+	pub := publishRTSP(t, withUser(a.rtsp, "encoder", streamKey)+"/show")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("publisher: %s", pub.out.String())
+		}
+	})
+	waitFor(t, "the encoder on node a", 20*time.Second, func() bool { return localParticipants(a, "show") >= 1 })
+	reader := startFFmpeg(t, "-rtsp_transport", "tcp", "-i", a.rtsp+"/show?token="+viewer, "-f", "null", "-")
+	// The reader is on once node a's RTSP server has its connection: wait
+	// for ffmpeg to have read for a while (it exits at once when refused).
+	select {
+	case <-reader.exited:
+		t.Fatalf("the RTSP reader on node a ended: %s", reader.out.String())
+	case <-time.After(3 * time.Second):
+	}
+
+	db, err := storage.Open(t.Context(), dbURL, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	offerA := whepOffer(t) // ready before the resume, so it is sent at once
+
+	a.signal(t, syscall.SIGSTOP)
+	stopped := time.Now()
+	dead := waitFor(t, "node b judging the stalled node a dead", 30*time.Second, func() bool {
+		n, err := db.Node(t.Context(), "node-a", 6*time.Second)
+		return err == nil && !n.Live
+	})
+	t.Logf("FIGURE stalled owner judged dead %v after SIGSTOP (heartbeat 2s, dead after 6s)", dead.Round(time.Millisecond))
+	// The encoder, reconnecting through node b, places the room there.
+	publishRTSP(t, withUser(b.rtsp, "encoder", streamKey)+"/show")
+	waitFor(t, "the encoder on node b", 20*time.Second, func() bool { return localParticipants(b, "show") >= 1 })
+	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != 201 {
+		t.Errorf("WHEP POST to node b while a is stalled: %d, want 201", code)
+	}
+	t.Logf("node a stalled for %v", time.Since(stopped).Round(time.Millisecond))
+
+	a.signal(t, syscall.SIGCONT)
+	resumed := time.Now()
+	code := postWHEP(a.url, "show", viewer, offerA)
+	t.Logf("FIGURE WHEP POST to the resumed node answered %d after %v", code, time.Since(resumed).Round(time.Millisecond))
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("WHEP POST to node a right after SIGCONT: %d, want 503 (fenced)", code)
+	}
+	for what, e := range map[string]*encoder{"RTSP publisher": pub, "RTSP reader": reader} {
+		select {
+		case <-e.exited:
+			t.Logf("FIGURE %s on the fenced node disconnected %v after SIGCONT", what, e.at.Sub(resumed).Round(time.Millisecond))
+		case <-time.After(15 * time.Second):
+			t.Errorf("the %s is still connected to the fenced node 15 s after it resumed", what)
+		}
+	}
+	if !strings.Contains(a.log.String(), "cluster node fenced") {
+		t.Error("node a did not log that it fenced itself")
+	}
+	// Once it has rejoined, node a serves again: readyz and, for the room
+	// now on node b, a redirect.
+	back := waitFor(t, "node a rejoining", 20*time.Second, func() bool {
+		res, err := http.Get(a.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	t.Logf("FIGURE resumed node served again within %v after SIGCONT (readyz 200 after %v of polling)", time.Since(resumed).Round(time.Millisecond), back.Round(time.Millisecond))
+	if code := postWHEP(a.url, "show", viewer, whepOffer(t)); code != http.StatusTemporaryRedirect {
+		t.Errorf("WHEP POST to node a after it rejoined, the room on node b: %d, want 307", code)
+	}
+}
+
+// encoderLoop is an encoder with a reconnect loop, as a production one runs
+// behind a load balancer or a DNS name over the nodes: each attempt publishes
+// to the next target in turn until it drops, then it tries again after a
+// short pause. attempts records when each began and where.
+type encoderLoop struct {
+	mu       sync.Mutex
+	attempts []attempt
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+type attempt struct {
+	target string
+	at     time.Time
+}
+
+func startEncoderLoop(t *testing.T, targets ...string) *encoderLoop {
+	l := &encoderLoop{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		for i := 0; ; i++ {
+			target := targets[i%len(targets)]
+			l.mu.Lock()
+			l.attempts = append(l.attempts, attempt{target: target, at: time.Now()})
+			l.mu.Unlock()
+			e := publishRTSP(t, target)
+			select {
+			case <-l.stop:
+				e.cmd.Process.Kill()
+				<-e.exited
+				return
+			case <-e.exited:
+			}
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(200 * time.Millisecond): // the loop's back-off
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(l.stop)
+		<-l.done
+	})
+	return l
+}
+
+// lastAttempt is when the latest attempt to target began.
+func (l *encoderLoop) lastAttempt(target string) (time.Time, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var at time.Time
+	n := 0
+	for _, a := range l.attempts {
+		if a.target == target {
+			at, n = a.at, n+1
+		}
+	}
+	return at, n
+}
+
+// TestFailoverKill9 kills the owner of a live broadcast with kill -9 while
+// its encoder (ffmpeg in a reconnect loop over both nodes) publishes to it:
+// the surviving node judges the owner dead through its freed lock, serves new
+// WHEP joins, and the encoder is back on air through it. The issue's bound,
+// 3 s, is asserted for detection and new joins; the figures are logged
+// (docs/benchmarks.md).
+func TestFailoverKill9(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	dbURL := storagetest.PostgresURL(t)
+	a := startProc(t, dbURL, "node-a", nil)
+	b := startProc(t, dbURL, "node-b", nil)
+	streamKey, viewer, _ := setupShow(t, a)
+	targetA, targetB := withUser(a.rtsp, "encoder", streamKey)+"/show", withUser(b.rtsp, "encoder", streamKey)+"/show"
+	loop := startEncoderLoop(t, targetA, targetB)
+	waitFor(t, "the encoder on node a", 20*time.Second, func() bool { return localParticipants(a, "show") >= 1 })
+	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != http.StatusTemporaryRedirect {
+		t.Fatalf("WHEP POST to node b while a holds the room: %d, want 307", code)
+	}
+	db, err := storage.Open(t.Context(), dbURL, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	a.signal(t, syscall.SIGKILL)
+	killed := time.Now()
+	<-a.exited
+	detected := waitFor(t, "node b judging the killed node a dead", 30*time.Second, func() bool {
+		n, err := db.Node(t.Context(), "node-a", 6*time.Second)
+		return err == nil && !n.Live
+	})
+	var joined time.Duration
+	var video <-chan time.Time
+	waitFor(t, "a WHEP join served by node b", 30*time.Second, func() bool {
+		var code int
+		code, video = watchWHEP(t, b.url, "show", viewer)
+		joined = time.Since(killed)
+		return code == 201
+	})
+	var firstVideo time.Time
+	select {
+	case firstVideo = <-video:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the WHEP viewer on node b got no video within 30 s")
+	}
+	// Video on node b means the encoder's latest attempt to node b is on.
+	reconnected, tries := loop.lastAttempt(targetB)
+	backAfterReconnect := firstVideo.Sub(reconnected)
+	t.Logf("FIGURE kill -9 of the owner: judged dead after %v; a new WHEP join served (201) %v after the kill; encoder's video at the viewer %v after its reconnect (attempt %d to node b); first video at the WHEP viewer on node b %v after the kill",
+		detected.Round(time.Millisecond), joined.Round(time.Millisecond), backAfterReconnect.Round(time.Millisecond), tries,
+		firstVideo.Sub(killed).Round(time.Millisecond))
+	if detected > 3*time.Second {
+		t.Errorf("the killed owner was judged dead after %v, want under 3 s", detected)
+	}
+	if joined > 3*time.Second {
+		t.Errorf("new joins were served %v after the kill, want under 3 s", joined)
+	}
+	if tries == 0 {
+		t.Fatal("video on node b without an encoder attempt there")
+	}
+	if backAfterReconnect > 3*time.Second {
+		t.Logf("GAP: the encoder took %v after its reconnect to be on air (issue: 3 s)", backAfterReconnect)
+	}
+}
+
+// hlsReader is ffmpeg reading a room's HLS and decoding it, reporting its
+// decoded frame count as it goes (-progress).
+type hlsReader struct {
+	*encoder
+	mu     sync.Mutex
+	frames []frameAt
+}
+
+type frameAt struct {
+	n  int
+	at time.Time
+}
+
+var progressFrame = regexp.MustCompile(`^frame=(\d+)$`)
+
+func readHLS(t *testing.T, url string) *hlsReader {
+	r := &hlsReader{encoder: &encoder{exited: make(chan struct{})}}
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "warning", "-nostdin", "-i", url, "-map", "0:v:0", "-f", "null", "-progress", "pipe:1", "-stats_period", "0.2", "-")
+	r.cmd = cmd
+	cmd.Stderr = &r.out
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := progressFrame.FindStringSubmatch(sc.Text()); m != nil {
+				var n int
+				fmt.Sscan(m[1], &n)
+				r.mu.Lock()
+				if len(r.frames) == 0 || r.frames[len(r.frames)-1].n != n {
+					r.frames = append(r.frames, frameAt{n, time.Now()})
+				}
+				r.mu.Unlock()
+			}
+		}
+		cmd.Wait()
+		r.at = time.Now()
+		close(r.exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-r.exited
+	})
+	return r
+}
+
+// decoded is the reader's frame count.
+func (r *hlsReader) decoded() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.frames) == 0 {
+		return 0
+	}
+	return r.frames[len(r.frames)-1].n
+}
+
+// stallAfter is the longest time without a new frame after t0, and whether
+// frames came after t0 at all.
+func (r *hlsReader) stallAfter(t0 time.Time) (time.Duration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev, longest, resumed := t0, time.Duration(0), false
+	for _, f := range r.frames {
+		if f.at.Before(t0) {
+			continue
+		}
+		resumed = true
+		longest = max(longest, f.at.Sub(prev))
+		prev = f.at
+	}
+	return longest, resumed
+}
+
+// TestFailoverHLS plays a broadcast over HLS with ffmpeg's HLS reader through
+// node b while node a holds the room (b passes the requests to a: the reader
+// keeps b's URL), then kills node a with kill -9 while the encoder's
+// reconnect loop moves to node b. It reports whether the reader resumes by
+// itself and its stall (issue 20: under 5 s).
+func TestFailoverHLS(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	dbURL := storagetest.PostgresURL(t)
+	a := startProc(t, dbURL, "node-a", nil)
+	b := startProc(t, dbURL, "node-b", nil)
+	streamKey, viewer, _ := setupShow(t, a)
+	targetA, targetB := withUser(a.rtsp, "encoder", streamKey)+"/show", withUser(b.rtsp, "encoder", streamKey)+"/show"
+	startEncoderLoop(t, targetA, targetB)
+	waitFor(t, "the encoder on node a", 20*time.Second, func() bool { return localParticipants(a, "show") >= 1 })
+	playlist := b.url + "/hls/show/index.m3u8?token=" + viewer
+	waitFor(t, "the broadcast on air", 30*time.Second, func() bool {
+		res, err := http.Get(playlist)
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	r := readHLS(t, playlist)
+	waitFor(t, "the HLS reader decoding through node b", 30*time.Second, func() bool { return r.decoded() >= 50 })
+
+	a.signal(t, syscall.SIGKILL)
+	killed := time.Now()
+	<-a.exited
+	before := r.decoded()
+	// Give the reader the issue's bound and more to resume.
+	select {
+	case <-r.exited:
+	case <-time.After(15 * time.Second):
+	}
+	stall, resumed := r.stallAfter(killed)
+	after := r.decoded() - before
+	exited := false
+	select {
+	case <-r.exited:
+		exited = true
+	default:
+	}
+	t.Logf("FIGURE HLS through a surviving node, kill -9 of the owner: ffmpeg's reader resumed=%v, %d frames decoded in the 15 s after the kill, longest stall %v, reader exited=%v",
+		resumed, after, stall.Round(time.Millisecond), exited)
+	if exited || !resumed || after < 100 {
+		t.Errorf("ffmpeg's HLS reader did not resume after the owner died (%d frames after the kill); its log:\n%s", after, tail(r.out.String(), 3000))
+	} else if stall > 5*time.Second {
+		t.Logf("GAP: the HLS reader stalled %v (issue 20: under 5 s)", stall)
+	}
+}
+
+// TestPlacementFollowsPublisher: a WHEP viewer that reaches node b first, for
+// a room no node holds, is served there without placing the room; an ffmpeg
+// encoder that then publishes through node a (ffmpeg follows no 302 when
+// publishing) places the room on node a and goes on air; node b ends its
+// viewer-only copy, and viewers through node b are sent to node a.
+func TestPlacementFollowsPublisher(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	dbURL := storagetest.PostgresURL(t)
+	a := startProc(t, dbURL, "node-a", nil)
+	b := startProc(t, dbURL, "node-b", nil)
+	streamKey, viewer, _ := setupShow(t, a)
+	db, err := storage.Open(t.Context(), dbURL, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	if code, _ := watchWHEP(t, b.url, "show", viewer); code != 201 {
+		t.Fatalf("first WHEP viewer through node b: %d, want 201", code)
+	}
+	// Two heartbeats of node b later (its sweep claims rooms with each), the
+	// viewer alone has still not placed the room.
+	joined := time.Now()
+	waitFor(t, "two heartbeats of node b", 20*time.Second, func() bool {
+		n, err := db.Node(t.Context(), "node-b", time.Minute)
+		return err == nil && n.HeartbeatAt.After(joined.Add(2*time.Second))
+	})
+	if p, err := db.RoomPlacement(t.Context(), "show", 6*time.Second); err == nil {
+		t.Fatalf("a viewer alone placed the room on %s", p.Node.ID)
+	}
+	pub := publishRTSP(t, withUser(a.rtsp, "encoder", streamKey)+"/show")
+	waitFor(t, "the encoder on air on node a", 20*time.Second, func() bool { return localParticipants(a, "show") >= 1 })
+	if p, err := db.RoomPlacement(t.Context(), "show", 6*time.Second); err != nil || p.Node.ID != "node-a" {
+		t.Errorf("placement after the encoder: %+v, %v; want node-a", p, err)
+	}
+	waitFor(t, "node b ending its viewer-only copy", 20*time.Second, func() bool { return localParticipants(b, "show") == 0 })
+	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != http.StatusTemporaryRedirect {
+		t.Errorf("WHEP POST through node b once the room is on node a: %d, want 307", code)
+	}
+	select {
+	case <-pub.exited:
+		t.Errorf("the encoder stopped: %s", pub.out.String())
+	default:
+	}
+}
+
+// TestEncoderRelayedToOwner: node a holds a room (a member's websocket placed
+// it there); an ffmpeg encoder that publishes through node b, which ffmpeg
+// cannot be redirected from, is relayed to node a, where a WHEP viewer gets
+// its video. When node a is killed, node b ends the encoder's session; its
+// reconnect loop publishes through node b again, which now takes the room.
+func TestEncoderRelayedToOwner(t *testing.T) {
+	hlstest.NeedFFmpeg(t)
+	dbURL := storagetest.PostgresURL(t)
+	a := startProc(t, dbURL, "node-a", nil)
+	b := startProc(t, dbURL, "node-b", nil)
+	streamKey, viewer, _ := setupShow(t, a)
+	_, tok := call(t, "POST", a.url+"/api/v1/tokens", clusterAdminKey, `{"identity":"host","rooms":{"show":{"preset":"host"}}}`)
+	host, _ := tok["token"].(string)
+	if _, msg := roomSocket(t, a.url, "show", host); msg["type"] != "welcome" {
+		t.Fatalf("host on node a: %v", msg)
+	}
+	code, video := watchWHEP(t, a.url, "show", viewer)
+	if code != 201 {
+		t.Fatalf("WHEP viewer on node a: %d", code)
+	}
+	targetB := withUser(b.rtsp, "encoder", streamKey) + "/show"
+	loop := startEncoderLoop(t, targetB)
+	started := time.Now()
+	select {
+	case at := <-video:
+		t.Logf("FIGURE encoder through a node that does not hold the room: its video at a WHEP viewer on the owner %v after ffmpeg started",
+			at.Sub(started).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no video on node a from the encoder relayed through node b; node b's log:\n%s", tail(b.log.String(), 3000))
+	}
+	if !strings.Contains(b.log.String(), "rtsp encoder relayed to the room's node") {
+		t.Error("node b did not log the relay")
+	}
+	if _, n := loop.lastAttempt(targetB); n != 1 {
+		t.Errorf("the encoder needed %d attempts, want 1", n)
+	}
+
+	a.signal(t, syscall.SIGKILL)
+	killed := time.Now()
+	<-a.exited
+	var back <-chan time.Time
+	waitFor(t, "a WHEP viewer served by node b", 30*time.Second, func() bool {
+		var code int
+		code, back = watchWHEP(t, b.url, "show", viewer)
+		return code == 201
+	})
+	select {
+	case at := <-back:
+		_, n := loop.lastAttempt(targetB)
+		t.Logf("FIGURE relayed encoder, kill -9 of the owner: video at a WHEP viewer on the relaying node %v after the kill (encoder attempts: %d)",
+			at.Sub(killed).Round(time.Millisecond), n)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no video on node b after the owner died; node b's log:\n%s", tail(b.log.String(), 3000))
+	}
+}
