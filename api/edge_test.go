@@ -449,3 +449,27 @@ func TestCascadeSingleLayer(t *testing.T) {
 	waitPulls(t, a.testAPI, "talk", "q")
 	v.waitMedia(webrtc.MimeTypeVP8, 5)
 }
+
+// TestCascadeAppRoom: a room of an app other than the default is pulled with
+// a node credential of its app, and its viewer on another node plays.
+func TestCascadeAppRoom(t *testing.T) {
+	dbURL := storagetest.PostgresURL(t)
+	a := newEdgeNode(t, dbURL, "node-a")
+	b := newEdgeNode(t, dbURL, "node-b")
+	a.must(http.StatusCreated, "POST", "/api/v1/apps", a.adminKey, map[string]any{"id": "acme", "name": "Acme"})
+	key := a.must(http.StatusCreated, "POST", "/api/v1/apps/acme/keys", a.adminKey, map[string]any{}).str("key")
+	a.must(http.StatusCreated, "POST", "/api/v1/rooms", key, map[string]any{"id": "talk", "name": "Talk"})
+	token := func(identity, preset string) string {
+		return a.must(http.StatusCreated, "POST", "/api/v1/tokens", key, map[string]any{"identity": identity,
+			"rooms": map[string]any{"talk": map[string]any{"preset": preset}}}).str("token")
+	}
+	// The URLs the server hands out name the room by its key.
+	startWHIP(t, a.testAPI, "acme~talk", token("encoder", "host"), webrtc.MimeTypeVP8, 6)
+	placedOn(t, a.db, "acme~talk", "node-a")
+	a.waitTracks("acme~talk", 2)
+	v := startWHEPAt(t, b.testAPI, "acme~talk", token("viewer", "viewer"), "")
+	v.waitMedia(webrtc.MimeTypeVP8, 6)
+	if got := pulls(a.testAPI, "acme~talk"); len(got) == 0 {
+		t.Errorf("the viewer on B was not served from an edge (no pulls at A)")
+	}
+}
