@@ -51,17 +51,7 @@ func (s *Service) sawViewer(room string, req *http.Request) {
 
 // Viewers is the HLS viewers of every room, as Status counts them.
 func (s *Service) Viewers() int {
-	s.mu.RLock()
-	rooms := make([]*roomState, 0, len(s.rooms))
-	for _, rs := range s.rooms {
-		rooms = append(rooms, rs)
-	}
-	s.mu.RUnlock()
-	now, n := time.Now(), 0
-	for _, rs := range rooms {
-		n += rs.viewers.count(now)
-	}
-	return n
+	return s.ViewersWhere(func(string) bool { return true })
 }
 
 // viewers counts a room's HLS viewers: the distinct clients that loaded one
