@@ -12,6 +12,11 @@ import (
 	"lectern/storage/storagetest"
 )
 
+// whepNotOwner is what a node that does not hold a live room answers a WHEP
+// POST with default settings: 201, its edge of the room serves the viewer
+// (cluster_cascade); with cascade off it would be 307 to the owner.
+const whepNotOwner = http.StatusCreated
+
 // TestFailoverFenceOnSIGSTOP stalls the node that holds a live broadcast
 // (an ffmpeg RTSP publisher and an ffmpeg RTSP reader on it) long enough for
 // the other node to judge it dead and take the room, then resumes it: the
@@ -99,8 +104,8 @@ func TestFailoverFenceOnSIGSTOP(t *testing.T) {
 		return res.StatusCode == 200
 	})
 	t.Logf("FIGURE resumed node served again within %v after SIGCONT (readyz 200 after %v of polling)", time.Since(resumed).Round(time.Millisecond), back.Round(time.Millisecond))
-	if code := postWHEP(a.url, "show", viewer, whepOffer(t)); code != http.StatusTemporaryRedirect {
-		t.Errorf("WHEP POST to node a after it rejoined, the room on node b: %d, want 307", code)
+	if code := postWHEP(a.url, "show", viewer, whepOffer(t)); code != whepNotOwner {
+		t.Errorf("WHEP POST to node a after it rejoined, the room on node b: %d, want %d (an edge)", code, whepNotOwner)
 	}
 }
 
@@ -119,8 +124,8 @@ func TestFailoverKill9(t *testing.T) {
 	targetA, targetB := withUser(a.rtsp, "encoder", streamKey)+"/show", withUser(b.rtsp, "encoder", streamKey)+"/show"
 	loop := startEncoderLoop(t, targetA, targetB)
 	waitFor(t, "the encoder on node a", 20*time.Second, func() bool { return localParticipants(a, "show") >= 1 })
-	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != http.StatusTemporaryRedirect {
-		t.Fatalf("WHEP POST to node b while a holds the room: %d, want 307", code)
+	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != whepNotOwner {
+		t.Fatalf("WHEP POST to node b while a holds the room: %d, want %d (an edge)", code, whepNotOwner)
 	}
 	db, err := storage.Open(t.Context(), dbURL, t.TempDir())
 	if err != nil {
@@ -257,8 +262,8 @@ func TestPlacementFollowsPublisher(t *testing.T) {
 		t.Errorf("placement after the encoder: %+v, %v; want node-a", p, err)
 	}
 	waitFor(t, "node b ending its viewer-only copy", 20*time.Second, func() bool { return localParticipants(b, "show") == 0 })
-	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != http.StatusTemporaryRedirect {
-		t.Errorf("WHEP POST through node b once the room is on node a: %d, want 307", code)
+	if code := postWHEP(b.url, "show", viewer, whepOffer(t)); code != whepNotOwner {
+		t.Errorf("WHEP POST through node b once the room is on node a: %d, want %d (an edge)", code, whepNotOwner)
 	}
 	select {
 	case <-pub.exited:
