@@ -1,0 +1,130 @@
+package record
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// twoParts is a recording of two parts: part 0 (two segments, cut by its
+// node's death) and part 1 (continued on another node).
+func twoParts() []entry {
+	t0 := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	return []entry{
+		{File: "init-1.mp4", Init: 1, Bytes: 800},
+		{File: "seg-000001.m4s", Init: 1, DurationUS: 2e6, Bytes: 1000, PDT: t0},
+		{File: "seg-000002.m4s", Init: 1, DurationUS: 2e6, Bytes: 1000, PDT: t0.Add(2 * time.Second)},
+		{File: "p1-init-1.mp4", Part: 1, Init: 1, Bytes: 800},
+		{File: "p1-seg-000001.m4s", Part: 1, Init: 1, DurationUS: 1500000, Bytes: 900, PDT: t0.Add(7 * time.Second)},
+		{File: "p1-seg-000002.m4s", Part: 1, Init: 1, DurationUS: 2e6, Bytes: 1000, PDT: t0.Add(8500 * time.Millisecond)},
+	}
+}
+
+func TestRenderVODJoinsParts(t *testing.T) {
+	got := string(renderVOD(segments(twoParts())))
+	want := `#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-PLAYLIST-TYPE:VOD
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:0
+#EXT-X-MAP:URI="init-1.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-12-07T08:00:00.000Z
+#EXTINF:2,
+seg-000001.m4s
+#EXTINF:2,
+seg-000002.m4s
+#EXT-X-DISCONTINUITY
+#EXT-X-MAP:URI="p1-init-1.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2026-12-07T08:00:07.000Z
+#EXTINF:1.5,
+p1-seg-000001.m4s
+#EXTINF:2,
+p1-seg-000002.m4s
+#EXT-X-ENDLIST
+`
+	if got != want {
+		t.Errorf("playlist of two parts:\n%s\nwant:\n%s", got, want)
+	}
+	// Every name a part gives is one that playback serves.
+	for _, e := range twoParts() {
+		if !fileName.MatchString(e.File) {
+			t.Errorf("%s is not served", e.File)
+		}
+	}
+	if d, size := totals(twoParts()); d != 7500*time.Millisecond || size != 5500 {
+		t.Errorf("totals = %v, %d", d, size)
+	}
+}
+
+func TestRowForParts(t *testing.T) {
+	h := header{ID: "rec_0123456789abcdef", Room: "r", StartedAt: twoParts()[1].PDT, Part: 1, Node: "b"}
+	row := rowFor(h, twoParts(), 100, "complete", "loc")
+	if row.Duration != 7500*time.Millisecond || row.Node != "b" || row.Part != 1 || row.SizeBytes != 5600 {
+		t.Errorf("row %+v", row)
+	}
+	// It ends with its last segment, after the gap between the parts.
+	if want := h.StartedAt.Add(10500 * time.Millisecond); !row.EndedAt.Equal(want) {
+		t.Errorf("ended %v, want %v", row.EndedAt, want)
+	}
+}
+
+// index renders a part's index as putIndex does.
+func index(h header, entries []entry) []byte {
+	var b bytes.Buffer
+	jn := &journal{w: &b}
+	jn.append(h)
+	for _, e := range entries {
+		jn.append(e)
+	}
+	return b.Bytes()
+}
+
+func TestParseJournal(t *testing.T) {
+	h := header{ID: "rec_0123456789abcdef", Room: "r", Part: 1, Node: "b"}
+	gotH, got, err := parseJournal(bytes.NewReader(index(h, twoParts())))
+	if err != nil || gotH.ID != h.ID || gotH.Part != 1 || gotH.Node != "b" || len(got) != 6 {
+		t.Fatalf("parse = %+v, %d entries, %v", gotH, len(got), err)
+	}
+	// A part's index names no file of a later part; entries stop at the
+	// first that is not valid.
+	h.Part = 0
+	if _, got, err := parseJournal(bytes.NewReader(index(h, twoParts()))); err != nil || len(got) != 3 {
+		t.Errorf("part 0 index with part 1 entries: %d entries, %v; want the 3 of part 0", len(got), err)
+	}
+	bad := []entry{
+		{File: "../seg-000001.m4s", Init: 1},
+		{File: "seg-000001.m4s", Init: 0},
+		{File: "p1-seg-000001.m4s", Init: 1}, // part 0 entry with a part 1 name
+		{File: "seg-000001.m4s", Init: 1, DurationUS: -1},
+		{File: "index.m3u8", Init: 1},
+		{File: "init-2.mp4", Init: 1},
+	}
+	for _, e := range bad {
+		if _, got, _ := parseJournal(bytes.NewReader(index(header{ID: h.ID, Part: 3}, []entry{e}))); len(got) != 0 {
+			t.Errorf("%+v accepted", e)
+		}
+	}
+	for _, in := range []string{"", "{}\n", `{"id":"../x"}` + "\n", `{"id":"rec_0123456789abcdef","part":-1}` + "\n", "not json\n"} {
+		if _, _, err := parseJournal(strings.NewReader(in)); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}
+
+func FuzzParseJournal(f *testing.F) {
+	f.Add(index(header{ID: "rec_0123456789abcdef", Part: 1}, twoParts()))
+	f.Add([]byte(`{"id":"rec_0123456789abcdef"}` + "\n" + `{"file":"seg-000001.m4s","init":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, entries, err := parseJournal(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if e.Part > h.Part || !fileName.MatchString(e.File) || e.File == playlistName || e.DurationUS < 0 {
+				t.Fatalf("accepted %+v in part %d", e, h.Part)
+			}
+		}
+		renderVOD(segments(entries))
+	})
+}
