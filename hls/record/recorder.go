@@ -65,6 +65,10 @@ type Recorder struct {
 	rooms  map[string]*roomRecorder
 	closed bool
 
+	// holdSaves, set by tests, runs before each write of a recording's
+	// row by its writer (it blocks while a test freezes the node).
+	holdSaves func()
+
 	mu      sync.Mutex
 	jobs    map[string]*job
 	closing bool

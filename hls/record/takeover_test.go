@@ -2,9 +2,19 @@ package record
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"lectern/hls/hlstest"
+	"lectern/storage"
+	"lectern/storage/objstore"
 )
 
 // twoParts is a recording of two parts: part 0 (two segments, cut by its
@@ -127,4 +137,148 @@ func FuzzParseJournal(f *testing.F) {
 		}
 		renderVOD(segments(entries))
 	})
+}
+
+// stallStore is an object store that a test can cut off from one node:
+// while stalled, every write fails, as from a node that froze or lost its
+// network.
+type stallStore struct {
+	objstore.Store
+	stalled atomic.Bool
+}
+
+func (s *stallStore) Put(ctx context.Context, key string, r io.Reader, size int64, ctype string) error {
+	if s.stalled.Load() {
+		return errors.New("stalled")
+	}
+	return s.Store.Put(ctx, key, r, size, ctype)
+}
+
+// TestTakeOverFromStore: node a records a broadcast into a store shared
+// with node b; node a then freezes (its heartbeats and its row's writes
+// stop, its uploads fail) while its program goes on. Node b judges it dead and, the
+// broadcast not resuming on b within the resume window, finishes the
+// recording from what reached the store: one recording, complete, written
+// by b in part 1, playing for what node a had uploaded. When node a comes
+// back and ends its recording, its writes are refused, its uploader stops at
+// its next index and drops its spool: the playlist stays b's.
+func TestTakeOverFromStore(t *testing.T) {
+	clip := hlstest.NewClip(t, 640, 360, 4, "cam")
+	sound := hlstest.NewSound(t, 4, 440)
+	local, err := objstore.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeA := &stallStore{Store: local}
+	cfgA := testConfig(t)
+	cfgA.NodeID, cfgA.DeadAfter, cfgA.AdoptWindow = "a", time.Second, time.Second
+	tr := newTestRecorder(t, storeA, cfgA)
+	tr.store = local
+	// While node a is frozen its writer cannot write its row either.
+	thaw := make(chan struct{})
+	var frozen atomic.Bool
+	tr.rec.holdSaves = func() {
+		if frozen.Load() {
+			<-thaw
+		}
+	}
+	cfgB := testConfig(t)
+	cfgB.NodeID, cfgB.DeadAfter, cfgB.AdoptWindow = "b", time.Second, time.Second
+	b, err := New(cfgB, Deps{DB: tr.db, Store: local, HLS: tr.progs, Secret: testSecret, Log: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		b.Shutdown(ctx)
+	})
+	// Heartbeats of both nodes until node a stalls.
+	var aStalled atomic.Bool
+	beat := func() {
+		for _, n := range []string{"a", "b"} {
+			if n == "a" && aStalled.Load() {
+				continue
+			}
+			if _, err := tr.db.Heartbeat(context.Background(), storage.Node{ID: n, URL: "http://" + n}); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	beat()
+	stopBeats := make(chan struct{})
+	beats := make(chan struct{})
+	go func() {
+		defer close(beats)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopBeats:
+				return
+			case <-tick.C:
+				beat()
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stopBeats); <-beats })
+	if err := b.Resume(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	tr.record("talk", clip, sound)
+	before := tr.waitRecording("talk", 30*time.Second, func(r storage.Recording) bool {
+		return r.Node == "a" && r.Duration >= 4*time.Second
+	})
+	frozen.Store(true)
+	storeA.stalled.Store(true)
+	aStalled.Store(true)
+	stalled := time.Now()
+
+	rec := tr.waitRecording("talk", 30*time.Second, isStatus(storage.RecordingComplete))
+	if rec.ID != before.ID || rec.Node != "b" || rec.Part != 1 {
+		t.Fatalf("finished %+v; want %s by b in part 1", rec, before.ID)
+	}
+	if rs, _ := tr.db.Recordings(t.Context(), "talk"); len(rs) != 1 {
+		t.Fatalf("recordings: %+v", rs)
+	}
+	t.Logf("node a stalled with %v journaled; node b finished %v from the store %v later", before.Duration, rec.Duration,
+		time.Since(stalled).Round(time.Millisecond))
+	if rec.Duration < before.Duration-3*time.Second || rec.Duration > before.Duration+3*time.Second {
+		t.Errorf("finished with %v; node a had journaled %v when it stalled", rec.Duration, before.Duration)
+	}
+	playlist := tr.download(rec)
+	body, err := os.ReadFile(playlist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPlays(t, playlist, body, rec.Duration, time.Second)
+	if keys, _ := local.List(t.Context(), prefix("talk", rec.ID)+indexPrefix); len(keys) != 0 {
+		t.Errorf("part indexes left in the store: %v", keys)
+	}
+
+	// Node a comes back: it writes again, can upload again, and its
+	// recording ends.
+	frozen.Store(false)
+	close(thaw)
+	storeA.stalled.Store(false)
+	tr.stopRecording("talk")
+	spool := filepath.Join(cfgA.SpoolDir, rec.ID)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(spool); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node a kept its spool of the recording taken over")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	again, err := os.ReadFile(tr.download(rec))
+	if err != nil || !bytes.Equal(again, body) {
+		t.Errorf("playlist after node a came back (%v):\n%s\nwas:\n%s", err, again, body)
+	}
+	if got, err := tr.db.Recording(t.Context(), rec.ID); err != nil || got.Status != storage.RecordingComplete || got.Node != "b" || got.Duration != rec.Duration {
+		t.Errorf("row after node a came back: %+v, %v", got, err)
+	}
 }

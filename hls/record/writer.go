@@ -127,6 +127,9 @@ func (w *writer) file(e entry, chunks ...[]byte) error {
 // save writes the row as the recording stands; a database error is logged
 // (once until it works again) and the next save tries again.
 func (w *writer) save(status string, playlistBytes int) {
+	if w.r.holdSaves != nil {
+		w.r.holdSaves() // a test freezing this node
+	}
 	row := rowFor(w.head, w.entries, playlistBytes, status, w.r.store.Location(prefix(w.j.room, w.j.id)))
 	ctx, cancel := context.WithTimeout(context.Background(), w.r.cfg.AttemptTimeout)
 	defer cancel()
