@@ -105,7 +105,7 @@ func (r *Recorder) putIndex(ctx context.Context, j *job, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	if r.cfg.NodeID != "" && r.takenOver(ctx, h, j.dir, log) {
+	if r.takenOver(ctx, h, j.dir, log) {
 		return errTakenOver // this node was judged dead: it stops here
 	}
 	var b bytes.Buffer

@@ -67,9 +67,9 @@ func (r *Recorder) uploadSpool(ctx context.Context, j *job, log *slog.Logger) (d
 				uploaded++
 			}
 		}
-		if uploaded > 0 {
+		if uploaded > 0 && r.cfg.NodeID != "" {
 			// The store says what reached it, for a node finishing the
-			// recording if this one dies.
+			// recording if this one dies (in a cluster).
 			if err := r.putIndex(ctx, j, log); errors.Is(err, errTakenOver) {
 				return true, nil
 			} else if err != nil {
@@ -114,15 +114,17 @@ func (r *Recorder) complete(ctx context.Context, j *job, log *slog.Logger) error
 	if err != nil {
 		return nil // ctx ended: the spool (with its playlist) stays for the next start
 	}
-	r.dropIndexes(ctx, j.room, j.id, log)
+	if r.cfg.NodeID != "" {
+		r.dropIndexes(ctx, j.room, j.id, log)
+	}
 	os.RemoveAll(j.dir)
 	log.Info("recording complete", "duration", row.Duration, "bytes", row.SizeBytes, "location", row.Location)
 	return nil
 }
 
 // takenOver reports whether another node writes the recording of journal
-// h now (in a later part than h's): it took the recording over after this node was judged dead
-// (takeover.go). Then the spool in dir is dropped: what it holds that is not
+// h now (in a later part than h's): it took the recording over after this
+// node was judged dead (takeover.go). Then the spool in dir is dropped: what it holds that is not
 // in the store was given up by the node that took over, whose playlist
 // names only what reached the store.
 func (r *Recorder) takenOver(ctx context.Context, h header, dir string, log *slog.Logger) bool {
