@@ -19,6 +19,9 @@ const forwardedHeader = "X-Lectern-Forwarded"
 // nodes what they hold. With no placer, every room is served here.
 type roomNodes struct {
 	placer Placer
+	// edge decides which WHEP requests for other nodes' rooms are served
+	// here (edge.go).
+	edge edgeServing
 	reporter
 }
 

@@ -65,7 +65,7 @@ func (n *roomNodes) placement(c *gin.Context) {
 	case "/api/v1/rooms/:room/ws", "/api/v1/rooms/:room/stage/ws":
 		claim, socket = true, true
 	case "/whip/:room/:session", "/whep/:room/:session", "/hls/:room/index.m3u8", "/hls/:room/:session/:stream/:file":
-		if c.Request.Method == http.MethodOptions {
+		if c.Request.Method == http.MethodOptions || n.edge.local(c) {
 			return
 		}
 	default:
@@ -94,6 +94,9 @@ func (n *roomNodes) placement(c *gin.Context) {
 		return
 	}
 	target := strings.TrimSuffix(base, "/") + c.Request.URL.RequestURI()
+	if n.edge.serve(c, base, target) {
+		return
+	}
 	c.Header("Cache-Control", "no-store")
 	if socket {
 		n.redirectSocket(c, target)

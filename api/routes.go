@@ -55,7 +55,7 @@ func (s *Server) handlers(d Deps) handlers {
 		chat:       &chatHandlers{cfg: s.cfg, chat: d.Chat, rooms: s.rooms, caps: caps, sockets: s.sockets, gate: s.gate, reporter: s.reporter},
 		broadcasts: &broadcastHandlers{cfg: s.cfg, rooms: s.rooms, hls: s.hls, usage: d.Usage, gate: s.gate, reporter: s.reporter},
 		recordings: &recordingHandlers{cfg: s.cfg, db: d.DB, recorder: d.Recorder, reporter: s.reporter},
-		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: caps, gate: s.gate, reporter: s.reporter},
+		whip:       &whipHandlers{cfg: s.cfg, rooms: s.rooms, whip: s.whip, caps: caps, gate: s.gate, edges: d.Cascade, reporter: s.reporter},
 		live:       &liveHandlers{cfg: s.cfg, media: d.SFU, hls: s.hls, nodes: s.nodes, gate: s.gate, reporter: s.reporter},
 		webhooks:   &webhookHandlers{cfg: s.cfg, db: d.DB, reporter: s.reporter},
 		apps:       &appHandlers{cfg: s.cfg, db: d.DB, rooms: s.rooms, hls: s.hls, caps: caps, gate: s.gate, reporter: s.reporter},

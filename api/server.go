@@ -181,6 +181,10 @@ type Deps struct {
 	// Placer sends media requests for rooms that live on another node there
 	// (api/placement.go). Nil: one node, every room is served here.
 	Placer Placer
+	// Cascade serves here the WHEP viewers of rooms that live on another
+	// node, from an edge that pulls the room once (api/edge.go). Nil: they
+	// are redirected to the room's node.
+	Cascade Cascade
 	// OnStageEvent, if set, gets every change of every room's stage on this
 	// node, in order (rooms.Stage.OnEvent: it must not block). Nil: none.
 	OnStageEvent func(rooms.StageEvent)
@@ -250,7 +254,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		sockets:  newOpenSockets(),
 		fenced:   d.Fenced,
 	}
-	s.nodes = &roomNodes{placer: d.Placer, reporter: s.reporter}
+	s.nodes = &roomNodes{placer: d.Placer, reporter: s.reporter, edge: edgeServing{cascade: d.Cascade, sessions: s.whip}}
 	if s.hls == nil {
 		// Tests leave HLS out: a service on programs of its own, which
 		// stop when the service releases them (Close).

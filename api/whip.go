@@ -98,6 +98,8 @@ type whipHandlers struct {
 	whip *whipSessions
 	caps *sessionCaps
 	gate *gate
+	// edges serve WHEP viewers of other nodes' rooms here (edge.go); nil: none.
+	edges Cascade
 	reporter
 }
 
@@ -200,27 +202,34 @@ func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 			s.abort(c, mediaError(err))
 			return
 		}
-		room, err := s.rooms.Open(r)
+		layer, err := viewLayer(c, k)
 		if err != nil {
-			s.abort(c, err) // the SFU is shutting down
+			s.abort(c, err)
+			return
+		}
+		room, edgeRelease, ok := s.openRoom(c, k, r)
+		if !ok {
 			return
 		}
 		appMax, err := s.rooms.ParticipantLimit(c.Request.Context(), r.App)
 		if err != nil {
+			edgeRelease()
 			s.abort(c, err)
 			return
 		}
 		release, err := s.caps.acquireInApp(k.session, c.ClientIP(), r.ID, who.identity, appMax)
 		if err != nil {
+			edgeRelease()
 			s.abort(c, err)
 			return
 		}
+		release = both(release, edgeRelease)
 		perms := access.Subscribe
 		if k == kindWHIP {
 			perms = access.Publish
 		}
 		p, err := room.Join(sfu.ParticipantOptions{Identity: who.identity, Name: who.name, Kind: k.partKind,
-			Permissions: perms, Tier: who.tier, Sources: who.sources})
+			Permissions: perms, Tier: who.tier, Sources: who.sources, Unwatched: isPull(c, k, who.identity)})
 		if err != nil {
 			release()
 			s.abort(c, mediaError(err))
@@ -230,7 +239,7 @@ func (s *whipHandlers) whipStart(k whipKind) gin.HandlerFunc {
 		if k == kindWHIP {
 			answer, err = p.Publish(offer, nil)
 		} else {
-			answer, err = p.View(offer)
+			answer, err = view(p, offer, layer)
 		}
 		if err != nil {
 			p.Close("negotiation failed")

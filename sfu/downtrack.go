@@ -27,6 +27,9 @@ type downTrack struct {
 	paused atomic.Bool
 	// auto is true while the layer follows network conditions, not a request.
 	auto atomic.Bool
+	// pin is the layer rank a cascade edge's pull is pinned to (edge.go), -1
+	// when not pinned: neither the allocator nor padding touch a pinned track.
+	pin atomic.Int32
 
 	mu      sync.Mutex
 	current int // forwarded layer, -1 before the first keyframe
@@ -83,6 +86,7 @@ func newDownTrack(t *Track, sub *Participant, subTier, roomTier access.Tier) *do
 	d := &downTrack{track: t, sub: sub, streamID: t.owner.id, current: -1, waiting: true, subTier: subTier, roomTier: roomTier}
 	d.auto.Store(true)
 	d.manual.Store(-1)
+	d.pin.Store(-1)
 	d.layersChanged()
 	return d
 }
@@ -94,7 +98,9 @@ func newDownTrack(t *Track, sub *Participant, subTier, roomTier access.Tier) *do
 func (d *downTrack) layersChanged() {
 	d.mu.Lock()
 	d.maxLay = layerFor(d.track.layerCount(), d.subTier, d.roomTier)
-	if d.auto.Load() || d.target > d.maxLay {
+	if pin := int(d.pin.Load()); pin >= 0 {
+		d.pinLocked(pin)
+	} else if d.auto.Load() || d.target > d.maxLay {
 		d.target = d.maxLay
 	}
 	d.mu.Unlock()
@@ -263,6 +269,9 @@ func (d *downTrack) resync() {
 	target := d.target
 	d.askedAt = time.Now()
 	d.mu.Unlock()
+	if target >= noLayer {
+		return // pinned to a layer the track does not have
+	}
 	// Before the subscriber's connection is up a keyframe would be lost, and
 	// the one-a-second throttle would then delay the one asked for on connect.
 	if d.sub.subConnected.Load() {

@@ -52,6 +52,9 @@ type Event struct {
 	// event (the msid track ID of its offer); Active the RIDs to send.
 	LocalTrack string   `json:"local_track,omitempty"`
 	Active     []string `json:"active,omitempty"`
+	// Edge marks, for watchers, a viewer of a cascade edge's room joining or
+	// leaving: the room itself lives on another node (edge.go).
+	Edge bool `json:"-"`
 }
 
 // ParticipantInfo describes a participant in roster events.

@@ -214,7 +214,7 @@ func (d *downTrack) steady(want int, urgent bool, now time.Time) int {
 
 // applyLayer carries out the allocator's choice for the track: a layer, or -1 to pause.
 func (d *downTrack) applyLayer(layer int) {
-	if d.track.keyframe == nil {
+	if d.track.keyframe == nil || d.pin.Load() >= 0 {
 		return
 	}
 	if layer < 0 {
@@ -264,7 +264,7 @@ func (ps *probeState) update(est *estimator, bps int64, congested bool, a alloca
 // They take sequence numbers that no NACK maps back to media.
 func (d *downTrack) pad(q *sendQueue, n int) bool {
 	b := d.bound.Load()
-	if b == nil || d.paused.Load() || d.bwPaused.Load() {
+	if b == nil || d.paused.Load() || d.bwPaused.Load() || d.pin.Load() >= 0 {
 		return false
 	}
 	d.mu.Lock()

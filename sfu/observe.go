@@ -26,7 +26,7 @@ func (r *Room) Observe(fn func(Event)) (cancel func()) {
 
 // observe hands ev to every observer, and to the SFU's watchers.
 func (r *Room) observe(ev Event) {
-	r.sfu.watch(ev)
+	r.watch(ev)
 	r.mu.Lock()
 	obs := make([]*observer, 0, len(r.observers))
 	for o := range r.observers {

@@ -34,6 +34,9 @@ type ParticipantOptions struct {
 	// Sources are sources the participant may send although the room's
 	// policy refuses them (its member override).
 	Sources access.Sources
+	// Unwatched keeps the participant's joining and leaving from watchers
+	// (webhooks): a cascade edge's pull, whose viewers the edge reports.
+	Unwatched bool
 }
 
 // Participant is one connection's presence in a room: a publisher peer
@@ -45,6 +48,7 @@ type Participant struct {
 	room                     *Room
 	log                      *slog.Logger
 	autoSubscribe            bool
+	unwatched                bool
 	tier                     access.Tier
 	extra                    access.Sources
 	joined                   time.Time
@@ -79,7 +83,7 @@ type Participant struct {
 func newParticipant(r *Room, o ParticipantOptions) *Participant {
 	p := &Participant{
 		id: newID("PA_"), identity: o.Identity, name: o.Name, kind: o.Kind, room: r,
-		autoSubscribe: o.AutoSubscribe, tier: o.Tier, extra: o.Sources, joined: time.Now().UTC(),
+		autoSubscribe: o.AutoSubscribe, unwatched: o.Unwatched, tier: o.Tier, extra: o.Sources, joined: time.Now().UTC(),
 		events: make(chan Event, eventQueue), done: make(chan struct{}),
 		sources: map[string]string{}, published: map[string]*Track{}, downs: map[string]*downTrack{},
 		targets: map[*Room]bool{r: true},

@@ -29,6 +29,9 @@ type RoomOptions struct {
 type Room struct {
 	sfu *SFU
 	id  string
+	// edge marks a cascade edge's room (edge.go): registered apart from the
+	// node's own rooms and unseen by watchers.
+	edge bool
 	// speakers finds the active speaker for subscribers' allocators (speaker.go).
 	speakers speakers
 
@@ -82,14 +85,15 @@ func (r *Room) Join(o ParticipantOptions) (*Participant, error) {
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if live := s.rooms[r.id]; live != r {
+	reg := s.registry(r)
+	if live := reg[r.id]; live != r {
 		// The room emptied and left the registry since the caller got it: join
 		// the live one (or put this one back), so Close still reaches everyone.
 		if live != nil {
 			s.mu.Unlock()
 			return live.Join(o)
 		}
-		s.rooms[r.id] = r
+		reg[r.id] = r
 	}
 	p := newParticipant(r, o)
 	r.mu.Lock()
@@ -111,7 +115,9 @@ func (r *Room) Join(o ParticipantOptions) (*Participant, error) {
 	r.sfu.log.Info("participant joined", "room", r.id, "participant", p.id, "identity", o.Identity, "kind", o.Kind)
 	joined := Event{Type: EventParticipantJoined, Room: r.id, Participant: ptr(p.Info())}
 	r.notify(joined, p, needList)
-	s.watch(joined)
+	if !p.unwatched {
+		r.watch(joined)
+	}
 	if o.Permissions.Has(access.Subscribe) && o.AutoSubscribe {
 		for _, t := range r.Tracks() {
 			if t.owner != p && t.webrtc {
@@ -258,7 +264,9 @@ func (r *Room) leave(p *Participant) {
 	if had {
 		left := Event{Type: EventParticipantLeft, Room: r.id, Participant: &ParticipantInfo{ID: p.id, Identity: p.identity, Name: p.name, Kind: p.kind}}
 		r.notify(left, p, needList)
-		r.sfu.watch(left)
+		if !p.unwatched {
+			r.watch(left)
+		}
 	}
 	r.sfu.roomEmpty(r)
 }

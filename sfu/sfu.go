@@ -30,8 +30,10 @@ type SFU struct {
 	// watchers follow every room's events (watch.go).
 	watchers watchers
 
-	mu     sync.Mutex
-	rooms  map[string]*Room
+	mu    sync.Mutex
+	rooms map[string]*Room
+	// edges are the cascade edges' rooms (edge.go), apart from rooms.
+	edges  map[string]*Room
 	closed bool
 }
 
@@ -77,6 +79,11 @@ func (s *SFU) Stats() Stats {
 	}
 	s.mu.Unlock()
 	st.Rooms = len(rooms)
+	s.mu.Lock()
+	for _, r := range s.edges {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
 	for _, r := range rooms {
 		st.Participants += len(r.Participants())
 	}
@@ -105,7 +112,7 @@ func New(cfg Config, log *slog.Logger) (*SFU, error) {
 	// publishers while the machine is busy (the kernel caps it at
 	// net.core.rmem_max).
 	conn.SetReadBuffer(udpReadBuffer)
-	s := &SFU{log: log, conn: conn, rooms: make(map[string]*Room)}
+	s := &SFU{log: log, conn: conn, rooms: make(map[string]*Room), edges: make(map[string]*Room)}
 	s.mux = webrtc.NewICEUDPMux(muxLogger{pionLogger(log).NewLogger("ice")}, conn)
 	se := webrtc.SettingEngine{LoggerFactory: pionLogger(log)}
 	se.SetICEUDPMux(s.mux)
@@ -214,9 +221,9 @@ func (s *SFU) EndRoom(id, reason string) {
 func (s *SFU) roomEmpty(r *Room) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.rooms[r.id] == r && r.empty() {
-		delete(s.rooms, r.id)
-		s.log.Info("room closed", "room", r.id)
+	if reg := s.registry(r); reg[r.id] == r && r.empty() {
+		delete(reg, r.id)
+		s.log.Info("room closed", "room", r.id, "edge", r.edge)
 	}
 }
 
@@ -228,8 +235,11 @@ func (s *SFU) Close() error {
 		return nil
 	}
 	s.closed = true
-	rooms := make([]*Room, 0, len(s.rooms))
+	rooms := make([]*Room, 0, len(s.rooms)+len(s.edges))
 	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	for _, r := range s.edges {
 		rooms = append(rooms, r)
 	}
 	s.mu.Unlock()

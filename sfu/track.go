@@ -31,7 +31,10 @@ type Track struct {
 	pli  func(ssrc uint32)
 	nack func(*rtcp.TransportLayerNack)
 	// onEnd runs once when the last layer's reader stops.
-	onEnd   func()
+	onEnd func()
+	// stop, if set, makes a relayed track's reads return (edge.go); close
+	// calls it before waiting for them.
+	stop    func()
 	readers atomic.Int32
 
 	// sinks receive every packet: subscribers' downTracks, muxers, RTSP readers.
@@ -74,7 +77,9 @@ type layer struct {
 	rid    string
 	ssrc   uint32
 	remote *webrtc.TrackRemote
-	bytes  atomic.Uint64
+	// src is what the reader reads: remote, or a relayed layer's feed.
+	src   rtpReader
+	bytes atomic.Uint64
 	// kf decides keyframe requests (pli.go); nack repairs loss (nack.go).
 	kf   keyframeState
 	nack nackGenerator
@@ -211,12 +216,17 @@ func (t *Track) Info() TrackInfo {
 // layer positions are moved first, so that a packet read with an old position
 // is dropped rather than taken for another layer's.
 func (t *Track) addLayer(remote *webrtc.TrackRemote) {
-	t.addMu.Lock()
-	defer t.addMu.Unlock()
-	l := &layer{rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote}
+	l := &layer{rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote, src: remote}
 	if strings.EqualFold(t.codec.MimeType, webrtc.MimeTypeH264) {
 		l.slots = &h264Slots{}
 	}
+	t.startLayer(l)
+}
+
+// startLayer adds l (see addLayer) and starts its reader.
+func (t *Track) startLayer(l *layer) {
+	t.addMu.Lock()
+	defer t.addMu.Unlock()
 	t.mu.Lock()
 	pos, n := t.layerPosition(l), len(t.layers)
 	t.mu.Unlock()
@@ -320,7 +330,7 @@ func (t *Track) read(l *layer) {
 	received := &t.owner.room.sfu.stats.received
 	forward := func(p *rtp.Packet) { t.forward(p, l) }
 	for {
-		n, _, err := l.remote.Read(buf)
+		n, _, err := l.src.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				t.owner.log.Debug("track read ended", "track", t.id, "rid", l.rid, "err", err)
@@ -389,6 +399,9 @@ func (t *Track) close() {
 	t.mu.Unlock()
 	for _, l := range layers {
 		l.stopKeyframes()
+	}
+	if t.stop != nil {
+		t.stop()
 	}
 	t.wg.Wait()
 }

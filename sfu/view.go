@@ -23,7 +23,10 @@ import (
 // program is swapped into it with RTPSender.ReplaceTrack as publishers come and
 // go. A viewer may connect before anyone publishes: its senders idle until the
 // program has a track of their kind. The answer carries every server candidate.
-func (p *Participant) View(offer string) (string, error) {
+func (p *Participant) View(offer string) (string, error) { return p.view(offer, -1) }
+
+// view is View with the video pinned to the layer of rank pin (-1: not pinned).
+func (p *Participant) view(offer string, pin int) (string, error) {
 	if !p.Permissions().Has(access.Subscribe) {
 		return "", ErrNoSubscribe
 	}
@@ -47,7 +50,7 @@ func (p *Participant) View(offer string) (string, error) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: retagBundle(offer, p.room.options().Broadcast)}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	v := &viewer{p: p, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+	v := &viewer{p: p, pin: pin, changed: make(chan struct{}, 1), stop: make(chan struct{})}
 	for _, k := range kinds {
 		idle := &idleTrack{kind: k}
 		sender, err := pc.AddTrack(idle)
@@ -170,6 +173,8 @@ type viewer struct {
 	changed chan struct{}
 	stop    chan struct{}
 	once    sync.Once
+	// pin is the video layer rank the viewer is pinned to (ViewLayer), or -1.
+	pin int
 }
 
 // viewSlot is the sender of one offered section.
@@ -284,6 +289,9 @@ func (v *viewer) put(s *viewSlot, t *Track) {
 		return
 	}
 	d := p.newDown(t)
+	if v.pin >= 0 && t.keyframe != nil {
+		d.pinTo(v.pin)
+	}
 	if err := s.sender.ReplaceTrack(d); err != nil {
 		p.log.Warn("viewer track", "track", t.id, "err", err)
 		_ = s.sender.ReplaceTrack(s.idle)

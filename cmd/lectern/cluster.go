@@ -34,6 +34,10 @@ type clusterConfig struct {
 	// DrainTimeout is how long a node told to stop keeps its live rooms
 	// running (while new rooms go to other nodes) before it shuts down.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// Cascade serves here the WHEP viewers of rooms that live on another
+	// node, from an edge that pulls each watched layer once from the room's
+	// node (package cascade); false redirects them there (307).
+	Cascade bool `yaml:"cluster_cascade"`
 	// ServiceURL is the base URL of the whole service (a load balancer or
 	// DNS name over every node), named in the WHIP and HLS URLs the API
 	// hands out; empty: this node's public_url.
@@ -50,7 +54,8 @@ type clusterConfig struct {
 }
 
 func defaultClusterConfig() clusterConfig {
-	return clusterConfig{Heartbeat: cluster.DefaultInterval, DrainTimeout: 30 * time.Second, RecordingResumeWindow: time.Minute}
+	return clusterConfig{Heartbeat: cluster.DefaultInterval, DrainTimeout: 30 * time.Second, Cascade: true,
+		RecordingResumeWindow: time.Minute}
 }
 
 func init() {
@@ -65,6 +70,14 @@ func init() {
 		}},
 		setting{"node_id", "LECTERN_NODE_ID", "node-id", "this node's name in the cluster (empty: generated, kept in data_dir/node_id)", str(func(c *config) *string { return &c.Cluster.NodeID })},
 		setting{"cluster_heartbeat", "LECTERN_CLUSTER_HEARTBEAT", "cluster-heartbeat", "interval of cluster heartbeats; a node is dead after 3 missed", duration(func(c *config) *time.Duration { return &c.Cluster.Heartbeat })},
+		setting{"cluster_cascade", "LECTERN_CLUSTER_CASCADE", "cluster-cascade", "in a cluster, serve WebRTC viewers of other nodes' rooms here from an edge that pulls the room once (true or false; default true)", func(c *config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.Cluster.Cascade = b
+			return nil
+		}},
 		setting{"service_url", "LECTERN_SERVICE_URL", "service-url", "in a cluster, the base URL over every node (load balancer) that WHIP and HLS URLs name (empty: public_url)", str(func(c *config) *string { return &c.Cluster.ServiceURL })},
 		setting{"ingest_url", "LECTERN_INGEST_URL", "ingest-url", "in a cluster, the RTSP base URL over every node that stream keys name, such as rtsp://live.example.com:8554 (empty: this node's)", str(func(c *config) *string { return &c.Cluster.IngestURL })},
 		setting{"recording_resume_window", "LECTERN_RECORDING_RESUME_WINDOW", "recording-resume-window", "in a cluster, how long a recording cut by its node's death waits for its broadcast to resume elsewhere before a surviving node finishes it", duration(func(c *config) *time.Duration { return &c.Cluster.RecordingResumeWindow })},

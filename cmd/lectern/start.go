@@ -194,7 +194,7 @@ func (p *process) startAPI(ctx context.Context) error {
 	}
 	p.srv, err = api.New(p.apiCfg, api.Deps{DB: p.db, Issuer: p.issuer, Registry: reg, Log: p.log, SFU: p.media,
 		Chat: hub, HLS: p.broadcast, Recorder: p.recorder, Placer: p.cluster.httpPlacer(), Rooms: p.rooms, Fenced: p.cluster.fenced(),
-		OnStageEvent: p.hooks.stageHook(), Usage: tracker})
+		OnStageEvent: p.hooks.stageHook(), Usage: tracker, Cascade: p.edges(reg)})
 	if err != nil {
 		return err
 	}

@@ -124,6 +124,12 @@ func (w *webhooks) sfuEvent(ev sfu.Event) {
 	if t := ev.Track; t != nil {
 		out.Track = &webhook.Track{ID: t.ID, Participant: t.Participant, Kind: t.Kind, Source: t.Source, Codec: t.Codec}
 	}
+	if ev.Edge {
+		// A viewer this node serves as a cascade edge: the room lives, starts
+		// and finishes on another node.
+		w.emit(out)
+		return
+	}
 	switch ev.Type {
 	case sfu.EventParticipantJoined:
 		rs := w.rooms[ev.Room]
