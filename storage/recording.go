@@ -159,13 +159,14 @@ func (d *DB) UpdateRecording(ctx context.Context, r Recording) (Recording, error
 }
 
 // OrphanRecordings returns the recordings not finished (recording or
-// uploading) whose node is not self and is dead: its heartbeat is older
-// than deadAfter, or it is not registered any more. Recordings without a
-// node (written without a cluster) are never orphans. Oldest first.
+// uploading) whose node is dead (its heartbeat is older than deadAfter, or
+// it is not registered any more) or is self (the caller tells whether it
+// still has them in hand). Recordings without a node (written without a
+// cluster) are never orphans. Oldest first.
 func (d *DB) OrphanRecordings(ctx context.Context, self string, deadAfter time.Duration) ([]Recording, error) {
 	return d.queryRecordings(ctx, `SELECT `+recordingColumns+` FROM recordings r
-		WHERE r.status IN ('`+RecordingActive+`', '`+RecordingUploading+`') AND r.node <> '' AND r.node <> $1
-			AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = r.node AND n.heartbeat_at >= $2)
+		WHERE r.status IN ('`+RecordingActive+`', '`+RecordingUploading+`') AND r.node <> ''
+			AND (r.node = $1 OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = r.node AND n.heartbeat_at >= $2))
 		ORDER BY r.started_at, r.id`, self, millis(d.clock().Add(-deadAfter)))
 }
 

@@ -107,16 +107,20 @@ func TestRecordingTakeOver(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if o, err := db.OrphanRecordings(ctx, "b", dead); err != nil || len(o) != 0 {
+		if o, err := db.OrphanRecordings(ctx, "c", dead); err != nil || len(o) != 0 {
 			t.Fatalf("orphans while every node is live: %v, %v", o, err)
+		}
+		// A node's own unfinished recordings are listed to it.
+		if o, err := db.OrphanRecordings(ctx, "b", dead); err != nil || len(o) != 1 || o[0].ID != "rec-b" {
+			t.Fatalf("own recordings of b: %v, %v", o, err)
 		}
 		clock.Advance(2 * dead)
 		if _, err := db.Heartbeat(ctx, storage.Node{ID: "b", URL: "http://b"}); err != nil {
 			t.Fatal(err)
 		}
-		o, err := db.OrphanRecordings(ctx, "b", dead)
+		o, err := db.OrphanRecordings(ctx, "c", dead)
 		if err != nil || len(o) != 1 || o[0].ID != "rec-a" || o[0].Node != "a" || o[0].Part != 0 {
-			t.Fatalf("orphans of dead node a seen by b = %+v, %v; want rec-a only", o, err)
+			t.Fatalf("orphans of dead node a seen by c = %+v, %v; want rec-a only", o, err)
 		}
 		got, err := db.TakeOverRecording(ctx, o[0], "b")
 		if err != nil || got.Node != "b" || got.Part != 1 || got.Status != storage.RecordingActive {
@@ -139,7 +143,7 @@ func TestRecordingTakeOver(t *testing.T) {
 		if _, err := db.TakeOverRecording(ctx, storage.Recording{ID: "nope", Node: "a"}, "b"); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("take over of a missing recording: %v", err)
 		}
-		if o, err := db.OrphanRecordings(ctx, "b", dead); err != nil || len(o) != 0 {
+		if o, err := db.OrphanRecordings(ctx, "c", dead); err != nil || len(o) != 0 {
 			t.Errorf("orphans after the take-over: %v, %v", o, err)
 		}
 	})

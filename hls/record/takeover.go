@@ -156,7 +156,8 @@ func (r *Recorder) readIndex(ctx context.Context, room, id string, part int) (he
 }
 
 // sweep finishes, until ctx ends, the recordings whose node died and that
-// no node continued within AdoptWindow.
+// no node continued within AdoptWindow, and this node's own that it has no
+// job or spool for.
 func (r *Recorder) sweep(ctx context.Context) {
 	every := max(r.cfg.DeadAfter/2, 100*time.Millisecond)
 	t := time.NewTicker(every)
@@ -177,6 +178,14 @@ func (r *Recorder) sweep(ctx context.Context) {
 		for _, rec := range orphans {
 			if rec.Status == storage.RecordingActive && time.Since(lastMedia(rec)) < r.cfg.AdoptWindow {
 				continue // its broadcast may resume: the node where it does continues it
+			}
+			if rec.Node == r.cfg.NodeID {
+				// This node's own: in hand while it has a job or a spool
+				// for it; else stranded (it took the recording over and
+				// no segment followed, or a finish here was cut short).
+				if _, err := os.Stat(filepath.Join(r.cfg.SpoolDir, rec.ID)); !errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
 			}
 			r.startJob(rec.ID, rec.RoomID, false, func(ctx context.Context, j *job) { r.finishOrphan(ctx, rec) })
 		}

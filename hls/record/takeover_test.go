@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"lectern/hls/hlstest"
+	"lectern/program"
 	"lectern/storage"
 	"lectern/storage/objstore"
+	"lectern/storage/storagetest"
 )
 
 // twoParts is a recording of two parts: part 0 (two segments, cut by its
@@ -280,5 +282,65 @@ func TestTakeOverFromStore(t *testing.T) {
 	}
 	if got, err := tr.db.Recording(t.Context(), rec.ID); err != nil || got.Status != storage.RecordingComplete || got.Node != "b" || got.Duration != rec.Duration {
 		t.Errorf("row after node a came back: %+v, %v", got, err)
+	}
+}
+
+// TestSweepFinishesFromIndex: a recording that this node took over (part
+// 1) and that no segment followed, so that it has no job or spool here, is
+// finished by this node's sweep from the index in the store once the resume
+// window has passed: its playlist is the stored part 0's, the row complete.
+func TestSweepFinishesFromIndex(t *testing.T) {
+	store, err := objstore.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storagetest.Open(t, storagetest.Backend{Name: "sqlite", DataDir: t.TempDir()})
+	cfg := testConfig(t)
+	cfg.NodeID, cfg.DeadAfter, cfg.AdoptWindow = "b", time.Second, time.Second
+	progs := program.NewSet(nil, testLogger()) // no room records here
+	rec, err := New(cfg, Deps{DB: db, Store: store, HLS: progs, Secret: testSecret, Log: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rec.Shutdown(context.Background()); progs.Close() })
+	const id = "rec_00000000000000aa"
+	part0 := twoParts()[:3]
+	started := time.Now().Add(-time.Minute)
+	idx := index(header{ID: id, Room: "talk", StartedAt: started, Node: "a"}, part0)
+	if err := store.Put(t.Context(), prefix("talk", id)+indexName(0), bytes.NewReader(idx), int64(len(idx)), "application/jsonl"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateRecording(t.Context(), storage.Recording{ID: id, RoomID: "talk", Status: storage.RecordingActive,
+		StartedAt: started, Duration: 4 * time.Second, Node: "b", Part: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Resume(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var got storage.Recording
+	deadline := time.Now().Add(20 * time.Second)
+	for got.Status != storage.RecordingComplete {
+		if time.Now().After(deadline) {
+			t.Fatalf("not finished: %+v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if got, err = db.Recording(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got.Node != "b" || got.Part != 2 || got.Duration != 4*time.Second || got.SizeBytes <= 2800 {
+		t.Errorf("finished row %+v", got)
+	}
+	o, err := store.Open(t.Context(), prefix("talk", id)+playlistName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(o)
+	o.Close()
+	if want := renderVOD(segments(part0)); !bytes.Equal(body, want) {
+		t.Errorf("playlist:\n%s\nwant:\n%s", body, want)
+	}
+	if keys, _ := store.List(t.Context(), prefix("talk", id)+indexPrefix); len(keys) != 0 {
+		t.Errorf("indexes left: %v", keys)
 	}
 }

@@ -201,16 +201,6 @@ func (r *Recorder) retry(ctx context.Context, log *slog.Logger, what string, fn 
 // Resume uploads what an earlier run left in the spool: recordings cut by
 // a crash are finished from their journal first. Call it once at start.
 func (r *Recorder) Resume(ctx context.Context) error {
-	if r.cfg.NodeID != "" {
-		r.cfgMu.Lock()
-		if !r.closed && r.stopSweep == nil {
-			sctx, stop := context.WithCancel(r.uploadCtx)
-			swept := make(chan struct{})
-			r.stopSweep, r.swept = stop, swept
-			go func() { defer close(swept); r.sweep(sctx) }()
-		}
-		r.cfgMu.Unlock()
-	}
 	dirs, err := os.ReadDir(r.cfg.SpoolDir)
 	if err != nil {
 		return fmt.Errorf("record: spool: %w", err)
@@ -222,6 +212,17 @@ func (r *Recorder) Resume(ctx context.Context) error {
 		if err := r.resume(ctx, filepath.Join(r.cfg.SpoolDir, d.Name())); err != nil {
 			return err
 		}
+	}
+	if r.cfg.NodeID != "" {
+		// After the spool's jobs are in hand: the sweep takes what they are not.
+		r.cfgMu.Lock()
+		if !r.closed && r.stopSweep == nil {
+			sctx, stop := context.WithCancel(r.uploadCtx)
+			swept := make(chan struct{})
+			r.stopSweep, r.swept = stop, swept
+			go func() { defer close(swept); r.sweep(sctx) }()
+		}
+		r.cfgMu.Unlock()
 	}
 	return nil
 }
