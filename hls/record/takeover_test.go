@@ -173,7 +173,9 @@ func TestTakeOverFromStore(t *testing.T) {
 	}
 	storeA := &stallStore{Store: local}
 	cfgA := testConfig(t)
-	cfgA.NodeID, cfgA.DeadAfter, cfgA.AdoptWindow = "a", time.Second, time.Second
+	// Dead after 3 s of heartbeats every 100 ms: a loaded machine does not
+	// judge node a dead before the test freezes it.
+	cfgA.NodeID, cfgA.DeadAfter, cfgA.AdoptWindow = "a", 3*time.Second, 2*time.Second
 	tr := newTestRecorder(t, storeA, cfgA)
 	tr.store = local
 	// While node a is frozen its writer cannot write its row either.
@@ -185,7 +187,7 @@ func TestTakeOverFromStore(t *testing.T) {
 		}
 	}
 	cfgB := testConfig(t)
-	cfgB.NodeID, cfgB.DeadAfter, cfgB.AdoptWindow = "b", time.Second, time.Second
+	cfgB.NodeID, cfgB.DeadAfter, cfgB.AdoptWindow = "b", 3*time.Second, 2*time.Second
 	b, err := New(cfgB, Deps{DB: tr.db, Store: local, HLS: tr.progs, Secret: testSecret, Log: testLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +214,7 @@ func TestTakeOverFromStore(t *testing.T) {
 	beats := make(chan struct{})
 	go func() {
 		defer close(beats)
-		tick := time.NewTicker(200 * time.Millisecond)
+		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
