@@ -40,15 +40,20 @@ type Recording struct {
 	// recording's prefix), set by the recorder.
 	Location  string
 	CreatedAt time.Time
+	// Node is the node writing the recording ('' without a cluster); Part
+	// counts the times another node took it over after its node died
+	// (TakeOverRecording). Only CreateRecording and TakeOverRecording write them.
+	Node string
+	Part int
 }
 
-const recordingColumns = `id, room_id, status, started_at, ended_at, duration_ms, size_bytes, location, created_at`
+const recordingColumns = `id, room_id, status, started_at, ended_at, duration_ms, size_bytes, location, created_at, node, part`
 
 func scanRecording(s rowScanner) (Recording, error) {
 	var r Recording
 	var started, created, durationMS int64
 	var ended sql.NullInt64
-	err := s.Scan(&r.ID, &r.RoomID, &r.Status, &started, &ended, &durationMS, &r.SizeBytes, &r.Location, &created)
+	err := s.Scan(&r.ID, &r.RoomID, &r.Status, &started, &ended, &durationMS, &r.SizeBytes, &r.Location, &created, &r.Node, &r.Part)
 	r.StartedAt, r.CreatedAt = fromMillis(started), fromMillis(created)
 	if ended.Valid {
 		r.EndedAt = fromMillis(ended.Int64)
@@ -75,9 +80,9 @@ func (d *DB) CreateRecording(ctx context.Context, r Recording) (Recording, error
 	}
 	r.Duration = r.Duration.Truncate(time.Millisecond)
 	_, err := d.writer.ExecContext(ctx, `INSERT INTO recordings (`+recordingColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		r.ID, r.RoomID, r.Status, millis(r.StartedAt), nullMillis(r.EndedAt), r.Duration.Milliseconds(),
-		r.SizeBytes, r.Location, millis(r.CreatedAt))
+		r.SizeBytes, r.Location, millis(r.CreatedAt), r.Node, r.Part)
 	if isUniqueViolation(err) {
 		err = ErrConflict
 	}
@@ -130,21 +135,60 @@ func (d *DB) queryRecordings(ctx context.Context, query string, args ...any) ([]
 
 // UpdateRecording writes r's Status, EndedAt, Duration, SizeBytes and
 // Location to the recording with r.ID and returns it as stored. It returns
-// ErrNotFound if there is no such recording (it was deleted meanwhile).
+// ErrNotFound if there is no such recording (it was deleted meanwhile), and
+// ErrConflict if another node than r.Node writes it now (it took the
+// recording over: TakeOverRecording), changing nothing.
 func (d *DB) UpdateRecording(ctx context.Context, r Recording) (Recording, error) {
 	row := d.writer.QueryRowContext(ctx, `UPDATE recordings SET
 			status = $2, ended_at = $3, duration_ms = $4, size_bytes = $5, location = $6
-		WHERE id = $1
+		WHERE id = $1 AND node = $7
 		RETURNING `+recordingColumns,
-		r.ID, r.Status, nullMillis(r.EndedAt), r.Duration.Milliseconds(), r.SizeBytes, r.Location)
+		r.ID, r.Status, nullMillis(r.EndedAt), r.Duration.Milliseconds(), r.SizeBytes, r.Location, r.Node)
 	stored, err := scanRecording(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
+		if cur, cerr := d.Recording(ctx, r.ID); cerr == nil && cur.Node != r.Node {
+			err = ErrConflict
+		}
 	}
 	if err != nil {
 		return Recording{}, fmt.Errorf("storage: update recording %q: %w", r.ID, err)
 	}
 	d.recordingChanged(stored, false)
+	return stored, nil
+}
+
+// OrphanRecordings returns the recordings not finished (recording or
+// uploading) whose node is dead (its heartbeat is older than deadAfter, or
+// it is not registered any more) or is self (the caller tells whether it
+// still has them in hand). Recordings without a node (written without a
+// cluster) are never orphans. Oldest first.
+func (d *DB) OrphanRecordings(ctx context.Context, self string, deadAfter time.Duration) ([]Recording, error) {
+	return d.queryRecordings(ctx, `SELECT `+recordingColumns+` FROM recordings r
+		WHERE r.status IN ('`+RecordingActive+`', '`+RecordingUploading+`') AND r.node <> ''
+			AND (r.node = $1 OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = r.node AND n.heartbeat_at >= $2))
+		ORDER BY r.started_at, r.id`, self, millis(d.clock().Add(-deadAfter)))
+}
+
+// TakeOverRecording makes node the writer of recording r.ID, and its part
+// r.Part+1, if r.Node still writes part r.Part (compare-and-set: of nodes
+// taking over one recording at once, one wins). It returns the recording as
+// stored, or ErrConflict if it changed meanwhile (ErrNotFound if it was
+// deleted).
+func (d *DB) TakeOverRecording(ctx context.Context, r Recording, node string) (Recording, error) {
+	row := d.writer.QueryRowContext(ctx, `UPDATE recordings SET node = $2, part = part + 1
+		WHERE id = $1 AND node = $3 AND part = $4
+		RETURNING `+recordingColumns, r.ID, node, r.Node, r.Part)
+	stored, err := scanRecording(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrConflict
+		if _, cerr := d.Recording(ctx, r.ID); errors.Is(cerr, ErrNotFound) {
+			err = ErrNotFound
+		}
+	}
+	if err != nil {
+		return Recording{}, fmt.Errorf("storage: take over recording %q: %w", r.ID, err)
+	}
 	return stored, nil
 }
 

@@ -46,10 +46,16 @@ type clusterConfig struct {
 	// balancer or DNS name over every node's RTSP port), named in stream
 	// keys' rtsp_url; empty: this node's.
 	IngestURL string `yaml:"ingest_url"`
+	// RecordingResumeWindow is how long after a node's death a recording
+	// it was writing waits for its broadcast to resume on another node,
+	// which continues it; after that, a surviving node finishes it from
+	// what reached the object store (docs/hls.md).
+	RecordingResumeWindow time.Duration `yaml:"recording_resume_window"`
 }
 
 func defaultClusterConfig() clusterConfig {
-	return clusterConfig{Heartbeat: cluster.DefaultInterval, DrainTimeout: 30 * time.Second, Cascade: true}
+	return clusterConfig{Heartbeat: cluster.DefaultInterval, DrainTimeout: 30 * time.Second, Cascade: true,
+		RecordingResumeWindow: time.Minute}
 }
 
 func init() {
@@ -74,6 +80,7 @@ func init() {
 		}},
 		setting{"service_url", "LECTERN_SERVICE_URL", "service-url", "in a cluster, the base URL over every node (load balancer) that WHIP and HLS URLs name (empty: public_url)", str(func(c *config) *string { return &c.Cluster.ServiceURL })},
 		setting{"ingest_url", "LECTERN_INGEST_URL", "ingest-url", "in a cluster, the RTSP base URL over every node that stream keys name, such as rtsp://live.example.com:8554 (empty: this node's)", str(func(c *config) *string { return &c.Cluster.IngestURL })},
+		setting{"recording_resume_window", "LECTERN_RECORDING_RESUME_WINDOW", "recording-resume-window", "in a cluster, how long a recording cut by its node's death waits for its broadcast to resume elsewhere before a surviving node finishes it", duration(func(c *config) *time.Duration { return &c.Cluster.RecordingResumeWindow })},
 		setting{"drain_timeout", "LECTERN_DRAIN_TIMEOUT", "drain-timeout", "on SIGTERM in a cluster, how long live rooms may go on while new ones go elsewhere", duration(func(c *config) *time.Duration { return &c.Cluster.DrainTimeout })},
 	)
 }
@@ -93,6 +100,8 @@ func (c clusterConfig) validate(databaseURL string) error {
 		return errors.New("cluster_heartbeat: must be at least 100ms")
 	case c.DrainTimeout < 0:
 		return errors.New("drain_timeout: must not be negative")
+	case c.RecordingResumeWindow <= 0:
+		return errors.New("recording_resume_window: must be positive")
 	case c.ServiceURL != "" && !validPublicURL(c.ServiceURL):
 		return fmt.Errorf("service_url: %q must be http(s)://host[:port]", c.ServiceURL)
 	case c.IngestURL != "" && !validRTSPBase(c.IngestURL):

@@ -26,7 +26,16 @@ func newRecorder(ctx context.Context, cfg config, db *storage.DB, progs *program
 	if err != nil {
 		return nil, err
 	}
-	rec, err := record.New(record.DefaultConfig(filepath.Join(cfg.DataDir, "spool")),
+	rcfg := record.DefaultConfig(filepath.Join(cfg.DataDir, "spool"))
+	if cfg.Cluster.Enabled {
+		// A recording outlives its node: the cluster's surviving nodes
+		// continue or finish it (docs/hls.md).
+		if rcfg.NodeID, err = nodeID(cfg.Cluster.NodeID, cfg.DataDir); err != nil {
+			return nil, err
+		}
+		rcfg.DeadAfter, rcfg.AdoptWindow = 3*cfg.Cluster.Heartbeat, cfg.Cluster.RecordingResumeWindow
+	}
+	rec, err := record.New(rcfg,
 		record.Deps{DB: db, Store: store, HLS: progs, Secret: secret, Log: log})
 	if err != nil {
 		return nil, err

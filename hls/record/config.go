@@ -25,6 +25,17 @@ type Config struct {
 	// PresignTTL is how long the presigned S3 URL that a media request is
 	// redirected to works: it is used at once.
 	PresignTTL time.Duration
+
+	// NodeID names this node in a cluster ("" without one: recordings are
+	// then never taken over). A recording whose node is dead (no
+	// heartbeat for DeadAfter) is taken over by a surviving node: the node
+	// where its room's broadcast resumes within AdoptWindow of the last
+	// media that reached the store continues it in a new part; once
+	// AdoptWindow has passed without that, any node finishes it from what
+	// reached the store (docs/hls.md, "Recordings across a node loss").
+	NodeID      string
+	DeadAfter   time.Duration
+	AdoptWindow time.Duration
 }
 
 // DefaultConfig returns the defaults, spooling under spoolDir.
@@ -39,6 +50,7 @@ func DefaultConfig(spoolDir string) Config {
 		AttemptTimeout: time.Minute,
 		PlaybackTTL:    6 * time.Hour,
 		PresignTTL:     10 * time.Minute,
+		AdoptWindow:    time.Minute,
 	}
 }
 
@@ -56,6 +68,8 @@ func (c Config) Validate() error {
 		return errors.New("record_attempt_timeout: must be positive")
 	case c.PlaybackTTL < time.Minute || c.PresignTTL < time.Minute:
 		return errors.New("record_playback_ttl: playback and presign TTLs must be at least 1m")
+	case c.NodeID != "" && (c.DeadAfter <= 0 || c.AdoptWindow <= 0):
+		return errors.New("recording_resume_window: in a cluster, the dead-after period and the resume window must be positive")
 	}
 	return nil
 }

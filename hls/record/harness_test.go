@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,8 +166,9 @@ func isStatus(status string) func(storage.Recording) bool {
 	return func(r storage.Recording) bool { return r.Status == status }
 }
 
-// download copies a recording's objects into a temporary directory and
-// returns the path of its playlist there.
+// download copies a recording's objects (but the part indexes, dropped
+// once it is complete) into a temporary directory and returns the path of
+// its playlist there.
 func (tr *testRecorder) download(rec storage.Recording) string {
 	t := tr.t
 	t.Helper()
@@ -175,6 +178,9 @@ func (tr *testRecorder) download(rec storage.Recording) string {
 	}
 	dir := t.TempDir()
 	for _, k := range keys {
+		if strings.HasPrefix(path.Base(k), indexPrefix) {
+			continue
+		}
 		o, err := tr.store.Open(t.Context(), k)
 		if err != nil {
 			t.Fatal(err)

@@ -26,7 +26,7 @@ import (
 var roomName = regexp.MustCompile(`^[A-Za-z0-9_~-]{1,129}$`)
 
 // fileName matches the files of a recording.
-var fileName = regexp.MustCompile(`^(index\.m3u8|init-[0-9]{1,6}\.mp4|seg-[0-9]{6,9}\.m4s)$`)
+var fileName = regexp.MustCompile(`^(index\.m3u8|(p[0-9]{1,6}-)?(init-[0-9]{1,6}\.mp4|seg-[0-9]{6,9}\.m4s))$`)
 
 // PlaybackPath returns the path (under the public URL) of a complete
 // recording's playlist, valid for PlaybackTTL from now; "" for a recording

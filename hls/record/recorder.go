@@ -56,10 +56,18 @@ type Recorder struct {
 	// leave their spool for the next start.
 	uploadCtx   context.Context
 	stopUploads context.CancelFunc
+	// stopSweep ends the sweep of recordings whose node died (takeover.go);
+	// swept is closed when it has ended.
+	stopSweep context.CancelFunc
+	swept     chan struct{}
 
 	cfgMu  sync.Mutex
 	rooms  map[string]*roomRecorder
 	closed bool
+
+	// holdSaves, set by tests, runs before each write of a recording's
+	// row by its writer (it blocks while a test freezes the node).
+	holdSaves func()
 
 	mu      sync.Mutex
 	jobs    map[string]*job
@@ -70,6 +78,8 @@ type Recorder struct {
 // job is one recording's goroutines (a writer while it is being recorded,
 // an uploader until it is in the object store).
 type job struct {
+	// id and dir change, under Recorder.mu, before the uploader starts
+	// when the job continues a recording taken over (continueOrphan).
 	id, room string
 	dir      string
 	// writing is true while the recording is being written.
@@ -150,7 +160,7 @@ func (r *Recorder) startJob(id, room string, writing bool, fn func(ctx context.C
 		defer func() {
 			cancel()
 			r.mu.Lock()
-			delete(r.jobs, id)
+			delete(r.jobs, j.id) // j.id may have changed: continueOrphan
 			r.mu.Unlock()
 			close(j.done)
 		}()
@@ -179,7 +189,12 @@ func (r *Recorder) Shutdown(ctx context.Context) error {
 	r.closed = true
 	rooms := r.rooms
 	r.rooms = nil
+	stopSweep, swept := r.stopSweep, r.swept
 	r.cfgMu.Unlock()
+	if stopSweep != nil {
+		stopSweep()
+		<-swept
+	}
 	for _, rr := range rooms {
 		rr.stop()
 	}

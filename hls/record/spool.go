@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,10 +23,15 @@ type header struct {
 	ID        string    `json:"id"`
 	Room      string    `json:"room"`
 	StartedAt time.Time `json:"started_at"`
+	// Part is the part this journal writes; Node the node writing it ('' without
+	// a cluster). The journal of part N > 0 starts with the entries of the
+	// parts before it that reached the store.
+	Part int    `json:"part,omitempty"`
+	Node string `json:"node,omitempty"`
 }
 
 // isInit reports whether the entry is an init section rather than a segment.
-func (e entry) isInit() bool { return strings.HasPrefix(e.File, "init-") }
+func (e entry) isInit() bool { return strings.HasSuffix(e.File, ".mp4") }
 
 // writeFile writes chunks as dir/name, never seen half written.
 func writeFile(dir, name string, chunks ...[]byte) (int64, error) {
@@ -54,6 +60,7 @@ func writeFile(dir, name string, chunks ...[]byte) (int64, error) {
 // journal appends a recording's entries to its spool's journal.
 type journal struct {
 	f *os.File
+	w io.Writer // f, or a buffer
 }
 
 // createJournal makes the spool directory and starts its journal.
@@ -65,7 +72,7 @@ func createJournal(dir string, h header) (*journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &journal{f: f}
+	j := &journal{f: f, w: f}
 	if err := j.append(h); err != nil {
 		f.Close()
 		return nil, err
@@ -78,7 +85,7 @@ func (j *journal) append(v any) error {
 	if err != nil {
 		return err
 	}
-	_, err = j.f.Write(append(b, '\n'))
+	_, err = j.w.Write(append(b, '\n'))
 	return err
 }
 
@@ -92,26 +99,51 @@ func readJournal(dir string) (header, []entry, error) {
 		return header{}, nil, err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	h, entries, err := parseJournal(f)
+	if err != nil {
+		return header{}, nil, fmt.Errorf("record: journal in %s: %w", dir, err)
+	}
+	return h, entries, nil
+}
+
+// parseJournal reads a journal (of a spool, or a part's index from the
+// object store): its header, then its entries up to the first that is not
+// whole and valid.
+func parseJournal(r io.Reader) (header, []entry, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<20)
 	var h header
 	var entries []entry
 	for first := true; sc.Scan(); first = false {
 		if first {
-			if err := json.Unmarshal(sc.Bytes(), &h); err != nil || h.ID == "" {
-				return header{}, nil, fmt.Errorf("record: journal header in %s: %v", dir, err)
+			if err := json.Unmarshal(sc.Bytes(), &h); err != nil || !validID(h.ID) || h.Part < 0 {
+				return header{}, nil, fmt.Errorf("bad header: %v", err)
 			}
 			continue
 		}
 		var e entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.File == "" {
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || !e.valid(h.Part) {
 			break
 		}
 		entries = append(entries, e)
 	}
 	if h.ID == "" {
-		return header{}, nil, fmt.Errorf("record: empty journal in %s", dir)
+		return header{}, nil, errors.New("empty journal")
 	}
 	return h, entries, sc.Err()
+}
+
+// valid reports whether e can be an entry of a journal of part (or an
+// earlier one): its file is named as its part's files are.
+func (e entry) valid(part int) bool {
+	if e.Part < 0 || e.Part > part || e.Init < 1 || e.DurationUS < 0 || e.Bytes < 0 {
+		return false
+	}
+	p := partPrefix(e.Part)
+	if e.File == initName(e.Part, e.Init) {
+		return true
+	}
+	return strings.HasPrefix(e.File, p+"seg-") && fileName.MatchString(e.File)
 }
 
 // totals sums the entries: the media's duration and every file's size.

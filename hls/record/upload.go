@@ -67,6 +67,15 @@ func (r *Recorder) uploadSpool(ctx context.Context, j *job, log *slog.Logger) (d
 				uploaded++
 			}
 		}
+		if uploaded > 0 && r.cfg.NodeID != "" {
+			// The store says what reached it, for a node finishing the
+			// recording if this one dies (in a cluster).
+			if err := r.putIndex(ctx, j, log); errors.Is(err, errTakenOver) {
+				return true, nil
+			} else if err != nil {
+				return false, ignoreEnded(ctx, err)
+			}
+		}
 		if !final {
 			return false, nil
 		}
@@ -83,6 +92,9 @@ func (r *Recorder) complete(ctx context.Context, j *job, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
+	if r.takenOver(ctx, h, j.dir, log) {
+		return nil
+	}
 	if err := r.putFile(ctx, j, playlistName, log); err != nil {
 		return ignoreEnded(ctx, err)
 	}
@@ -95,12 +107,35 @@ func (r *Recorder) complete(ctx context.Context, j *job, log *slog.Logger) error
 		_, err := r.saveRow(ctx, row, true)
 		return err
 	})
+	if errors.Is(err, storage.ErrConflict) {
+		r.takenOver(ctx, h, j.dir, log)
+		return nil
+	}
 	if err != nil {
 		return nil // ctx ended: the spool (with its playlist) stays for the next start
+	}
+	if r.cfg.NodeID != "" {
+		r.dropIndexes(ctx, j.room, j.id, log)
 	}
 	os.RemoveAll(j.dir)
 	log.Info("recording complete", "duration", row.Duration, "bytes", row.SizeBytes, "location", row.Location)
 	return nil
+}
+
+// takenOver reports whether another node writes the recording of journal
+// h now (in a later part than h's): it took the recording over after this
+// node was judged dead (takeover.go). Then the spool in dir is dropped: what it holds that is not
+// in the store was given up by the node that took over, whose playlist
+// names only what reached the store.
+func (r *Recorder) takenOver(ctx context.Context, h header, dir string, log *slog.Logger) bool {
+	rec, err := r.db.Recording(ctx, h.ID)
+	if err != nil || rec.Part <= h.Part {
+		return false
+	}
+	log.Warn("recording taken over by another node while this one was judged dead: its spool here is dropped",
+		"node", rec.Node, "part", rec.Part, "status", rec.Status)
+	os.RemoveAll(dir)
+	return true
 }
 
 // ignoreEnded drops the error of an upload that stopped because ctx ended:
@@ -137,6 +172,9 @@ func (r *Recorder) retry(ctx context.Context, log *slog.Logger, what string, fn 
 		actx, cancel := context.WithTimeout(ctx, r.cfg.AttemptTimeout)
 		err := fn(actx)
 		cancel()
+		if errors.Is(err, storage.ErrConflict) {
+			return err // another node writes the recording now: no retry changes that
+		}
 		if err == nil {
 			if attempt > 1 {
 				log.Info("object store back", "what", what, "attempts", attempt)
@@ -175,6 +213,17 @@ func (r *Recorder) Resume(ctx context.Context) error {
 			return err
 		}
 	}
+	if r.cfg.NodeID != "" {
+		// After the spool's jobs are in hand: the sweep takes what they are not.
+		r.cfgMu.Lock()
+		if !r.closed && r.stopSweep == nil {
+			sctx, stop := context.WithCancel(r.uploadCtx)
+			swept := make(chan struct{})
+			r.stopSweep, r.swept = stop, swept
+			go func() { defer close(swept); r.sweep(sctx) }()
+		}
+		r.cfgMu.Unlock()
+	}
 	return nil
 }
 
@@ -203,11 +252,17 @@ func (r *Recorder) resume(ctx context.Context, dir string) error {
 	} else if err != nil {
 		return err
 	}
+	if r.takenOver(ctx, h, dir, log) {
+		return nil
+	}
 	if _, err := os.Stat(filepath.Join(dir, playlistName)); errors.Is(err, fs.ErrNotExist) {
 		// Cut off while recording: it ends with its last journaled segment.
 		body := renderVOD(segments(entries))
 		row := rowFor(h, entries, len(body), storage.RecordingUploading, r.store.Location(prefix(h.Room, id)))
-		if _, err := r.saveRow(ctx, row, true); err != nil {
+		if _, err := r.saveRow(ctx, row, true); errors.Is(err, storage.ErrConflict) {
+			r.takenOver(ctx, h, dir, log)
+			return nil
+		} else if err != nil {
 			return err
 		}
 		if _, err := writeFile(dir, playlistName, body); err != nil {

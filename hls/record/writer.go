@@ -12,12 +12,18 @@ import (
 
 // record runs one recording: its writer here and its uploader beside it.
 func (r *Recorder) record(ctx context.Context, j *job, rc *recording) {
+	w := &writer{r: r, j: j}
+	if r.cfg.NodeID != "" {
+		// Before the first segment is written: a recording of the room
+		// cut by its node's death goes on here, in a new part.
+		r.continueOrphan(ctx, j, w)
+	}
+	w.log = r.log.With("room", j.room, "recording", j.id, "part", w.part)
 	uploaded := make(chan struct{})
 	go func() {
 		defer close(uploaded)
 		r.upload(ctx, j)
 	}()
-	w := &writer{r: r, j: j, log: r.log.With("room", j.room, "recording", j.id)}
 	for ended := false; !ended; {
 		<-rc.wake
 		var segs []hls.Segment
@@ -42,10 +48,17 @@ type writer struct {
 	head    header
 	entries []entry
 	initID  int // the segmenter's number of the last init section written
-	inits   int
-	saved   bool // the row exists
-	failed  bool
-	warned  bool
+	inits   int // this part's init sections and segments so far
+	segs    int
+	// part is the part written here; continued is the recording taken
+	// over (its part before this one), prior the entries of its earlier
+	// parts that reached the store. Set before the first segment.
+	part      int
+	continued *storage.Recording
+	prior     []entry
+	saved     bool // the row exists
+	failed    bool
+	warned    bool
 }
 
 func (w *writer) add(g hls.Segment) {
@@ -62,22 +75,32 @@ func (w *writer) add(g hls.Segment) {
 
 func (w *writer) write(g hls.Segment) error {
 	if w.journal == nil {
-		w.head = header{ID: w.j.id, Room: w.j.room, StartedAt: g.ProgramDateTime}
+		w.head = header{ID: w.j.id, Room: w.j.room, StartedAt: g.ProgramDateTime, Part: w.part, Node: w.r.cfg.NodeID}
+		if w.continued != nil {
+			w.head.StartedAt = w.continued.StartedAt
+		}
 		jn, err := createJournal(w.j.dir, w.head)
 		if err != nil {
 			return err
 		}
 		w.journal = jn
+		for _, e := range w.prior {
+			if err := jn.append(e); err != nil {
+				return err
+			}
+		}
+		w.entries = append(w.entries, w.prior...)
 		w.log.Info("recording started", "spool", w.j.dir)
 	}
 	if g.InitID != w.initID {
 		w.initID = g.InitID
 		w.inits++
-		if err := w.file(entry{File: initName(w.inits), Init: w.inits}, g.Init); err != nil {
+		if err := w.file(entry{File: initName(w.part, w.inits), Part: w.part, Init: w.inits}, g.Init); err != nil {
 			return err
 		}
 	}
-	e := entry{File: segName(len(w.entries) - w.inits + 1), Init: w.inits, Discontinuity: g.Discontinuity,
+	w.segs++
+	e := entry{File: segName(w.part, w.segs), Part: w.part, Init: w.inits, Discontinuity: g.Discontinuity,
 		DurationUS: g.Duration.Microseconds(), PDT: g.ProgramDateTime}
 	if err := w.file(e, g.Parts...); err != nil {
 		return err
@@ -104,6 +127,9 @@ func (w *writer) file(e entry, chunks ...[]byte) error {
 // save writes the row as the recording stands; a database error is logged
 // (once until it works again) and the next save tries again.
 func (w *writer) save(status string, playlistBytes int) {
+	if w.r.holdSaves != nil {
+		w.r.holdSaves() // a test freezing this node
+	}
 	row := rowFor(w.head, w.entries, playlistBytes, status, w.r.store.Location(prefix(w.j.room, w.j.id)))
 	ctx, cancel := context.WithTimeout(context.Background(), w.r.cfg.AttemptTimeout)
 	defer cancel()
@@ -144,7 +170,7 @@ func (w *writer) finish() {
 		return
 	}
 	d, size := totals(w.entries)
-	w.log.Info("recording finished", "duration", d, "bytes", size+int64(len(body)), "segments", len(w.entries)-w.inits)
+	w.log.Info("recording finished", "duration", d, "bytes", size+int64(len(body)), "segments", len(segments(w.entries)))
 	w.j.wake()
 }
 
@@ -152,9 +178,14 @@ func (w *writer) finish() {
 func rowFor(h header, entries []entry, playlistBytes int, status, location string) storage.Recording {
 	d, size := totals(entries)
 	row := storage.Recording{ID: h.ID, RoomID: h.Room, Status: status, StartedAt: h.StartedAt,
-		Duration: d, SizeBytes: size + int64(playlistBytes), Location: location}
+		Duration: d, SizeBytes: size + int64(playlistBytes), Location: location, Node: h.Node, Part: h.Part}
 	if status != storage.RecordingActive {
 		row.EndedAt = h.StartedAt.Add(d)
+		// A recording of several parts ends with its last segment.
+		if segs := segments(entries); len(segs) > 0 && segs[len(segs)-1].Part > 0 {
+			last := segs[len(segs)-1]
+			row.EndedAt = last.PDT.Add(last.duration())
+		}
 	}
 	return row
 }
