@@ -66,6 +66,9 @@ func TestMigrationPutsAnInstallationInTheDefaultApp(t *testing.T) {
 		if err != nil || app.MaxRooms != nil || app.MaxParticipants != nil || app.MaxHLSViewers != nil || app.MaxRecordingBytes != nil {
 			t.Fatalf("default app after the migration: %+v, %v; want it without limits", app, err)
 		}
+		if since := time.Since(app.CreatedAt); since < 0 || since > time.Hour {
+			t.Errorf("default app made at %v; want the time of the upgrade", app.CreatedAt)
+		}
 		r, err := db.Room(ctx, "standup")
 		if err != nil || r.App != storage.DefaultApp || r.Name != "Standup" || !r.BroadcastHLS {
 			t.Errorf("room after the migration: %+v, %v", r, err)

@@ -16,7 +16,9 @@ CREATE TABLE apps (
     created_at          BIGINT NOT NULL,
     updated_at          BIGINT NOT NULL
 );
-INSERT INTO apps (id, name, created_at, updated_at) VALUES ('default', 'Default', 0, 0);
+-- The default app is made when the installation upgrades (or is new).
+INSERT INTO apps (id, name, created_at, updated_at)
+    VALUES ('default', 'Default', (extract(epoch FROM now()) * 1000)::bigint, (extract(epoch FROM now()) * 1000)::bigint);
 
 ALTER TABLE rooms ADD COLUMN app_id TEXT NOT NULL DEFAULT 'default';
 CREATE INDEX rooms_app_created_at ON rooms (app_id, created_at, id);
