@@ -21,7 +21,9 @@ import (
 // pg_terminate_backend, as a network fault or a database restart would)
 // may be judged dead by the others at once: it fences itself, ending every
 // session (OnFenced, Fence's evict), and lifts the fence once it holds its
-// lock again and has heartbeat. The other node judges it dead meanwhile.
+// lock again and has heartbeat. The other node may judge it dead meanwhile
+// (TestNodeLock and cmd/lectern's TestFailoverKill9 show that it does when
+// the lock stays free).
 func TestFenceOnLostLock(t *testing.T) {
 	dbURL := storagetest.PostgresURL(t)
 	db := storagetest.Open(t, storagetest.Backend{Name: "postgres", DatabaseURL: dbURL, DataDir: t.TempDir()})
@@ -83,11 +85,14 @@ func TestFenceOnLostLock(t *testing.T) {
 		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&killed); err != nil || !killed {
 		t.Fatalf("cutting n1's lock connection: %v, %v", killed, err)
 	}
-	until(t, "n2 judging n1 dead", func() bool {
-		n, err := db.Node(t.Context(), "n1", 2*time.Second)
-		return err == nil && !n.Live
-	})
+	// n2 judges n1 dead only if it looks while the lock is free: n1 takes it
+	// again with its next heartbeat (100 ms), and a loaded machine can miss
+	// that window, so it is logged, not awaited. What must happen is n1's
+	// own fence.
 	until(t, "n1 fencing itself", func() bool { return fenced.Load() == 1 })
+	if n, err := db.Node(t.Context(), "n1", 2*time.Second); err == nil && !n.Live {
+		t.Log("n2 judged n1 dead while its lock was free")
+	}
 	if evicted.Load() != 1 {
 		t.Errorf("n1 ended %d rooms when fenced, want 1", evicted.Load())
 	}

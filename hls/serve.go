@@ -70,17 +70,29 @@ func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session,
 	if err != nil {
 		return err
 	}
-	m := s.muxer(room)
-	if m == nil {
-		return ErrOffline
+	var st *stream
+	if m := s.muxer(room); m != nil {
+		st = m.stream(streamID)
+		if st == nil {
+			// A stream this node never had: the player's URL names a stream
+			// of the room's previous node, which died. It gets the room's
+			// live stream under that URL, whose sequence numbers are above
+			// the old stream's (msnBase), so it plays on after a
+			// discontinuity.
+			st, _ = m.liveOrChange()
+		}
 	}
-	st := m.stream(streamID)
-	if st == nil {
-		// A stream this node never had: the player's URL names a stream of
-		// the room's previous node, which died. It gets the room's live
-		// stream under that URL, whose sequence numbers are above the old
-		// stream's (msnBase), so it plays on after a discontinuity.
-		st, _ = m.liveOrChange()
+	if st == nil && res.kind == resPlaylist {
+		// Nothing live here yet under a valid session: the room's broadcast
+		// is moving here (its encoder reconnecting after its node died). The
+		// reload is held like a blocking one, up to its limit, rather than
+		// answered 404, after a few of which standard players give up.
+		ctx, cancel := context.WithTimeout(req.Context(), s.blockTimeout())
+		st = s.awaitStream(ctx, room)
+		cancel()
+	}
+	if st == nil && s.muxer(room) == nil {
+		return ErrOffline
 	}
 	if st == nil {
 		return fmt.Errorf("%w: the broadcast %s has ended", ErrNotFound, streamID)

@@ -42,6 +42,10 @@ type Service struct {
 	mu     sync.RWMutex
 	rooms  map[string]*roomState
 	closed bool
+	// muxed is closed, and replaced, when a room's muxer starts (under mu):
+	// a playlist reload held for a room that is not on HLS here yet waits
+	// on it (awaitStream).
+	muxed chan struct{}
 }
 
 // roomState is one room's HLS: its settings and, with HLS on, the muxer.
@@ -65,7 +69,8 @@ func New(cfg Config, progs *program.Set, secret []byte, log *slog.Logger) (*Serv
 	if progs == nil || len(secret) < 16 || log == nil {
 		return nil, errors.New("hls: the programs, a secret of at least 16 bytes and a logger are required")
 	}
-	return &Service{cfg: cfg, progs: progs, log: log, sign: newSessionSigner(secret), rooms: map[string]*roomState{}}, nil
+	return &Service{cfg: cfg, progs: progs, log: log, sign: newSessionSigner(secret), rooms: map[string]*roomState{},
+		muxed: make(chan struct{})}, nil
 }
 
 // Config returns the service's configuration.
@@ -123,6 +128,8 @@ func (s *Service) Configure(room string, st Settings) error {
 		if s.cdn != nil {
 			rs.mirrors = s.cdn.start(s.cfg, room, m, m.log)
 		}
+		close(s.muxed)
+		s.muxed = make(chan struct{})
 		s.log.Info("hls on", "room", room)
 	}
 	if !st.HLS && rs.muxer != nil {
@@ -217,12 +224,49 @@ func (s *Service) Stats() Stats { return s.stats.snapshot() }
 
 // muxer returns the room's muxer, or nil.
 func (s *Service) muxer(room string) *Muxer {
+	m, _ := s.muxerOrChange(room)
+	return m
+}
+
+// muxerOrChange returns the room's muxer, or nil and a channel closed when a
+// muxer starts.
+func (s *Service) muxerOrChange(room string) (*Muxer, <-chan struct{}) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if rs := s.rooms[room]; rs != nil {
-		return rs.muxer
+	if rs := s.rooms[room]; rs != nil && rs.muxer != nil {
+		return rs.muxer, nil
 	}
-	return nil
+	return nil, s.muxed
+}
+
+// awaitStream waits, until ctx ends, for the room's live stream on this
+// node: its muxer, then a stream, then its first segment. It returns nil if
+// no stream came (and the stream, however far it got, if one did).
+func (s *Service) awaitStream(ctx context.Context, room string) *stream {
+	for {
+		m, muxed := s.muxerOrChange(room)
+		if m == nil {
+			select {
+			case <-muxed:
+				continue
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		st, changed := m.liveOrChange()
+		if st != nil {
+			// Its first segment, so the player gets something to play.
+			if rs := st.renditionList(); len(rs) > 0 {
+				rs[0].wait(ctx, time.Hour, func(sn *snapshot) (bool, error) { return sn.ended || sn.bandwidth > 0, nil })
+			}
+			return st
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // sessionExpiry is when a session minted now for a token ending at tokenExpiry ends.

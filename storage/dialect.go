@@ -70,6 +70,12 @@ const (
 
 // isUniqueViolation reports whether err is a primary key or unique
 // constraint violation from either backend.
+// isBusy reports whether err is SQLite's SQLITE_BUSY (the file is locked).
+func isBusy(err error) bool {
+	e, ok := errors.AsType[*sqlite.Error](err)
+	return ok && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 func isUniqueViolation(err error) bool {
 	if e, ok := errors.AsType[*sqlite.Error](err); ok {
 		return e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE

@@ -65,11 +65,37 @@ func openSQLitePool(ctx context.Context, abs string, readOnly bool) (*sql.DB, er
 		db.SetMaxOpenConns(1)
 		db.SetMaxIdleConns(1)
 	}
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// busyWait is how long opening a database waits for other processes
+// opening it at the same moment, as busy_timeout does for statements.
+const busyWait = 5 * time.Second
+
+// pingSQLite opens the pool's first connection, which runs the DSN's
+// pragmas. Switching a new file to WAL needs the file to itself, and SQLite
+// answers SQLITE_BUSY at once, without its busy handler, when another
+// process is opening or migrating it (TestOpenConcurrent, under load): so
+// busy is tried again, with backoff, for up to busyWait.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyWait)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := db.PingContext(ctx)
+		if !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
 }
 
 // sqliteDSN returns the modernc.org/sqlite data source name for the file at
