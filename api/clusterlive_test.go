@@ -121,7 +121,7 @@ func TestClusterBroadcastRoomAndFencing(t *testing.T) {
 
 	// Node 1 stalls; a viewer arriving meanwhile places x on node 2.
 	n1.pause()
-	placedOn(t, n2.db, "x", "")
+	judgedDead(t, n2, "x", "node-1")
 	viewer := startWHEP(t, n2.testAPI, "x", n2.tokenFor("viewer", "x", access.Viewer))
 	placedOn(t, n2.db, "x", "node-2")
 	if !n1.media.HasMedia("x") {
@@ -157,7 +157,7 @@ func TestClusterFailoverKeepsBroadcast(t *testing.T) {
 	n1.waitLive("x")
 
 	n1.kill()
-	placedOn(t, n2.db, "x", "")
+	judgedDead(t, n2, "x", "node-1")
 	publish(n2)
 	placedOn(t, n2.db, "x", "node-2")
 	n2.waitLive("x")

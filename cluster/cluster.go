@@ -83,6 +83,9 @@ type Node struct {
 
 	cacheMu sync.Mutex
 	cache   map[string]cachedOwner
+	// cacheGen counts forgetOwners calls, so that a lookup that read the
+	// database before one does not store its answer after it.
+	cacheGen uint64
 
 	// mediaRooms and evict fence rooms off this node (Fence); set before Run.
 	mediaRooms func() []string
@@ -367,6 +370,7 @@ func (n *Node) Lookup(ctx context.Context, room string) (Owner, error) {
 	now := time.Now()
 	n.cacheMu.Lock()
 	c, ok := n.cache[room]
+	gen := n.cacheGen
 	n.cacheMu.Unlock()
 	if ok && now.Before(c.expires) {
 		return c.owner, nil
@@ -380,14 +384,26 @@ func (n *Node) Lookup(ctx context.Context, room string) (Owner, error) {
 		return Owner{}, err
 	}
 	n.cacheMu.Lock()
+	defer n.cacheMu.Unlock()
+	if gen != n.cacheGen {
+		return o, nil // owners were forgotten meanwhile: this answer may be one of them
+	}
 	for k, v := range n.cache { // keep the cache small: drop what expired
 		if now.After(v.expires) {
 			delete(n.cache, k)
 		}
 	}
 	n.cache[room] = cachedOwner{owner: o, expires: now.Add(ownerCacheTTL)}
-	n.cacheMu.Unlock()
 	return o, nil
+}
+
+// forgetOwners empties the owner cache, and keeps lookups under way from
+// filling it with what they read before.
+func (n *Node) forgetOwners() {
+	n.cacheMu.Lock()
+	defer n.cacheMu.Unlock()
+	clear(n.cache)
+	n.cacheGen++
 }
 
 // Drain marks the node draining: no new rooms are placed here, rooms placed

@@ -135,9 +135,7 @@ func (n *Node) watch(ctx context.Context) {
 	}
 	if len(dead) > 0 {
 		n.log.Warn("cluster nodes judged dead: their process is gone (lock freed)", "nodes", dead)
-		n.cacheMu.Lock()
-		clear(n.cache)
-		n.cacheMu.Unlock()
+		n.forgetOwners()
 	}
 }
 
@@ -147,9 +145,7 @@ func (n *Node) fence1(why string) {
 		return
 	}
 	n.log.Warn("cluster node fenced: it may have been judged dead; ending every session here", "why", why)
-	n.cacheMu.Lock()
-	clear(n.cache)
-	n.cacheMu.Unlock()
+	n.forgetOwners()
 	if n.mediaRooms != nil && n.evict != nil {
 		for _, room := range n.mediaRooms() {
 			n.evict(room)
