@@ -161,7 +161,7 @@ func TestLLHLSRules(t *testing.T) {
 	// The preload hint across segment boundaries (section 4.4.5.3): every
 	// hinted part is served (held until it exists), it is the part that
 	// the next playlist lists after the last one, and it carries the
-	// number its name has. Keyframes come every second and parts are
+	// number its name has (in the 32 bits of mfhd). Keyframes come every second and parts are
 	// 200 ms, so most segments end exactly where a hint was given.
 	pl = b.playlistOf(top)
 	boundaries := 0
@@ -172,7 +172,8 @@ func TestLLHLSRules(t *testing.T) {
 			t.Fatalf("hinted part %s: %d %s", hint, status, data)
 		}
 		n, ok := partNumber(data)
-		if want := strings.TrimSuffix(hint[len("v2-p"):], ".m4s"); !ok || strconv.FormatUint(uint64(n), 10) != want {
+		named, _ := strconv.ParseUint(strings.TrimSuffix(hint[len("v2-p"):], ".m4s"), 10, 64)
+		if !ok || n != uint32(named) {
 			t.Fatalf("hinted part %s carries sequence number %d (%v)", hint, n, ok)
 		}
 		msn, part := pl.NextPart()

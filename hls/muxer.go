@@ -146,6 +146,14 @@ type stream struct {
 	// (msnBase): a stream started later, on this node or on another after a
 	// failover, numbers its segments above every segment of an earlier one.
 	msnBase uint64
+	// partBase is the number of the stream's first part, above every part
+	// of an earlier stream in the same way (partBase): a player's preload
+	// hint of the dead node's stream is never a part of this one.
+	partBase uint64
+	// shift moves the frames' decode times onto the wall clock
+	// (onWallClock), set by the first frame.
+	shift   time.Duration
+	shifted bool
 }
 
 func newStream(m *Muxer) *stream {
@@ -153,6 +161,7 @@ func newStream(m *Muxer) *stream {
 	rand.Read(b)
 	st := &stream{m: m, cfg: m.cfg, log: m.log, id: hex.EncodeToString(b), started: time.Now()}
 	st.msnBase = msnBase(st.started, m.cfg.SegmentDuration)
+	st.partBase = partBase(st.started, m.cfg.PartDuration)
 	st.renditions.Store(&[]*rendition{})
 	return st
 }
@@ -161,6 +170,7 @@ func newStream(m *Muxer) *stream {
 func (st *stream) renditionList() []*rendition { return *st.renditions.Load() }
 
 func (st *stream) write(f *program.Frame) {
+	f = st.onWallClock(f)
 	if st.audioOnly {
 		st.writeAudioOnly(f)
 		return
@@ -257,4 +267,19 @@ func msnBase(start time.Time, segment time.Duration) uint64 {
 		return 0
 	}
 	return uint64(start.UnixMilli() / ms)
+}
+
+// partBase is the first part number of a stream started at start: the number
+// of half part durations since the Unix epoch. A stream makes at most one
+// part per part duration plus one per segment (segments last at least a part
+// duration), so, as with msnBase, no stream started earlier has reached it.
+// Part numbers name the parts' URIs (v0-p{n}.m4s), which a player reloading
+// through a failover keeps asking for: those of the dead stream must be gone
+// (404 at once), not parts that the new stream will come to have.
+func partBase(start time.Time, part time.Duration) uint64 {
+	half := part.Milliseconds() / 2
+	if half <= 0 {
+		return 0
+	}
+	return uint64(start.UnixMilli() / half)
 }

@@ -25,7 +25,7 @@ type rendition struct {
 	open         *segBuild
 	cur          partBuild
 	nextMSN      uint64
-	partSeq      uint32
+	partSeq      uint64
 	discSeq      uint64
 	keyAsked     bool
 	audioChanged bool
@@ -38,7 +38,13 @@ type rendition struct {
 }
 
 func newRendition(st *stream, index int) *rendition {
-	r := &rendition{st: st, index: index, est: 90000 / 30, lastAudio: time.Now(), nextMSN: st.msnBase}
+	// The discontinuity sequence starts at the stream's first media sequence
+	// number: above that of any earlier stream of the room, so that a player
+	// reloading through a failover sees the new stream's segments as after a
+	// discontinuity (RFC 8216bis section 4.4.3.3), not as the timeline it
+	// was playing.
+	r := &rendition{st: st, index: index, est: 90000 / 30, lastAudio: time.Now(),
+		nextMSN: st.msnBase, partSeq: st.partBase}
 	r.snap.Store(&snapshot{next: make(chan struct{}), base: st.msnBase})
 	return r
 }
@@ -55,7 +61,7 @@ func (r *rendition) publish() { r.publishEnded(false) }
 
 func (r *rendition) publishEnded(ended bool) {
 	s := &snapshot{first: r.first, discSeq: r.discSeq, ended: ended, next: make(chan struct{}), base: r.st.msnBase,
-		video: r.video, audio: r.audio, name: r.name(), nextPart: uint64(r.partSeq), reports: r.reports()}
+		video: r.video, audio: r.audio, name: r.name(), nextPart: r.partSeq, reports: r.reports()}
 	s.segs = make([]segView, 0, len(r.segs)+1)
 	for _, b := range r.segs {
 		s.segs = append(s.segs, view(b))

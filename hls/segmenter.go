@@ -244,7 +244,9 @@ func (r *rendition) closePart(next int64) {
 		}
 		dur = program.Duration(sum, r.audio.ClockRate)
 	}
-	pt := fmp4.Part{SequenceNumber: r.partSeq}
+	// The fragment's sequence number is the part's, in 32 bits: it goes on
+	// from the room's earlier stream, as the part numbers do.
+	pt := fmp4.Part{SequenceNumber: uint32(r.partSeq)}
 	if len(c.video) > 0 {
 		pt.Tracks = append(pt.Tracks, &fmp4.PartTrack{ID: videoTrackID, BaseTime: uint64(c.videoBase), Samples: c.video})
 	}
@@ -260,7 +262,7 @@ func (r *rendition) closePart(next int64) {
 	// A part of video is independent when it starts at a keyframe; one of
 	// an audio-only stream always is.
 	independent := c.independent && (len(c.video) > 0 || r.video == nil)
-	p := &part{seq: uint64(r.partSeq), data: buf.Bytes(), duration: dur, independent: independent}
+	p := &part{seq: r.partSeq, data: buf.Bytes(), duration: dur, independent: independent}
 	r.partSeq++
 	r.open.parts = append(r.open.parts, p)
 	r.open.duration += dur

@@ -87,14 +87,9 @@ func startServer() (*server, error) {
 		return nil, err
 	}
 	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "lectern")
-	args := []string{"build", "-o", bin}
-	if raceBuild {
-		args = append(args, "-race")
-	}
-	build := exec.Command(goTool(), append(args, "lectern/cmd/lectern")...)
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build: %v\n%s", err, out)
+	bin, err := lecternBin()
+	if err != nil {
+		return nil, err
 	}
 	s := &server{logPath: filepath.Join(dir, "lectern.log")}
 	logFile, err := os.Create(s.logPath)
@@ -154,6 +149,35 @@ func startServer() (*server, error) {
 		return nil, fmt.Errorf("%v; log:\n%s", err, s.logSince(0))
 	}
 	return s, nil
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// lecternBin is the lectern binary go build made of cmd/lectern (with -race
+// when the tests run with it), built once for every test.
+func lecternBin() (string, error) {
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lectern-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+		binPath = filepath.Join(dir, "lectern")
+		args := []string{"build", "-o", binPath}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		build := exec.Command(goTool(), append(args, "lectern/cmd/lectern")...)
+		if out, err := build.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	return binPath, binErr
 }
 
 // goTool is the go command that runs these tests.

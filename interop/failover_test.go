@@ -1,0 +1,165 @@
+package interop
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"lectern/storage/storagetest"
+)
+
+// Issue 20: HLS players that keep reloading the URL they have resume by
+// themselves after the node that holds the broadcast dies, with a stall
+// under 5 s.
+const (
+	// maxStall is the longest a player may stand still across the failover.
+	maxStall = 5 * time.Second
+	// resumedPlay is how much a player must play after the kill to count
+	// as resumed: more than any of them buffers.
+	resumedPlay = 10.0
+)
+
+// TestFailoverHLSPlayers: two cluster nodes on one PostgreSQL; ffmpeg
+// publishes over RTSP to node a in a reconnect loop over both nodes. Six
+// players watch the broadcast through node b (which passes their requests
+// to node a, so they keep b's URLs): ffmpeg's HLS reader, gohlslib's client,
+// VLC, hls.js and Shaka Player in Chromium, and Lectern's watch page in the
+// same Chromium. Node a is killed with kill -9; the encoder moves to node b.
+// Each player must resume by itself (play resumedPlay seconds after the
+// kill and still be playing) with its longest stall under maxStall, as its
+// own evidence shows it (decoded or displayed frames, the video element's
+// currentTime), except the knownGaps, whose figures are logged; the watch
+// page must show the broadcast playing again, never offline for long.
+func TestFailoverHLSPlayers(t *testing.T) {
+	needBin(t, "ffmpeg", chromiumBin, "vlc")
+	if os.Geteuid() == 0 {
+		needBin(t, "setpriv") // VLC runs as nobody
+	}
+	needNode(t, "playwright-core", "hls.js", "shaka-player")
+	dbURL := storagetest.PostgresURL(t)
+	a := startNode(t, dbURL, "node-a")
+	b := startNode(t, dbURL, "node-b")
+	a.call(t, "POST", "/rooms", `{"id":"show","name":"Show","mode":"webinar","broadcast":{"hls":true}}`, 201)
+	key := a.call(t, "POST", "/rooms/show/stream-key", "", 201)["stream_key"].(string)
+	viewer := func(id string) string {
+		tok := b.call(t, "POST", "/tokens", `{"identity":"`+id+`","name":"`+id+`","rooms":{"show":{"preset":"viewer"}}}`, 201)
+		return tok["token"].(string)
+	}
+	encoderLoop(t, a.publishURL("show", key), b.publishURL("show", key))
+	playlist := b.URL + "/hls/show/index.m3u8?token=" + viewer("hls-viewer")
+	var last string
+	eventually(t, 60*time.Second, "the broadcast on air through node b", func() bool {
+		res, err := http.Get(playlist)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		res.Body.Close()
+		last = res.Status
+		return res.StatusCode == 200
+	}, func() string { return last })
+
+	players := []*timeline{playFFmpeg(t, playlist), playGohlslib(t, playlist), playVLC(t, playlist)}
+	pages, latest, stopBrowser := playChromium(t, b.URL, []map[string]any{
+		{"name": "hls.js", "player": "hlsjs", "url": playlist},
+		{"name": "shaka", "player": "shaka", "url": playlist},
+		{"name": "watch", "page": b.URL + "/watch/show#token=" + viewer("watcher")},
+	})
+	defer stopBrowser()
+	for _, name := range []string{"hls.js", "shaka", "watch"} {
+		players = append(players, pages[name])
+	}
+	started := time.Now()
+	eventually(t, 90*time.Second, "every player playing through node b", func() bool {
+		for _, l := range players {
+			if l.playedSince(started) < 2 {
+				return false
+			}
+		}
+		return true
+	}, func() string { return progress(players, started) })
+	if s := latest("watch").State; s != "playing" {
+		t.Fatalf("the watch page is %q, not playing, before the kill", s)
+	}
+
+	killed := a.kill(t)
+	// Every player has the time to resume, and each is judged below.
+	for deadline := killed.Add(40 * time.Second); time.Now().Before(deadline); {
+		waiting := false
+		for _, l := range players {
+			if l.stopped() == "" && l.playedSince(killed) < resumedPlay {
+				waiting = true
+			}
+		}
+		if !waiting {
+			break
+		}
+		time.Sleep(250 * time.Millisecond) // the players are other processes: look again, paced
+	}
+	end := time.Now()
+
+	for _, l := range players {
+		stall, lastAdvance := l.stallSince(killed, end)
+		played := l.playedSince(killed)
+		resumed := played >= resumedPlay && end.Sub(lastAdvance) < 2*time.Second
+		t.Logf("FIGURE HLS player %s through the surviving node, kill -9 of the owner: resumed=%v, longest stall %v, played %.1f s in the %v after the kill%s",
+			l.name, resumed, stall.Round(100*time.Millisecond), played, end.Sub(killed).Round(100*time.Millisecond), stoppedNote(l))
+		gap, known := knownGaps[l.name]
+		switch {
+		case known && (!resumed || stall > maxStall):
+			t.Logf("GAP: %s: resumed=%v, stall %v (issue 20: resumes by itself, stall under %v): %s",
+				l.name, resumed, stall.Round(100*time.Millisecond), maxStall, gap)
+		case !resumed:
+			t.Errorf("%s did not resume by itself after the owner died (played %.1f s since)%s", l.name, played, stoppedNote(l))
+		case stall > maxStall:
+			t.Errorf("%s stalled %v across the failover, want under %v", l.name, stall.Round(100*time.Millisecond), maxStall)
+		}
+	}
+	watch := pages["watch"]
+	t.Logf("FIGURE watch page states after the kill:%s; offline for %v; restarts for: %q", watch.statesSince(killed),
+		watch.timeInStateSince("offline", killed, end).Round(100*time.Millisecond), latest("watch").LastError)
+	if s := latest("watch").State; s != "playing" {
+		t.Errorf("the watch page is %q after the failover, not playing", s)
+	}
+	if off := watch.timeInStateSince("offline", killed, end); off > maxStall {
+		t.Errorf("the watch page said offline for %v while the broadcast was live on the surviving node", off.Round(100*time.Millisecond))
+	}
+	for _, name := range []string{"hls.js", "shaka"} {
+		if s := latest(name); s.ErrorCount > 0 {
+			t.Logf("%s error events: %d, the latest: %v", name, s.ErrorCount, s.Errors)
+		}
+	}
+}
+
+// knownGaps are the players that do not meet issue 20's bound yet, and why
+// (docs/cluster.md): their figures are logged as GAP lines, not failed.
+var knownGaps = map[string]string{
+	// Its client ends at its first failed request, a preload hint's
+	// included: the dead stream's hinted part never comes to exist.
+	"gohlslib": "its client stops at the 404 of the dead stream's preload hint",
+	// In low-latency mode it retries the dead stream's preload hint (404)
+	// for several seconds before it moves on to the new stream's parts.
+	"shaka": "it retries the dead stream's preload hint (404) before moving on",
+}
+
+// progress says how far each player got since t0, for a failure message.
+func progress(players []*timeline, t0 time.Time) string {
+	var parts []string
+	for _, l := range players {
+		parts = append(parts, fmt.Sprintf("%s %.1f s%s", l.name, l.playedSince(t0), stoppedNote(l)))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// stoppedNote says why a player stopped, if it did.
+func stoppedNote(l *timeline) string {
+	if why := l.stopped(); why != "" {
+		return " (" + why + ")"
+	}
+	return ""
+}
