@@ -57,7 +57,7 @@ type lossyPublisher struct {
 	// minKeyGap makes it drop the requests that arrive within that time of
 	// its last keyframe, as libwebrtc does (300 ms); keys and dropped count
 	// the keyframes it sent and the requests it dropped.
-	minKeyGap     time.Duration
+	minKeyGap         time.Duration
 	keys, droppedPLIs int
 	// drop says which first copies of the media SSRC are lost.
 	drop  map[uint16]bool
