@@ -186,22 +186,23 @@ func TestUpgradesHold(t *testing.T) {
 func TestFailedUpgradesBackOff(t *testing.T) {
 	d := &downTrack{current: 0, target: 0}
 	now := time.Now()
-	// up waits, one allocation a tick, until the track moves to layer 1 and
+	// upTo waits, one allocation a tick, until the track moves to layer and
 	// returns how long that took.
-	up := func() time.Duration {
+	upTo := func(layer int) time.Duration {
 		t.Helper()
 		start := now
 		for range 100 {
-			got := d.steady(1, false, now)
+			got := d.steady(layer, false, now)
 			now = now.Add(allocateEvery)
-			if got == 1 {
-				d.target = 1
+			if got == layer {
+				d.target = layer
 				return now.Sub(start)
 			}
 		}
 		t.Fatal("never moved up")
 		return 0
 	}
+	up := func() time.Duration { return upTo(1) }
 	down := func(after time.Duration) {
 		now = now.Add(after)
 		if got := d.steady(0, false, now); got != 0 {
@@ -221,8 +222,20 @@ func TestFailedUpgradesBackOff(t *testing.T) {
 			t.Errorf("upgrade %d waited %v, want %v (all: %v)", i, waits[i], want[i], waits)
 		}
 	}
-	// An upgrade that holds past failedUpgrade does not lengthen the hold,
-	// and a calm spell brings it back.
+	// An upgrade that holds past failedUpgrade halves the hold for the next.
+	waits = waits[:0]
+	waits = append(waits, up())
+	now = now.Add(failedUpgrade)
+	waits = append(waits, upTo(2))
+	if waits[0] < maxUpgradeHold || waits[1] > maxUpgradeHold/2+2*allocateEvery {
+		t.Errorf("after the backoff: waited %v for layer 1, then (it held) %v for layer 2; want %v, then %v", waits[0], waits[1], maxUpgradeHold, maxUpgradeHold/2)
+	}
+	down(time.Second)
+	d.target = 0
+	if got := d.steady(0, false, now); got != 0 {
+		t.Fatalf("down to 0: applied %d", got)
+	}
+	// A calm spell brings the hold back.
 	now = now.Add(calmAfter)
 	if w := up(); w > upgradeHold+2*allocateEvery {
 		t.Errorf("after %v without a move down the upgrade waited %v, want %v", calmAfter, w, upgradeHold)

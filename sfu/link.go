@@ -189,8 +189,9 @@ func (d *downTrack) allocInfo(top int, speaker *Participant) allocTrack {
 // An upgrade that has to be taken back within failedUpgrade (the higher
 // layer did not fit after all: on a link with random loss, the estimate sits
 // near the layer's rate and the top layer's keyframes overflow the queue)
-// doubles the hold for the next one, up to maxUpgradeHold; calmAfter without
-// a move down brings it back to upgradeHold. Without it a viewer on a 3 Mbit/s
+// doubles the hold for the next one, up to maxUpgradeHold; one that holds
+// halves it, and calmAfter without a move down brings it back to
+// upgradeHold (a viewer whose link is freed climbs back within seconds). Without it a viewer on a 3 Mbit/s
 // link with 5% loss switched between 720p and 360p every 1.5 to 5 s, each
 // switch a keyframe larger than anything else on the link (netlab).
 const (
@@ -222,6 +223,10 @@ func (d *downTrack) steady(want int, urgent bool, now time.Time) int {
 	}
 	if d.upHold == 0 || now.Sub(d.downAt) > calmAfter {
 		d.upHold = upgradeHold
+	}
+	if !d.upAt.IsZero() && now.Sub(d.upAt) >= failedUpgrade {
+		// The last move up held: the next one waits half as long.
+		d.upHold, d.upAt = max(d.upHold/2, upgradeHold), time.Time{}
 	}
 	// A wish that lapsed for a tick or two (an estimate wobbling around the
 	// layer's rate) keeps its place; one that lapsed for half the hold
