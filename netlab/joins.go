@@ -43,11 +43,7 @@ func Joins(ctx context.Context, env Env, n int, layer string) (runs []JoinRun, e
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if cerr := lab.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
+	defer lab.closeInto(&err)
 	srv, err := StartServer(ctx, env.Bin, ServerConfig{IP: lab.ServerIP})
 	if err != nil {
 		return nil, err
