@@ -161,7 +161,11 @@ func recordingAcrossFailover(t *testing.T, resumes bool) {
 		t.Errorf("ffprobe reads %v of the recording, its row says %v", played, rec.Duration)
 	}
 	tl := checkTimeline(t, local, stored0+stored1)
-	t.Logf("FIGURE recording across kill -9 with node a cut off the store (resumes %v): node a journaled %v in %d segments, %d waited in its spool (%v lost, the store had %v); the kill %v after the end of the last journaled segment (the segment being cut held that); stored media end %v before the kill; gap between the parts %v; node b's part %v; one recording of %v, complete %v after the kill; ffprobe duration %v; decoded %s",
+	if resumes {
+		// A second player across the join (it plays in real time).
+		tl += "; gohlslib: " + checkGohlslib(t, filepath.Dir(local), stored0+stored1)
+	}
+	t.Logf("FIGURE recording across kill -9 with node a cut off the store (resumes %v): node a journaled %v in %d segments, %d waited in its spool (%v lost, the store had %v); the kill %v after the end of the last journaled segment (the segment being cut held that); stored media end %v before the kill; gap between the parts %v; node b's part %v; one recording of %v, complete %v after the kill; ffprobe duration %v; ffprobe decoded %s",
 		resumes, journaledDuration(journaled), len(journaled), len(pending), loss, stored0, killed.Sub(journalEnd(journaled)).Round(time.Millisecond),
 		killed.Sub(end0).Round(time.Millisecond), gap.Round(time.Millisecond), stored1, rec.Duration,
 		finished.Round(time.Millisecond), played.Round(time.Millisecond), tl)

@@ -5,15 +5,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 )
 
 // spoolEntry is a segment's line in a recording's spool journal
@@ -171,6 +178,80 @@ func checkTimeline(t *testing.T, url string, want time.Duration) string {
 			if d := span + 0.04 - want.Seconds(); d < -0.25 || d > 0.25 {
 				t.Errorf("decoded video lasts %.3f s, the playlist %v", span+0.04, want)
 			}
+		}
+	}
+	return strings.Join(figures, "; ")
+}
+
+// checkGohlslib plays the recording in dir (its playlist and files) with
+// gohlslib's client, a player that takes the fMP4 decode times as they are
+// (it paces its output by them) and the first EXT-X-MAP for all segments,
+// and checks that it is one
+// timeline there too: the video's decode times and the audio's times
+// increase, without a gap, and the video lasts as the playlist says.
+func checkGohlslib(t *testing.T, dir string, want time.Duration) string {
+	t.Helper()
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	var mu sync.Mutex
+	times := map[string][]float64{}
+	add := func(kind string, v int64, rate int) {
+		mu.Lock()
+		times[kind] = append(times[kind], float64(v)/float64(rate))
+		mu.Unlock()
+	}
+	c := &gohlslib.Client{URI: srv.URL + "/index.m3u8", HTTPClient: &http.Client{Timeout: 20 * time.Second}}
+	c.OnTracks = func(tracks []*gohlslib.Track) error {
+		for _, tr := range tracks {
+			switch tr.Codec.(type) {
+			case *codecs.H264:
+				c.OnDataH26x(tr, func(_, dts int64, _ [][]byte) { add("video", dts, tr.ClockRate) })
+			case *codecs.Opus:
+				c.OnDataOpus(tr, func(pts int64, _ [][]byte) { add("audio", pts, tr.ClockRate) })
+			}
+		}
+		return nil
+	}
+	start := time.Now()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait2() }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, gohlslib.ErrClientEOS) {
+			t.Errorf("gohlslib: %v", err)
+		}
+	case <-time.After(time.Minute):
+		c.Close()
+		<-done
+		t.Errorf("gohlslib did not reach the end of the recording within a minute")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	figures := []string{fmt.Sprintf("played in %v", time.Since(start).Round(time.Millisecond))}
+	for _, kind := range []string{"video", "audio"} {
+		ts := times[kind]
+		if len(ts) < 2 {
+			t.Errorf("gohlslib gave %d %s frames", len(ts), kind)
+			continue
+		}
+		step, back := 0.0, 0
+		for i := 1; i < len(ts); i++ {
+			if d := ts[i] - ts[i-1]; d <= 0 {
+				back++
+			} else {
+				step = max(step, d)
+			}
+		}
+		span := ts[len(ts)-1] - ts[0]
+		figures = append(figures, fmt.Sprintf("%d %s frames over %.3f s, largest step %.3f s, %d back", len(ts), kind, span, step, back))
+		if back > 0 || step > map[string]float64{"video": 0.2, "audio": 1}[kind] {
+			t.Errorf("gohlslib: %s times went back %d times, largest step %.3f s", kind, back, step)
+		}
+		if d := span + 0.04 - want.Seconds(); kind == "video" && (d < -0.25 || d > 0.25) {
+			t.Errorf("gohlslib: video lasts %.3f s, the playlist %v", span+0.04, want)
 		}
 	}
 	return strings.Join(figures, "; ")
