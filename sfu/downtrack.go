@@ -183,7 +183,7 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 				// again. requestKeyframe asks the highest layer being sent.
 				// A target layer that has not arrived yet (a simulcast
 				// publisher's layers start one by one) is waited for.
-				retry := (idx == d.target || (settle && d.track.layerAt(d.target) != nil)) && time.Since(d.askedAt) > pliInterval
+				retry := (idx == d.target || (settle && d.track.layerAt(d.target) != nil)) && time.Since(d.askedAt) > keyframeRetry
 				target := d.target
 				if retry {
 					d.askedAt = time.Now()
