@@ -178,3 +178,57 @@ func TestUpgradesHold(t *testing.T) {
 		t.Errorf("the speaker's layer went up at once: %d", got)
 	}
 }
+
+// TestFailedUpgradesBackOff: an upgrade taken back within failedUpgrade
+// doubles the hold for the next (1, 2, 4, then 8 s at most), so that a track
+// whose higher layer does not fit stops switching every few seconds; after
+// calmAfter without a move down the hold is upgradeHold again.
+func TestFailedUpgradesBackOff(t *testing.T) {
+	d := &downTrack{current: 0, target: 0}
+	now := time.Now()
+	// up waits, one allocation a tick, until the track moves to layer 1 and
+	// returns how long that took.
+	up := func() time.Duration {
+		t.Helper()
+		start := now
+		for range 100 {
+			got := d.steady(1, false, now)
+			now = now.Add(allocateEvery)
+			if got == 1 {
+				d.target = 1
+				return now.Sub(start)
+			}
+		}
+		t.Fatal("never moved up")
+		return 0
+	}
+	down := func(after time.Duration) {
+		now = now.Add(after)
+		if got := d.steady(0, false, now); got != 0 {
+			t.Fatalf("down: applied %d", got)
+		}
+		d.target = 0
+	}
+	var waits []time.Duration
+	for range 5 {
+		waits = append(waits, up())
+		down(2 * time.Second) // the higher layer did not fit
+	}
+	want := []time.Duration{upgradeHold, 2 * upgradeHold, 4 * upgradeHold, maxUpgradeHold, maxUpgradeHold}
+	for i := range want {
+		// The move comes on the tick after the hold has passed.
+		if waits[i] < want[i] || waits[i] > want[i]+2*allocateEvery {
+			t.Errorf("upgrade %d waited %v, want %v (all: %v)", i, waits[i], want[i], waits)
+		}
+	}
+	// An upgrade that holds past failedUpgrade does not lengthen the hold,
+	// and a calm spell brings it back.
+	now = now.Add(calmAfter)
+	if w := up(); w > upgradeHold+2*allocateEvery {
+		t.Errorf("after %v without a move down the upgrade waited %v, want %v", calmAfter, w, upgradeHold)
+	}
+	down(failedUpgrade + time.Second)
+	if w := up(); w > upgradeHold+2*allocateEvery {
+		t.Errorf("after an upgrade that held, the next waited %v, want %v", w, upgradeHold)
+	}
+}
