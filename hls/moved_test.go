@@ -14,7 +14,8 @@ import (
 // the room is live here (its broadcast is moving here: the node it was on
 // died and its encoder is reconnecting), is held until the room's stream is
 // live here and then gets it, instead of a 404 (after a few of which ffmpeg's
-// HLS reader gives up: TestFailoverHLS failed so once in CI).
+// HLS reader gives up: the failover test of ffmpeg's reader, now part of
+// TestFailoverHLSPlayers in interop/, failed so once in CI).
 func TestReloadOfAStreamMovingHereIsHeld(t *testing.T) {
 	b := newTestBroadcast(t, DefaultConfig())
 	session := b.svc.sign.sign("moved", time.Now().Add(time.Hour))
