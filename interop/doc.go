@@ -6,6 +6,7 @@
 // versions tested and the settings to use.
 //
 // The package has no code of its own: its tests build cmd/lectern, start it on
-// loopback ports chosen by the OS and drive the clients as a person would. A
+// loopback ports chosen by the OS and drive the clients as a person would; the
+// failover test starts two cluster nodes of it on PostgreSQL and kills one. A
 // test whose client is missing skips, except under CI=true, where it fails.
 package interop
