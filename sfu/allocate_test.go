@@ -180,7 +180,7 @@ func TestUpgradesHold(t *testing.T) {
 }
 
 // TestFailedUpgradesBackOff: an upgrade taken back within failedUpgrade
-// doubles the hold for the next (1, 2, 4, then 8 s at most), so that a track
+// doubles the hold for the next (1, 2, then 4 s at most), so that a track
 // whose higher layer does not fit stops switching every few seconds; after
 // calmAfter without a move down the hold is upgradeHold again.
 func TestFailedUpgradesBackOff(t *testing.T) {
@@ -215,7 +215,7 @@ func TestFailedUpgradesBackOff(t *testing.T) {
 		waits = append(waits, up())
 		down(2 * time.Second) // the higher layer did not fit
 	}
-	want := []time.Duration{upgradeHold, 2 * upgradeHold, 4 * upgradeHold, maxUpgradeHold, maxUpgradeHold}
+	want := []time.Duration{upgradeHold, 2 * upgradeHold, maxUpgradeHold, maxUpgradeHold, maxUpgradeHold}
 	for i := range want {
 		// The move comes on the tick after the hold has passed.
 		if waits[i] < want[i] || waits[i] > want[i]+2*allocateEvery {

@@ -191,13 +191,15 @@ func (d *downTrack) allocInfo(top int, speaker *Participant) allocTrack {
 // near the layer's rate and the top layer's keyframes overflow the queue)
 // doubles the hold for the next one, up to maxUpgradeHold; one that holds
 // halves it, and calmAfter without a move down brings it back to
-// upgradeHold (a viewer whose link is freed climbs back within seconds). Without it a viewer on a 3 Mbit/s
+// upgradeHold (a viewer whose link is freed climbs back within seconds: the
+// cap is 4 s so that one step up after a limit is lifted stays well inside
+// issue 13's 10 s; at 8 s the netlab's step to unlimited took 10.1 s). Without it a viewer on a 3 Mbit/s
 // link with 5% loss switched between 720p and 360p every 1.5 to 5 s, each
 // switch a keyframe larger than anything else on the link (netlab).
 const (
 	upgradeHold    = time.Second
 	failedUpgrade  = 5 * time.Second
-	maxUpgradeHold = 8 * time.Second
+	maxUpgradeHold = 4 * time.Second
 	calmAfter      = 30 * time.Second
 )
 
