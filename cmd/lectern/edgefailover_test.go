@@ -84,11 +84,13 @@ func killEdge(t *testing.T, api *webrtc.API, edge, next *proc, its, others []*li
 	edge.signal(t, syscall.SIGKILL)
 	killed := time.Now()
 	markAll(others, killed)
-	back, ds := returned(t, comeBackAll(t, api, its, watchdog, 30*time.Second, next), killed)
+	cbs := comeBackAll(t, api, its, watchdog, 30*time.Second, next)
+	back, ds := returned(t, cbs, killed)
 	gap, where := longestGapOf(others, time.Now())
 	p50, most := spread(ds)
-	t.Logf("FIGURE kill -9 of edge %s: its %d viewers (watchdog %v) played again through %s after p50 %v, max %v; the other %d viewers' longest gap %v (on %s)",
-		edge.id, len(its), watchdog, next.id, p50.Round(time.Millisecond), most.Round(time.Millisecond), len(others), gap.Round(time.Millisecond), where)
+	t.Logf("FIGURE kill -9 of edge %s: its %d viewers (watchdog %v) played again through %s after p50 %v, max %v (%s); the other %d viewers' longest gap %v (on %s)",
+		edge.id, len(its), watchdog, next.id, p50.Round(time.Millisecond), most.Round(time.Millisecond), stages(cbs, killed),
+		len(others), gap.Round(time.Millisecond), where)
 	if most > edgeComeBack {
 		t.Errorf("the killed edge's viewers played again after up to %v, want within %v of the kill (issue 20)", most, edgeComeBack)
 	}
@@ -112,11 +114,13 @@ func stallEdge(t *testing.T, api *webrtc.API, db *storage.DB, edge, next *proc, 
 	markAll(others, stopped)
 	back := make(chan []comeback, 1)
 	go func() { back <- comeBackAll(t, api, players, watchdog, 30*time.Second, next) }()
+	var cbs []comeback
 	dead := waitFor(t, "the other nodes judging the stalled edge dead", 30*time.Second, func() bool {
 		n, err := db.Node(t.Context(), edge.id, 6*time.Second)
 		return err == nil && !n.Live
 	})
-	onNext, ds := returned(t, <-back, stopped)
+	cbs = <-back
+	onNext, ds := returned(t, cbs, stopped)
 
 	edge.signal(t, syscall.SIGCONT)
 	resumed := time.Now()
@@ -143,8 +147,8 @@ func stallEdge(t *testing.T, api *webrtc.API, db *storage.DB, edge, next *proc, 
 	gap, where := longestGapOf(others, time.Now())
 	p50, most := spread(ds)
 	_, closedMost := spread(closedAfter)
-	t.Logf("FIGURE SIGSTOP of edge %s: judged dead %v after the stop; its %d players played again through %s after p50 %v, max %v; after SIGCONT a WHEP POST got %d in %v, its %d other sessions were closed within %v, it served again within %v; the other %d viewers' longest gap %v (on %s); fence logged: %v, edges ended by the fence: %v",
-		edge.id, dead.Round(time.Millisecond), len(players), next.id, p50.Round(time.Millisecond), most.Round(time.Millisecond),
+	t.Logf("FIGURE SIGSTOP of edge %s: judged dead %v after the stop; its %d players played again through %s after p50 %v, max %v (%s); after SIGCONT a WHEP POST got %d in %v, its %d other sessions were closed within %v, it served again within %v; the other %d viewers' longest gap %v (on %s); fence logged: %v, edges ended by the fence: %v",
+		edge.id, dead.Round(time.Millisecond), len(players), next.id, p50.Round(time.Millisecond), most.Round(time.Millisecond), stages(cbs, stopped),
 		code, answered.Round(time.Millisecond), len(staying), closedMost.Round(time.Millisecond), (answered + serving).Round(time.Millisecond),
 		len(others), gap.Round(time.Millisecond), where,
 		strings.Contains(edge.log.String(), "cluster node fenced"), strings.Contains(edge.log.String(), "cascade edges ended"))
@@ -189,11 +193,12 @@ func drainEdge(t *testing.T, api *webrtc.API, edge, next *proc, its, others []*l
 	gap, where := longestGapOf(others, time.Now())
 	p50, most := spread(ds)
 	_, toldMost := spread(told)
-	t.Logf("FIGURE SIGTERM of edge %s: %d of its %d viewers' sessions closed by it within %v; it exited with %d within %v; its viewers played again through %s after p50 %v, max %v; the other %d viewers' longest gap %v (on %s)",
+	t.Logf("FIGURE SIGTERM of edge %s: %d of its %d viewers' sessions closed by it within %v; it exited with %d within %v; its viewers played again through %s after p50 %v, max %v (%s); the other %d viewers' longest gap %v (on %s)",
 		edge.id, len(told), len(its), toldMost.Round(time.Millisecond), edge.cmd.ProcessState.ExitCode(), exited.Round(time.Millisecond),
-		next.id, p50.Round(time.Millisecond), most.Round(time.Millisecond), len(others), gap.Round(time.Millisecond), where)
+		next.id, p50.Round(time.Millisecond), most.Round(time.Millisecond), stages(cbs, stopped), len(others), gap.Round(time.Millisecond), where)
 	if len(told) != len(its) {
-		t.Errorf("the draining edge closed %d of its %d viewers' sessions; the others only went silent", len(told), len(its))
+		t.Errorf("the draining edge closed %d of its %d viewers' sessions; the others only went silent; its shutdown:\n%s",
+			len(told), len(its), grepLog(edge, "drain", "shutting down", "stopped", "closed", "left"))
 	}
 	if code := edge.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("edge %s exited with %d after SIGTERM, want 0", edge.id, code)
@@ -213,4 +218,22 @@ func join(groups ...[]*liveViewer) []*liveViewer {
 		out = append(out, g...)
 	}
 	return out
+}
+
+// grepLog is the lines of p's log that hold any of words, HTTP and pion
+// lines left out.
+func grepLog(p *proc, words ...string) string {
+	var out []string
+	for _, l := range strings.Split(p.log.String(), "\n") {
+		if strings.Contains(l, "msg=http ") || strings.Contains(l, " pion=") {
+			continue
+		}
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -30,6 +30,9 @@ type liveViewer struct {
 	// Unix nanoseconds: first and latest video packet, the mark, and the
 	// longest gap between packets (or from the mark) since the mark.
 	firstAt, last, markAt, gap atomic.Int64
+	// answered and connected are when the node answered 201 and when the
+	// connection came up (Unix nanoseconds).
+	answered, connected atomic.Int64
 }
 
 // joinLive posts a WHEP offer for room to node at base with token, without
@@ -44,6 +47,11 @@ func joinLive(t *testing.T, api *webrtc.API, node, base, room, token string) (*l
 	wait := peertest.OnPackets(pc, func(tr *webrtc.TrackRemote, _ *rtp.Packet) {
 		if tr.Kind() == webrtc.RTPCodecTypeVideo {
 			v.packet(time.Now())
+		}
+	})
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			v.connected.CompareAndSwap(0, time.Now().UnixNano())
 		}
 	})
 	t.Cleanup(func() {
@@ -77,6 +85,7 @@ func joinLive(t *testing.T, api *webrtc.API, node, base, room, token string) (*l
 	if res.StatusCode != http.StatusCreated {
 		return v, res.StatusCode, nil
 	}
+	v.answered.Store(time.Now().UnixNano())
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
 		return nil, res.StatusCode, fmt.Errorf("apply the answer of %s: %w", node, err)
 	}
@@ -288,6 +297,27 @@ func comeBackAll(t *testing.T, api *webrtc.API, olds []*liveViewer, watchdog, li
 	}
 	wg.Wait()
 	return out
+}
+
+// stages is where a comeback's time went, as medians: from t0 to the
+// player noticing, to the node's 201, to the connection up, to video.
+func stages(cbs []comeback, t0 time.Time) string {
+	var notice, answer, connect, video []time.Duration
+	for _, cb := range cbs {
+		if cb.viewer == nil || cb.video.IsZero() {
+			continue
+		}
+		ans, con := time.Unix(0, cb.viewer.answered.Load()), time.Unix(0, cb.viewer.connected.Load())
+		notice = append(notice, cb.noticed.Sub(t0))
+		answer = append(answer, ans.Sub(cb.noticed))
+		connect = append(connect, con.Sub(ans))
+		video = append(video, cb.video.Sub(con))
+	}
+	r := func(ds []time.Duration) string {
+		p50, most := spread(ds)
+		return p50.Round(time.Millisecond).String() + "/" + most.Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("noticed %s, 201 %s later, connected %s later, video %s later (p50/max)", r(notice), r(answer), r(connect), r(video))
 }
 
 // returned checks the comebacks and returns the new viewers and the times
