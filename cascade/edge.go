@@ -33,6 +33,9 @@ const (
 	// may come on air).
 	absentAfter = 5 * time.Second
 	absentRetry = 30 * time.Second
+	// maxRedials bounds how often the lowest layer is pulled again after its
+	// connection failed before coming up.
+	maxRedials = 2
 )
 
 // edge is one room served here from its owner: an edge room in the local
@@ -136,6 +139,7 @@ func (ed *edge) run() {
 	// Every layer is pulled at first; then the layers no subscriber here
 	// takes are dropped, after holding for dropHold.
 	wanted := [3]bool{true, true, true}
+	redials := 0
 	var unwantedSince, retryAt [3]time.Time
 	tick := time.NewTicker(checkEvery)
 	defer tick.Stop()
@@ -156,8 +160,24 @@ func (ed *edge) run() {
 		}
 		select {
 		case <-pulls[0].ended:
-			ed.stop("the room's node ended the stream: connect again")
-			return
+			if pulls[0].connected.Load() || redials >= maxRedials {
+				ed.stop("the room's node ended the stream: connect again")
+				return
+			}
+			// The lowest layer's connection failed before it ever came
+			// up (ICE gives up after 3 s; a loaded machine can take
+			// that long): pull it again rather than end the edge, as long
+			// as the owner answers.
+			ed.endPull(pulls[0])
+			redials++
+			ctx, cancel := context.WithTimeout(context.Background(), pullTimeout)
+			pulls[0], err = ed.startPull(ctx, 0)
+			cancel()
+			if err != nil {
+				ed.stop("the room's node could not be reached: connect again")
+				return
+			}
+			ed.log.Warn("cascade pull did not connect; pulled again", "layer", rids[0], "attempt", redials+1)
 		default:
 		}
 		for r := 1; r < len(pulls); r++ {

@@ -37,6 +37,8 @@ type pull struct {
 	// video sent its first packet.
 	started time.Time
 	video   atomic.Bool
+	// connected is set once the pull's connection has come up.
+	connected atomic.Bool
 }
 
 func (p *pull) end() { p.endOnce.Do(func() { close(p.ended) }) }
@@ -66,6 +68,9 @@ func (ed *edge) startPull(ctx context.Context, rank int) (*pull, error) {
 	}
 	pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { ed.onTrack(p, remote, recv) })
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			p.connected.Store(true)
+		}
 		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
 			p.end()
 			ed.wakeLoop()
