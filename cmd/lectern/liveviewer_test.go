@@ -228,6 +228,7 @@ type comeback struct {
 	noticed time.Time   // when the player noticed: its watchdog, or its connection closing
 	told    bool        // the node closed the connection, rather than going silent
 	video   time.Time   // first video of the new session
+	refused []int       // the answers before the 201 (0: no answer)
 	err     error
 }
 
@@ -268,6 +269,7 @@ func comeBack(t *testing.T, api *webrtc.API, old *liveViewer, watchdog, limit ti
 			break
 		}
 		v.pc.Close()
+		cb.refused = append(cb.refused, code)
 		if time.Now().After(deadline) {
 			cb.err = fmt.Errorf("the viewer from %s was not served again within %v (last: %s answered %d)", old.node, limit, p.id, code)
 			return cb

@@ -105,7 +105,9 @@ func TestFailoverOwnerSIGTERM(t *testing.T) {
 	reconnected, tries := loop.lastAttempt(targetB)
 	var lastOld, firstNew time.Time
 	told := 0
+	var refused []int
 	for i, cb := range cbs {
+		refused = append(refused, cb.refused...)
 		lastOld = maxTime(lastOld, time.Unix(0, viewers[i].last.Load()))
 		if firstNew.IsZero() || cb.video.Before(firstNew) {
 			firstNew = cb.video
@@ -125,8 +127,8 @@ func TestFailoverOwnerSIGTERM(t *testing.T) {
 		}
 	}
 	stall, resumed := r.stallAfter(term)
-	t.Logf("FIGURE SIGTERM of the owner (drain_timeout %v): exited 0 after %v; %d of %d WHEP viewers told (session closed); the encoder's attempt %d, to node b, on air at a viewer there %v after it began; broadcast lost end to end %v (last video before, first after); HLS reader's longest stall %v, resumed=%v",
-		drain, exitAfter.Round(time.Millisecond), told, len(viewers), tries, onAir.Round(time.Millisecond),
+	t.Logf("FIGURE SIGTERM of the owner (drain_timeout %v): exited 0 after %v; %d of %d WHEP viewers told (session closed), answered %v before their 201s; the encoder's attempt %d, to node b, on air at a viewer there %v after it began; broadcast lost end to end %v (last video before, first after); HLS reader's longest stall %v, resumed=%v",
+		drain, exitAfter.Round(time.Millisecond), told, len(viewers), refused, tries, onAir.Round(time.Millisecond),
 		firstNew.Sub(lastOld).Round(time.Millisecond), stall.Round(time.Millisecond), resumed)
 	if tries == 0 || onAir > 3*time.Second {
 		t.Errorf("the encoder was on air through node b %v after its reconnect (attempts there: %d), want within 3 s (issue 20)", onAir, tries)
