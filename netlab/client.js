@@ -38,6 +38,68 @@
   // Joins to receive, with every layer on auto (the client's default).
   lab.watch = async (room, token) => (await join(room, token)).participant.id;
 
+  // Join timing (issue 13, point 7): one join, over WHEP or with the pages'
+  // client, timed in ms from its start to each step; the viewer leaves after
+  // the first video frame is shown. Times are null when a step never came.
+  const firstFrame = (track) => new Promise((resolve) => {
+    const v = document.createElement('video');
+    v.muted = true;
+    v.autoplay = true;
+    v.srcObject = new MediaStream([track]);
+    document.body.append(v);
+    v.requestVideoFrameCallback(() => { resolve(performance.now()); v.remove(); });
+  });
+  const connectedAt = (pc) => new Promise((resolve) => {
+    const check = () => { if (pc.connectionState === 'connected') resolve(performance.now()); };
+    pc.addEventListener('connectionstatechange', check);
+    check();
+  });
+  const within = (p, ms) => Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(null), ms))]);
+  lab.whepJoin = async (room, token, layer) => {
+    const t0 = performance.now();
+    const pc = new RTCPeerConnection();
+    try {
+      pc.addTransceiver('audio', { direction: 'recvonly' });
+      pc.addTransceiver('video', { direction: 'recvonly' });
+      const frame = new Promise((resolve) => { pc.ontrack = ({ track }) => { if (track.kind === 'video') firstFrame(track).then(resolve); }; });
+      const up = connectedAt(pc);
+      await pc.setLocalDescription(await pc.createOffer());
+      await within(new Promise((resolve) => {
+        if (pc.iceGatheringState === 'complete') resolve();
+        pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') resolve(); });
+      }), 1000);
+      const gathered = performance.now();
+      const res = await fetch(`/whep/${encodeURIComponent(room)}${layer ? `?layer=${layer}` : ''}`, { method: 'POST',
+        headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` }, body: pc.localDescription.sdp });
+      if (res.status !== 201) throw new Error(`WHEP POST: ${res.status} ${await res.text()}`);
+      await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+      const answered = performance.now();
+      const [c, f] = await Promise.all([within(up, 10000), within(frame, 10000)]);
+      const session = res.headers.get('Location');
+      if (session) fetch(new URL(session, location.href), { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
+      return { gathered: gathered - t0, answered: answered - t0, connected: c && c - t0, frame: f && f - t0 };
+    } finally {
+      pc.close();
+    }
+  };
+  lab.roomJoin = async (room, token) => {
+    const t0 = performance.now();
+    const { connect } = await import('/js/lectern.js');
+    const s = await connect(room, token);
+    try {
+      const joined = performance.now();
+      const frame = new Promise((resolve) => s.on('track', ({ track }) => { if (track.kind === 'video') firstFrame(track).then(resolve); }));
+      const up = (async () => {
+        while (!s.subscriber) await new Promise((resolve) => setTimeout(resolve, 5));
+        return connectedAt(s.subscriber);
+      })();
+      const [c, f] = await Promise.all([within(up, 10000), within(frame, 10000)]);
+      return { answered: joined - t0, connected: c && c - t0, frame: f && f - t0 };
+    } finally {
+      s.leave();
+    }
+  };
+
   const sample = async () => {
     const s = lab.session;
     const out = { t: Date.now(), in: [], out: [], availOut: 0 };

@@ -88,6 +88,14 @@ func usedSubnets() (map[byte]bool, error) {
 	return used, nil
 }
 
+// closeInto closes the lab and, if *err is nil, sets it to Close's error: a
+// deferred call for functions that make a lab of their own.
+func (l *Lab) closeInto(err *error) {
+	if cerr := l.Close(); cerr != nil && *err == nil {
+		*err = cerr
+	}
+}
+
 // Close deletes every namespace (which deletes its veth pair) and the
 // server's address; it returns the first error and is safe to call twice.
 func (l *Lab) Close() error {

@@ -155,3 +155,33 @@ func TestSweep(t *testing.T) {
 		}
 	}
 }
+
+// TestJoins times a few joins of a Chromium viewer over WHEP and with the
+// pages' client while a Chromium publisher is live (issue 13, point 7; the
+// full measurement is lectern-bench net --joins). Every join must connect
+// and show a frame; the times are logged, and bounded only loosely (CI's
+// machine is loaded: docs/benchmarks.md has the quiet figures).
+func TestJoins(t *testing.T) {
+	needLab(t)
+	bin := buildServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	runs, err := Joins(ctx, Env{Bin: bin, Logf: t.Logf}, 3, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	WriteJoins(&b, runs)
+	t.Logf("\n%s", b.String())
+	if len(runs) != 6 {
+		t.Fatalf("%d joins, want 6", len(runs))
+	}
+	for i, r := range runs {
+		switch {
+		case r.Connected == nil || r.Frame == nil:
+			t.Errorf("join %d (%s): connected %v, frame %v: want both", i, r.Kind, r.Connected, r.Frame)
+		case *r.Frame > 5000:
+			t.Errorf("join %d (%s): first frame after %.0f ms, want under 5 s", i, r.Kind, *r.Frame)
+		}
+	}
+}

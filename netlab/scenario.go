@@ -68,11 +68,7 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if cerr := lab.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
+	defer lab.closeInto(&err)
 	res = &Result{Scenario: sc, LabID: lab.ID}
 	cfg := ServerConfig{IP: lab.ServerIP}
 	var relay *Relay

@@ -178,3 +178,70 @@ func TestUpgradesHold(t *testing.T) {
 		t.Errorf("the speaker's layer went up at once: %d", got)
 	}
 }
+
+// TestFailedUpgradesBackOff: an upgrade taken back within failedUpgrade
+// doubles the hold for the next (1, 2, then 4 s at most), so that a track
+// whose higher layer does not fit stops switching every few seconds; after
+// calmAfter without a move down the hold is upgradeHold again.
+func TestFailedUpgradesBackOff(t *testing.T) {
+	d := &downTrack{current: 0, target: 0}
+	now := time.Now()
+	// upTo waits, one allocation a tick, until the track moves to layer and
+	// returns how long that took.
+	upTo := func(layer int) time.Duration {
+		t.Helper()
+		start := now
+		for range 100 {
+			got := d.steady(layer, false, now)
+			now = now.Add(allocateEvery)
+			if got == layer {
+				d.target = layer
+				return now.Sub(start)
+			}
+		}
+		t.Fatal("never moved up")
+		return 0
+	}
+	up := func() time.Duration { return upTo(1) }
+	down := func(after time.Duration) {
+		now = now.Add(after)
+		if got := d.steady(0, false, now); got != 0 {
+			t.Fatalf("down: applied %d", got)
+		}
+		d.target = 0
+	}
+	var waits []time.Duration
+	for range 5 {
+		waits = append(waits, up())
+		down(2 * time.Second) // the higher layer did not fit
+	}
+	want := []time.Duration{upgradeHold, 2 * upgradeHold, maxUpgradeHold, maxUpgradeHold, maxUpgradeHold}
+	for i := range want {
+		// The move comes on the tick after the hold has passed.
+		if waits[i] < want[i] || waits[i] > want[i]+2*allocateEvery {
+			t.Errorf("upgrade %d waited %v, want %v (all: %v)", i, waits[i], want[i], waits)
+		}
+	}
+	// An upgrade that holds past failedUpgrade halves the hold for the next.
+	waits = waits[:0]
+	waits = append(waits, up())
+	now = now.Add(failedUpgrade)
+	waits = append(waits, upTo(2))
+	if waits[0] < maxUpgradeHold || waits[1] > maxUpgradeHold/2+2*allocateEvery {
+		t.Errorf("after the backoff: waited %v for layer 1, then (it held) %v for layer 2; want %v, then %v", waits[0], waits[1], maxUpgradeHold, maxUpgradeHold/2)
+	}
+	down(time.Second)
+	d.target = 0
+	if got := d.steady(0, false, now); got != 0 {
+		t.Fatalf("down to 0: applied %d", got)
+	}
+	// A calm spell brings the hold back.
+	now = now.Add(calmAfter)
+	if w := up(); w > upgradeHold+2*allocateEvery {
+		t.Errorf("after %v without a move down the upgrade waited %v, want %v", calmAfter, w, upgradeHold)
+	}
+	down(failedUpgrade + time.Second)
+	if w := up(); w > upgradeHold+2*allocateEvery {
+		t.Errorf("after an upgrade that held, the next waited %v, want %v", w, upgradeHold)
+	}
+}

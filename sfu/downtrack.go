@@ -67,9 +67,12 @@ type downTrack struct {
 	// dropKF is when a queue drop last asked for a keyframe (unix nanoseconds).
 	dropKF atomic.Int64
 	// upSince is when the allocator first chose a higher layer than the
-	// track has (zero: it has not), upLast when it last did; owned by the
-	// subscriber's allocator.
-	upSince, upLast time.Time
+	// track has (zero: it has not), upLast when it last did; upAt is when
+	// the track last moved up (zero once it moved down), downAt when it
+	// last moved down, upHold the hold for the next move up (steady); all
+	// owned by the subscriber's allocator.
+	upSince, upLast, upAt, downAt time.Time
+	upHold                        time.Duration
 }
 
 // binding is what pion gives a track when it is negotiated.
@@ -183,7 +186,7 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 				// again. requestKeyframe asks the highest layer being sent.
 				// A target layer that has not arrived yet (a simulcast
 				// publisher's layers start one by one) is waited for.
-				retry := (idx == d.target || (settle && d.track.layerAt(d.target) != nil)) && time.Since(d.askedAt) > pliInterval
+				retry := (idx == d.target || (settle && d.track.layerAt(d.target) != nil)) && time.Since(d.askedAt) > keyframeRetry
 				target := d.target
 				if retry {
 					d.askedAt = time.Now()

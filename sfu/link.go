@@ -185,18 +185,50 @@ func (d *downTrack) allocInfo(top int, speaker *Participant) allocTrack {
 // a jittery link does not switch layers every allocation, each switch costing
 // a keyframe. Moving down is at once, and so is resuming the active speaker's
 // or a screen share's paused video (the speaker changed, not the estimate).
-const upgradeHold = time.Second
+//
+// An upgrade that has to be taken back within failedUpgrade (the higher
+// layer did not fit after all: on a link with random loss, the estimate sits
+// near the layer's rate and the top layer's keyframes overflow the queue)
+// doubles the hold for the next one, up to maxUpgradeHold; one that holds
+// halves it, and calmAfter without a move down brings it back to
+// upgradeHold (a viewer whose link is freed climbs back within seconds: the
+// cap is 4 s so that one step up after a limit is lifted stays well inside
+// issue 13's 10 s; at 8 s the netlab's step to unlimited took 10.1 s). Without it a viewer on a 3 Mbit/s
+// link with 5% loss switched between 720p and 360p every 1.5 to 5 s, each
+// switch a keyframe larger than anything else on the link (netlab).
+const (
+	upgradeHold    = time.Second
+	failedUpgrade  = 5 * time.Second
+	maxUpgradeHold = 4 * time.Second
+	calmAfter      = 30 * time.Second
+)
 
 // steady returns the layer to apply for a track the allocator put on want
 // (-1: paused): lower at once, higher only once the allocation has chosen a
-// higher one for upgradeHold. A paused track that is urgent resumes at once.
+// higher one for the track's hold (upgradeHold, longer after failed
+// upgrades). A paused track that is urgent resumes at once.
 func (d *downTrack) steady(want int, urgent bool, now time.Time) int {
 	cur := -1
 	if !d.bwPaused.Load() {
 		_, cur = d.layers()
 	}
-	if want <= cur || (urgent && cur < 0) {
+	if want < cur {
+		if !d.upAt.IsZero() && now.Sub(d.upAt) < failedUpgrade {
+			d.upHold = min(2*max(d.upHold, upgradeHold), maxUpgradeHold)
+		}
+		// A wish from before the move down does not count toward the next.
+		d.upAt, d.upSince, d.downAt = time.Time{}, time.Time{}, now
 		return want
+	}
+	if want == cur || (urgent && cur < 0) {
+		return want
+	}
+	if d.upHold == 0 || now.Sub(d.downAt) > calmAfter {
+		d.upHold = upgradeHold
+	}
+	if !d.upAt.IsZero() && now.Sub(d.upAt) >= failedUpgrade {
+		// The last move up held: the next one waits half as long.
+		d.upHold, d.upAt = max(d.upHold/2, upgradeHold), time.Time{}
 	}
 	// A wish that lapsed for a tick or two (an estimate wobbling around the
 	// layer's rate) keeps its place; one that lapsed for half the hold
@@ -205,10 +237,10 @@ func (d *downTrack) steady(want int, urgent bool, now time.Time) int {
 		d.upSince = now
 	}
 	d.upLast = now
-	if now.Sub(d.upSince) < upgradeHold {
+	if now.Sub(d.upSince) < d.upHold {
 		return cur
 	}
-	d.upSince = time.Time{}
+	d.upSince, d.upAt = time.Time{}, now
 	return want
 }
 

@@ -15,6 +15,8 @@ import (
 //   - two requests to a layer are at least minPLIInterval apart, so that a
 //     crowd joining at once costs a few keyframes a second, not one each;
 //   - a layer that sends nothing (paused by its encoder) is not asked;
+//   - no request goes out within encoderKeyframeGap of the layer's last
+//     keyframe, which a browser's encoder would drop: it waits until then;
 //   - when the encoder sends keyframes on its own at a steady interval and the
 //     next one is due within what the sink accepts to wait (its slack), none
 //     is asked for; if that keyframe does not come, one is asked for then.
@@ -25,6 +27,14 @@ const (
 	// keyframeWait, plus the round trip, is how long a request is taken to
 	// be on its way to an answer.
 	keyframeWait = 200 * time.Millisecond
+	// encoderKeyframeGap is how soon after a keyframe a browser's encoder
+	// takes another request: libwebrtc drops the requests that arrive within
+	// 300 ms of the last keyframe it sent (its minimum keyframe send
+	// interval), and a request dropped so was answered only by a sink's
+	// retry, a second later (netlab's joins: first frame 1.1 s after the
+	// connection with a cheap picture). Counted from the keyframe's arrival
+	// here, which is later than its sending there.
+	encoderKeyframeGap = 300 * time.Millisecond
 	// maxGOP is the longest natural keyframe interval that is waited for.
 	maxGOP = 5 * time.Second
 	// joinSlack is how long a subscriber's request may wait for a natural
@@ -34,9 +44,15 @@ const (
 	sinkSlack = time.Second
 )
 
-// pliInterval is how long a sink waiting for a keyframe waits before asking
-// again (a lost request, a lost keyframe).
+// pliInterval is how long a sink that lost packets it cannot get repaired
+// waits before asking for a keyframe again.
 const pliInterval = time.Second
+
+// keyframeRetry is how long a subscriber waiting for a keyframe waits before
+// asking again (a lost request, a lost keyframe); the requests themselves are
+// paced by the layer's bookkeeping (decideLocked), so asking again early
+// costs no extra request.
+const keyframeRetry = 400 * time.Millisecond
 
 // keyframeState is one layer's keyframe bookkeeping. mu guards it.
 type keyframeState struct {
@@ -147,6 +163,9 @@ func (t *Track) decideLocked(l *layer, now time.Time) bool {
 		}
 	}
 	if earliest := k.lastSent.Add(minPLIInterval); at.Before(earliest) {
+		at = earliest
+	}
+	if earliest := k.lastKey.Add(encoderKeyframeGap); k.haveKey && at.Before(earliest) {
 		at = earliest
 	}
 	if at.After(now) {

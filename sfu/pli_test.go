@@ -251,3 +251,42 @@ func TestJoinWhileTopLayerPaused(t *testing.T) {
 		t.Errorf("layer h: %d requests ignored, %d made; want 1 ignored and another made", ignored, plis[1])
 	}
 }
+
+// TestKeyframeRequestsWaitForTheEncoder: a browser's encoder drops keyframe
+// requests that arrive within 300 ms of its last keyframe. Requests made
+// right after a keyframe (a subscriber connecting just after another one's
+// picture came) wait until the encoder takes them, instead of going out to
+// be dropped and answered only by a retry a second later.
+func TestKeyframeRequestsWaitForTheEncoder(t *testing.T) {
+	room, pub := onDemandBroadcast(t, "gap", func(p *lossyPublisher) { p.minKeyGap = 300 * time.Millisecond })
+	sub := subscribe(t, join(t, room, "sub", access.Subscribe))
+	sub.waitSources(10*time.Second, SourceCamera)
+	tracks := room.Tracks()
+	if len(tracks) != 1 {
+		t.Fatalf("%d tracks, want 1", len(tracks))
+	}
+	track := tracks[0]
+	counts := func() (keys, dropped int) {
+		pub.mu.Lock()
+		defer pub.mu.Unlock()
+		return pub.keys, pub.droppedPLIs
+	}
+	keys := func() int { k, _ := counts(); return k }
+	_, droppedBefore := counts() // the publisher's start may race its first request
+	for i := range 4 {
+		before, asked := keys(), time.Now()
+		track.requestKeyframe(0)
+		deadline := time.Now().Add(3 * time.Second)
+		for keys() == before {
+			if time.Now().After(deadline) {
+				_, dropped := counts()
+				t.Fatalf("request %d: no keyframe within 3 s (the encoder dropped %d requests)", i, dropped)
+			}
+			time.Sleep(5 * time.Millisecond) // polling the publisher's count
+		}
+		t.Logf("request %d answered after %v", i, time.Since(asked).Round(time.Millisecond))
+	}
+	if _, dropped := counts(); dropped != droppedBefore {
+		t.Errorf("the encoder dropped %d keyframe requests that came too soon after its last keyframe, want 0", dropped-droppedBefore)
+	}
+}

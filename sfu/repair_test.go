@@ -54,6 +54,11 @@ type lossyPublisher struct {
 	// clock (0: none).
 	ignorePLI bool
 	keyEvery  time.Duration
+	// minKeyGap makes it drop the requests that arrive within that time of
+	// its last keyframe, as libwebrtc does (300 ms); keys and dropped count
+	// the keyframes it sent and the requests it dropped.
+	minKeyGap         time.Duration
+	keys, droppedPLIs int
 	// drop says which first copies of the media SSRC are lost.
 	drop  map[uint16]bool
 	seen  map[uint16]bool
@@ -180,13 +185,22 @@ func (lp *lossyPublisher) pumpGOP(from, to uint16, never map[uint16]bool, gop in
 		if lp.keyEvery > 0 && time.Since(lastKey) >= lp.keyEvery {
 			key = true
 		}
-		if key {
-			lastKey = time.Now()
-		}
 		select {
 		case <-lp.plisC:
+			if !key && lp.minKeyGap > 0 && time.Since(lastKey) < lp.minKeyGap {
+				lp.mu.Lock()
+				lp.droppedPLIs++
+				lp.mu.Unlock()
+				break
+			}
 			key = key || !lp.ignorePLI // answer keyframe requests, as browsers do
 		default:
+		}
+		if key {
+			lastKey = time.Now()
+			lp.mu.Lock()
+			lp.keys++
+			lp.mu.Unlock()
 		}
 		if !never[seq] {
 			lp.send(seq, key)

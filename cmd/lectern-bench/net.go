@@ -28,6 +28,8 @@ func runNet(ctx context.Context, args []string, out io.Writer) error {
 	only := fs.String("scenarios", "", "comma-separated scenario names to run (default: all): "+scenarioNames())
 	short := fs.Bool("short", false, "run only the short scenario CI runs")
 	jsonOut := fs.String("json", "", "also write every sample and figure to this file")
+	joins := fs.Int("joins", 0, "instead of the scenarios, time this many joins of a Chromium viewer over WHEP and as many with the pages' client, the publisher live (issue 13, point 7)")
+	joinLayer := fs.String("join-layer", "", "with --joins, pin the WHEP joins to this simulcast layer (q, h or f; default auto)")
 	camera := fs.String("camera", "noise", "publishers' fake camera: noise (a Y4M that ffmpeg makes, near every layer's bitrate ceiling) or pattern (Chromium's built-in, a few hundred kbit/s)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -49,6 +51,9 @@ func runNet(ctx context.Context, args []string, out io.Writer) error {
 	case "pattern":
 	default:
 		return fmt.Errorf("net: --camera %q is not noise or pattern", *camera)
+	}
+	if *joins > 0 {
+		return netJoins(ctx, env, *joins, *joinLayer, *jsonOut, out)
 	}
 	scenarios := netlab.Full(*phase)
 	if *short {
@@ -112,4 +117,25 @@ func scenarioNames() string {
 		names = append(names, fmt.Sprintf("%s/%d", sc.Name, sc.Publishers))
 	}
 	return strings.Join(names, ", ")
+}
+
+// netJoins times n joins of each kind and writes their quantiles.
+func netJoins(ctx context.Context, env netlab.Env, n int, layer, jsonOut string, out io.Writer) error {
+	runs, err := netlab.Joins(ctx, env, n, layer)
+	if err != nil {
+		return fmt.Errorf("net: joins: %w", err)
+	}
+	host, _ := os.Hostname()
+	fmt.Fprintf(out, "lectern-bench net --joins %d --join-layer %q, %s, %s, %d CPUs, %s\n\n", n, layer, time.Now().UTC().Format("2006-01-02 15:04 MST"), host, runtime.NumCPU(), runtime.Version())
+	if err := netlab.WriteJoins(out, runs); err != nil {
+		return err
+	}
+	if jsonOut == "" {
+		return nil
+	}
+	data, err := json.Marshal(runs)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(jsonOut, data, 0o644)
 }

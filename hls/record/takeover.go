@@ -15,16 +15,18 @@ import (
 )
 
 // A recording outlives its node (docs/hls.md, "Recordings across a node
-// loss"). Its uploader puts, after the media files it uploaded, its part's
-// index (indexName) in the store, so that the store alone says what reached
-// it. When the node dies (its heartbeat stops), the recording's row still
-// says "recording" and names it. Then:
+// loss"). Its uploader puts, after each media file it uploads and before
+// it removes the file from the spool, its part's index (indexName) in the
+// store, so that the store alone says what reached it, and what it lacks
+// was still in the spool. When the node dies (its heartbeat stops), the
+// recording's row still says "recording" and names it. Then:
 //
 //   - if the room's broadcast resumes on a node within AdoptWindow of the
 //     recording's last media, that node continues the recording in a new
 //     part (continueOrphan): its files are named pN-..., its journal starts
-//     with the earlier parts' entries from the store, and its playlist joins
-//     them with EXT-X-DISCONTINUITY;
+//     with the earlier parts' entries from the store, its segments' decode
+//     times go on from where the stored ones end (join.go), and its
+//     playlist joins the parts with EXT-X-DISCONTINUITY;
 //   - otherwise, once AdoptWindow has passed, any node finishes it from the
 //     store's index (sweep, finishOrphan).
 //
@@ -79,6 +81,11 @@ func (r *Recorder) continueOrphan(ctx context.Context, j *job, w *writer) {
 		return
 	}
 	w.part, w.continued, w.saved = got.Part, &got, true
+	if end, ok, err := r.priorEnd(ctx, rec.RoomID, rec.ID, w.prior); err != nil {
+		log.Warn("recording: the continued part's timestamps start again (only EXT-X-DISCONTINUITY joins it)", "err", err)
+	} else if ok {
+		w.join = &join{end: end}
+	}
 	d, _ := totals(w.prior)
 	log.Info("recording continued after its node died", "recording", got.ID, "dead_node", rec.Node, "part", got.Part,
 		"stored", d, "gap", time.Since(lastMedia(*rec)).Round(time.Millisecond))
@@ -98,9 +105,9 @@ func (r *Recorder) rekey(j *job, from, to, dir string) bool {
 }
 
 // putIndex uploads the index of j's part: its journal's header and the
-// entries whose files are in the store (gone from the spool), up to the
-// first that is not.
-func (r *Recorder) putIndex(ctx context.Context, j *job, log *slog.Logger) error {
+// entries whose files are in the store (stored, just uploaded, or gone
+// from the spool), up to the first that is not.
+func (r *Recorder) putIndex(ctx context.Context, j *job, stored string, log *slog.Logger) error {
 	h, entries, err := readJournal(j.dir)
 	if err != nil {
 		return err
@@ -112,7 +119,7 @@ func (r *Recorder) putIndex(ctx context.Context, j *job, log *slog.Logger) error
 	jn := &journal{w: &b}
 	jn.append(h)
 	for _, e := range entries {
-		if _, err := os.Stat(filepath.Join(j.dir, e.File)); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(j.dir, e.File)); e.File != stored && !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 		jn.append(e)

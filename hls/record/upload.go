@@ -63,17 +63,20 @@ func (r *Recorder) uploadSpool(ctx context.Context, j *job, log *slog.Logger) (d
 				if err := r.putFile(ctx, j, name, log); err != nil {
 					return false, ignoreEnded(ctx, err)
 				}
+				if r.cfg.NodeID != "" {
+					// In a cluster the store says what reached it, for a
+					// node finishing the recording if this one dies: the
+					// index names the file before the spool lets it go,
+					// so that what such a node cannot find is what the
+					// spool still held.
+					if err := r.putIndex(ctx, j, name, log); errors.Is(err, errTakenOver) {
+						return true, nil
+					} else if err != nil {
+						return false, ignoreEnded(ctx, err)
+					}
+				}
 				os.Remove(filepath.Join(j.dir, name))
 				uploaded++
-			}
-		}
-		if uploaded > 0 && r.cfg.NodeID != "" {
-			// The store says what reached it, for a node finishing the
-			// recording if this one dies (in a cluster).
-			if err := r.putIndex(ctx, j, log); errors.Is(err, errTakenOver) {
-				return true, nil
-			} else if err != nil {
-				return false, ignoreEnded(ctx, err)
 			}
 		}
 		if !final {

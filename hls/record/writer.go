@@ -56,7 +56,8 @@ type writer struct {
 	part      int
 	continued *storage.Recording
 	prior     []entry
-	saved     bool // the row exists
+	join      *join // moves this part's decode times (nil: as they come)
+	saved     bool  // the row exists
 	failed    bool
 	warned    bool
 }
@@ -97,6 +98,18 @@ func (w *writer) write(g hls.Segment) error {
 		w.inits++
 		if err := w.file(entry{File: initName(w.part, w.inits), Part: w.part, Init: w.inits}, g.Init); err != nil {
 			return err
+		}
+	}
+	if w.join != nil {
+		parts, err := w.join.apply(g)
+		if err != nil {
+			// Its timestamps go back: players that follow them need a
+			// discontinuity here (there is one at the part's start).
+			w.log.Warn("recording: the continued part's timestamps are left as they come", "err", err)
+			g.Discontinuity = true
+			w.join = nil
+		} else {
+			g.Parts = parts
 		}
 	}
 	w.segs++
