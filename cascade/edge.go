@@ -164,20 +164,10 @@ func (ed *edge) run() {
 				ed.stop("the room's node ended the stream: connect again")
 				return
 			}
-			// The lowest layer's connection failed before it ever came
-			// up (ICE gives up after 3 s; a loaded machine can take
-			// that long): pull it again rather than end the edge, as long
-			// as the owner answers.
-			ed.endPull(pulls[0])
 			redials++
-			ctx, cancel := context.WithTimeout(context.Background(), pullTimeout)
-			pulls[0], err = ed.startPull(ctx, 0)
-			cancel()
-			if err != nil {
-				ed.stop("the room's node could not be reached: connect again")
+			if pulls[0] = ed.redialLowest(pulls[0], redials); pulls[0] == nil {
 				return
 			}
-			ed.log.Warn("cascade pull did not connect; pulled again", "layer", rids[0], "attempt", redials+1)
 		default:
 		}
 		for r := 1; r < len(pulls); r++ {

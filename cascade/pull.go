@@ -171,3 +171,20 @@ func (ed *edge) deleteSession(location, rid string) {
 	}
 	res.Body.Close()
 }
+
+// redialLowest replaces the lowest layer's pull p, whose connection failed
+// before it ever came up (ICE gives up after 3 s; a loaded machine can take
+// that long), rather than end the edge, as long as the owner answers. It
+// returns the new pull, or nil once it has stopped the edge.
+func (ed *edge) redialLowest(p *pull, attempt int) *pull {
+	ed.endPull(p)
+	ctx, cancel := context.WithTimeout(context.Background(), pullTimeout)
+	defer cancel()
+	np, err := ed.startPull(ctx, 0)
+	if err != nil {
+		ed.stop("the room's node could not be reached: connect again")
+		return nil
+	}
+	ed.log.Warn("cascade pull did not connect; pulled again", "layer", rids[0], "attempt", attempt+1)
+	return np
+}
