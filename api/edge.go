@@ -32,8 +32,16 @@ const edgeTimeout = 6 * time.Second
 const edgeOriginKey = "lectern.edgeOrigin"
 
 // edgeOrigin is the room's node and the URL the request would have been
-// redirected to, where it still goes if the edge cannot serve.
-type edgeOrigin struct{ base, target string }
+// redirected to, where it still goes if the edge cannot serve. again, when
+// set, forgets the remembered owner and looks the room up afresh.
+type edgeOrigin struct {
+	base, target string
+	again        func(context.Context) (string, error)
+}
+
+// ownerForgetter is a Placer that remembers owners and can be told one is
+// gone (cluster.URLs).
+type ownerForgetter interface{ Forget(room string) }
 
 // edgeServing decides, in the placement middleware, which requests for a
 // room on another node are served here: WHEP offers (from an edge), and
@@ -47,11 +55,11 @@ type edgeServing struct {
 // node at base is served here from an edge instead. A pull from another
 // node's edge is never served from an edge (edges do not chain): it is
 // redirected.
-func (e edgeServing) serve(c *gin.Context, base, target string) bool {
+func (e edgeServing) serve(c *gin.Context, base, target string, again func(context.Context) (string, error)) bool {
 	if e.cascade == nil || c.FullPath() != "/whep/:room" || c.Request.Method != http.MethodPost || c.GetHeader(cascade.Header) != "" {
 		return false
 	}
-	c.Set(edgeOriginKey, edgeOrigin{base: base, target: target})
+	c.Set(edgeOriginKey, edgeOrigin{base: base, target: target, again: again})
 	return true
 }
 
@@ -83,6 +91,22 @@ func (s *whipHandlers) openRoom(c *gin.Context, k whipKind, r storage.Room) (*sf
 	ctx, cancel := context.WithTimeout(c.Request.Context(), edgeTimeout)
 	defer cancel()
 	room, release, err := s.edges.Acquire(ctx, r.ID, o.base, rooms.MediaOptions(r))
+	if err != nil && o.again != nil {
+		// The owner this node remembers may have left the cluster (a
+		// drained node tells no one): look again. With no live owner now,
+		// the viewer is served here until a publisher places the room, as
+		// for a room no node holds; a 307 would send it to a node that is
+		// gone.
+		if base, lerr := o.again(ctx); lerr == nil && base == "" {
+			s.log.Info("cascade edge unavailable and the room has no live node now; serving here", "room", r.ID, "gone", o.base)
+			local, oerr := s.rooms.Open(r)
+			if oerr != nil {
+				s.abort(c, oerr)
+				return nil, nil, false
+			}
+			return local, func() {}, true
+		}
+	}
 	if err != nil {
 		s.log.Warn("cascade edge unavailable; redirecting to the room's node", "room", r.ID, "node", o.base, "err", err)
 		c.Header("Cache-Control", "no-store")

@@ -94,7 +94,13 @@ func (n *roomNodes) placement(c *gin.Context) {
 		return
 	}
 	target := strings.TrimSuffix(base, "/") + c.Request.URL.RequestURI()
-	if n.edge.serve(c, base, target) {
+	again := func(ctx context.Context) (string, error) {
+		if f, ok := n.placer.(ownerForgetter); ok {
+			f.Forget(room)
+		}
+		return n.placer.Lookup(ctx, room)
+	}
+	if n.edge.serve(c, base, target, again) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")

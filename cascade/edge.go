@@ -33,6 +33,9 @@ const (
 	// may come on air).
 	absentAfter = 5 * time.Second
 	absentRetry = 30 * time.Second
+	// maxRedials bounds how often the lowest layer is pulled again after its
+	// connection failed before coming up.
+	maxRedials = 2
 )
 
 // edge is one room served here from its owner: an edge room in the local
@@ -136,6 +139,7 @@ func (ed *edge) run() {
 	// Every layer is pulled at first; then the layers no subscriber here
 	// takes are dropped, after holding for dropHold.
 	wanted := [3]bool{true, true, true}
+	redials := 0
 	var unwantedSince, retryAt [3]time.Time
 	tick := time.NewTicker(checkEvery)
 	defer tick.Stop()
@@ -156,8 +160,14 @@ func (ed *edge) run() {
 		}
 		select {
 		case <-pulls[0].ended:
-			ed.stop("the room's node ended the stream: connect again")
-			return
+			if pulls[0].connected.Load() || redials >= maxRedials {
+				ed.stop("the room's node ended the stream: connect again")
+				return
+			}
+			redials++
+			if pulls[0] = ed.redialLowest(pulls[0], redials); pulls[0] == nil {
+				return
+			}
 		default:
 		}
 		for r := 1; r < len(pulls); r++ {

@@ -148,6 +148,25 @@ func (e *Edges) Rooms() []string {
 	return out
 }
 
+// End ends every edge with reason (their subscribers' sessions close, and
+// they connect again) without waiting for the edges to finish; later
+// Acquires start new ones. A fenced node calls it: it may have been judged
+// dead, so it ends every session it holds (cluster.Node.OnFenced).
+func (e *Edges) End(reason string) {
+	e.mu.Lock()
+	edges := make([]*edge, 0, len(e.m))
+	for _, ed := range e.m {
+		edges = append(edges, ed)
+	}
+	e.mu.Unlock()
+	for _, ed := range edges {
+		ed.stop(reason)
+	}
+	if len(edges) > 0 {
+		e.log.Info("cascade edges ended", "edges", len(edges), "reason", reason)
+	}
+}
+
 // Close ends every edge (their subscribers are told to connect again) and
 // waits for them.
 func (e *Edges) Close() {

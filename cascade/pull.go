@@ -37,6 +37,8 @@ type pull struct {
 	// video sent its first packet.
 	started time.Time
 	video   atomic.Bool
+	// connected is set once the pull's connection has come up.
+	connected atomic.Bool
 }
 
 func (p *pull) end() { p.endOnce.Do(func() { close(p.ended) }) }
@@ -66,6 +68,9 @@ func (ed *edge) startPull(ctx context.Context, rank int) (*pull, error) {
 	}
 	pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) { ed.onTrack(p, remote, recv) })
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			p.connected.Store(true)
+		}
 		if s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed {
 			p.end()
 			ed.wakeLoop()
@@ -165,4 +170,21 @@ func (ed *edge) deleteSession(location, rid string) {
 		return
 	}
 	res.Body.Close()
+}
+
+// redialLowest replaces the lowest layer's pull p, whose connection failed
+// before it ever came up (ICE gives up after 3 s; a loaded machine can take
+// that long), rather than end the edge, as long as the owner answers. It
+// returns the new pull, or nil once it has stopped the edge.
+func (ed *edge) redialLowest(p *pull, attempt int) *pull {
+	ed.endPull(p)
+	ctx, cancel := context.WithTimeout(context.Background(), pullTimeout)
+	defer cancel()
+	np, err := ed.startPull(ctx, 0)
+	if err != nil {
+		ed.stop("the room's node could not be reached: connect again")
+		return nil
+	}
+	ed.log.Warn("cascade pull did not connect; pulled again", "layer", rids[0], "attempt", attempt+1)
+	return np
 }

@@ -36,6 +36,16 @@ func (u URLs) Lookup(ctx context.Context, room string) (string, error) {
 	return u.url(u.n.Lookup(ctx, room))
 }
 
+// Forget drops what this node remembers of room's owner (Lookup's answers
+// may be up to a second old), for a caller that found that owner gone: a
+// node that left the cluster tells no one, unlike one that died.
+func (u URLs) Forget(room string) {
+	u.n.cacheMu.Lock()
+	defer u.n.cacheMu.Unlock()
+	delete(u.n.cache, room)
+	u.n.cacheGen++
+}
+
 func (u URLs) url(o Owner, err error) (string, error) {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):

@@ -23,5 +23,6 @@ func (p *process) edges(reg *prometheus.Registry) api.Cascade {
 		reg.MustRegister(c)
 	}
 	p.onStop(e.Close)
+	p.cluster.endOnFence(e)
 	return e
 }

@@ -13,9 +13,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"lectern/api"
+	"lectern/cascade"
 	"lectern/cluster"
 	"lectern/ingest"
 	"lectern/sfu"
@@ -146,6 +148,8 @@ type member struct {
 	drain time.Duration
 	stop  context.CancelFunc
 	done  chan error
+	// edges are the cascade's edges, set once the API is built.
+	edges atomic.Pointer[cascade.Edges]
 }
 
 // joinCluster registers the node and starts its heartbeats when clustering
@@ -180,15 +184,29 @@ func joinCluster(ctx context.Context, cfg config, db *storage.DB, media *sfu.SFU
 	// A fenced node (it may have been judged dead) ends everything it holds:
 	// Fence's evict ends its rooms' participants (WebRTC, WHIP, WHEP), and
 	// the RTSP connections close, so encoders reconnect to the room's node.
-	node.OnFenced(func() { rtsp.CloseAll() })
+	// The cascade's edges here (WHEP viewers of other nodes' rooms) end too.
+	m := &member{node: node, media: media, log: log, drain: cfg.Cluster.DrainTimeout, done: make(chan error, 1)}
+	node.OnFenced(func() {
+		rtsp.CloseAll()
+		if e := m.edges.Load(); e != nil {
+			e.End(api.RoomMovedReason)
+		}
+	})
 	rtsp.Fenced = node.Fenced
 	if err := node.Register(ctx); err != nil {
 		return nil, fmt.Errorf("cluster: register node %s: %w", id, err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	m := &member{node: node, media: media, log: log, drain: cfg.Cluster.DrainTimeout, stop: stop, done: make(chan error, 1)}
+	m.stop = stop
 	go func() { m.done <- node.Run(runCtx) }()
 	return m, nil
+}
+
+// endOnFence makes a fence end e's edges as well; nothing without a cluster.
+func (m *member) endOnFence(e *cascade.Edges) {
+	if m != nil {
+		m.edges.Store(e)
+	}
 }
 
 // fenced is what the API refuses requests with while the node may have been
