@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -358,4 +359,81 @@ func (l *encoderLoop) lastAttempt(target string) (time.Time, int) {
 		}
 	}
 	return at, n
+}
+
+// hlsReader is ffmpeg reading a room's HLS and decoding it, reporting its
+// decoded frame count as it goes (-progress).
+type hlsReader struct {
+	*encoder
+	mu     sync.Mutex
+	frames []frameAt
+}
+type frameAt struct {
+	n  int
+	at time.Time
+}
+
+var progressFrame = regexp.MustCompile(`^frame=(\d+)$`)
+
+func readHLS(t *testing.T, url string) *hlsReader {
+	r := &hlsReader{encoder: &encoder{exited: make(chan struct{})}}
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "warning", "-nostdin", "-i", url, "-map", "0:v:0", "-f", "null", "-progress", "pipe:1", "-stats_period", "0.2", "-")
+	r.cmd = cmd
+	cmd.Stderr = &r.out
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := progressFrame.FindStringSubmatch(sc.Text()); m != nil {
+				var n int
+				fmt.Sscan(m[1], &n)
+				r.mu.Lock()
+				if len(r.frames) == 0 || r.frames[len(r.frames)-1].n != n {
+					r.frames = append(r.frames, frameAt{n, time.Now()})
+				}
+				r.mu.Unlock()
+			}
+		}
+		cmd.Wait()
+		r.at = time.Now()
+		close(r.exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-r.exited
+	})
+	return r
+}
+
+// decoded is the reader's frame count.
+func (r *hlsReader) decoded() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.frames) == 0 {
+		return 0
+	}
+	return r.frames[len(r.frames)-1].n
+}
+
+// stallAfter is the longest time without a new frame after t0, and whether
+// frames came after t0 at all.
+func (r *hlsReader) stallAfter(t0 time.Time) (time.Duration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev, longest, resumed := t0, time.Duration(0), false
+	for _, f := range r.frames {
+		if f.at.Before(t0) {
+			continue
+		}
+		resumed = true
+		longest = max(longest, f.at.Sub(prev))
+		prev = f.at
+	}
+	return longest, resumed
 }
