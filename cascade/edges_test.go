@@ -9,7 +9,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"lectern/access"
 	"lectern/internal/peertest"
+	"lectern/internal/syncbuf"
 	"lectern/sfu"
 )
 
@@ -110,7 +110,7 @@ func TestLowestPullRedialedWhenItNeverConnects(t *testing.T) {
 
 	link := newLossyLink(t, origin.UDPAddr().(*net.UDPAddr), func([]byte) bool { return false })
 	srv := blackholeFirst(t, whepOrigin(t, origin, link))
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	edges, err := New(Config{Token: func(string, string) (string, error) { return "node", nil }, Loopback: true}, local,
 		slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
@@ -176,22 +176,4 @@ func blackholeFirst(t *testing.T, origin *httptest.Server) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-// lockedBuffer is a log sink that a test may read while the edges write.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"lectern/hls/hlstest"
+	"lectern/internal/syncbuf"
 )
 
 // needGStreamer skips the test without gst-launch-1.0 and the named elements,
@@ -75,7 +76,7 @@ func gstPlay(t *testing.T, url, protocols string, frames int) (int, string, erro
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &logBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -176,7 +177,7 @@ func ffmpegPlay(t *testing.T, url, transport string, frames int) (int, string, e
 
 // gstPublish publishes a test pattern in H.264 (320x240) and Opus tone with
 // rtspclientsink until the test ends, and returns gst-launch's output.
-func gstPublish(t *testing.T, url string) *logBuffer {
+func gstPublish(t *testing.T, url string) *syncbuf.Buffer {
 	t.Helper()
 	_, out := gstPublishSize(t, url, "320x240")
 	return out
@@ -184,7 +185,7 @@ func gstPublish(t *testing.T, url string) *logBuffer {
 
 // gstPublishSize is gstPublish with pictures of size (WxH), also returning
 // the process.
-func gstPublishSize(t *testing.T, url, size string) (*exec.Cmd, *logBuffer) {
+func gstPublishSize(t *testing.T, url, size string) (*exec.Cmd, *syncbuf.Buffer) {
 	t.Helper()
 	w, h, _ := strings.Cut(size, "x")
 	cmd := exec.Command("gst-launch-1.0", "-q",
@@ -193,7 +194,7 @@ func gstPublishSize(t *testing.T, url, size string) (*exec.Cmd, *logBuffer) {
 		"!", "sink.",
 		"audiotestsrc", "is-live=true", "!", "opusenc", "!", "sink.",
 		"rtspclientsink", "name=sink", "protocols=tcp", "location="+url)
-	out := &logBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

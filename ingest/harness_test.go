@@ -21,6 +21,7 @@ import (
 
 	"lectern/access"
 	"lectern/internal/peertest"
+	"lectern/internal/syncbuf"
 	"lectern/program"
 	"lectern/rtspout"
 	"lectern/sfu"
@@ -62,25 +63,7 @@ type rig struct {
 	auth  *fakeAuth
 	udp   int
 	pubs  []*exec.Cmd
-	logs  *logBuffer // what the RTSP server logged, debug and above
-}
-
-// logBuffer is a log destination that tests can read while servers write.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs  *syncbuf.Buffer // what the RTSP server logged, debug and above
 }
 
 type sfuEvent = sfu.Event
@@ -115,7 +98,7 @@ func newRig(t *testing.T, udp bool) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { media.Close() })
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	// The programs, RTSP out and the RTSP server log into logs, for failure messages.
 	dlog := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	progs, out := newOut(t, media, dlog)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"lectern/hls/hlstest"
+	"lectern/internal/syncbuf"
 )
 
 // waitNoTracks waits until room has no tracks (its encoder is gone).
@@ -92,7 +93,7 @@ func (rr *rtpReader) waitIDRs(t *testing.T, size string, n int) {
 // decoded picture (I420: width*height*3/2) as fakesink reports it.
 var gstFrame = regexp.MustCompile(`frames: last-message = chain.*\((\d+) bytes`)
 
-func gstWatch(t *testing.T, url string) (frames <-chan int, out *logBuffer) {
+func gstWatch(t *testing.T, url string) (frames <-chan int, out *syncbuf.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	cmd := exec.CommandContext(ctx, "gst-launch-1.0", gstReadArgs(url, "tcp")...)
@@ -100,7 +101,7 @@ func gstWatch(t *testing.T, url string) (frames <-chan int, out *logBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out = &logBuffer{}
+	out = &syncbuf.Buffer{}
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func gstWatch(t *testing.T, url string) (frames <-chan int, out *logBuffer) {
 }
 
 // waitFrames reads frames until n of size bytes arrived (after any others).
-func waitFrames(t *testing.T, frames <-chan int, size, n int, out *logBuffer, r *rig) {
+func waitFrames(t *testing.T, frames <-chan int, size, n int, out *syncbuf.Buffer, r *rig) {
 	t.Helper()
 	deadline := time.After(60 * time.Second)
 	got, other := 0, 0

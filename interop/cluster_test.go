@@ -2,14 +2,13 @@ package interop
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
+	"lectern/internal/syncbuf"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,26 +26,8 @@ const clusterKey = "interop-cluster-admin-key"
 type node struct {
 	id, URL, RTSP string
 	cmd           *exec.Cmd
-	log           lockedBuffer
+	log           syncbuf.Buffer
 	exited        chan struct{}
-}
-
-// lockedBuffer is a bytes.Buffer for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startNode starts cluster node id on dbURL and waits for its banner. It is

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,34 +19,19 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"lectern/internal/peertest"
+	"lectern/internal/syncbuf"
 )
 
 // Multi-process failover tests (issue 20): every node is a real lectern
 // process (the test binary as main, TestMain) on one PostgreSQL database,
 // with the default heartbeat (2 s, dead after 6 s), so that SIGSTOP and
 // kill -9 hit a process as they would in production.
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // proc is one lectern node in a process of its own.
 type proc struct {
 	id, url, rtsp string
 	cmd           *exec.Cmd
-	log           *syncBuffer
+	log           *syncbuf.Buffer
 	exited        chan struct{}
 }
 
@@ -69,7 +53,7 @@ func startProc(t *testing.T, dbURL, id string, extra map[string]string) *proc {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &proc{id: id, cmd: cmd, log: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{id: id, cmd: cmd, log: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -190,7 +174,7 @@ type encoder struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	at     time.Time // when it exited
-	out    syncBuffer
+	out    syncbuf.Buffer
 }
 
 func startFFmpeg(t *testing.T, args ...string) *encoder {
