@@ -91,22 +91,7 @@ func whepOrigin(t *testing.T, media *sfu.SFU, link *lossyLink) *httptest.Server 
 // publisher on the owner.
 func TestEdgeRepairsLossAndRelaysPLI(t *testing.T) {
 	origin, local := newSFU(t), newSFU(t)
-	room, err := origin.Room("talk", sfu.RoomOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := room.Join(sfu.ParticipantOptions{Identity: "host", Kind: sfu.KindBrowser, Permissions: access.Publish})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { host.Close("test over") })
-	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
-	video, sender := peertest.SendTrack(t, pc, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam", "pub")
-	answer, err := host.Publish(peertest.Offer(t, pc), map[string]string{"cam": sfu.SourceCamera})
-	if err != nil {
-		t.Fatal(err)
-	}
-	peertest.Accept(t, pc, answer)
+	video, sender := publishTalk(t, origin)
 	var plis atomic.Int64
 	go func() {
 		for {
@@ -193,7 +178,7 @@ func TestEdgeRepairsLossAndRelaysPLI(t *testing.T) {
 		default:
 		}
 	})
-	answer, err = viewer.View(peertest.Offer(t, vpc))
+	answer, err := viewer.View(peertest.Offer(t, vpc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,4 +304,27 @@ func (l *lossyLink) close() {
 	}
 	l.mu.Unlock()
 	l.wg.Wait()
+}
+
+// publishTalk has a host publish a VP8 camera from a pion peer into origin's
+// room "talk" until the test ends; it returns the camera's track and sender.
+func publishTalk(t *testing.T, origin *sfu.SFU) (*webrtc.TrackLocalStaticRTP, *webrtc.RTPSender) {
+	t.Helper()
+	room, err := origin.Room("talk", sfu.RoomOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := room.Join(sfu.ParticipantOptions{Identity: "host", Kind: sfu.KindBrowser, Permissions: access.Publish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Close("test over") })
+	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
+	video, sender := peertest.SendTrack(t, pc, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam", "pub")
+	answer, err := host.Publish(peertest.Offer(t, pc), map[string]string{"cam": sfu.SourceCamera})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peertest.Accept(t, pc, answer)
+	return video, sender
 }

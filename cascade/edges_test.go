@@ -84,22 +84,7 @@ func TestEndClosesViewersAndStartsAfresh(t *testing.T) {
 // instead of ending, so its viewer stays and the room's video arrives.
 func TestLowestPullRedialedWhenItNeverConnects(t *testing.T) {
 	origin, local := newSFU(t), newSFU(t)
-	room, err := origin.Room("talk", sfu.RoomOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, err := room.Join(sfu.ParticipantOptions{Identity: "host", Kind: sfu.KindBrowser, Permissions: access.Publish})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { host.Close("test over") })
-	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
-	video, _ := peertest.SendTrack(t, pc, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam", "pub")
-	answer, err := host.Publish(peertest.Offer(t, pc), map[string]string{"cam": sfu.SourceCamera})
-	if err != nil {
-		t.Fatal(err)
-	}
-	peertest.Accept(t, pc, answer)
+	video, _ := publishTalk(t, origin)
 	peertest.Pump(t, 5*time.Millisecond, func(i int) {
 		payload := []byte{0x10, 0x01, 0, 1}
 		if i%30 == 0 {

@@ -2,10 +2,8 @@ package interop
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 	"lectern/internal/syncbuf"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -113,21 +111,7 @@ func (n *node) kill(t *testing.T) time.Time {
 // JSON answer; anything but want fails the test.
 func (n *node) call(t *testing.T, method, path, body string, want int) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), method, n.URL+"/api/v1"+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+clusterKey)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if res.StatusCode != want {
-		t.Fatalf("%s %s: %d %s, want %d", method, path, res.StatusCode, raw, want)
-	}
-	var m map[string]any
-	json.Unmarshal(raw, &m)
-	return m
+	return callAPI(t, n.URL, clusterKey, method, path, strings.NewReader(body), want)
 }
 
 // publishURL is the node's RTSP URL for room with key as the password.

@@ -2,7 +2,6 @@ package interop
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -51,17 +50,7 @@ func TestFailoverHLSPlayers(t *testing.T) {
 	}
 	encoderLoop(t, a.publishURL("show", key), b.publishURL("show", key))
 	playlist := b.URL + "/hls/show/index.m3u8?token=" + viewer("hls-viewer")
-	var last string
-	eventually(t, 60*time.Second, "the broadcast on air through node b", func() bool {
-		res, err := http.Get(playlist)
-		if err != nil {
-			last = err.Error()
-			return false
-		}
-		res.Body.Close()
-		last = res.Status
-		return res.StatusCode == 200
-	}, func() string { return last })
+	waitPlaylist(t, playlist, 60*time.Second, "the broadcast on air through node b")
 
 	players := []*timeline{playFFmpeg(t, playlist), playGohlslib(t, playlist), playVLC(t, playlist)}
 	pages, latest, stopBrowser := playChromium(t, b.URL, []map[string]any{

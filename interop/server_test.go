@@ -236,8 +236,15 @@ func (s *server) api(t *testing.T, method, path string, body any, want int) map[
 		b, _ := json.Marshal(body)
 		in = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequestWithContext(t.Context(), method, s.URL+"/api/v1"+path, in)
-	req.Header.Set("Authorization", "Bearer "+s.Key)
+	return callAPI(t, s.URL, s.Key, method, path, in, want)
+}
+
+// callAPI calls base's REST API with key and decodes the JSON answer;
+// anything but want fails the test.
+func callAPI(t *testing.T, base, key, method, path string, body io.Reader, want int) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), method, base+"/api/v1"+path, body)
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -323,8 +330,14 @@ func (s *server) rtspPublishURL(t *testing.T, room string) string {
 // waitHLS waits until the room's multivariant playlist answers 200.
 func (s *server) waitHLS(t *testing.T, url string) {
 	t.Helper()
+	waitPlaylist(t, url, 30*time.Second, "the room's HLS playlist")
+}
+
+// waitPlaylist waits until url answers 200.
+func waitPlaylist(t *testing.T, url string, within time.Duration, what string) {
+	t.Helper()
 	var last string
-	eventually(t, 30*time.Second, "the room's HLS playlist", func() bool {
+	eventually(t, within, what, func() bool {
 		res, err := http.Get(url)
 		if err != nil {
 			last = err.Error()
