@@ -98,9 +98,18 @@ func startProc(t *testing.T, dbURL, id string, extra map[string]string) *proc {
 	case got := <-found:
 		p.url, p.rtsp = got[0], got[1]
 		// The banner names the ingest URL when one is set: the node's own
-		// RTSP address is in its log.
-		if m := rtspListening.FindStringSubmatch(p.log.String()); m != nil {
-			p.rtsp = "rtsp://" + m[1]
+		// RTSP address is in its log, which comes on another pipe (stderr)
+		// and may come after the banner.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if m := rtspListening.FindStringSubmatch(p.log.String()); m != nil {
+				p.rtsp = "rtsp://" + m[1]
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s: no \"rtsp listening\" line in its log 10 s after its banner: %s", id, p.log.String())
+			}
+			time.Sleep(10 * time.Millisecond) // polling the log the node writes
 		}
 	case <-p.exited:
 		t.Fatalf("node %s exited: %s", id, p.log.String())
