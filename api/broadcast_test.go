@@ -37,7 +37,11 @@ func newBroadcastAPI(t *testing.T, room string) *testAPI {
 // waitLive waits for the room's first complete HLS segment.
 func (a *testAPI) waitLive(room string) {
 	a.t.Helper()
-	ctx, cancel := context.WithTimeout(a.t.Context(), 20*time.Second)
+	// A deadline, not a figure: on a quiet machine a room goes live in a few
+	// seconds, but under CI's load with -race a failover test once took
+	// more than 20 s (the publisher's connection, a keyframe, the first
+	// segment, each slowed several times).
+	ctx, cancel := context.WithTimeout(a.t.Context(), 45*time.Second)
 	defer cancel()
 	if err := a.srv.hls.WaitLive(ctx, room); err != nil {
 		a.t.Fatalf("room %s did not go live: %v", room, err)

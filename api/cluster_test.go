@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 
 	"lectern/access"
 	"lectern/cluster"
+	"lectern/internal/syncbuf"
 	"lectern/sfu"
 	"lectern/storage"
 	"lectern/storage/storagetest"
@@ -60,7 +60,13 @@ func newClusterNode(t *testing.T, databaseURL, id string) *clusterNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncbuf.Buffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", id, logs.String())
+		}
+	})
 	media, err := sfu.New(sfu.Config{ListenIP: "127.0.0.1", Loopback: true}, log)
 	if err != nil {
 		t.Fatal(err)
