@@ -17,7 +17,11 @@ import (
 // HLS reader gives up: the failover test of ffmpeg's reader, now part of
 // TestFailoverHLSPlayers in interop/, failed so once in CI).
 func TestReloadOfAStreamMovingHereIsHeld(t *testing.T) {
-	b := newTestBroadcast(t, DefaultConfig())
+	// The hold lasts three target durations: the longest segments there
+	// are give a loaded machine 18 s to put the room on air here.
+	cfg := DefaultConfig()
+	cfg.SegmentDuration = 6 * time.Second
+	b := newTestBroadcast(t, cfg)
 	session := b.svc.sign.sign("moved", time.Now().Add(time.Hour))
 	url := b.url + "/hls/moved/" + session + "/stream-of-a-dead-node/v0.m3u8"
 	type answer struct {
@@ -49,7 +53,7 @@ func TestReloadOfAStreamMovingHereIsHeld(t *testing.T) {
 		if a.status != 200 || !strings.Contains(a.body, "#EXT-X-MAP") || !strings.Contains(a.body, "#EXT-X-PART:") {
 			t.Errorf("the held reload: %d\n%s", a.status, a.body)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(40 * time.Second):
 		t.Fatal("the held reload was not answered")
 	}
 }

@@ -105,8 +105,10 @@ func checkLoss(t *testing.T, playlist string, journaled []spoolEntry, pending []
 		}
 	}
 	// A file in the spool and not yet journaled (killed between the two)
-	// is the segment being cut.
-	if len(waiting) == 0 || !slices.Equal(lost, waiting) {
+	// is the segment being cut. A file still in the spool may have reached
+	// the store, indexed, just before the kill (it leaves the spool after
+	// that): what is lost is at most what waited there.
+	if len(waiting) == 0 || slices.ContainsFunc(lost, func(f string) bool { return !slices.Contains(waiting, f) }) {
 		t.Errorf("segments lost: %v; journaled and waiting in node a's spool at the kill: %v", lost, waiting)
 	}
 	// The kill comes just after a segment was journaled: the segment being
