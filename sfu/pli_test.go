@@ -271,13 +271,22 @@ func TestKeyframeRequestsWaitForTheEncoder(t *testing.T) {
 		defer pub.mu.Unlock()
 		return pub.keys, pub.droppedPLIs
 	}
+	// The keyframe the server last saw: a request is made only once the
+	// previous keyframe has arrived (a request made while one is on its way
+	// is answered by it, and the encoder rightly drops it).
+	seen := func() time.Time {
+		k := &track.layerAt(0).kf
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.lastKey
+	}
 	keys := func() int { k, _ := counts(); return k }
 	_, droppedBefore := counts() // the publisher's start may race its first request
 	for i := range 4 {
 		before, asked := keys(), time.Now()
 		track.requestKeyframe(0)
 		deadline := time.Now().Add(3 * time.Second)
-		for keys() == before {
+		for keys() == before || !seen().After(asked) {
 			if time.Now().After(deadline) {
 				_, dropped := counts()
 				t.Fatalf("request %d: no keyframe within 3 s (the encoder dropped %d requests)", i, dropped)
