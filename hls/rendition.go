@@ -38,11 +38,11 @@ type rendition struct {
 }
 
 func newRendition(st *stream, index int) *rendition {
-	// The discontinuity sequence starts at the stream's first media sequence
-	// number: above that of any earlier stream of the room, so that a player
-	// reloading through a failover sees the new stream's segments as after a
-	// discontinuity (RFC 8216bis section 4.4.3.3), not as the timeline it
-	// was playing.
+	// The discontinuity sequence starts at 0 in every stream, though a
+	// player reloading through a failover meets the new stream after a
+	// discontinuity: starting it above every earlier stream's (at msnBase,
+	// as the media sequence does) kept hls.js and Shaka in Chromium from
+	// starting at all (TestFailoverHLSPlayers).
 	r := &rendition{st: st, index: index, est: 90000 / 30, lastAudio: time.Now(),
 		nextMSN: st.msnBase, partSeq: st.partBase}
 	r.snap.Store(&snapshot{next: make(chan struct{}), base: st.msnBase})
@@ -248,6 +248,25 @@ func (s *snapshot) lookupPart(n uint64) (found *part, wait bool) {
 		break // parts are numbered in order: n is past every one there is
 	}
 	return nil, s.open && !s.ended && n == s.nextPart
+}
+
+// newestData returns the data of the newest part there is (part) or of the
+// newest complete segment, nil if there is none yet.
+func (s *snapshot) newestData(part bool) [][]byte {
+	for i := len(s.segs) - 1; i >= 0; i-- {
+		g := s.segs[i]
+		switch {
+		case part && len(g.parts) > 0:
+			return [][]byte{g.parts[len(g.parts)-1].data}
+		case !part && g.complete:
+			data := make([][]byte, len(g.parts))
+			for k, p := range g.parts {
+				data[k] = p.data
+			}
+			return data
+		}
+	}
+	return nil
 }
 
 // lookupSegment finds the complete segment msn; wait is true while it is

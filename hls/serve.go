@@ -70,26 +70,27 @@ func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session,
 	if err != nil {
 		return err
 	}
+	// A stream this node never had is a stale URL: it names a stream of the
+	// room's previous node, which died. It is answered from the room's live
+	// stream here, whose numbers are above the old stream's (msnBase,
+	// partBase), so the player plays on after a discontinuity.
 	var st *stream
+	stale := false
 	if m := s.muxer(room); m != nil {
-		st = m.stream(streamID)
-		if st == nil {
-			// A stream this node never had: the player's URL names a stream
-			// of the room's previous node, which died. It gets the room's
-			// live stream under that URL, whose sequence numbers are above
-			// the old stream's (msnBase), so it plays on after a
-			// discontinuity.
+		if st = m.stream(streamID); st == nil {
 			st, _ = m.liveOrChange()
+			stale = true
 		}
 	}
-	if st == nil && res.kind == resPlaylist {
+	if st == nil {
 		// Nothing live here yet under a valid session: the room's broadcast
 		// is moving here (its encoder reconnecting after its node died). The
-		// reload is held like a blocking one, up to its limit, rather than
-		// answered 404, after a few of which standard players give up.
+		// request is held like a blocking one, up to its limit, rather than
+		// answered 404, after which standard players give up.
 		ctx, cancel := context.WithTimeout(req.Context(), s.blockTimeout())
 		st = s.awaitStream(ctx, room)
 		cancel()
+		stale = true
 	}
 	if st == nil && s.muxer(room) == nil {
 		return ErrOffline
@@ -122,6 +123,9 @@ func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session,
 		return s.servePlaylist(w, req, r)
 	case resInit:
 		return s.serveInit(w, r, int(res.n))
+	}
+	if stale && res.before(st) {
+		return s.serveSuccessor(w, req, r, res)
 	}
 	return s.serveMedia(w, req, r, res)
 }
@@ -235,6 +239,29 @@ func (s *Service) serveMedia(w http.ResponseWriter, req *http.Request, r *rendit
 	return nil
 }
 
+// serveSuccessor answers a stale URL's part or segment, one of the dead
+// stream's that will never exist, with what follows it now: the live
+// stream's newest complete part or segment (held until there is one). A
+// player that asked for what comes after what it has (a preload hint, the
+// next segment) then plays on, where a 404 ends gohlslib's client and
+// hls.js's playback, and Shaka retries it for seconds. The answer is
+// private: the URL means this only here and now.
+func (s *Service) serveSuccessor(w http.ResponseWriter, req *http.Request, r *rendition, res resource) error {
+	var data [][]byte
+	_, err := s.wait(req.Context(), r, func(sn *snapshot) (bool, error) {
+		data = sn.newestData(res.kind == resPart)
+		if data == nil && sn.ended {
+			return false, fmt.Errorf("%w: %s", ErrNotFound, res)
+		}
+		return data != nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	writeBytes(w, "video/mp4", cachePrivate, data)
+	return nil
+}
+
 // wait holds a request until check is satisfied, counting it as waiting.
 func (s *Service) wait(ctx context.Context, r chain, check func(*snapshot) (bool, error)) (*snapshot, error) {
 	defer s.stats.hold()()
@@ -243,13 +270,18 @@ func (s *Service) wait(ctx context.Context, r chain, check func(*snapshot) (bool
 
 // writeMedia writes immutable media bytes.
 func writeMedia(w http.ResponseWriter, ctype string, chunks [][]byte) {
+	writeBytes(w, ctype, cacheImmutable, chunks)
+}
+
+// writeBytes writes chunks as one body.
+func writeBytes(w http.ResponseWriter, ctype, cache string, chunks [][]byte) {
 	n := 0
 	for _, c := range chunks {
 		n += len(c)
 	}
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Cache-Control", cacheImmutable)
+	h.Set("Cache-Control", cache)
 	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(http.StatusOK)
 	for _, c := range chunks {
