@@ -56,6 +56,8 @@ func newMetrics(reg prometheus.Registerer, db *storage.DB, media *sfu.SFU) (*met
 			Help: "Packets asked for again that publishers resent in time."}, func() float64 { return float64(media.Stats().Recovered) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lectern_sfu_queue_dropped_packets_total",
 			Help: "Packets subscribers' send queues dropped: older than 150 ms, or pushed out of a full queue."}, func() float64 { return float64(media.Stats().QueueDrops) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lectern_sfu_keyframe_replays_total",
+			Help: "Subscribers started at a recent keyframe kept in the packet cache instead of waiting for a new one."}, func() float64 { return float64(media.Stats().Replays) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lectern_sfu_rooms", Help: "Rooms with participants or tracks."},
 			func() float64 { return float64(len(media.MediaRooms())) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lectern_sfu_participants", Help: "Connected media participants."},

@@ -205,10 +205,16 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 		d.mu.Unlock()
 		return
 	}
+	d.sendLocked(b, pkt)
+	d.mu.Unlock()
+}
+
+// sendLocked queues pkt for the subscriber with the track's offsets applied.
+// Called with mu held.
+func (d *downTrack) sendLocked(b *binding, pkt *rtp.Packet) {
 	seq := pkt.SequenceNumber + d.seqOff
 	ts := pkt.Timestamp + d.tsOff
 	if d.nEpochs > 0 && int16(seq-d.epochs[(d.nEpochs-1)%maxEpochs].outStart) < 0 {
-		d.mu.Unlock()
 		return // older than the last switch point: would repeat a sequence number
 	}
 	// A late packet (a publisher's retransmission) goes out too, in its place.
@@ -224,7 +230,6 @@ func (d *downTrack) WriteRTP(pkt *rtp.Packet, idx int, keyframe bool) {
 	if q := d.sub.out.Load(); q != nil {
 		q.push(d, b, &h, pkt.Payload, false)
 	}
-	d.mu.Unlock()
 }
 
 // queueDropped is told that the subscriber's queue dropped one of the track's
@@ -275,9 +280,10 @@ func (d *downTrack) resync() {
 	if target >= noLayer {
 		return // pinned to a layer the track does not have
 	}
-	// Before the subscriber's connection is up a keyframe would be lost, and
-	// the one-a-second throttle would then delay the one asked for on connect.
-	if d.sub.subConnected.Load() {
+	// Before the subscriber's connection is up a keyframe would be lost
+	// (one asked for ahead, when it joined, is kept in the packet cache and
+	// replayed once it is up).
+	if d.sub.subConnected.Load() && !d.replay(target) {
 		d.track.requestKeyframe(target)
 	}
 }

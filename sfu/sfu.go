@@ -46,6 +46,7 @@ type counters struct {
 	nacksSent     atomic.Uint64
 	recovered     atomic.Uint64
 	queueDrops    atomic.Uint64
+	replays       atomic.Uint64
 }
 
 // Stats are running totals since the SFU started.
@@ -64,6 +65,9 @@ type Stats struct {
 	// QueueDrops counts packets subscribers' send queues dropped: waited
 	// past maxQueueDelay, or pushed out of a full queue.
 	QueueDrops uint64
+	// Replays counts subscribers started at a keyframe replayed from a
+	// layer's packet cache (replay.go).
+	Replays uint64
 	// Rooms and Participants are the live counts.
 	Rooms, Participants int
 }
@@ -71,7 +75,8 @@ type Stats struct {
 // Stats returns the running totals and live counts.
 func (s *SFU) Stats() Stats {
 	st := Stats{Received: s.stats.received.Load(), SendErrors: s.stats.sendErrors.Load(), Retransmitted: s.stats.retransmitted.Load(), KeyframeRequests: s.stats.keyframeReqs.Load(),
-		NACKed: s.stats.nacksSent.Load(), Recovered: s.stats.recovered.Load(), QueueDrops: s.stats.queueDrops.Load()}
+		NACKed: s.stats.nacksSent.Load(), Recovered: s.stats.recovered.Load(), QueueDrops: s.stats.queueDrops.Load(),
+		Replays: s.stats.replays.Load()}
 	s.mu.Lock()
 	rooms := make([]*Room, 0, len(s.rooms))
 	for _, r := range s.rooms {

@@ -236,6 +236,14 @@ func (p *Participant) attachLocked(t *Track, add func(*downTrack) (*webrtc.RTPSe
 	d.sender = sender
 	p.downs[t.id] = d
 	t.AddSink(d)
+	if !p.subConnected.Load() {
+		// A keyframe asked for ahead arrives while the connection comes up
+		// and is replayed from the packet cache once it is up (replay.go).
+		_, target := d.layers()
+		if l := t.layerAt(target); l != nil && !l.mark.fresh(time.Now()) {
+			t.requestKeyframe(target)
+		}
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()

@@ -87,8 +87,10 @@ type layer struct {
 	lastPacket atomic.Int64
 	// rate is the measured bitrate in bits per second, updated by the reader.
 	rate atomic.Int64
-	// cache answers subscribers' NACKs (video only).
+	// cache answers subscribers' NACKs (video only); mark is where its
+	// last keyframe starts, for a subscriber's start (replay.go).
 	cache packetCache
+	mark  keyMark
 	// slots re-packetizes an H.264 layer (slots.go); nil for other codecs.
 	slots *h264Slots
 }
@@ -365,6 +367,7 @@ func (t *Track) forward(pkt *rtp.Packet, l *layer) {
 	if t.keyframe != nil {
 		key = t.keyframe(pkt.Payload)
 		l.cache.put(pkt)
+		l.mark.mark(pkt, key, now)
 		if key {
 			l.keyframeSeen(pkt.Timestamp, now)
 		}
