@@ -39,8 +39,9 @@
   lab.watch = async (room, token) => (await join(room, token)).participant.id;
 
   // Join timing (issue 13, point 7): one join, over WHEP or with the pages'
-  // client, timed in ms from its start to each step; the viewer leaves after
-  // the first video frame is shown. Times are null when a step never came.
+  // client, timed in ms from its start to each step; the viewer leaves 3 s
+  // after the first video frame is shown (videoDelay). Times are null when a
+  // step never came.
   const firstFrame = (track) => new Promise((resolve) => {
     const v = document.createElement('video');
     v.muted = true;
@@ -55,6 +56,25 @@
     check();
   });
   const within = (p, ms) => Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(null), ms))]);
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  // videoDelay is the video's jitter-buffer delay per frame, in ms, over the
+  // 1 to 3 s after the first frame: how far behind the arriving packets the
+  // picture plays once the join has settled (a join started at a keyframe
+  // replayed from the server's cache begins behind by that keyframe's age).
+  const videoDelay = async (pc) => {
+    const read = async () => {
+      for (const st of (await pc.getStats()).values()) {
+        if (st.type === 'inbound-rtp' && st.kind === 'video') return st;
+      }
+      return null;
+    };
+    await pause(1000);
+    const a = await read();
+    await pause(2000);
+    const b = await read();
+    const n = a && b ? b.jitterBufferEmittedCount - a.jitterBufferEmittedCount : 0;
+    return n > 0 ? 1000 * (b.jitterBufferDelay - a.jitterBufferDelay) / n : null;
+  };
   lab.whepJoin = async (room, token, layer) => {
     const t0 = performance.now();
     const pc = new RTCPeerConnection();
@@ -75,9 +95,10 @@
       await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
       const answered = performance.now();
       const [c, f] = await Promise.all([within(up, 10000), within(frame, 10000)]);
+      const delay = f ? await videoDelay(pc) : null;
       const session = res.headers.get('Location');
       if (session) fetch(new URL(session, location.href), { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
-      return { gathered: gathered - t0, answered: answered - t0, connected: c && c - t0, frame: f && f - t0 };
+      return { gathered: gathered - t0, answered: answered - t0, connected: c && c - t0, frame: f && f - t0, delay };
     } finally {
       pc.close();
     }
@@ -94,7 +115,8 @@
         return connectedAt(s.subscriber);
       })();
       const [c, f] = await Promise.all([within(up, 10000), within(frame, 10000)]);
-      return { answered: joined - t0, connected: c && c - t0, frame: f && f - t0 };
+      const delay = f && s.subscriber ? await videoDelay(s.subscriber) : null;
+      return { answered: joined - t0, connected: c && c - t0, frame: f && f - t0, delay };
     } finally {
       s.leave();
     }

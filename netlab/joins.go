@@ -22,13 +22,15 @@ const (
 // Gathered is the offer's ICE gathering (at most 1 s), Answered the answer
 // applied. Room: Answered is connect() resolved (the welcome). Connected is
 // the subscribing peer connection's "connected"; Frame the first video frame
-// shown.
+// shown. Delay is not a step: it is the video's jitter-buffer delay per
+// frame in the 1 to 3 s after the first frame, in milliseconds.
 type JoinRun struct {
 	Kind      string
 	Gathered  *float64 `json:",omitempty"`
 	Answered  *float64
 	Connected *float64
 	Frame     *float64
+	Delay     *float64
 }
 
 // Joins times n joins of each kind (issue 13, point 7: a new subscriber's
@@ -36,7 +38,7 @@ type JoinRun struct {
 // a server, one Chromium publisher (camera in simulcast, microphone) and a
 // Chromium viewer, each in a namespace of its own on an unlimited link, and
 // the viewer joins one time after another, alternating the kinds, leaving
-// after each join's first frame. layer, if set, pins the WHEP joins to a
+// 3 s after each join's first frame. layer, if set, pins the WHEP joins to a
 // simulcast layer (q, h or f).
 func Joins(ctx context.Context, env Env, n int, layer string) (runs []JoinRun, err error) {
 	lab, err := NewLab(ctx)
@@ -112,6 +114,7 @@ func WriteJoins(w io.Writer, runs []JoinRun) error {
 		{"answer applied / welcome", func(r JoinRun) *float64 { return r.Answered }},
 		{"connected", func(r JoinRun) *float64 { return r.Connected }},
 		{"first frame", func(r JoinRun) *float64 { return r.Frame }},
+		{"jitter buffer 1-3 s after", func(r JoinRun) *float64 { return r.Delay }},
 	}
 	for _, kind := range []string{JoinWHEP, JoinRoom} {
 		for _, st := range steps {
