@@ -25,34 +25,14 @@ func TestReloadOfAStreamMovingHereIsHeld(t *testing.T) {
 	cfg.SegmentDuration = 6 * time.Second
 	b := newTestBroadcast(t, cfg)
 	session := b.svc.sign.sign("moved", time.Now().Add(time.Hour))
-	url := b.url + "/hls/moved/" + session + "/stream-of-a-dead-node/v0.m3u8"
-	type answer struct {
-		status int
-		body   string
-	}
-	got := make(chan answer, 1)
-	before := b.svc.Stats().Requests
-	go func() {
-		status, body, _ := b.get(url)
-		got <- answer{status, string(body)}
-	}()
-	// The reload has reached the service before the room is on HLS here.
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for b.svc.Stats().Requests == before {
-		select {
-		case a := <-got:
-			t.Fatalf("answered before the room was live here: %d %s", a.status, a.body)
-		case <-tick.C:
-		}
-	}
+	got := getHeld(t, b, b.url+"/hls/moved/"+session+"/stream-of-a-dead-node/v0.m3u8")
 	clip := hlstest.NewClip(t, 320, 180, 4, "moved")
 	publish(t, b.room("moved"), hlstest.Track{Source: sfu.SourceCamera, Clip: clip})
 	select {
 	case a := <-got:
 		// Held until the first segment, or three target durations on a
 		// slow machine: then the parts there are so far.
-		if a.status != 200 || !strings.Contains(a.body, "#EXT-X-MAP") || !strings.Contains(a.body, "#EXT-X-PART:") {
+		if body := string(a.body); a.status != 200 || !strings.Contains(body, "#EXT-X-MAP") || !strings.Contains(body, "#EXT-X-PART:") {
 			t.Errorf("the held reload: %d\n%s", a.status, a.body)
 		}
 	case <-time.After(40 * time.Second):
@@ -75,26 +55,7 @@ func TestStaleMediaGetsWhatFollows(t *testing.T) {
 	b := newTestBroadcast(t, cfg)
 	session := b.svc.sign.sign("moved", time.Now().Add(time.Hour))
 	stale := b.url + "/hls/moved/" + session + "/stream-of-a-dead-node/"
-	type answer struct {
-		status int
-		body   []byte
-		header http.Header
-	}
-	got := make(chan answer, 1)
-	before := b.svc.Stats().Requests
-	go func() {
-		status, body, h := b.get(stale + "v0-p7.m4s")
-		got <- answer{status, body, h}
-	}()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for b.svc.Stats().Requests == before {
-		select {
-		case a := <-got:
-			t.Fatalf("the hinted part was answered before the room was live here: %d %s", a.status, a.body)
-		case <-tick.C:
-		}
-	}
+	got := getHeld(t, b, stale+"v0-p7.m4s")
 	clip := hlstest.NewClip(t, 320, 180, 4, "moved")
 	publish(t, b.room("moved"), hlstest.Track{Source: sfu.SourceCamera, Clip: clip})
 	select {
@@ -136,3 +97,33 @@ func TestStaleMediaGetsWhatFollows(t *testing.T) {
 
 // liveDir is the directory of a media playlist URL, to resolve its URIs.
 func liveDir(playlist string) string { return playlist[:strings.LastIndex(playlist, "/")+1] }
+
+// heldAnswer is the answer to a request getHeld made.
+type heldAnswer struct {
+	status int
+	body   []byte
+	header http.Header
+}
+
+// getHeld GETs url and returns once the request has reached the service,
+// failing the test if it was answered before the room was live here; the
+// answer comes on the channel.
+func getHeld(t *testing.T, b *testBroadcast, url string) <-chan heldAnswer {
+	t.Helper()
+	got := make(chan heldAnswer, 1)
+	before := b.svc.Stats().Requests
+	go func() {
+		status, body, h := b.get(url)
+		got <- heldAnswer{status, body, h}
+	}()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for b.svc.Stats().Requests == before {
+		select {
+		case a := <-got:
+			t.Fatalf("%s was answered before the room was live here: %d %s", url, a.status, a.body)
+		case <-tick.C:
+		}
+	}
+	return got
+}
