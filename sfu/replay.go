@@ -13,7 +13,7 @@ import (
 // encoderKeyframeGap of the last, and then takes its encoding time, so a
 // viewer joining just after another (a crowd arriving) waited 0.1 to 0.3 s
 // more for its first frame. A subscriber that joins asks for a keyframe
-// ahead (attachLocked), unless the last one is fresh enough to be replayed
+// ahead (askAhead), unless the last one is fresh enough to be replayed
 // when its connection is up, so that one arrives while it connects. The
 // replay is bounded: a keyframe older than replayMaxAge (the viewer starts
 // that far behind the live picture, and its jitter buffer catches up) or
@@ -53,6 +53,16 @@ func (m *keyMark) fresh(now time.Time) bool {
 	return at != 0 && now.UnixNano()-at < int64(replayMaxAge/2)
 }
 
+// askAhead asks for a keyframe of the target layer for a subscriber whose
+// connection is coming up, unless the layer's last one is fresh enough to be
+// replayed once it is up.
+func (d *downTrack) askAhead() {
+	_, target := d.layers()
+	if l := d.track.layerAt(target); l != nil && !l.mark.fresh(time.Now()) {
+		d.track.requestKeyframe(target)
+	}
+}
+
 // since returns the cached packets to replay, from the keyframe's first to
 // the latest, if the keyframe is recent enough.
 func (m *keyMark) since(now time.Time) (from, last uint16, ok bool) {
@@ -77,7 +87,7 @@ func (d *downTrack) replay(target int) bool {
 	l := d.track.layerAt(target)
 	b := d.bound.Load()
 	q := d.sub.out.Load()
-	if l == nil || b == nil || q == nil || d.track.keyframe == nil || d.track.muted.Load() {
+	if l == nil || b == nil || q == nil || d.track.keyframe == nil || d.track.muted.Load() || d.paused.Load() || d.bwPaused.Load() {
 		return false
 	}
 	from, last, ok := l.mark.since(time.Now())

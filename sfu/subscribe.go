@@ -90,7 +90,7 @@ func (p *Participant) restartSubscriberLocked() {
 	}
 	p.sub = pc
 	for _, t := range later {
-		if err := p.attachLocked(t, p.addSendonly); err != nil {
+		if _, err := p.attachLocked(t, p.addSendonly); err != nil {
 			p.log.Warn("subscribe", "track", t.id, "err", err)
 		}
 	}
@@ -167,33 +167,39 @@ func (p *Participant) Unsubscribe(ids []string) {
 	}
 }
 
-// subscribeTrack adds t to the subscriber connection and renegotiates.
+// subscribeTrack adds t to the subscriber connection and renegotiates. A
+// subscriber whose connection is still coming up asks for a keyframe ahead
+// (replay.go), once mu is released.
 func (p *Participant) subscribeTrack(t *Track) {
+	if d := p.addSubscription(t); d != nil && !p.subConnected.Load() {
+		d.askAhead()
+	}
+}
+
+// addSubscription puts a downTrack of t on the subscriber connection, which
+// it makes if there is none, and renegotiates; it returns the downTrack, nil
+// if none was added. It takes mu.
+func (p *Participant) addSubscription(t *Track) *downTrack {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || p.downs[t.id] != nil {
-		return
+		return nil
 	}
 	if p.sub == nil {
 		pc, err := p.newSubscriberPC()
 		if err != nil {
 			p.log.Warn("subscriber connection", "err", err)
-			return
+			return nil
 		}
 		p.sub = pc
 	}
-	err := p.attachLocked(t, func(d *downTrack) (*webrtc.RTPSender, error) {
-		tr, err := p.sub.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-		if err != nil {
-			return nil, err
-		}
-		return tr.Sender(), nil
-	})
+	d, err := p.attachLocked(t, p.addSendonly)
 	if err != nil {
 		p.log.Warn("subscribe", "track", t.id, "err", err)
-		return
+		return nil
 	}
 	p.negotiateLocked()
+	return d
 }
 
 // newSubscriberPC creates the connection that sends media to the participant.
@@ -227,29 +233,21 @@ const allocateEvery = 250 * time.Millisecond
 // attachLocked makes a downTrack for t, hands it to add (which puts it on the
 // subscriber connection), and starts forwarding and reading its RTCP. Called
 // with mu held.
-func (p *Participant) attachLocked(t *Track, add func(*downTrack) (*webrtc.RTPSender, error)) error {
+func (p *Participant) attachLocked(t *Track, add func(*downTrack) (*webrtc.RTPSender, error)) (*downTrack, error) {
 	d := p.newDown(t)
 	sender, err := add(d)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.sender = sender
 	p.downs[t.id] = d
 	t.AddSink(d)
-	if !p.subConnected.Load() {
-		// A keyframe asked for ahead arrives while the connection comes up
-		// and is replayed from the packet cache once it is up (replay.go).
-		_, target := d.layers()
-		if l := t.layerAt(target); l != nil && !l.mark.fresh(time.Now()) {
-			t.requestKeyframe(target)
-		}
-	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		p.readRTCP(sender, func() *downTrack { return d })
 	}()
-	return nil
+	return d, nil
 }
 
 // newDown makes a downTrack of t for p, capped by p's tier and the room's.
