@@ -100,7 +100,11 @@ func TestStageBrowser(t *testing.T) {
 
 	// Ann raises a hand; the host sees it in the queue.
 	ann.click("#hand")
-	ann.waitJS(`document.body.dataset.stage === 'raised' && document.querySelector('#hand').getAttribute('aria-pressed') === 'true'`, "the hand raised")
+	// An error the page shows (a toast, for 8 s) ends the wait with its words.
+	ann.waitJS(`(document.body.dataset.stage === 'raised' && document.querySelector('#hand').getAttribute('aria-pressed') === 'true') || !!document.querySelector('.toast.error')`, "the hand raised")
+	if msg := ann.js(`document.querySelector('.toast.error')?.textContent || ''`).(string); msg != "" {
+		t.Fatalf("raising the hand: the page says %q", msg)
+	}
 	host.waitText(row+`[data-state=raised]`, "Ada Lovelace")
 	ann.shootBoth("stage-hand")
 	host.js(`document.querySelector('#stage-card').scrollIntoView(), true`)

@@ -66,6 +66,9 @@ type downTrack struct {
 	viewHeight atomic.Int32
 	// dropKF is when a queue drop last asked for a keyframe (unix nanoseconds).
 	dropKF atomic.Int64
+	// aheadFrom is when the subscriber's join asked for a keyframe ahead, or
+	// when the fresh one it took instead arrived (unix nanoseconds, replay.go).
+	aheadFrom atomic.Int64
 	// upSince is when the allocator first chose a higher layer than the
 	// track has (zero: it has not), upLast when it last did; upAt is when
 	// the track last moved up (zero once it moved down), downAt when it

@@ -13,14 +13,17 @@ import (
 // encoderKeyframeGap of the last, and then takes its encoding time, so a
 // viewer joining just after another (a crowd arriving) waited 0.1 to 0.3 s
 // more for its first frame. A subscriber that joins asks for a keyframe
-// ahead (askAhead), unless the last one is fresh enough to be replayed
-// when its connection is up, so that one arrives while it connects. The
-// replay is bounded: a keyframe older than replayMaxAge (the viewer starts
-// that far behind the live picture, and its jitter buffer catches up) or
-// more than replayMaxPackets back is not replayed, and a fresh keyframe is
-// asked for as before.
+// ahead (askAhead), unless the last one is fresh, so that one arrives while
+// it connects; that keyframe, or a later one, is its own to replay up to
+// aheadMaxAge old, so that a connection that comes up slowly (a loaded
+// server) costs no second request. Any other keyframe is replayed up to
+// replayMaxAge old. The viewer starts that far behind the live picture and
+// its jitter buffer catches up (netlab's joins: no lasting delay); more than
+// replayMaxPackets back is never replayed, and a fresh keyframe is asked for
+// as before.
 const (
 	replayMaxAge     = 500 * time.Millisecond
+	aheadMaxAge      = 2 * time.Second
 	replayMaxPackets = 384
 )
 
@@ -54,20 +57,30 @@ func (m *keyMark) fresh(now time.Time) bool {
 }
 
 // askAhead asks for a keyframe of the target layer for a subscriber whose
-// connection is coming up, unless the layer's last one is fresh enough to be
-// replayed once it is up.
+// connection is coming up, unless the layer's last one is fresh; from then
+// (or from that fresh one) a keyframe is the subscriber's own to replay.
 func (d *downTrack) askAhead() {
+	now := time.Now()
 	_, target := d.layers()
-	if l := d.track.layerAt(target); l != nil && !l.mark.fresh(time.Now()) {
-		d.track.requestKeyframe(target)
+	l := d.track.layerAt(target)
+	if l == nil {
+		return
 	}
+	if l.mark.fresh(now) {
+		d.aheadFrom.Store(l.mark.at.Load())
+		return
+	}
+	d.aheadFrom.Store(now.UnixNano())
+	d.track.requestKeyframe(target)
 }
 
 // since returns the cached packets to replay, from the keyframe's first to
-// the latest, if the keyframe is recent enough.
-func (m *keyMark) since(now time.Time) (from, last uint16, ok bool) {
+// the latest, if the keyframe is recent enough: replayMaxAge, or aheadMaxAge
+// if it arrived at or after own (unix nanoseconds, 0 for none).
+func (m *keyMark) since(now time.Time, own int64) (from, last uint16, ok bool) {
 	at := m.at.Load()
-	if at == 0 || now.UnixNano()-at > int64(replayMaxAge) {
+	age := now.UnixNano() - at
+	if at == 0 || age > int64(aheadMaxAge) || age > int64(replayMaxAge) && (own == 0 || at < own) {
 		return 0, 0, false
 	}
 	from, last = uint16(m.seq.Load()), uint16(m.last.Load())
@@ -90,7 +103,7 @@ func (d *downTrack) replay(target int) bool {
 	if l == nil || b == nil || q == nil || d.track.keyframe == nil || d.track.muted.Load() || d.paused.Load() || d.bwPaused.Load() {
 		return false
 	}
-	from, last, ok := l.mark.since(time.Now())
+	from, last, ok := l.mark.since(time.Now(), d.aheadFrom.Load())
 	if !ok {
 		return false
 	}

@@ -58,9 +58,13 @@ func roomSocket(t *testing.T, base, room, token string) (*websocket.Conn, map[st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/api/v1/rooms/"+room+"/ws?token="+token, nil)
+	conn, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/api/v1/rooms/"+room+"/ws?token="+token, nil)
 	if err != nil {
-		t.Fatalf("dial %s on %s: %v", room, base, err)
+		var body []byte
+		if res != nil && res.Body != nil {
+			body, _ = io.ReadAll(res.Body)
+		}
+		t.Fatalf("dial %s on %s: %v %s", room, base, err, body)
 	}
 	t.Cleanup(func() { conn.CloseNow() })
 	_, data, err := conn.Read(ctx)

@@ -322,6 +322,18 @@ func stages(cbs []comeback, t0 time.Time) string {
 	return fmt.Sprintf("noticed %s, 201 %s later, connected %s later, video %s later (p50/max)", r(notice), r(answer), r(connect), r(video))
 }
 
+// slowestAnswer is the longest a comeback's WHEP POST waited for its answer.
+func slowestAnswer(cbs []comeback) time.Duration {
+	var most time.Duration
+	for _, cb := range cbs {
+		if cb.viewer == nil || cb.viewer.answered.Load() == 0 {
+			continue
+		}
+		most = max(most, time.Unix(0, cb.viewer.answered.Load()).Sub(cb.noticed))
+	}
+	return most
+}
+
 // returned checks the comebacks and returns the new viewers and the times
 // from t0 to their first video.
 func returned(t *testing.T, cbs []comeback, t0 time.Time) ([]*liveViewer, []time.Duration) {
