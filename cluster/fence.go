@@ -108,7 +108,13 @@ func (n *Node) watch(ctx context.Context) {
 	l := n.lock
 	n.lockMu.Unlock()
 	if l != nil {
-		cctx, cancel := context.WithTimeout(ctx, n.cfg.Interval)
+		// A check that outlives its deadline closes the lock's connection
+		// (pgx does, on cancel), which frees the lock: the deadline is the
+		// fence's own, so that a database slow for a second or two (a loaded
+		// machine) costs no fence; one slower than that fences the node by
+		// its heartbeat's age anyway. (It was one heartbeat interval: a CI
+		// run under a load of 20 saw a node fence itself 4 s after its start.)
+		cctx, cancel := context.WithTimeout(ctx, n.selfDeadAfter())
 		err := l.Check(cctx)
 		cancel()
 		if err != nil && ctx.Err() == nil {
