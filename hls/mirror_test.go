@@ -3,6 +3,7 @@ package hls
 import (
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -92,7 +93,7 @@ func TestHLSThroughCDN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"v0-i1.mp4", fmt.Sprintf("v0-%d.m4s", pl.Segments[0].MSN), partName} {
+	for _, want := range []string{path.Base(pl.Segments[0].Map), fmt.Sprintf("v0-%d.m4s", pl.Segments[0].MSN), partName} {
 		if !slices.Contains(keys, "hls/live/"+streamID+"/"+want) {
 			t.Errorf("bucket has no %s among %v", want, keys)
 		}

@@ -2,6 +2,7 @@ package hls
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -83,6 +84,29 @@ func TestStaleMediaGetsWhatFollows(t *testing.T) {
 	pl, err := hlstest.ParseMedia(list)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The live stream's init segment is numbered on the media sequence's
+	// scale, so its URL is not one the dead stream's players and CDNs have
+	// cached (the dead stream's was numbered on its own, earlier, scale).
+	var initN uint64
+	if _, err := fmt.Sscanf(pl.Segments[0].Map, "v0-i%d.mp4", &initN); err != nil || initN > pl.Segments[0].MSN+1 || pl.Segments[0].MSN+1-initN > 100 {
+		t.Errorf("the live stream's init segment is %q, want one numbered from its first media sequence number (its first listed segment is %d)", pl.Segments[0].Map, pl.Segments[0].MSN)
+	}
+	// The dead stream's numbers may be above the live stream's (its
+	// segments can be shorter than the segment duration): a blocking
+	// reload for one is answered at once, and a part numbered past the
+	// live hint gets what follows too.
+	ahead := fmt.Sprintf("v0.m3u8?_HLS_msn=%d&_HLS_part=0", pl.Segments[len(pl.Segments)-1].MSN+50)
+	asked := time.Now()
+	if status, body, _ := b.get(stale + ahead); status != 200 || !bytes.Contains(body, []byte("#EXT-X-PRELOAD-HINT")) || time.Since(asked) > 2*time.Second {
+		t.Errorf("a blocking reload of the dead stream's numbers: %d after %v\n%s", status, time.Since(asked).Round(time.Millisecond), body)
+	}
+	var hint uint64
+	if _, err := fmt.Sscanf(pl.Hint, "v0-p%d.m4s", &hint); err != nil {
+		t.Fatalf("hint %q: %v", pl.Hint, err)
+	}
+	if status, body, h := b.get(stale + fmt.Sprintf("v0-p%d.m4s", hint+1000)); status != 200 || !bytes.Contains(body, []byte("moof")) || h.Get("Cache-Control") != cachePrivate {
+		t.Errorf("a part of the dead stream's numbered past the live hint: %d %q", status, body[:min(len(body), 100)])
 	}
 	var listed []uint64
 	for i := len(pl.Segments) - 1; i >= 0 && len(listed) < 2; i-- {

@@ -254,9 +254,11 @@ func (st *stream) requestKeyframe(i int) {
 }
 
 // msnBase is the first media sequence number of a stream started at start:
-// the number of segment durations since the Unix epoch. A segment lasts at
-// least SegmentDuration (it is cut at the first keyframe after it), so no
-// stream started earlier, anywhere in the cluster, has reached it: a player
+// the number of segment durations since the Unix epoch. A segment lasts about
+// SegmentDuration (it is cut at the first keyframe from a part before it, and
+// at once at a change of source), so a stream started earlier, anywhere in
+// the cluster, has seldom reached it; a stale URL's numbers are answered
+// whichever side of it they are (Service.Serve, snapshot.foreign). A player
 // that keeps reloading its media playlist URL through a failover (which
 // serves the room's new stream, Service.Serve) moves on to the new stream's
 // segments instead of waiting for sequence numbers it has already played

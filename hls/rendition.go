@@ -43,9 +43,13 @@ func newRendition(st *stream, index int) *rendition {
 	// discontinuity: starting it above every earlier stream's (at msnBase,
 	// as the media sequence does) kept hls.js and Shaka in Chromium from
 	// starting at all (TestFailoverHLSPlayers).
+	// Init segments are numbered from one above the stream's first media
+	// sequence number (never 0, which the recorder takes for none), so that a new stream's init segment has a URL of its own
+	// (a player or CDN that cached the old stream's under a URL it keeps
+	// must not reuse it for the new stream).
 	r := &rendition{st: st, index: index, est: 90000 / 30, lastAudio: time.Now(),
-		nextMSN: st.msnBase, partSeq: st.partBase}
-	r.snap.Store(&snapshot{next: make(chan struct{}), base: st.msnBase})
+		nextMSN: st.msnBase, partSeq: st.partBase, inits: int(st.msnBase)}
+	r.snap.Store(&snapshot{next: make(chan struct{}), base: st.msnBase, partBase: st.partBase, nextPart: st.partBase})
 	return r
 }
 
@@ -60,7 +64,7 @@ func (r *rendition) end() {
 func (r *rendition) publish() { r.publishEnded(false) }
 
 func (r *rendition) publishEnded(ended bool) {
-	s := &snapshot{first: r.first, discSeq: r.discSeq, ended: ended, next: make(chan struct{}), base: r.st.msnBase,
+	s := &snapshot{first: r.first, discSeq: r.discSeq, ended: ended, next: make(chan struct{}), base: r.st.msnBase, partBase: r.st.partBase,
 		video: r.video, audio: r.audio, name: r.name(), nextPart: r.partSeq, reports: r.reports()}
 	s.segs = make([]segView, 0, len(r.segs)+1)
 	for _, b := range r.segs {
@@ -70,7 +74,7 @@ func (r *rendition) publishEnded(ended bool) {
 		s.segs = append(s.segs, view(r.open))
 		s.open = true
 	}
-	s.measure()
+	s.measure(r.st.cfg.SegmentDuration)
 	s.body = renderMedia(s, r.st.cfg)
 	s.gz = gzipped(s.body)
 	old := r.snap.Swap(s)
@@ -133,17 +137,18 @@ func view(b *segBuild) segView {
 // snapshot is a rendition's state at one moment, with its playlist rendered
 // once (and gzipped once) for every reader. next is closed when it is replaced.
 type snapshot struct {
-	// base is the stream's first media sequence number (msnBase).
-	base    uint64
-	name    string
-	segs    []segView // retained, then listed (from first), then the open one
-	first   int
-	open    bool
-	ended   bool
-	discSeq uint64
-	body    []byte
-	gz      []byte
-	next    chan struct{}
+	// base is the stream's first media sequence number (msnBase), partBase
+	// its first part number.
+	base, partBase uint64
+	name           string
+	segs           []segView // retained, then listed (from first), then the open one
+	first          int
+	open           bool
+	ended          bool
+	discSeq        uint64
+	body           []byte
+	gz             []byte
+	next           chan struct{}
 	// nextPart is the number of the part to come: the preload hint.
 	nextPart uint64
 	reports  []report
@@ -155,14 +160,36 @@ type snapshot struct {
 
 // measure computes BANDWIDTH (the peak segment bit rate) and AVERAGE-BANDWIDTH
 // (RFC 8216bis section 4.4.6.2) and the frame rate from the listed segments.
-func (s *snapshot) measure() {
+// The peak is taken over spans of at least span (the segment duration): a
+// segment cut short at once by a change of coding (the audio arriving after
+// the first keyframe, on a loaded machine) is a keyframe and little else,
+// and alone it read as several times the rendition's rate, which ordered a
+// 180p variant above the 360p one (TestSimulcastRenditions, once in CI).
+func (s *snapshot) measure(span time.Duration) {
 	var bytes, frames int
 	var total time.Duration
-	for _, g := range s.segs[min(s.first, len(s.segs)):] {
+	segs := s.segs[min(s.first, len(s.segs)):]
+	for i, g := range segs {
 		if !g.complete || g.duration <= 0 {
 			continue
 		}
-		if bw := int(float64(g.bytes*8) / g.duration.Seconds()); bw > s.bandwidth {
+		// From g on, and back from it when the listed ones end first.
+		var b int
+		var d time.Duration
+		add := func(h segView) bool {
+			if h.complete && h.duration > 0 {
+				b, d = b+h.bytes, d+h.duration
+			}
+			return d >= span
+		}
+		done := false
+		for k := i; k < len(segs) && !done; k++ {
+			done = add(segs[k])
+		}
+		for k := i - 1; k >= 0 && !done; k-- {
+			done = add(segs[k])
+		}
+		if bw := int(float64(b*8) / d.Seconds()); bw > s.bandwidth {
 			s.bandwidth = bw
 		}
 		bytes, frames, total = bytes+g.bytes, frames+g.frames, total+g.duration
@@ -267,6 +294,25 @@ func (s *snapshot) newestData(part bool) [][]byte {
 		}
 	}
 	return nil
+}
+
+// foreign reports whether res names a part or segment that is not of this
+// stream: numbered below its first (base, partBase) or past what it has and
+// is about to have (the hinted part, the open segment). A stale URL asks for
+// such numbers: the dead stream's, which the live stream's may be above or,
+// its segments being shorter than the segment duration at times, below.
+func (s *snapshot) foreign(res resource) bool {
+	switch res.kind {
+	case resPart:
+		return res.n < s.partBase || res.n > s.nextPart
+	case resSegment:
+		last := s.base
+		if n := len(s.segs); n > 0 {
+			last = s.segs[n-1].msn
+		}
+		return res.n < s.base || res.n > last
+	}
+	return false
 }
 
 // lookupSegment finds the complete segment msn; wait is true while it is

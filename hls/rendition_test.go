@@ -79,3 +79,24 @@ func TestBlockingReady(t *testing.T) {
 		}
 	}
 }
+
+// TestBandwidthSpansShortSegments: a segment cut short at once (a keyframe
+// and little else, as when a stream's audio arrives after its first
+// keyframe) does not set BANDWIDTH alone: the peak is taken over spans of at
+// least the segment duration, so it stays near the rendition's real rate and
+// the variants keep their order.
+func TestBandwidthSpansShortSegments(t *testing.T) {
+	seg := func(kb int, d time.Duration) segView {
+		return segView{complete: true, bytes: kb * 1000, duration: d}
+	}
+	s := &snapshot{segs: []segView{seg(60, 80*time.Millisecond), seg(100, time.Second), seg(120, time.Second), seg(10, 40*time.Millisecond)}}
+	s.measure(time.Second)
+	// Spans: 60+100 kB in 1.08 s (the peak), 100 kB in 1 s, 120 kB in 1 s,
+	// 10+120 kB in 1.04 s; the short segment alone would read 6 Mbit/s.
+	if want := int(float64(160_000*8) / (1080 * time.Millisecond).Seconds()); s.bandwidth != want {
+		t.Errorf("BANDWIDTH %d b/s, want %d (160 kB in 1.08 s)", s.bandwidth, want)
+	}
+	if want := int(float64(290_000*8) / (2120 * time.Millisecond).Seconds()); s.average != want {
+		t.Errorf("AVERAGE-BANDWIDTH %d b/s, want %d", s.average, want)
+	}
+}

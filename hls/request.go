@@ -156,15 +156,3 @@ func (r resource) String() string {
 
 // partName is the file name of part n of the rendition named v.
 func partName(v string, n uint64) string { return v + "-p" + strconv.FormatUint(n, 10) + ".m4s" }
-
-// before reports whether r names a part or segment numbered below st's
-// first: one of a stream that ran before st (msnBase, partBase).
-func (r resource) before(st *stream) bool {
-	switch r.kind {
-	case resPart:
-		return r.n < st.partBase
-	case resSegment:
-		return r.n < st.msnBase
-	}
-	return false
-}

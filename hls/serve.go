@@ -116,15 +116,15 @@ func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session,
 		if mr == nil {
 			return fmt.Errorf("%w: the broadcast %s has ended", ErrNotFound, streamID)
 		}
-		return s.servePlaylist(w, req, mr)
+		return s.servePlaylist(w, req, mr, stale)
 	}
 	switch res.kind {
 	case resPlaylist:
-		return s.servePlaylist(w, req, r)
+		return s.servePlaylist(w, req, r, stale)
 	case resInit:
 		return s.serveInit(w, r, int(res.n))
 	}
-	if stale && res.before(st) {
+	if stale && r.snap.Load().foreign(res) {
 		return s.serveSuccessor(w, req, r, res)
 	}
 	return s.serveMedia(w, req, r, res)
@@ -154,10 +154,18 @@ type chain interface {
 // latest implements chain.
 func (r *rendition) latest() *snapshot { return r.snap.Load() }
 
-func (s *Service) servePlaylist(w http.ResponseWriter, req *http.Request, r chain) error {
+// servePlaylist answers a media playlist request. A stale URL's (the dead
+// stream's, whose numbers the live stream's may be below: its segments can
+// be shorter than the segment duration) blocking reload is answered at once
+// with the latest playlist: held for the dead stream's next number, hls.js
+// gave up on it (levelLoadTimeOut) and stalled 5.6 s in CI.
+func (s *Service) servePlaylist(w http.ResponseWriter, req *http.Request, r chain, stale bool) error {
 	d, err := parseDirectives(req.URL.RawQuery)
 	if err != nil {
 		return err
+	}
+	if stale {
+		d.block = false
 	}
 	snap := r.latest()
 	cache := cachePlaylist
@@ -239,8 +247,9 @@ func (s *Service) serveMedia(w http.ResponseWriter, req *http.Request, r *rendit
 	return nil
 }
 
-// serveSuccessor answers a stale URL's part or segment, one of the dead
-// stream's that will never exist, with what follows it now: the live
+// serveSuccessor answers a stale URL's part or segment that is not the live
+// stream's (foreign): one of the dead stream's, which will never exist, with
+// what follows it now: the live
 // stream's newest complete part or segment (held until there is one). A
 // player that asked for what comes after what it has (a preload hint, the
 // next segment) then plays on, where a 404 ends gohlslib's client and

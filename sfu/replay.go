@@ -120,6 +120,8 @@ func (d *downTrack) replay(target int) bool {
 	pkt := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: from, Timestamp: ts, Marker: marker}, Payload: payload}
 	d.startAt(&pkt, target)
 	d.current = target
+	// Counted before the first packet can reach the subscriber.
+	d.track.owner.room.sfu.stats.replays.Add(1)
 	for seq := from; ; seq++ {
 		if seq != from {
 			// A packet lost on the way here is left out: the subscriber
@@ -137,6 +139,5 @@ func (d *downTrack) replay(target int) bool {
 			break
 		}
 	}
-	d.track.owner.room.sfu.stats.replays.Add(1)
 	return true
 }
