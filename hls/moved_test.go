@@ -101,6 +101,21 @@ func TestStaleMediaGetsWhatFollows(t *testing.T) {
 	if status, body, _ := b.get(stale + ahead); status != 200 || !bytes.Contains(body, []byte("#EXT-X-PRELOAD-HINT")) || time.Since(asked) > 2*time.Second {
 		t.Errorf("a blocking reload of the dead stream's numbers: %d after %v\n%s", status, time.Since(asked).Round(time.Millisecond), body)
 	}
+	// A stale URL's reload for the live stream's own next part is held as
+	// usual until that part exists: answered at once, every player that kept
+	// its URLs through a failover would reload without pause.
+	_, list, _ = b.get(live)
+	now, err := hlstest.ParseMedia(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nm, np := now.NextPart()
+	_, heldBody, _ := b.get(stale + fmt.Sprintf("v0.m3u8?_HLS_msn=%d&_HLS_part=%d", nm, np))
+	if held, err := hlstest.ParseMedia(heldBody); err != nil {
+		t.Errorf("the held reload: %v\n%s", err, heldBody)
+	} else if hm, hp := held.NextPart(); hm < nm || hm == nm && hp <= np {
+		t.Errorf("a stale reload for the live stream's next part (%d.%d) was answered before it existed (next is %d.%d)", nm, np, hm, hp)
+	}
 	var hint uint64
 	if _, err := fmt.Sscanf(pl.Hint, "v0-p%d.m4s", &hint); err != nil {
 		t.Fatalf("hint %q: %v", pl.Hint, err)

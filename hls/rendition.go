@@ -296,6 +296,15 @@ func (s *snapshot) newestData(part bool) [][]byte {
 	return nil
 }
 
+// lastMSN is the media sequence number of the last segment, the open one
+// included (base before the first).
+func (s *snapshot) lastMSN() uint64 {
+	if n := len(s.segs); n > 0 {
+		return s.segs[n-1].msn
+	}
+	return s.base
+}
+
 // foreign reports whether res names a part or segment that is not of this
 // stream: numbered below its first (base, partBase) or past what it has and
 // is about to have (the hinted part, the open segment). A stale URL asks for
@@ -306,11 +315,7 @@ func (s *snapshot) foreign(res resource) bool {
 	case resPart:
 		return res.n < s.partBase || res.n > s.nextPart
 	case resSegment:
-		last := s.base
-		if n := len(s.segs); n > 0 {
-			last = s.segs[n-1].msn
-		}
-		return res.n < s.base || res.n > last
+		return res.n < s.base || res.n > s.lastMSN()
 	}
 	return false
 }

@@ -154,17 +154,20 @@ type chain interface {
 // latest implements chain.
 func (r *rendition) latest() *snapshot { return r.snap.Load() }
 
-// servePlaylist answers a media playlist request. A stale URL's (the dead
-// stream's, whose numbers the live stream's may be below: its segments can
-// be shorter than the segment duration) blocking reload is answered at once
-// with the latest playlist: held for the dead stream's next number, hls.js
-// gave up on it (levelLoadTimeOut) and stalled 5.6 s in CI.
+// servePlaylist answers a media playlist request. A stale URL's blocking
+// reload for a segment past the live stream's next is one for the dead
+// stream's numbers (which the live stream's may be below: its segments can
+// be shorter than the segment duration): it is answered at once with the
+// latest playlist, from which the player takes the live numbers. Held for
+// the dead stream's next number, hls.js gave up (levelLoadTimeOut) and
+// stalled 5.6 s in CI. A reload for the live stream's own next part is held
+// as usual, stale URL or not.
 func (s *Service) servePlaylist(w http.ResponseWriter, req *http.Request, r chain, stale bool) error {
 	d, err := parseDirectives(req.URL.RawQuery)
 	if err != nil {
 		return err
 	}
-	if stale {
+	if stale && d.block && d.msn > r.latest().lastMSN()+1 {
 		d.block = false
 	}
 	snap := r.latest()
