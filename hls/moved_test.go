@@ -116,6 +116,15 @@ func TestStaleMediaGetsWhatFollows(t *testing.T) {
 	} else if hm, hp := held.NextPart(); hm < nm || hm == nm && hp <= np {
 		t.Errorf("a stale reload for the live stream's next part (%d.%d) was answered before it existed (next is %d.%d)", nm, np, hm, hp)
 	}
+	// Four parts into the segment after the live one: the dead stream's
+	// numbers, a part or two ahead, answered at once too (held, hls.js
+	// timed out on it: levelLoadTimeOut, a 7 s stall in CI).
+	_, soonBody, _ := b.get(stale + fmt.Sprintf("v0.m3u8?_HLS_msn=%d&_HLS_part=4", nm+1))
+	if soon, err := hlstest.ParseMedia(soonBody); err != nil {
+		t.Errorf("the reload four parts ahead: %v\n%s", err, soonBody)
+	} else if sm, sp := soon.NextPart(); sm > nm+1 || sm == nm+1 && sp > 4 {
+		t.Errorf("a stale reload four parts past the live stream's next (%d.4) was held until it existed (next is %d.%d)", nm+1, sm, sp)
+	}
 	var hint uint64
 	if _, err := fmt.Sscanf(pl.Hint, "v0-p%d.m4s", &hint); err != nil {
 		t.Fatalf("hint %q: %v", pl.Hint, err)

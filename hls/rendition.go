@@ -305,6 +305,25 @@ func (s *snapshot) lastMSN() uint64 {
 	return s.base
 }
 
+// pastNext reports whether a blocking reload for (msn, part) asks past the
+// part to come (the preload hint, or part 0 of the next segment), or, with
+// no part, past the segment being written.
+func (s *snapshot) pastNext(msn uint64, part int) bool {
+	if len(s.segs) == 0 {
+		return msn > s.base || part > 0
+	}
+	nm, np := s.newest()
+	switch {
+	case part < 0:
+		return msn > nm
+	case msn == nm:
+		return part > np+1
+	case msn == nm+1:
+		return part > 0
+	}
+	return msn > nm+1
+}
+
 // foreign reports whether res names a part or segment that is not of this
 // stream: numbered below its first (base, partBase) or past what it has and
 // is about to have (the hinted part, the open segment). A stale URL asks for

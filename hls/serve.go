@@ -155,7 +155,7 @@ type chain interface {
 func (r *rendition) latest() *snapshot { return r.snap.Load() }
 
 // servePlaylist answers a media playlist request. A stale URL's blocking
-// reload for a segment past the live stream's next is one for the dead
+// reload for a part past the live stream's next is one for the dead
 // stream's numbers (which the live stream's may be below: its segments can
 // be shorter than the segment duration): it is answered at once with the
 // latest playlist, from which the player takes the live numbers. Held for
@@ -167,7 +167,7 @@ func (s *Service) servePlaylist(w http.ResponseWriter, req *http.Request, r chai
 	if err != nil {
 		return err
 	}
-	if stale && d.block && d.msn > r.latest().lastMSN()+1 {
+	if stale && d.block && r.latest().pastNext(d.msn, d.part) {
 		d.block = false
 	}
 	snap := r.latest()
