@@ -18,6 +18,8 @@ type Result struct {
 	Results []PhaseResult
 	// Viewer and Publisher are every sample of the viewer and of the first publisher.
 	Viewer, Publisher []Sample
+	// Estimates are the server's estimates for the viewer, about one a second.
+	Estimates []Estimate
 	// Problems are errors and closes the viewer's session reported.
 	Problems []string
 	// ServerLog is the end of the server's log (warnings and errors).
@@ -79,6 +81,9 @@ type PhaseResult struct {
 	PubTopH            int
 	PubLimit           string
 	PubAvailKbps       float64
+	// EstLowKbps and EstKbps are the 10th percentile and the median of the
+	// server's estimate for the viewer after the phase settled.
+	EstLowKbps, EstKbps float64
 	// KeyframeRequests, RetransmittedPackets are the server's counters.
 	KeyframeRequests, RetransmittedPackets float64
 	// LinkDrops, RcvbufDrops, HostRcvbufDrops and Load are PhaseRun's.
@@ -194,6 +199,17 @@ func analyze(r *Result, p PhaseRun) PhaseResult {
 		if recv+lost > 0 {
 			out.LossPct = 100 * float64(max(lost, 0)) / float64(recv+max(lost, 0))
 		}
+	}
+
+	var est []float64
+	for _, e := range r.Estimates {
+		if e.T >= p.Start+settle.Milliseconds() && e.T < p.End {
+			est = append(est, float64(e.Bps)/1000)
+		}
+	}
+	if len(est) > 0 {
+		sort.Float64s(est)
+		out.EstLowKbps, out.EstKbps = est[len(est)/10], est[len(est)/2]
 	}
 
 	ps := within(r.Publisher, p.Start, p.End)

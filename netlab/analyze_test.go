@@ -40,8 +40,22 @@ func TestAnalyzeStepDown(t *testing.T) {
 		frames = append(frames, f)
 	}
 	r := &Result{Main: "PA_1/camera", Viewer: samples(t0, heights, frames, 12_500)}
+	// The server's estimate once a second: 3 Mbit/s before the phase, then
+	// falling from 1,000 kbit/s by 50 a second; only those after the phase
+	// settled (5 s) count.
+	for i := range 12 {
+		bps := int64(3_000_000)
+		if i > 0 {
+			bps = int64(1_000_000 - 50_000*(i-1))
+		}
+		r.Estimates = append(r.Estimates, Estimate{T: t0 + 500 + int64(i)*1000, Bps: bps})
+	}
 	p := PhaseRun{Phase: Phase{Name: "400k", Fits: Q}, Start: t0 + 1000, End: t0 + 11000}
 	got := analyze(r, p)
+	// Settled from t0+6000: the estimates at t0+6500 .. t0+10500 are 750 .. 550.
+	if got.EstLowKbps != 550 || got.EstKbps != 650 {
+		t.Errorf("estimate p10 %v, p50 %v kbit/s; want 550 and 650", got.EstLowKbps, got.EstKbps)
+	}
 	if got.Reached != time.Second {
 		t.Errorf("Reached %v, want 1s", got.Reached)
 	}
@@ -59,7 +73,7 @@ func TestAnalyzeStepDown(t *testing.T) {
 	if err := WriteTable(&b, []*Result{{Scenario: Scenario{Name: "x", Publishers: 1}, Results: []PhaseResult{got}}}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "| 400k") || !strings.Contains(b.String(), "1.0 s") {
+	if !strings.Contains(b.String(), "| 400k") || !strings.Contains(b.String(), "1.0 s") || !strings.Contains(b.String(), "550, 650") {
 		t.Errorf("table lacks the phase or its reach time:\n%s", b.String())
 	}
 }

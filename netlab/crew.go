@@ -21,13 +21,18 @@ type crew struct {
 	pubIDs        []string
 	viewerSamples []Sample
 	pubSamples    []Sample // the first publisher's
-	problems      []string
+	// estimates are the server's estimates for the viewer, one per take.
+	estimates []Estimate
+	problems  []string
+	srv       *Server
+	room      string
 }
 
 func (c *crew) start(ctx context.Context, lab *Lab, srv *Server, room string, publishers int) error {
 	if publishers < 1 {
 		return errors.New("netlab: a scenario needs a publisher")
 	}
+	c.srv, c.room = srv, room
 	var err error
 	if c.viewerNode, err = lab.AddNode(ctx, "viewer"); err != nil {
 		return err
@@ -170,6 +175,11 @@ func (c *crew) take(ctx context.Context) error {
 	}
 	c.viewerSamples = append(c.viewerSamples, s...)
 	c.problems = problems
+	bps, err := c.srv.Estimate(ctx, c.room, "viewer")
+	if err != nil {
+		return err
+	}
+	c.estimates = append(c.estimates, Estimate{T: time.Now().UnixMilli(), Bps: bps})
 	if len(c.pubs) > 0 {
 		s, _, err := c.pubs[0].Take(ctx)
 		if err != nil {

@@ -12,19 +12,19 @@ import (
 // WriteTable writes one row per phase of each result, as a Markdown table.
 func WriteTable(w io.Writer, results []*Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| scenario\t phase\t fits\t reached\t at fits\t at 720p\t heights (share)\t stalls ≥0.5 s (longest)\t freezes (s)\t concealed\t recv kbit/s\t loss (drops: tbf, viewer rcvbuf, host rcvbuf)\t pub kbit/s (rtx)\t pub f\t pub limit\t pub est kbit/s\t srv PLI/FIR\t srv rtx pkts\t load\t")
-	fmt.Fprintln(tw, "|---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t")
+	fmt.Fprintln(tw, "| scenario\t phase\t fits\t reached\t at fits\t at 720p\t heights (share)\t stalls ≥0.5 s (longest)\t freezes (s)\t concealed\t recv kbit/s\t loss (drops: tbf, viewer rcvbuf, host rcvbuf)\t pub kbit/s (rtx)\t pub f\t pub limit\t pub est kbit/s\t srv est kbit/s (p10, p50)\t srv PLI/FIR\t srv rtx pkts\t load\t")
+	fmt.Fprintln(tw, "|---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t---\t")
 	for _, r := range results {
 		for _, p := range r.Results {
 			reached := "never"
 			if p.Reached >= 0 {
 				reached = fmt.Sprintf("%.1f s", p.Reached.Seconds())
 			}
-			fmt.Fprintf(tw, "| %s (%d pub)\t %s\t %dp\t %s\t %.0f%%\t %.0f%%\t %s\t %d (%.1f s)\t %d (%.1f)\t %.2f%% (%d ev)\t %.0f\t %.1f%% (%d, %d, %d)\t %.0f (%.0f%%)\t %s\t %s\t %.0f\t %.0f\t %.0f\t %.0f\t\n",
+			fmt.Fprintf(tw, "| %s (%d pub)\t %s\t %dp\t %s\t %.0f%%\t %.0f%%\t %s\t %d (%.1f s)\t %d (%.1f)\t %.2f%% (%d ev)\t %.0f\t %.1f%% (%d, %d, %d)\t %.0f (%.0f%%)\t %s\t %s\t %.0f\t %.0f, %.0f\t %.0f\t %.0f\t %.0f\t\n",
 				r.Scenario.Name, r.Scenario.Publishers, p.Phase.Name, p.Phase.Fits, reached, 100*p.AtFits, 100*p.AtTop,
 				heights(p.Heights), p.Stalls, p.LongestStall.Seconds(), p.Freezes, p.FreezeSeconds,
 				p.ConcealedPct, p.ConcealEvents, p.RecvKbps, p.LossPct, p.LinkDrops, p.RcvbufDrops, p.HostRcvbufDrops, p.PubKbps, p.PubRtxPct,
-				pubTop(p.PubTopH), p.PubLimit, p.PubAvailKbps, p.KeyframeRequests, p.RetransmittedPackets, p.Load)
+				pubTop(p.PubTopH), p.PubLimit, p.PubAvailKbps, p.EstLowKbps, p.EstKbps, p.KeyframeRequests, p.RetransmittedPackets, p.Load)
 		}
 	}
 	return tw.Flush()

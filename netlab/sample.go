@@ -14,6 +14,13 @@ type Sample struct {
 	AvailOut float64
 }
 
+// Estimate is the server's bandwidth estimate for the viewer's connection
+// (the REST API's downlink) at T, ms since the epoch.
+type Estimate struct {
+	T   int64
+	Bps int64
+}
+
 // Inbound is a received track's inbound-rtp counters.
 type Inbound struct {
 	// Key is participant/source (PA_x/camera).

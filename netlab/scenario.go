@@ -143,7 +143,7 @@ func Run(ctx context.Context, env Env, sc Scenario) (res *Result, err error) {
 			Server: delta(before, after), LinkDrops: dropsAfter - dropsBefore, RcvbufDrops: rcvbuf1 - rcvbuf0, HostRcvbufDrops: host1 - host0,
 			Load: (load0 + loadAvg()) / 2})
 	}
-	res.Viewer, res.Publisher = c.viewerSamples, c.pubSamples
+	res.Viewer, res.Publisher, res.Estimates = c.viewerSamples, c.pubSamples, c.estimates
 	res.Problems = c.problems
 	for _, p := range res.Phases {
 		res.Results = append(res.Results, analyze(res, p))

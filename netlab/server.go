@@ -73,6 +73,29 @@ func (s *Server) Token(ctx context.Context, room, identity string, publish bool)
 	return t.Token, err
 }
 
+// Estimate returns the server's bandwidth estimate for the subscriber
+// connection of identity in room, in bits per second (0: none yet, or
+// identity is not there).
+func (s *Server) Estimate(ctx context.Context, room, identity string) (int64, error) {
+	var out struct {
+		Participants []struct {
+			Identity string `json:"identity"`
+			Downlink *struct {
+				EstimateBps int64 `json:"estimate_bps"`
+			} `json:"downlink"`
+		} `json:"participants"`
+	}
+	if err := s.api(ctx, "GET", "/api/v1/rooms/"+room+"/participants", "", &out); err != nil {
+		return 0, err
+	}
+	for _, p := range out.Participants {
+		if p.Identity == identity && p.Downlink != nil {
+			return p.Downlink.EstimateBps, nil
+		}
+	}
+	return 0, nil
+}
+
 // Metrics returns the server's lectern_sfu_* samples from /metrics, summed
 // over their labels.
 func (s *Server) Metrics(ctx context.Context) (map[string]float64, error) {
