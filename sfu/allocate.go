@@ -30,6 +30,14 @@ type allocTrack struct {
 	maxLayer int
 }
 
+// rate is layer l's bitrate as the allocator counts it (0 for -1, paused).
+func (t *allocTrack) rate(l int) int64 {
+	if l < 0 || l >= len(t.rates) {
+		return 0
+	}
+	return max(t.rates[l], minVideoRate)
+}
+
 // allocation is the allocator's answer: a layer per track (-1: paused), in the
 // order given.
 type allocation struct {
@@ -39,8 +47,6 @@ type allocation struct {
 	// next is the budget the next upgrade needs (0: every track is at its
 	// maxLayer): what a probe should try.
 	next int64
-	// want is the budget every track at its maxLayer needs.
-	want int64
 }
 
 // allocate shares budget (bits per second; 0 or less: unknown, no limit)
@@ -60,23 +66,8 @@ func allocate(budget int64, tracks []allocTrack) allocation {
 		tx, ty := &tracks[x], &tracks[y]
 		return cmp.Or(cmp.Compare(tx.priority, ty.priority), cmp.Compare(tx.order, ty.order))
 	})
-	rate := func(t *allocTrack, l int) int64 {
-		if l < 0 || l >= len(t.rates) {
-			return 0
-		}
-		return max(t.rates[l], minVideoRate)
-	}
+	rate := (*allocTrack).rate
 	top := func(t *allocTrack) int { return min(max(t.maxLayer, 0), len(t.rates)-1) }
-	for _, i := range idx {
-		t := &tracks[i]
-		if t.priority == prioAudio {
-			if len(t.rates) > 0 {
-				a.want += t.rates[0]
-			}
-			continue
-		}
-		a.want += rate(t, top(t))
-	}
 	if budget <= 0 {
 		for _, i := range idx {
 			t := &tracks[i]

@@ -245,3 +245,64 @@ func TestFailedUpgradesBackOff(t *testing.T) {
 		t.Errorf("after an upgrade that held, the next waited %v, want %v", w, upgradeHold)
 	}
 }
+
+// TestSmallDownsHold: a track that the allocation puts a little below its
+// layer (keeping it costs at most half again the budget) keeps the layer for
+// downHold, with its cost in the total and no probe; a large fall, heavy loss
+// or a wish that ends moves it at once or starts the hold again.
+func TestSmallDownsHold(t *testing.T) {
+	tracks := []allocTrack{
+		{priority: prioAudio, rates: []int64{50_000}},
+		{priority: prioOther, rates: []int64{150_000, 500_000, 2_500_000}, maxLayer: 2},
+	}
+	audio, video := &downTrack{}, &downTrack{current: 2, target: 2}
+	audio.pin.Store(-1)
+	video.pin.Store(-1)
+	downs := []*downTrack{audio, video}
+	now := time.Now()
+	step := func(budget int64, heavy bool) allocation {
+		a := holdDowns(allocate(budget, tracks), budget, tracks, downs, heavy, now)
+		video.target = max(a.layers[1], 0)
+		now = now.Add(allocateEvery)
+		return a
+	}
+	// GCC's answer to a moment's queue: 85% of what arrived.
+	small := int64(2_550_000) * 85 / 100
+	a := step(small, false)
+	if a.layers[1] != 2 || a.total != 2_550_000 || a.next != 0 {
+		t.Fatalf("a small fall: layers %v, total %d, next %d; want the top layer kept, total 2550000, no probe", a.layers, a.total, a.next)
+	}
+	held := allocateEvery
+	for a.layers[1] == 2 && held < 2*downHold {
+		a = step(small, false)
+		held += allocateEvery
+	}
+	if held != downHold+allocateEvery || a.layers[1] != 1 {
+		t.Errorf("a small fall that lasts: moved to %d after %v, want layer 1 after %v", a.layers[1], held, downHold)
+	}
+	// Back up; then a small fall that ends within the hold keeps the layer,
+	// and the next one is held afresh.
+	video.target = 2
+	step(3_000_000, false)
+	for range 4 {
+		if a = step(small, false); a.layers[1] != 2 {
+			t.Fatalf("a short small fall moved the track to %d", a.layers[1])
+		}
+	}
+	step(3_000_000, false)
+	for range 4 {
+		if a = step(small, false); a.layers[1] != 2 {
+			t.Fatalf("a second short small fall moved the track to %d", a.layers[1])
+		}
+	}
+	// A large fall, or heavy loss, moves down at once.
+	step(3_000_000, false)
+	if a = step(1_000_000, false); a.layers[1] != 1 {
+		t.Errorf("a fall to 1 Mbit/s: layer %d, want 1 at once", a.layers[1])
+	}
+	video.target = 2
+	step(3_000_000, false)
+	if a = step(small, true); a.layers[1] != 1 {
+		t.Errorf("a small fall with heavy loss: layer %d, want 1 at once", a.layers[1])
+	}
+}

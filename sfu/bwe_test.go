@@ -573,3 +573,94 @@ func FuzzTWCCLoss(f *testing.F) {
 		}
 	})
 }
+
+// TestLossMeterReadsRandomLossAsRandom feeds the loss meter ten simulated
+// minutes of transport-wide feedback, a report every 100 ms as Chromium sends
+// them, at a 180p and a 720p connection's packet rates: 5% random loss never
+// reads as over lossBackoff (over one allocator round's packets it did one
+// round in five to seven), and 20% loss reads as congestion within 2 s.
+func TestLossMeterReadsRandomLossAsRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 20))
+	binomial := func(n int, p float64) int64 {
+		k := int64(0)
+		for range n {
+			if rng.Float64() < p {
+				k++
+			}
+		}
+		return k
+	}
+	for _, perSecond := range []int{80, 250} {
+		var m lossMeter
+		now := time.Unix(0, 0)
+		n := perSecond / 10
+		high := 0
+		for range 6000 {
+			now = now.Add(100 * time.Millisecond)
+			if loss, _ := m.add(binomial(n, 0.05), int64(n), now); loss > lossBackoff {
+				high++
+			}
+		}
+		if high > 0 {
+			t.Errorf("%d packets a second, 5%% random loss: over %.0f%% in %d of 6000 reports", perSecond, lossBackoff*100, high)
+		}
+		if got := m.loss; got < 0.03 || got > 0.07 {
+			t.Errorf("%d packets a second, 5%% random loss: read as %.3f", perSecond, got)
+		}
+		start := now
+		for {
+			now = now.Add(100 * time.Millisecond)
+			if loss, _ := m.add(binomial(n, 0.2), int64(n), now); loss > lossBackoff {
+				break
+			}
+			if now.Sub(start) > 2*time.Second {
+				t.Errorf("%d packets a second: 20%% loss not read as congestion within 2 s", perSecond)
+				break
+			}
+		}
+		t.Logf("%d packets a second: 20%% loss read as congestion after %v", perSecond, now.Sub(start))
+	}
+}
+
+// TestLossyProbeFails: a probe whose own packets are lost beyond
+// probeLossMax fails at once, whatever the loss meter reads (its windows are
+// longer than a probe on a slow link), and the estimate stays; a probe with 5%
+// loss succeeds and lifts it.
+func TestLossyProbeFails(t *testing.T) {
+	e := &estimator{}
+	var ps probeState
+	a := allocation{next: 550_000}
+	ps.update(e, 400_000, false, a)
+	if ps.rate != 550_000*11/10 {
+		t.Fatalf("probe rate %d, want the next step's %d", ps.rate, 550_000*11/10)
+	}
+	// A quarter of the probe's packets lost: it fails on the next round.
+	e.probeLost.Add(30)
+	e.probeReported.Add(120)
+	ps.update(e, 400_000, false, a)
+	if ps.rate != 0 || ps.gap == 0 {
+		t.Fatalf("a probe losing 25%% goes on: rate %d, gap %v", ps.rate, ps.gap)
+	}
+	if e.probed != 0 {
+		t.Errorf("a failed probe raised the estimate to %d", e.probed)
+	}
+	// The next probe starts afresh and, losing 5%, succeeds.
+	ps.next = time.Now().Add(-time.Millisecond)
+	ps.update(e, 400_000, false, a)
+	if ps.rate == 0 || e.probeReported.Load() != 0 {
+		t.Fatalf("no fresh probe: rate %d, reported %d", ps.rate, e.probeReported.Load())
+	}
+	e.probeLost.Add(10)
+	e.probeReported.Add(200)
+	ps.until = time.Now().Add(-time.Millisecond)
+	ps.update(e, 400_000, false, a)
+	if e.probed != 550_000*11/10 {
+		t.Errorf("a probe losing 5%% did not lift the estimate: probed %d", e.probed)
+	}
+	// The cap: never more than twice the estimate at once.
+	ps.next = time.Now().Add(-time.Millisecond)
+	ps.update(e, 1_000_000, false, allocation{next: 2_600_000})
+	if ps.rate != 2_000_000 {
+		t.Errorf("probe rate %d from 1 Mbit/s toward 2.6, want 2000000", ps.rate)
+	}
+}

@@ -56,6 +56,9 @@ type epoch struct {
 	layer    int
 	seqOff   uint16
 	tsOff    uint32
+	// picOff and tl0Off renumber a VP8 layer's pictures (vp8.go).
+	picOff uint16
+	tl0Off uint8
 }
 
 // maxEpochs is how many switches (and padding runs, which take two: the
@@ -65,7 +68,7 @@ const maxEpochs = 16
 // addEpoch records that packets from outStart on come from layer with the
 // current offsets. Called with d.mu held.
 func (d *downTrack) addEpoch(outStart uint16, layer int) {
-	d.epochs[d.nEpochs%maxEpochs] = epoch{outStart: outStart, layer: layer, seqOff: d.seqOff, tsOff: d.tsOff}
+	d.epochs[d.nEpochs%maxEpochs] = epoch{outStart: outStart, layer: layer, seqOff: d.seqOff, tsOff: d.tsOff, picOff: d.vp8.picOff, tl0Off: d.vp8.tl0Off}
 	d.nEpochs++
 }
 
@@ -87,10 +90,13 @@ func (d *downTrack) source(out uint16) (epoch, bool) {
 // rtxMaxAge is how old (in media time, behind the last packet sent) a
 // packet may be and still be resent: later it comes after the receiver's
 // jitter buffer has given up on it.
+// A subscriber that asks again rtxGiveUp after the last resend did not get
+// any of them: the packet is unrepairable.
 const (
 	rtxLimit   = 3
 	rtxSpacing = 50 * time.Millisecond
 	rtxMaxAge  = 500 * time.Millisecond
+	rtxGiveUp  = 200 * time.Millisecond
 )
 
 // rtxRecord is when an outgoing sequence number was last resent and how often.
@@ -120,7 +126,11 @@ func (d *downTrack) retransmit(seqs []uint16) {
 		}
 		r := &d.rtx[out%cacheSize]
 		if r.seq == out && r.at != 0 && (r.count >= rtxLimit || now-r.at < int64(rtxSpacing)) {
+			gone := r.count >= rtxLimit && now-r.at >= int64(rtxGiveUp)
 			d.mu.Unlock()
+			if gone {
+				d.unrepairable()
+			}
 			continue
 		}
 		if r.seq != out || r.at == 0 {
@@ -149,6 +159,9 @@ func (d *downTrack) retransmit(seqs []uint16) {
 		d.mu.Unlock()
 		if int32(old) > int32(maxAge) {
 			continue
+		}
+		if d.vp8.on {
+			renumberVP8(payload, e.picOff, e.tl0Off)
 		}
 		h := rtp.Header{Version: 2, Marker: marker, PayloadType: b.pt, SequenceNumber: out, Timestamp: ts + e.tsOff, SSRC: b.ssrc}
 		if b.rtxSSRC != 0 {

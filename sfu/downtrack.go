@@ -45,6 +45,10 @@ type downTrack struct {
 	askedAt time.Time
 	seqOff  uint16
 	tsOff   uint32
+	// vp8 renumbers a VP8 track's pictures across switches (vp8.go);
+	// scratch holds a renumbered payload on its way to the send queue.
+	vp8     vp8Numbers
+	scratch []byte
 	lastSeq uint16
 	lastTS  uint32
 	lastAt  time.Time
@@ -76,6 +80,9 @@ type downTrack struct {
 	// owned by the subscriber's allocator.
 	upSince, upLast, upAt, downAt time.Time
 	upHold                        time.Duration
+	// downSince is when the allocation first put the track a little below
+	// its layer (holdDowns; zero: it has not); owned by the allocator.
+	downSince time.Time
 }
 
 // binding is what pion gives a track when it is negotiated.
@@ -90,6 +97,7 @@ type binding struct {
 
 func newDownTrack(t *Track, sub *Participant, subTier, roomTier access.Tier) *downTrack {
 	d := &downTrack{track: t, sub: sub, streamID: t.owner.id, current: -1, waiting: true, subTier: subTier, roomTier: roomTier}
+	d.vp8.on = strings.EqualFold(t.codec.MimeType, webrtc.MimeTypeVP8)
 	d.auto.Store(true)
 	d.manual.Store(-1)
 	d.pin.Store(-1)
@@ -221,9 +229,11 @@ func (d *downTrack) sendLocked(b *binding, pkt *rtp.Packet) {
 		return // older than the last switch point: would repeat a sequence number
 	}
 	// A late packet (a publisher's retransmission) goes out too, in its place.
-	if !d.started || int16(seq-d.lastSeq) > 0 {
+	newest := !d.started || int16(seq-d.lastSeq) > 0
+	if newest {
 		d.lastSeq, d.lastTS, d.lastAt, d.lastMarker = seq, ts, time.Now(), pkt.Marker
 	}
+	payload := d.vp8.out(pkt.Payload, &d.scratch, newest)
 	d.started = true
 	h := pkt.Header
 	h.SSRC, h.PayloadType, h.SequenceNumber, h.Timestamp = b.ssrc, b.pt, seq, ts
@@ -231,14 +241,18 @@ func (d *downTrack) sendLocked(b *binding, pkt *rtp.Packet) {
 	h.Padding, h.PaddingSize = false, 0
 	// Queued under mu, so that padding (link.go) keeps its place in the sequence.
 	if q := d.sub.out.Load(); q != nil {
-		q.push(d, b, &h, pkt.Payload, false)
+		q.push(d, b, &h, payload, false)
 	}
 }
 
-// queueDropped is told that the subscriber's queue dropped one of the track's
-// packets for age: a video track asks for a keyframe of its layer, at most
-// once per pliInterval, in case the subscriber's NACK comes too late.
-func (d *downTrack) queueDropped() {
+// unrepairable is told that one of the track's packets will not reach the
+// subscriber: its queue dropped it for age (the subscriber's NACK may come too
+// late), or its resends ran out while the subscriber still asks (they were
+// lost too, as on a link that a probe or a keyframe overflowed). A video
+// track asks for a keyframe of its layer, at most once per pliInterval:
+// otherwise the picture stands still until the receiver gives up on the
+// packet (libwebrtc asks for a keyframe after 3 s without a decodable frame).
+func (d *downTrack) unrepairable() {
 	if d.track.keyframe == nil {
 		return
 	}
@@ -270,6 +284,7 @@ func (d *downTrack) startAt(pkt *rtp.Packet, layer int) {
 	}
 	d.seqOff = d.lastSeq + 1 - pkt.SequenceNumber
 	d.tsOff = d.lastTS + gap - pkt.Timestamp
+	d.vp8.rebase(pkt.Payload)
 	d.addEpoch(d.lastSeq+1, layer)
 }
 

@@ -201,7 +201,7 @@ func (q *sendQueue) run(tick func() time.Duration) {
 			if now.Sub(p.at) > maxQueueDelay {
 				q.drop()
 				if !p.padding {
-					p.d.queueDropped()
+					p.d.unrepairable()
 				}
 				q.release(&p)
 				continue

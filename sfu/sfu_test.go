@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -105,5 +106,49 @@ func TestMediaRooms(t *testing.T) {
 	}
 	if _, ok := s.LiveRoom("watched"); !ok {
 		t.Error("EndRoom dropped the observer's room")
+	}
+}
+
+// TestResendsRunOutAskForAKeyframe: a subscriber that keeps asking for a
+// packet after its resends ran out (they were lost too) gets a keyframe
+// requested for it from a publisher that sends them only when asked, instead
+// of waiting until its decoder gives up.
+func TestResendsRunOutAskForAKeyframe(t *testing.T) {
+	room, pub := onDemandBroadcast(t, "gone")
+	sub := subscribe(t, join(t, room, "sub", access.Subscribe))
+	sub.waitSources(10*time.Second, SourceCamera)
+
+	seq, ssrc := sub.lastVideo()
+	nack := func() {
+		t.Helper()
+		if err := sub.pc.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: ssrc,
+			Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats := room.sfu.Stats
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for !cond() {
+			select {
+			case <-sub.got:
+			case <-deadline:
+				t.Fatal(what)
+			}
+		}
+	}
+	start := stats()
+	for i := range uint64(rtxLimit) {
+		nack()
+		waitFor(fmt.Sprintf("resend %d did not go out", i+1), func() bool { return stats().Retransmitted >= start.Retransmitted+i+1 })
+		time.Sleep(rtxSpacing) // the least spacing between resends, not a synchronization
+	}
+	plis := pub.pliCount()
+	time.Sleep(rtxGiveUp) // the give-up time under test, not a synchronization
+	nack()
+	waitFor("no keyframe was asked for the unrepairable packet", func() bool { return pub.pliCount() > plis })
+	if got := stats().Retransmitted - start.Retransmitted; got != rtxLimit {
+		t.Errorf("%d resends, want %d", got, rtxLimit)
 	}
 }
