@@ -66,7 +66,8 @@ type estimator struct {
 	lossCap, probed int64
 	lastDelay       int64
 	lastUsage       string
-	meter           lossMeter
+	// meter is the loss fraction over windows of feedback.
+	meter lossMeter
 	// lastCut is when the loss-based cap last fell.
 	lastCut time.Time
 }
