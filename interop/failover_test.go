@@ -130,7 +130,11 @@ func TestFailoverHLSPlayers(t *testing.T) {
 	for _, l := range players {
 		stall, lastAdvance := l.stallSince(killed, end)
 		played := l.playedSince(killed)
-		resumed := played >= resumedPlay && end.Sub(lastAdvance) < 2*time.Second
+		// Resumed: played past anything buffered, and not stalled at the end
+		// for longer than the stall the issue allows (a busy machine's
+		// players stutter: a 2 s bound here failed a page that had played
+		// 24 s of the 24 s since the kill).
+		resumed := played >= resumedPlay && end.Sub(lastAdvance) < maxStall
 		t.Logf("FIGURE HLS player %s through the surviving node, kill -9 of the owner: resumed=%v, longest stall %v, played %.1f s in the %v after the kill%s",
 			l.name, resumed, stall.Round(100*time.Millisecond), played, end.Sub(killed).Round(100*time.Millisecond), stoppedNote(l))
 		gap, known := knownGaps[l.name]
