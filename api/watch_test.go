@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 
 	"lectern/access"
@@ -84,6 +86,19 @@ func TestWatchPage(t *testing.T) {
 	}
 	phoneViewer.checkFits()
 	phoneViewer.screenshot("watch-playing")
+
+	// The network stops delivering media while the broadcast stays live
+	// (playlists still come): the player waits on requests that hang, and
+	// only the page's stall check, which finds the playlist live, loads it
+	// again (hls.js alone waits out its own timeouts, 10 s and more).
+	hold := holdMedia(t, viewer)
+	hold.set(true)
+	held := time.Now()
+	viewer.waitJS(`document.querySelector('#player-state').dataset.lastError === 'stalled'`, "a new load of the standing player")
+	reloaded := time.Since(held)
+	hold.set(false)
+	waitPlaying(t, viewer, 2)
+	t.Logf("FIGURE media held from the watch page: loaded again %v after the hold began, playing again %v after", reloaded.Round(100*time.Millisecond), time.Since(held).Round(100*time.Millisecond))
 
 	// A question from the viewer: pending for the asker and the host, not
 	// shown to the other viewer.
@@ -179,4 +194,61 @@ func (a *testAPI) joinWithToken(room, identity, name, preset string) map[string]
 	grant := tok["rooms"].(map[string]any)[room].(map[string]any)
 	return map[string]any{"token": tok["token"], "expires_at": tok["expires_at"], "identity": identity, "name": name,
 		"permissions": grant["permissions"], "tier": grant["tier"], "room": r}
+}
+
+// mediaHold pauses a tab's requests for media segments and parts (.m4s) while
+// set, as a network that stops delivering does; unset, the paused requests
+// and every later one go on.
+type mediaHold struct {
+	tab    *uiTab
+	mu     sync.Mutex
+	held   bool
+	paused []fetch.RequestID
+}
+
+// holdMedia starts intercepting tab's media requests, none held yet.
+func holdMedia(t *testing.T, tab *uiTab) *mediaHold {
+	t.Helper()
+	h := &mediaHold{tab: tab}
+	// Listeners run on chromedp's reading goroutine, which must not wait
+	// for a command's answer: requests go on from goroutines of their own.
+	err := chromedp.Listen(tab.ctx, func(ev any) {
+		e, ok := ev.(*fetch.EventRequestPaused)
+		if !ok {
+			return
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.held {
+			h.paused = append(h.paused, e.RequestID)
+			return
+		}
+		go h.resume(e.RequestID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(tab.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*.m4s*"}}}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// set holds media requests from now on, or lets them and the held ones go.
+func (h *mediaHold) set(held bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held = held
+	if !held {
+		for _, id := range h.paused {
+			go h.resume(id)
+		}
+		h.paused = nil
+	}
+}
+
+// resume lets a paused request go on; one the page gave up on, or of a
+// closed tab, has nothing to go on.
+func (h *mediaHold) resume(id fetch.RequestID) {
+	chromedp.Call(h.tab.ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: id})
 }

@@ -47,7 +47,8 @@ func TestReloadOfAStreamMovingHereIsHeld(t *testing.T) {
 // segment. Neither will ever exist: while nothing is live here each request
 // is held, and once the room's stream is live it gets the newest complete
 // part or segment of that stream, privately cached, rather than a 404 that
-// ends gohlslib's client and hls.js's playback (issue 20: an hls.js player
+// ends gohlslib's client and hls.js's playback (its init segment, asked for
+// again, the live stream's) (issue 20: an hls.js player
 // in TestFailoverHLSPlayers asked for the dead stream's next segment before
 // reloading its playlist, and stopped at the 404).
 func TestStaleMediaGetsWhatFollows(t *testing.T) {
@@ -124,6 +125,13 @@ func TestStaleMediaGetsWhatFollows(t *testing.T) {
 		t.Errorf("the reload four parts ahead: %v\n%s", err, soonBody)
 	} else if sm, sp := soon.NextPart(); sm > nm+1 || sm == nm+1 && sp > 4 {
 		t.Errorf("a stale reload four parts past the live stream's next (%d.4) was held until it existed (next is %d.%d)", nm+1, sm, sp)
+	}
+	// The dead stream's init segment, which a player whose connection broke
+	// asks for again (ffmpeg's reader did, and ended at the 404: a failed
+	// TestFailoverHLSPlayers), is the live stream's, privately cached.
+	_, liveInit, _ := b.get(liveDir(live) + pl.Segments[len(pl.Segments)-1].Map)
+	if status, body, h := b.get(stale + "v0-i3.mp4"); status != 200 || !bytes.Equal(body, liveInit) || h.Get("Cache-Control") != cachePrivate {
+		t.Errorf("the dead stream's init segment: %d, %d bytes (the live one has %d), cached %q", status, len(body), len(liveInit), h.Get("Cache-Control"))
 	}
 	var hint uint64
 	if _, err := fmt.Sscanf(pl.Hint, "v0-p%d.m4s", &hint); err != nil {

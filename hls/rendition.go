@@ -296,6 +296,28 @@ func (s *snapshot) newestData(part bool) [][]byte {
 	return nil
 }
 
+// initNumbered returns init segment n's bytes, nil if the snapshot has none
+// numbered n.
+func (s *snapshot) initNumbered(n int) []byte {
+	for _, g := range s.segs {
+		if g.init != nil && g.init.n == n {
+			return g.init.data
+		}
+	}
+	return nil
+}
+
+// newestInit returns the newest segment's init segment, nil before the
+// first.
+func (s *snapshot) newestInit() []byte {
+	for i := len(s.segs) - 1; i >= 0; i-- {
+		if g := s.segs[i]; g.init != nil {
+			return g.init.data
+		}
+	}
+	return nil
+}
+
 // lastMSN is the media sequence number of the last segment, the open one
 // included (base before the first).
 func (s *snapshot) lastMSN() uint64 {

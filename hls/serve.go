@@ -122,7 +122,7 @@ func (s *Service) Serve(w http.ResponseWriter, req *http.Request, room, session,
 	case resPlaylist:
 		return s.servePlaylist(w, req, r, stale)
 	case resInit:
-		return s.serveInit(w, r, int(res.n))
+		return s.serveInit(w, req, r, int(res.n), stale)
 	}
 	if stale && r.snap.Load().foreign(res) {
 		return s.serveSuccessor(w, req, r, res)
@@ -207,15 +207,30 @@ func (s *Service) servePlaylist(w http.ResponseWriter, req *http.Request, r chai
 	return nil
 }
 
-func (s *Service) serveInit(w http.ResponseWriter, r *rendition, n int) error {
-	snap := r.snap.Load()
-	for _, g := range snap.segs {
-		if g.init != nil && g.init.n == n {
-			writeMedia(w, "video/mp4", [][]byte{g.init.data})
-			return nil
-		}
+func (s *Service) serveInit(w http.ResponseWriter, req *http.Request, r *rendition, n int, stale bool) error {
+	if data := r.snap.Load().initNumbered(n); data != nil {
+		writeMedia(w, "video/mp4", [][]byte{data})
+		return nil
 	}
-	return fmt.Errorf("%w: no init segment %d", ErrNotFound, n)
+	if !stale {
+		return fmt.Errorf("%w: no init segment %d", ErrNotFound, n)
+	}
+	// The dead stream's init segment, asked for again (ffmpeg's reader does
+	// when its connection broke, and ends at a 404), is the live stream's
+	// newest: what the media that follow it need. Private, as for parts.
+	var data []byte
+	_, err := s.wait(req.Context(), r, func(sn *snapshot) (bool, error) {
+		data = sn.newestInit()
+		if data == nil && sn.ended {
+			return false, fmt.Errorf("%w: no init segment %d", ErrNotFound, n)
+		}
+		return data != nil, nil
+	})
+	if err != nil {
+		return err
+	}
+	writeBytes(w, "video/mp4", cachePrivate, [][]byte{data})
+	return nil
 }
 
 func (s *Service) serveMedia(w http.ResponseWriter, req *http.Request, r *rendition, res resource) error {

@@ -32,6 +32,8 @@ type videoReading struct {
 	Width            int     `json:"width"`
 	Height           int     `json:"height"`
 	Paused           bool    `json:"paused"`
+	ReadyState       int     `json:"readyState"`
+	Buffered         string  `json:"buffered"` // the element's buffered ranges, "start-end ..."
 }
 
 // played returns how much media time and how many frames the element played

@@ -174,6 +174,7 @@ type browserSample struct {
 	videoReading
 	State      string           `json:"state"`
 	LastError  string           `json:"lastError"`
+	Unstuck    int              `json:"unstuck"`
 	ErrorCount int              `json:"errorCount"`
 	Errors     []map[string]any `json:"errors"`
 	Error      string           `json:"error"`
@@ -207,6 +208,7 @@ func playChromium(t *testing.T, origin string, pages []map[string]any) (map[stri
 			}
 			if s.Found {
 				l.read(s.CurrentTime)
+				l.note(fmt.Sprintf("t=%.2f ready=%d buffered=[%s] paused=%v state=%s", s.CurrentTime, s.ReadyState, s.Buffered, s.Paused, s.State))
 			}
 			if s.State != "" {
 				l.setState(s.State)

@@ -137,22 +137,25 @@ func TestFailoverHLSPlayers(t *testing.T) {
 		resumed := played >= resumedPlay && end.Sub(lastAdvance) < maxStall
 		t.Logf("FIGURE HLS player %s through the surviving node, kill -9 of the owner: resumed=%v, longest stall %v, played %.1f s in the %v after the kill%s",
 			l.name, resumed, stall.Round(100*time.Millisecond), played, end.Sub(killed).Round(100*time.Millisecond), stoppedNote(l))
+		if notes := l.notesSince(killed.Add(-time.Second)); stall > maxStall/2 && notes != "" {
+			t.Logf("%s's readings around its stall:%s", l.name, notes)
+		}
 		gap, known := knownGaps[l.name]
 		switch {
 		case known && (!resumed || stall > maxStall):
 			t.Logf("GAP: %s: resumed=%v, stall %v (issue 20: resumes by itself, stall under %v): %s",
 				l.name, resumed, stall.Round(100*time.Millisecond), maxStall, gap)
 		case !resumed:
-			t.Errorf("%s did not resume by itself after the owner died (played %.1f s since)%s", l.name, played, stoppedNote(l))
+			t.Errorf("%s did not resume by itself after the owner died (played %.1f s since)%s%s", l.name, played, stoppedNote(l), l.notesSince(killed.Add(-time.Second)))
 		case stall > maxStall+late:
-			t.Errorf("%s stalled %v across the failover, want under %v (%v, plus %v that the new stream came late)", l.name, stall.Round(100*time.Millisecond), (maxStall + late).Round(100*time.Millisecond), maxStall, late.Round(100*time.Millisecond))
+			t.Errorf("%s stalled %v across the failover, want under %v (%v, plus %v that the new stream came late)%s", l.name, stall.Round(100*time.Millisecond), (maxStall + late).Round(100*time.Millisecond), maxStall, late.Round(100*time.Millisecond), l.notesSince(killed.Add(-time.Second)))
 		case stall > maxStall:
 			t.Logf("GAP: %s stalled %v, over the issue's %v, while the new stream came on air %v late", l.name, stall.Round(100*time.Millisecond), maxStall, late.Round(100*time.Millisecond))
 		}
 	}
 	watch := pages["watch"]
-	t.Logf("FIGURE watch page states after the kill:%s; offline for %v; restarts for: %q", watch.statesSince(killed),
-		watch.timeInStateSince("offline", killed, end).Round(100*time.Millisecond), latest("watch").LastError)
+	t.Logf("FIGURE watch page states after the kill:%s; offline for %v; restarts for: %q; playhead moved on %d times", watch.statesSince(killed),
+		watch.timeInStateSince("offline", killed, end).Round(100*time.Millisecond), latest("watch").LastError, latest("watch").Unstuck)
 	if s := latest("watch").State; s != "playing" {
 		t.Errorf("the watch page is %q after the failover, not playing", s)
 	}

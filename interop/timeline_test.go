@@ -22,6 +22,7 @@ type timeline struct {
 	ended  string // why the player stopped, if it did
 	state  string // the page's state, if it has one
 	states []stateAt
+	notes  []stateAt // what the player reported beside its position, when it changed
 }
 
 type advance struct {
@@ -55,6 +56,33 @@ func (l *timeline) setState(s string) {
 		l.state = s
 		l.states = append(l.states, stateAt{s, time.Now()})
 	}
+}
+
+// note records what the player reports beside its position (its buffered
+// ranges, say) when it changes, to explain a stall.
+func (l *timeline) note(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.notes); n > 0 && l.notes[n-1].state == s {
+		return
+	}
+	if len(l.notes) >= 400 {
+		l.notes = l.notes[1:]
+	}
+	l.notes = append(l.notes, stateAt{s, time.Now()})
+}
+
+// notesSince lists the notes from t0 on, one a line, relative to t0.
+func (l *timeline) notesSince(t0 time.Time) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := ""
+	for _, n := range l.notes {
+		if !n.at.Before(t0) {
+			out += fmt.Sprintf("\n  %+.2fs %s", n.at.Sub(t0).Seconds(), n.state)
+		}
+	}
+	return out
 }
 
 // end records that the player stopped by itself, and why.

@@ -56,7 +56,7 @@ type epoch struct {
 	layer    int
 	seqOff   uint16
 	tsOff    uint32
-	// picOff and tl0Off renumber a VP8 layer's pictures (vp8.go).
+	// picOff and tl0Off renumber a VP8 or VP9 layer's pictures (pictures.go).
 	picOff uint16
 	tl0Off uint8
 }
@@ -68,7 +68,7 @@ const maxEpochs = 16
 // addEpoch records that packets from outStart on come from layer with the
 // current offsets. Called with d.mu held.
 func (d *downTrack) addEpoch(outStart uint16, layer int) {
-	d.epochs[d.nEpochs%maxEpochs] = epoch{outStart: outStart, layer: layer, seqOff: d.seqOff, tsOff: d.tsOff, picOff: d.vp8.picOff, tl0Off: d.vp8.tl0Off}
+	d.epochs[d.nEpochs%maxEpochs] = epoch{outStart: outStart, layer: layer, seqOff: d.seqOff, tsOff: d.tsOff, picOff: d.pics.picOff, tl0Off: d.pics.tl0Off}
 	d.nEpochs++
 }
 
@@ -160,8 +160,8 @@ func (d *downTrack) retransmit(seqs []uint16) {
 		if int32(old) > int32(maxAge) {
 			continue
 		}
-		if d.vp8.on {
-			renumberVP8(payload, e.picOff, e.tl0Off)
+		if d.pics.fields != nil {
+			renumberPictures(d.pics.fields, payload, e.picOff, e.tl0Off)
 		}
 		h := rtp.Header{Version: 2, Marker: marker, PayloadType: b.pt, SequenceNumber: out, Timestamp: ts + e.tsOff, SSRC: b.ssrc}
 		if b.rtxSSRC != 0 {

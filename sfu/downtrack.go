@@ -45,9 +45,9 @@ type downTrack struct {
 	askedAt time.Time
 	seqOff  uint16
 	tsOff   uint32
-	// vp8 renumbers a VP8 track's pictures across switches (vp8.go);
+	// pics renumbers a VP8 or VP9 track's pictures across switches (pictures.go);
 	// scratch holds a renumbered payload on its way to the send queue.
-	vp8     vp8Numbers
+	pics    pictureNumbers
 	scratch []byte
 	lastSeq uint16
 	lastTS  uint32
@@ -97,7 +97,7 @@ type binding struct {
 
 func newDownTrack(t *Track, sub *Participant, subTier, roomTier access.Tier) *downTrack {
 	d := &downTrack{track: t, sub: sub, streamID: t.owner.id, current: -1, waiting: true, subTier: subTier, roomTier: roomTier}
-	d.vp8.on = strings.EqualFold(t.codec.MimeType, webrtc.MimeTypeVP8)
+	d.pics.fields = pictureFieldsOf(t.codec.MimeType)
 	d.auto.Store(true)
 	d.manual.Store(-1)
 	d.pin.Store(-1)
@@ -233,7 +233,7 @@ func (d *downTrack) sendLocked(b *binding, pkt *rtp.Packet) {
 	if newest {
 		d.lastSeq, d.lastTS, d.lastAt, d.lastMarker = seq, ts, time.Now(), pkt.Marker
 	}
-	payload := d.vp8.out(pkt.Payload, &d.scratch, newest)
+	payload := d.pics.out(pkt.Payload, &d.scratch, newest)
 	d.started = true
 	h := pkt.Header
 	h.SSRC, h.PayloadType, h.SequenceNumber, h.Timestamp = b.ssrc, b.pt, seq, ts
@@ -284,7 +284,7 @@ func (d *downTrack) startAt(pkt *rtp.Packet, layer int) {
 	}
 	d.seqOff = d.lastSeq + 1 - pkt.SequenceNumber
 	d.tsOff = d.lastTS + gap - pkt.Timestamp
-	d.vp8.rebase(pkt.Payload)
+	d.pics.rebase(pkt.Payload)
 	d.addEpoch(d.lastSeq+1, layer)
 }
 

@@ -26,10 +26,16 @@ type simulcastPublisher struct {
 
 func publishSimulcast(t *testing.T, p *Participant) *simulcastPublisher {
 	t.Helper()
+	return publishSimulcastIn(t, p, webrtc.MimeTypeVP8)
+}
+
+// publishSimulcastIn is publishSimulcast in the codec mime.
+func publishSimulcastIn(t *testing.T, p *Participant, mime string) *simulcastPublisher {
+	t.Helper()
 	pc := peertest.NewPeer(t, nil, webrtc.Configuration{})
 	sp := &simulcastPublisher{pc: pc}
 	for _, rid := range []string{"q", "h", "f"} {
-		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "cam", "pub", webrtc.WithRTPStreamID(rid))
+		tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime}, "cam", "pub", webrtc.WithRTPStreamID(rid))
 		if err != nil {
 			t.Fatal(err)
 		}

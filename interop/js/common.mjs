@@ -66,6 +66,8 @@ export function playback(selector) {
     width: v.videoWidth,
     height: v.videoHeight,
     paused: v.paused,
+    readyState: v.readyState,
+    buffered: Array.from({ length: v.buffered.length }, (_, i) => `${v.buffered.start(i).toFixed(2)}-${v.buffered.end(i).toFixed(2)}`).join(' '),
   };
 }
 

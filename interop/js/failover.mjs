@@ -48,10 +48,11 @@ try {
   await browser.close();
 }
 
-// status runs in a page: the watch page's state and why it last restarted
-// its player, the npm player's error events.
+// status runs in a page: the watch page's state, why it last restarted its
+// player and how often it moved a standing playhead on, the npm player's
+// error events.
 function status() {
   const box = document.querySelector('#player-state');
   const errors = window.playerErrors || [];
-  return { state: box?.dataset.state, lastError: box?.dataset.lastError, errorCount: errors.length, errors: errors.slice(-3) };
+  return { state: box?.dataset.state, lastError: box?.dataset.lastError, unstuck: Number(box?.dataset.unstuck || 0), errorCount: errors.length, errors: errors.slice(-3) };
 }

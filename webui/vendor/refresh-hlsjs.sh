@@ -10,7 +10,7 @@
 # the registry's tarball without running any install script.
 set -eu
 
-version=${1:-1.6.15}
+version=${1:-1.7.4}
 here=$(cd "$(dirname "$0")" && pwd)
 dest="$here/../static/vendor/hls"
 work=$(mktemp -d)

@@ -7,6 +7,7 @@
 //   player.onFatal = (why) => ...;   // the stream cannot go on: start over
 //   await player.load(url);
 //   player.latency();                // seconds behind live, NaN if unknown
+//   player.unstick();                // a playhead standing still: move it on
 //   player.destroy();
 
 const HLSJS = '/vendor/hls/hls.min.js';
@@ -147,6 +148,35 @@ export class HLSPlayer {
       v.currentTime = Math.max(0, v.seekable.end(v.seekable.length - 1) - 1);
     }
     v.play().catch(() => {});
+  }
+
+  /**
+   * Moves on a playhead that stands still though media is buffered ahead of
+   * it: into the next buffered range when it waits at a hole (a failover's
+   * outage leaves one, and a player catching up faster than real time can
+   * stop at its edge instead of jumping it), or a step forward when the
+   * decoder stopped inside a range. Returns false when nothing is buffered
+   * ahead (the player waits for the network; only a new load helps).
+   * @returns {boolean}
+   */
+  unstick() {
+    const v = this.video;
+    const t = v.currentTime;
+    for (let i = 0; i < v.buffered.length; i++) {
+      const start = v.buffered.start(i);
+      const end = v.buffered.end(i);
+      if (start > t) {
+        v.currentTime = start + 0.05;
+      } else if (end > t + 0.5) {
+        v.currentTime = t + 0.1;
+      } else {
+        continue;
+      }
+      v.playbackRate = 1;
+      v.play().catch(() => {});
+      return true;
+    }
+    return false;
   }
 
   /** Stops and releases the video element. */

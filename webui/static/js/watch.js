@@ -19,8 +19,14 @@ import { bindStageWatch } from '/js/stage-watch.js';
 const OFFLINE_RETRY = 2000;
 /** Behind live by more than this (seconds), the page offers to jump to live. */
 const FAR_BEHIND = 6;
-/** A picture standing still this long (ms) makes the page ask whether the broadcast ended. */
-const STALL_CHECK = 4000;
+/**
+ * A picture standing still this long (ms) makes the page ask whether the
+ * broadcast ended; when it is still live, the page moves the playhead on,
+ * and loads the player again when it stands still for another STALL_CHECK.
+ */
+const STALL_CHECK = 2500;
+/** The least time (ms) between two loads the stall check makes. */
+const RELOAD_GAP = 15000;
 
 const video = /** @type {HTMLVideoElement} */ (byId('video'));
 const stateBox = byId('player-state');
@@ -167,17 +173,23 @@ function onFatal(why) {
 let lastTime = 0;
 let stuckSince = 0;
 let checking = false;
+/** Checks made in the current stall, and when the last reload was. */
+let stallChecks = 0;
+let reloadedAt = 0;
 
 /**
  * While the picture stands still, asks whether the broadcast is still on:
  * a stream that ended may leave the player waiting for more instead of
- * ending.
+ * ending. A broadcast that is live while the picture stands still (the
+ * player stopped at the hole a failover left, say) gets its playhead moved
+ * on, and a new load if that does not help.
  */
 async function checkStalled() {
   const now = Date.now();
   if (video.paused || video.currentTime !== lastTime) {
     lastTime = video.currentTime;
     stuckSince = now;
+    stallChecks = 0;
     return;
   }
   if (now - stuckSince < STALL_CHECK || checking) return;
@@ -185,12 +197,32 @@ async function checkStalled() {
   stuckSince = now;
   try {
     const res = await fetch(playlistURL(), { cache: 'no-store' });
-    if (res.status === 404 && stateBox.dataset.state === 'playing') onFatal('ended');
+    if (stateBox.dataset.state !== 'playing' || video.currentTime !== lastTime) return;
+    if (res.status === 404) {
+      onFatal('ended');
+    } else if (res.ok) {
+      unstall();
+    }
   } catch {
     // Offline for a moment: hls.js retries, and so does this.
   } finally {
     checking = false;
   }
+}
+
+/** Moves a live broadcast's standing picture on: the playhead first, then a new load. */
+function unstall() {
+  stallChecks++;
+  if (stallChecks === 1 && player.unstick()) {
+    // For support and tests: how often the playhead was moved on.
+    stateBox.dataset.unstuck = String(Number(stateBox.dataset.unstuck || 0) + 1);
+    return;
+  }
+  if (stallChecks < 2 || Date.now() - reloadedAt < RELOAD_GAP) return;
+  reloadedAt = Date.now();
+  stallChecks = 0;
+  stateBox.dataset.lastError = 'stalled';
+  start();
 }
 
 /** Updates the latency readout while playing. */

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
 	"lectern/access"
 	"lectern/internal/peertest"
@@ -20,15 +21,44 @@ func vp8Packet(seq uint16, pic uint16, tl0 uint8, key bool, layer byte) *rtp.Pac
 	return &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: uint32(seq) * 450}, Payload: p}
 }
 
-// TestVP8PicturesContinueAcrossSwitches: the layers number their pictures on
+// vp9Packet is a one-packet VP9 frame in non-flexible mode (I, L, B, E set;
+// P for a delta frame) with a 15-bit picture ID, layer indices and a
+// TL0PICIDX, ending with the layer's index.
+func vp9Packet(seq uint16, pic uint16, tl0 uint8, key bool, layer byte) *rtp.Packet {
+	b := byte(0xac) // I, L, B, E
+	if !key {
+		b |= 0x40 // P
+	}
+	p := []byte{b, 0x80 | byte(pic>>8)&0x7f, byte(pic), 0x00, tl0, 0x00, layer}
+	return &rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: uint32(seq) * 450}, Payload: p}
+}
+
+// TestPicturesContinueAcrossSwitches: the layers number their pictures on
 // their own, q far behind f (as a browser's encodings do once a layer has
 // been paused); a subscriber moved from f to q gets picture IDs and
 // TL0PICIDX that go on from f's, one per frame, and starts q at a keyframe.
-func TestVP8PicturesContinueAcrossSwitches(t *testing.T) {
+// In VP8 and in VP9.
+func TestPicturesContinueAcrossSwitches(t *testing.T) {
+	for _, c := range []struct {
+		mime   string
+		packet func(seq, pic uint16, tl0 uint8, key bool, layer byte) *rtp.Packet
+		fields pictureFields
+		key    func([]byte) bool
+	}{
+		{webrtc.MimeTypeVP8, vp8Packet, vp8Fields, vp8Keyframe},
+		{webrtc.MimeTypeVP9, vp9Packet, vp9Fields, vp9Keyframe},
+	} {
+		t.Run(c.mime, func(t *testing.T) {
+			picturesContinue(t, c.mime, c.packet, c.fields, c.key)
+		})
+	}
+}
+
+func picturesContinue(t *testing.T, mime string, packet func(seq, pic uint16, tl0 uint8, key bool, layer byte) *rtp.Packet, fields pictureFields, keyframe func([]byte) bool) {
 	s := newTestSFU(t)
-	room, _ := s.Room("vp8", RoomOptions{Tier: access.FHD})
+	room, _ := s.Room("pictures", RoomOptions{Tier: access.FHD})
 	sub := subscribe(t, join(t, room, "viewer", access.Subscribe|access.List))
-	pub := publishSimulcast(t, join(t, room, "host", everyone))
+	pub := publishSimulcastIn(t, join(t, room, "host", everyone), mime)
 	stop := make(chan struct{})
 	defer close(stop)
 	picBase := [3]uint16{1000, 20000, 32700} // f wraps past 32767
@@ -36,7 +66,7 @@ func TestVP8PicturesContinueAcrossSwitches(t *testing.T) {
 	go peertest.Tick(stop, 5*time.Millisecond, func(i int) {
 		for li, tr := range pub.layers {
 			pic := (picBase[li] + uint16(i)) & 0x7fff
-			pub.send(tr, vp8Packet(uint16(i), pic, tl0Base[li]+uint8(i), i%10 == 0, byte(li)))
+			pub.send(tr, packet(uint16(i), pic, tl0Base[li]+uint8(i), i%10 == 0, byte(li)))
 		}
 	})
 	tracks := waitLayers(t, room, 3)
@@ -69,8 +99,8 @@ func TestVP8PicturesContinueAcrossSwitches(t *testing.T) {
 	onQ := 0
 	for onQ < 30 {
 		p := next()
-		pic, tl0, long := vp8Fields(p.Payload)
-		ppic, ptl0, _ := vp8Fields(prev.Payload)
+		pic, tl0, long := fields(p.Payload)
+		ppic, ptl0, _ := fields(prev.Payload)
 		if pic == 0 || tl0 == 0 || !long {
 			t.Fatalf("descriptor lost its numbers: %x", p.Payload)
 		}
@@ -82,7 +112,7 @@ func TestVP8PicturesContinueAcrossSwitches(t *testing.T) {
 			t.Fatalf("TL0PICIDX moved by %d over %d frames (layer %d after %d)", got, frames, layerOf(p), layerOf(prev))
 		}
 		if layerOf(p) == 0 {
-			if onQ == 0 && !vp8Keyframe(p.Payload) {
+			if onQ == 0 && !keyframe(p.Payload) {
 				t.Fatalf("the switch to q happened on a delta frame: %x", p.Payload)
 			}
 			onQ++
@@ -91,25 +121,29 @@ func TestVP8PicturesContinueAcrossSwitches(t *testing.T) {
 	}
 }
 
-func FuzzVP8Fields(f *testing.F) {
+func FuzzPictureFields(f *testing.F) {
 	f.Add([]byte{0x90, 0xc0, 0x80, 0x01, 0x05, 0x00})
 	f.Add([]byte{0x90, 0x80, 0x7f})
 	f.Add([]byte{0x90, 0x40})
+	f.Add([]byte{0xac, 0x80, 0x01, 0x00, 0x05, 0x00})
+	f.Add([]byte{0xb8, 0x7f})
 	f.Fuzz(func(t *testing.T, p []byte) {
-		pic, tl0, long := vp8Fields(p)
-		if pic > 0 {
-			if n := 1 + map[bool]int{true: 1}[long]; pic+n > len(p) {
-				t.Fatalf("picture ID at %d (long %v) past the end of %d bytes", pic, long, len(p))
+		for name, fields := range map[string]pictureFields{"vp8": vp8Fields, "vp9": vp9Fields} {
+			pic, tl0, long := fields(p)
+			if pic > 0 {
+				if n := 1 + map[bool]int{true: 1}[long]; pic+n > len(p) {
+					t.Fatalf("%s: picture ID at %d (long %v) past the end of %d bytes", name, pic, long, len(p))
+				}
 			}
-		}
-		if tl0 >= len(p) && tl0 > 0 {
-			t.Fatalf("TL0PICIDX at %d past the end of %d bytes", tl0, len(p))
-		}
-		q := append([]byte(nil), p...)
-		renumberVP8(q, 12345, 7)
-		renumberVP8(q, (0x8000-12345)&0x7fff, 256-7)
-		if string(q) != string(p) {
-			t.Fatalf("renumbering there and back changed %x to %x", p, q)
+			if tl0 >= len(p) && tl0 > 0 {
+				t.Fatalf("%s: TL0PICIDX at %d past the end of %d bytes", name, tl0, len(p))
+			}
+			q := append([]byte(nil), p...)
+			renumberPictures(fields, q, 12345, 7)
+			renumberPictures(fields, q, (0x8000-12345)&0x7fff, 256-7)
+			if string(q) != string(p) {
+				t.Fatalf("%s: renumbering there and back changed %x to %x", name, p, q)
+			}
 		}
 	})
 }
