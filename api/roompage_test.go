@@ -40,8 +40,21 @@ func TestRoomPage(t *testing.T) {
 
 	// Ada mutes Bob for herself only.
 	ada.click(adaSeesBob + ` [data-action=mute-for-me]`)
-	ada.waitJS(fmt.Sprintf(`document.querySelector('%s [data-action=mute-for-me]').getAttribute('aria-pressed') === 'true' && [...document.querySelectorAll('audio')].filter((a) => a.dataset.participant === %q).every((a) => a.muted)`, adaSeesBob, bobID),
-		"Bob muted for Ada")
+	// What the button and Bob's audio elements say, to tell a click that
+	// did not land (a loaded CI run timed out here once) from a mute that
+	// did not reach the audio.
+	mutedState := fmt.Sprintf(`(() => ({pressed: document.querySelector('%s [data-action=mute-for-me]')?.getAttribute('aria-pressed'), audio: [...document.querySelectorAll('audio')].filter((a) => a.dataset.participant === %q).map((a) => a.muted)}))()`, adaSeesBob, bobID)
+	var muted map[string]any
+	eventually(t, 30*time.Second, "Bob muted for Ada", func() bool {
+		muted = ada.js(mutedState).(map[string]any)
+		audio, _ := muted["audio"].([]any)
+		for _, m := range audio {
+			if m != true {
+				return false
+			}
+		}
+		return muted["pressed"] == "true"
+	}, func() string { return fmt.Sprintf("button and audio elements: %v", muted) })
 	if got := bob.js(`document.querySelector('#mic').classList.contains('off')`); got != false {
 		t.Errorf("muting Bob for Ada muted Bob's microphone")
 	}
