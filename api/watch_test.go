@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -94,7 +95,17 @@ func TestWatchPage(t *testing.T) {
 	hold := holdMedia(t, viewer)
 	hold.set(true)
 	held := time.Now()
-	viewer.waitJS(`document.querySelector('#player-state').dataset.lastError === 'stalled'`, "a new load of the standing player")
+	const stallJS = `(() => { const v = document.querySelector('#video'), s = document.querySelector('#player-state'); return {state: s.dataset.state, lastError: s.dataset.lastError || '', unstuck: s.dataset.unstuck || '', t: v.currentTime, paused: v.paused, ready: v.readyState, buffered: Array.from({length: v.buffered.length}, (_, i) => v.buffered.start(i).toFixed(2) + '-' + v.buffered.end(i).toFixed(2)).join(' ')}; })()`
+	var stall []string // the page's readings, when they change
+	last := ""
+	eventually(t, 40*time.Second, "a new load of the standing player", func() bool {
+		m := viewer.js(stallJS).(map[string]any)
+		if r := fmt.Sprint(m); r != last {
+			last = r
+			stall = append(stall, fmt.Sprintf("\n  +%.1fs %s", time.Since(held).Seconds(), r))
+		}
+		return m["lastError"] == "stalled"
+	}, func() string { return strings.Join(stall[max(0, len(stall)-60):], "") })
 	reloaded := time.Since(held)
 	hold.set(false)
 	waitPlaying(t, viewer, 2)

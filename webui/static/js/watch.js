@@ -170,7 +170,7 @@ function onFatal(why) {
   retry(why === 'ended' ? OFFLINE_RETRY : 1000);
 }
 
-let lastTime = 0;
+let lastProgress = 0;
 let stuckSince = 0;
 let checking = false;
 /** Checks made in the current stall, and when the last reload was. */
@@ -186,8 +186,8 @@ let reloadedAt = 0;
  */
 async function checkStalled() {
   const now = Date.now();
-  if (video.paused || video.currentTime !== lastTime) {
-    lastTime = video.currentTime;
+  if (video.paused || progress() !== lastProgress) {
+    lastProgress = progress();
     stuckSince = now;
     stallChecks = 0;
     return;
@@ -197,7 +197,7 @@ async function checkStalled() {
   stuckSince = now;
   try {
     const res = await fetch(playlistURL(), { cache: 'no-store' });
-    if (stateBox.dataset.state !== 'playing' || video.currentTime !== lastTime) return;
+    if (stateBox.dataset.state !== 'playing' || progress() !== lastProgress) return;
     if (res.status === 404) {
       onFatal('ended');
     } else if (res.ok) {
@@ -208,6 +208,18 @@ async function checkStalled() {
   } finally {
     checking = false;
   }
+}
+
+/**
+ * A reading that grows while the picture moves: the frames the video
+ * element has shown, or, for a broadcast without video, its playhead. Not
+ * the playhead alone: a player can seek on and on while showing nothing
+ * (hls.js did, past media it had not buffered, in a failover).
+ * @returns {number}
+ */
+function progress() {
+  const frames = video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0;
+  return frames > 0 ? frames : video.currentTime;
 }
 
 /** Moves a live broadcast's standing picture on: the playhead first, then a new load. */
