@@ -187,7 +187,7 @@ func TestBroadcastControl(t *testing.T) {
 
 	// The websocket message: null puts the automatic choice (the camera) back.
 	host.send(map[string]any{"type": "on_air", "id": "oa", "video": nil, "follow_speaker": true})
-	if m := host.next("ok", "error"); m["type"] != "ok" || m["id"] != "oa" {
+	if m := host.reply("oa"); m["type"] != "ok" {
 		t.Fatalf("on_air: %v", m)
 	}
 	r = a.must(http.StatusOK, "GET", path, hostToken, nil)
@@ -197,11 +197,11 @@ func TestBroadcastControl(t *testing.T) {
 	member := dialRoom(t, a, "ctl", a.tokenFor("m", "ctl", access.Speaker))
 	member.next("welcome")
 	member.send(map[string]any{"type": "on_air", "id": "x", "video": ids["screen"]})
-	if m := member.next("ok", "error"); m["code"] != codePermissionDenied {
+	if m := member.reply("x"); m["code"] != codePermissionDenied {
 		t.Errorf("on_air from a speaker without moderate: %v", m)
 	}
 	host.send(map[string]any{"type": "on_air", "id": "y"})
-	if m := host.next("ok", "error"); m["code"] != codeInvalidMessage {
+	if m := host.reply("y"); m["code"] != codeInvalidMessage {
 		t.Errorf("on_air naming nothing: %v", m)
 	}
 

@@ -126,6 +126,14 @@ func (c *wsClient) next(types ...string) map[string]any {
 	return nextFrame(c.t, c.in, 15*time.Second, types, func(m map[string]any, typ string) bool { return m["type"] == typ })
 }
 
+// reply returns the ok or error answering the request with id, skipping
+// everything else: other requests' answers come too (the ok for an answer
+// to an offer, which has no id, can come after a later request was sent).
+func (c *wsClient) reply(id string) map[string]any {
+	c.t.Helper()
+	return nextFrame(c.t, c.in, 15*time.Second, []string{"ok", "error"}, func(m map[string]any, typ string) bool { return m["type"] == typ && m["id"] == id })
+}
+
 // nextFrame returns the next frame from in that matches one of want,
 // skipping others; it fails the test when in closes first or after within.
 func nextFrame(t testing.TB, in <-chan map[string]any, within time.Duration, want []string, match func(m map[string]any, w string) bool) map[string]any {
