@@ -9,19 +9,25 @@ import (
 // keyframeFunc reports whether an RTP payload starts a keyframe.
 type keyframeFunc func(payload []byte) bool
 
+// videoCodec is what the SFU reads in a video codec's payloads: where a
+// keyframe starts, and (for VP8 and VP9) the picture numbers a subscriber's
+// stream renumbers across layer switches (pictures.go).
+type videoCodec struct {
+	keyframe keyframeFunc
+	pictures pictureFields
+}
+
+// videoCodecs by lower-case MIME type.
+var videoCodecs = map[string]videoCodec{
+	strings.ToLower(webrtc.MimeTypeVP8):  {vp8Keyframe, vp8Fields},
+	strings.ToLower(webrtc.MimeTypeVP9):  {vp9Keyframe, vp9Fields},
+	strings.ToLower(webrtc.MimeTypeH264): {h264Keyframe, nil},
+	strings.ToLower(webrtc.MimeTypeAV1):  {av1Keyframe, nil},
+}
+
 // keyframeDetector returns the detector for a codec, or nil for audio.
 func keyframeDetector(mime string) keyframeFunc {
-	switch strings.ToLower(mime) {
-	case strings.ToLower(webrtc.MimeTypeVP8):
-		return vp8Keyframe
-	case strings.ToLower(webrtc.MimeTypeVP9):
-		return vp9Keyframe
-	case strings.ToLower(webrtc.MimeTypeH264):
-		return h264Keyframe
-	case strings.ToLower(webrtc.MimeTypeAV1):
-		return av1Keyframe
-	}
-	return nil
+	return videoCodecs[strings.ToLower(mime)].keyframe
 }
 
 // vp8Keyframe reads the payload descriptor (RFC 7741 section 4.2) and the first

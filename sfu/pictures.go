@@ -1,10 +1,6 @@
 package sfu
 
-import (
-	"strings"
-
-	"github.com/pion/webrtc/v4"
-)
+import "strings"
 
 // Continuous VP8 and VP9 picture numbers for each subscriber. Each simulcast
 // encoding numbers its frames on its own (the picture ID, of 7 or 15 bits,
@@ -28,13 +24,7 @@ type pictureFields func(p []byte) (pic, tl0 int, long bool)
 // frames are not numbered in the payload (H.264's are ordered by sequence
 // number, which every subscriber's stream renumbers anyway).
 func pictureFieldsOf(mime string) pictureFields {
-	switch strings.ToLower(mime) {
-	case strings.ToLower(webrtc.MimeTypeVP8):
-		return vp8Fields
-	case strings.ToLower(webrtc.MimeTypeVP9):
-		return vp9Fields
-	}
-	return nil
+	return videoCodecs[strings.ToLower(mime)].pictures
 }
 
 // pictureNumbers is one subscriber's renumbering of a VP8 or VP9 track,
